@@ -1,0 +1,19 @@
+//! Flotilla's domain model: the ECS resources (clusters, task definitions, tags),
+//! their identifiers and the rules that make them valid.
+//!
+//! This crate does no I/O and knows nothing of HTTP or of the AWS wire envelopes.
+//! Resource *documents* (a task definition's container definitions, a cluster's
+//! settings) derive serde with ECS's field names: they are user-authored JSON
+//! documents in ECS's model, and the store persists them as such so nothing a user
+//! registered is lost or renamed.
+
+pub mod arn;
+pub mod cluster;
+pub mod error;
+pub mod tag;
+pub mod task_definition;
+pub mod time;
+
+pub use arn::{AccountContext, ResourceArn};
+pub use error::{ValidationError, ValidationKind};
+pub use time::Timestamp;
