@@ -6,9 +6,9 @@
 //! cross-check vectors come from).
 
 use hmac::{Hmac, Mac};
-use http::HeaderMap;
 use sha2::{Digest, Sha256};
 
+use crate::SignableRequest;
 use crate::credentials::SecretKey;
 use crate::encode;
 
@@ -68,26 +68,26 @@ pub fn canonical_header_value<'a>(values: impl Iterator<Item = &'a [u8]>) -> Str
 
 /// The canonical request.
 ///
-/// `signed_headers` are lower-case names in the order they are listed in `SignedHeaders`
-/// (sorted, for any conforming client); each is looked up in `headers` (a header that is
+/// The path and query are taken raw from `req` and canonicalised here (see
+/// [`crate::encode`]); `exclude_query_param` leaves one parameter out (the presigned
+/// `X-Amz-Signature`). `signed_headers` are lower-case names in the order they are listed
+/// in `SignedHeaders` (sorted, for any conforming client); each is looked up in
+/// `req.headers` (a header that is
 /// absent contributes an empty value, so the signature will not match). `extra_headers`
 /// supplies values that are not in `headers` (the signer's `x-amz-date` etc.).
 pub fn canonical_request(
-    method: &str,
-    raw_path: &str,
-    raw_query: &str,
+    req: &SignableRequest<'_>,
     exclude_query_param: Option<&str>,
-    headers: &HeaderMap,
     extra_headers: &[(&str, &str)],
     signed_headers: &[&str],
     payload_hash: &str,
 ) -> String {
     let mut out = String::with_capacity(256);
-    out.push_str(method);
+    out.push_str(req.method);
     out.push('\n');
-    out.push_str(&encode::canonical_uri(raw_path));
+    out.push_str(&encode::canonical_uri(req.path));
     out.push('\n');
-    out.push_str(&encode::canonical_query(raw_query, exclude_query_param));
+    out.push_str(&encode::canonical_query(req.query, exclude_query_param));
     out.push('\n');
     for name in signed_headers {
         out.push_str(name);
@@ -96,7 +96,7 @@ pub fn canonical_request(
             out.push_str(&canonical_header_value(std::iter::once(v.as_bytes())));
         } else {
             out.push_str(&canonical_header_value(
-                headers.get_all(*name).iter().map(|v| v.as_bytes()),
+                req.headers.get_all(*name).iter().map(|v| v.as_bytes()),
             ));
         }
         out.push('\n');
@@ -159,7 +159,7 @@ mod tests {
     //! `wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY`) and the SigV4 test suite's
     //! `get-vanilla` case (`example.amazonaws.com`, service `service`).
     use super::*;
-    use http::HeaderValue;
+    use http::{HeaderMap, HeaderValue};
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
@@ -183,12 +183,11 @@ e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
     #[test]
     fn iam_list_users_canonical_request() {
+        let headers = iam_headers();
+        let req = SignableRequest::new("GET", "/", "Action=ListUsers&Version=2010-05-08", &headers);
         let cr = canonical_request(
-            "GET",
-            "/",
-            "Action=ListUsers&Version=2010-05-08",
+            &req,
             None,
-            &iam_headers(),
             &[],
             &["content-type", "host", "x-amz-date"],
             &sha256_hex(b""),
@@ -238,11 +237,8 @@ f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
         h.insert("host", HeaderValue::from_static("example.amazonaws.com"));
         h.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
         let cr = canonical_request(
-            "GET",
-            "/",
-            "",
+            &SignableRequest::new("GET", "/", "", &h),
             None,
-            &h,
             &[],
             &["host", "x-amz-date"],
             EMPTY_SHA256,

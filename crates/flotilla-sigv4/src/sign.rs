@@ -92,16 +92,7 @@ pub fn sign(
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
 
     let scope = canonical::credential_scope(&time.date_stamp(), params.region, params.service);
-    let cr = canonical::canonical_request(
-        req.method,
-        req.path,
-        req.query,
-        None,
-        req.headers,
-        &extra,
-        &names,
-        &payload_hash,
-    );
+    let cr = canonical::canonical_request(req, None, &extra, &names, &payload_hash);
     let sts = canonical::string_to_sign(&amz_date, &scope, &cr);
     let key = canonical::signing_key(
         &params.credentials.secret_access_key,
@@ -182,16 +173,11 @@ pub fn presign(
         query.push_str(&uri_encode(value.as_bytes(), false));
     }
 
-    let cr = canonical::canonical_request(
-        req.method,
-        req.path,
-        &query,
-        None,
-        req.headers,
-        &[],
-        &names,
-        &payload.hash(),
-    );
+    let with_auth = SignableRequest {
+        query: &query,
+        ..*req
+    };
+    let cr = canonical::canonical_request(&with_auth, None, &[], &names, &payload.hash());
     let sts = canonical::string_to_sign(&amz_date, &scope, &cr);
     let key = canonical::signing_key(
         &params.credentials.secret_access_key,

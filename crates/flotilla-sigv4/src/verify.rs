@@ -227,16 +227,7 @@ pub fn verify<S: CredentialStore + ?Sized>(
     let mut first_attempt = None;
     let mut matched = false;
     for payload_hash in &candidates {
-        let cr = canonical::canonical_request(
-            req.method,
-            req.path,
-            req.query,
-            exclude,
-            req.headers,
-            &[],
-            &signed,
-            payload_hash,
-        );
+        let cr = canonical::canonical_request(req, exclude, &[], &signed, payload_hash);
         let sts = canonical::string_to_sign(&claimed.amz_date, &scope, &cr);
         let expected = canonical::signature(&key, &sts);
         if canonical::constant_time_eq(expected.as_bytes(), claimed.signature.as_bytes()) {
@@ -254,10 +245,11 @@ pub fn verify<S: CredentialStore + ?Sized>(
     }
 
     // The signature covers the claimed hash; make sure the body is what was claimed.
-    if let (Some(claimed), Some(computed)) = (claimed_hash, body_hash) {
-        if claimed != UNSIGNED_PAYLOAD && claimed != computed {
-            return Err(SigV4Error::ContentSha256Mismatch { claimed, computed });
-        }
+    if let (Some(claimed), Some(computed)) = (claimed_hash, body_hash)
+        && claimed != UNSIGNED_PAYLOAD
+        && claimed != computed
+    {
+        return Err(SigV4Error::ContentSha256Mismatch { claimed, computed });
     }
 
     Ok(VerifiedIdentity {
