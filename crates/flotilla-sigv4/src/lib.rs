@@ -1,10 +1,10 @@
 //! AWS Signature Version 4 for both ends of a Flotilla connection. Pure: no I/O, no async,
 //! the clock is a parameter.
 //!
-//! * Server side, [`verify`]: checks the `Authorization` header or presigned query
+//! * Server side, [`verify()`]: checks the `Authorization` header or presigned query
 //!   parameters of a request and returns the [`VerifiedIdentity`] that signed it, or a
 //!   [`SigV4Error`] carrying the AWS error code, HTTP status and message to answer with.
-//! * Client side, [`sign`] and [`presign`]: produce the headers (or the query string) that
+//! * Client side, [`sign()`] and [`presign()`]: produce the headers (or the query string) that
 //!   make a request verifiable, byte-for-byte as botocore would.
 //!
 //! The canonical request is the one AWS specifies for services other than S3: path

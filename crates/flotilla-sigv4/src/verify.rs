@@ -25,8 +25,8 @@ pub const MAX_CLOCK_SKEW_SECS: i64 = 300;
 /// The longest a presigned URL may live: 7 days.
 pub const MAX_PRESIGN_EXPIRES_SECS: u64 = 604_800;
 
-/// Who signed a request that verified.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who signed a request that verified. `Debug` redacts the session token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct VerifiedIdentity {
     /// The access key id from the credential scope.
     pub access_key_id: String,
@@ -43,6 +43,23 @@ pub struct VerifiedIdentity {
     pub session_token: Option<String>,
     /// Whether the signature came from presigned query parameters.
     pub presigned: bool,
+}
+
+impl std::fmt::Debug for VerifiedIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifiedIdentity")
+            .field("access_key_id", &self.access_key_id)
+            .field("region", &self.region)
+            .field("service", &self.service)
+            .field("date", &self.date)
+            .field("request_time", &self.request_time)
+            .field(
+                "session_token",
+                &self.session_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("presigned", &self.presigned)
+            .finish()
+    }
 }
 
 /// What the request says about its signature, from the header or the query.
@@ -234,7 +251,7 @@ pub fn verify<S: CredentialStore + ?Sized>(
             matched = true;
             break;
         }
-        first_attempt.get_or_insert((cr, sts));
+        first_attempt.get_or_insert_with(|| (redact_session_token(&cr), sts));
     }
     if !matched {
         let (canonical_request, string_to_sign) = first_attempt.unwrap_or_default();
@@ -368,4 +385,29 @@ fn from_query(param: &dyn Fn(&str) -> Option<String>) -> Result<Claimed, SigV4Er
         session_token: param("X-Amz-Security-Token"),
         presigned: true,
     })
+}
+
+/// The canonical request with the session token (a credential) blanked out, for the
+/// mismatch error that servers may log.
+fn redact_session_token(canonical_request: &str) -> String {
+    let mut lines: Vec<String> = canonical_request.split('\n').map(str::to_owned).collect();
+    if let Some(query) = lines.get_mut(2) {
+        *query = query
+            .split('&')
+            .map(|p| {
+                if p.starts_with("X-Amz-Security-Token=") {
+                    "X-Amz-Security-Token=<redacted>"
+                } else {
+                    p
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("&");
+    }
+    for line in lines.iter_mut().skip(3) {
+        if line.starts_with("x-amz-security-token:") {
+            *line = "x-amz-security-token:<redacted>".to_owned();
+        }
+    }
+    lines.join("\n")
 }

@@ -6,8 +6,8 @@
 use std::time::{Duration, SystemTime};
 
 use flotilla_sigv4::{
-    presign, sign, verify, AmzDate, Credentials, Payload, SigV4Error, SignableRequest,
-    SigningParams,
+    AmzDate, Credentials, Payload, SigV4Error, SignableRequest, SigningParams, presign, sign,
+    verify,
 };
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -21,7 +21,9 @@ struct Vector {
 
 impl Vector {
     fn s(&self, key: &str) -> &str {
-        self.json[key].as_str().unwrap_or_else(|| panic!("vector field {key}"))
+        self.json[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("vector field {key}"))
     }
     fn name(&self) -> &str {
         self.s("name")
@@ -40,16 +42,25 @@ impl Vector {
         }
     }
     fn request(&self) -> SignableRequest<'_> {
-        SignableRequest::new(self.s("method"), self.s("path"), self.s("query"), &self.headers)
+        SignableRequest::new(
+            self.s("method"),
+            self.s("path"),
+            self.s("query"),
+            &self.headers,
+        )
     }
 }
 
 fn header_map(list: &Value) -> HeaderMap {
     let mut map = HeaderMap::new();
     for pair in list.as_array().unwrap() {
-        let name = HeaderName::from_bytes(pair[0].as_str().unwrap().to_ascii_lowercase().as_bytes())
-            .unwrap();
-        map.append(name, HeaderValue::from_str(pair[1].as_str().unwrap()).unwrap());
+        let name =
+            HeaderName::from_bytes(pair[0].as_str().unwrap().to_ascii_lowercase().as_bytes())
+                .unwrap();
+        map.append(
+            name,
+            HeaderValue::from_str(pair[1].as_str().unwrap()).unwrap(),
+        );
     }
     map
 }
@@ -161,7 +172,11 @@ fn every_tampered_vector_is_refused() {
         }
 
         // 2. Method changed.
-        let method = if v.s("method") == "GET" { "HEAD" } else { "GET" };
+        let method = if v.s("method") == "GET" {
+            "HEAD"
+        } else {
+            "GET"
+        };
         let req = SignableRequest::new(method, v.s("path"), v.s("query"), &v.headers);
         expect_mismatch(verify(&req, Some(&v.body), &creds, now), name);
 
@@ -223,7 +238,9 @@ fn sign_reproduces_botocore_authorization() {
         );
         assert_eq!(added["x-amz-date"], "20261122T041530Z", "{}", v.name());
         assert_eq!(
-            added.get("x-amz-security-token").map(|t| t.to_str().unwrap()),
+            added
+                .get("x-amz-security-token")
+                .map(|t| t.to_str().unwrap()),
             v.json["session_token"].as_str(),
             "{}",
             v.name()

@@ -519,4 +519,48 @@ fn errors_and_credentials_never_print_the_secret() {
     let err = check(&headers, Some(BODY), at(0)).unwrap_err();
     let shown = format!("{err} {err:?} {creds:?} {:?}", params(&creds));
     assert!(!shown.contains("wJalrXUtnFEMI"), "{shown}");
+
+    // Session tokens are credentials too: not in the mismatch error nor the identity.
+    let temporary = root().with_session_token("very-secret-session-token");
+    let mut headers = signed_headers_with(&temporary, Payload::Bytes(BODY));
+    let who = verify(
+        &SignableRequest::new("POST", "/", "", &headers),
+        Some(BODY),
+        &temporary,
+        at(0),
+    )
+    .unwrap();
+    headers.insert("x-amz-target", HeaderValue::from_static("changed"));
+    let err = verify(
+        &SignableRequest::new("POST", "/", "", &headers),
+        Some(BODY),
+        &temporary,
+        at(0),
+    )
+    .unwrap_err();
+    let shown = format!("{err:?} {who:?} {temporary:?}");
+    assert!(matches!(err, SigV4Error::SignatureMismatch { .. }));
+    assert!(shown.contains("x-amz-security-token:<redacted>"), "{shown}");
+    assert!(!shown.contains("very-secret-session-token"), "{shown}");
+
+    let creds = root().with_session_token("very-secret-session-token");
+    let headers = base_headers();
+    let query = presign(
+        &SignableRequest::new("GET", "/", "", &headers),
+        Payload::Unsigned,
+        &params(&creds),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let query = query.replace("X-Amz-Expires=60", "X-Amz-Expires=61");
+    let err = verify(
+        &SignableRequest::new("GET", "/", &query, &headers),
+        Some(b""),
+        &creds,
+        at(0),
+    )
+    .unwrap_err();
+    let shown = format!("{err:?}");
+    assert!(shown.contains("X-Amz-Security-Token=<redacted>"), "{shown}");
+    assert!(!shown.contains("very-secret-session-token"), "{shown}");
 }
