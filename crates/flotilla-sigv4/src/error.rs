@@ -22,11 +22,12 @@
 //! * `IncompleteSignatureException` "'X' not a valid key=value pair (missing equal-sign)
 //!   in Authorization header: '...'." (400): iann0036/cloud9-sync #10, aws/aws-sdk-go #289;
 //!   "Authorization header requires 'Credential' parameter. ...": aws/chalice #828.
-//! * `MissingAuthenticationTokenException` "Missing Authentication Token": ECS and Lambda
-//!   use this wording (brefphp/bref #1250; DynamoDB says "Request is missing
-//!   Authentication Token"). Status 400 as DynamoDB answers it (dynalite #105, with a real
-//!   `statusCode: 400`); the generic "Common Errors" page of the query-protocol services
-//!   lists 403, but botocore treats both alike.
+//! * `MissingAuthenticationTokenException` "Missing Authentication Token": Lambda's wording
+//!   (brefphp/bref #1250, HTTP 403 there); DynamoDB says "Request is missing Authentication
+//!   Token" with HTTP 400 (dynalite #105, `statusCode: 400`). No public ECS sample was
+//!   found; we use the shorter wording with 400, like the other JSON-protocol refusals.
+//!   The generic "Common Errors" page of the query-protocol services lists 403; botocore
+//!   raises the same `ClientError` either way.
 //! * `RequestExpired` (400) for presigned URLs past `X-Amz-Date + X-Amz-Expires`: the
 //!   "Common Errors" page of AWS API references ("...more than 15 minutes after the
 //!   request expiration date (such as for pre-signed URLs)..."), with S3's message "Request
