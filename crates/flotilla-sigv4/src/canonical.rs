@@ -95,9 +95,7 @@ pub fn canonical_request(
         if let Some((_, v)) = extra_headers.iter().find(|(n, _)| n == name) {
             out.push_str(&canonical_header_value(std::iter::once(v.as_bytes())));
         } else {
-            out.push_str(&canonical_header_value(
-                req.headers.get_all(*name).iter().map(|v| v.as_bytes()),
-            ));
+            out.push_str(&canonical_header_value(req.headers.get_all(*name).iter().map(|v| v.as_bytes())));
         }
         out.push('\n');
     }
@@ -116,19 +114,13 @@ pub fn credential_scope(date_stamp: &str, region: &str, service: &str) -> String
 /// The string to sign: algorithm, request time, scope and the hex SHA-256 of the
 /// canonical request, one per line.
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    )
+    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()))
 }
 
 /// The signing key: `HMAC("AWS4" + secret, date)`, then region, service and
 /// `aws4_request` in turn.
 pub fn signing_key(secret: &SecretKey, date_stamp: &str, region: &str, service: &str) -> [u8; 32] {
-    let k_date = hmac_sha256(
-        format!("AWS4{}", secret.expose()).as_bytes(),
-        date_stamp.as_bytes(),
-    );
+    let k_date = hmac_sha256(format!("AWS4{}", secret.expose()).as_bytes(), date_stamp.as_bytes());
     let k_region = hmac_sha256(&k_date, region.as_bytes());
     let k_service = hmac_sha256(&k_region, service.as_bytes());
     hmac_sha256(&k_service, b"aws4_request")
@@ -165,10 +157,7 @@ mod tests {
 
     fn iam_headers() -> HeaderMap {
         let mut h = HeaderMap::new();
-        h.insert(
-            "content-type",
-            HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
-        );
+        h.insert("content-type", HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"));
         h.insert("host", HeaderValue::from_static("iam.amazonaws.com"));
         h.insert("x-amz-date", HeaderValue::from_static("20150830T123600Z"));
         h
@@ -185,27 +174,14 @@ e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
     fn iam_list_users_canonical_request() {
         let headers = iam_headers();
         let req = SignableRequest::new("GET", "/", "Action=ListUsers&Version=2010-05-08", &headers);
-        let cr = canonical_request(
-            &req,
-            None,
-            &[],
-            &["content-type", "host", "x-amz-date"],
-            &sha256_hex(b""),
-        );
+        let cr = canonical_request(&req, None, &[], &["content-type", "host", "x-amz-date"], &sha256_hex(b""));
         assert_eq!(cr, IAM_CANONICAL);
-        assert_eq!(
-            sha256_hex(cr.as_bytes()),
-            "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
-        );
+        assert_eq!(sha256_hex(cr.as_bytes()), "f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59");
     }
 
     #[test]
     fn iam_list_users_string_to_sign() {
-        let sts = string_to_sign(
-            "20150830T123600Z",
-            &credential_scope("20150830", "us-east-1", "iam"),
-            IAM_CANONICAL,
-        );
+        let sts = string_to_sign("20150830T123600Z", &credential_scope("20150830", "us-east-1", "iam"), IAM_CANONICAL);
         assert_eq!(
             sts,
             "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/iam/aws4_request\n\
@@ -216,19 +192,9 @@ f536975d06c0309214f805bb90ccff089219ecd68b2577efef23edd43b7e1a59"
     #[test]
     fn iam_list_users_signing_key_and_signature() {
         let key = signing_key(&SecretKey::new(SECRET), "20150830", "us-east-1", "iam");
-        assert_eq!(
-            hex(&key),
-            "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9"
-        );
-        let sts = string_to_sign(
-            "20150830T123600Z",
-            &credential_scope("20150830", "us-east-1", "iam"),
-            IAM_CANONICAL,
-        );
-        assert_eq!(
-            signature(&key, &sts),
-            "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7"
-        );
+        assert_eq!(hex(&key), "c4afb1cc5771d871763a393e44b703571b55cc28424d1a5e86da6ed3c154a4b9");
+        let sts = string_to_sign("20150830T123600Z", &credential_scope("20150830", "us-east-1", "iam"), IAM_CANONICAL);
+        assert_eq!(signature(&key, &sts), "5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7");
     }
 
     #[test]
@@ -256,10 +222,7 @@ e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63"
         );
         let key = signing_key(&SecretKey::new(SECRET), "20150830", "us-east-1", "service");
-        assert_eq!(
-            signature(&key, &sts),
-            "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31"
-        );
+        assert_eq!(signature(&key, &sts), "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31");
     }
 
     #[test]

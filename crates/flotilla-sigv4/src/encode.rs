@@ -16,10 +16,7 @@ pub fn uri_encode(bytes: &[u8], keep_slash: bool) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(bytes.len());
     for &b in bytes {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && b == b'/')
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
             out.push(char::from(b));
         } else {
             out.push('%');
@@ -160,10 +157,7 @@ mod tests {
     #[test]
     fn canonical_uri_double_encodes() {
         assert_eq!(canonical_uri("/a%20b/c"), "/a%2520b/c");
-        assert_eq!(
-            canonical_uri("/documents and settings/"),
-            "/documents%20and%20settings/"
-        );
+        assert_eq!(canonical_uri("/documents and settings/"), "/documents%20and%20settings/");
     }
 
     #[test]
@@ -172,10 +166,7 @@ mod tests {
         assert_eq!(canonical_query("b=2&a=1&a=0", None), "a=0&a=1&b=2");
         assert_eq!(canonical_query("k=a%20b&x", None), "k=a%20b&x=");
         assert_eq!(canonical_query("k=a b&j=%7e", None), "j=~&k=a%20b");
-        assert_eq!(
-            canonical_query("X-Amz-Signature=abc&a=1", Some("X-Amz-Signature")),
-            "a=1"
-        );
+        assert_eq!(canonical_query("X-Amz-Signature=abc&a=1", Some("X-Amz-Signature")), "a=1");
         // Sorted by the *encoded* name: "%2B" < "A" < "a".
         assert_eq!(canonical_query("a=1&A=2&%2B=3", None), "%2B=3&A=2&a=1");
     }

@@ -94,9 +94,7 @@ pub enum SigV4Error {
     },
 
     /// The request is dated more than the allowed skew after the server clock.
-    #[error(
-        "Signature not yet current: {request_time} is still later than {latest} ({now} + 5 min.)"
-    )]
+    #[error("Signature not yet current: {request_time} is still later than {latest} ({now} + 5 min.)")]
     SignatureNotYetCurrent {
         /// `X-Amz-Date` of the request.
         request_time: String,
@@ -134,9 +132,7 @@ pub enum SigV4Error {
 
     /// The caller gave no body and the request has no `x-amz-content-sha256` header, so
     /// the payload hash cannot be known. A server-side usage error more than a client one.
-    #[error(
-        "cannot verify the request payload: no body was given and no x-amz-content-sha256 header was sent"
-    )]
+    #[error("cannot verify the request payload: no body was given and no x-amz-content-sha256 header was sent")]
     PayloadHashUnknown,
 }
 
@@ -146,9 +142,7 @@ impl SigV4Error {
     pub fn code(&self) -> &'static str {
         match self {
             SigV4Error::MissingAuthenticationToken => "MissingAuthenticationTokenException",
-            SigV4Error::IncompleteSignature { .. } | SigV4Error::PayloadHashUnknown => {
-                "IncompleteSignatureException"
-            }
+            SigV4Error::IncompleteSignature { .. } | SigV4Error::PayloadHashUnknown => "IncompleteSignatureException",
             SigV4Error::UnrecognizedClient { .. } | SigV4Error::InvalidSecurityToken { .. } => {
                 "UnrecognizedClientException"
             }
@@ -172,15 +166,11 @@ impl SigV4Error {
     }
 
     pub(crate) fn incomplete(message: impl Into<String>) -> Self {
-        SigV4Error::IncompleteSignature {
-            message: message.into(),
-        }
+        SigV4Error::IncompleteSignature { message: message.into() }
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        SigV4Error::InvalidSignature {
-            message: message.into(),
-        }
+        SigV4Error::InvalidSignature { message: message.into() }
     }
 }
 

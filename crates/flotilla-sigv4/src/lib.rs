@@ -70,12 +70,7 @@ pub struct SignableRequest<'a> {
 impl<'a> SignableRequest<'a> {
     /// From its parts.
     pub fn new(method: &'a str, path: &'a str, query: &'a str, headers: &'a HeaderMap) -> Self {
-        SignableRequest {
-            method,
-            path,
-            query,
-            headers,
-        }
+        SignableRequest { method, path, query, headers }
     }
 
     /// From the head of an `http` request (what a hyper/axum server holds).

@@ -108,10 +108,7 @@ pub fn sign(
     );
 
     let mut out = HeaderMap::new();
-    for (name, value) in added
-        .into_iter()
-        .chain(std::iter::once(("authorization", authorization)))
-    {
+    for (name, value) in added.into_iter().chain(std::iter::once(("authorization", authorization))) {
         let what = match name {
             "x-amz-security-token" => "the session token",
             "authorization" => "the access key id, region or service",
@@ -138,11 +135,7 @@ pub fn presign(
 ) -> Result<String, SignError> {
     let seconds = expires_in.as_secs();
     if seconds == 0 || seconds > MAX_PRESIGN_EXPIRES_SECS {
-        return Err(SignError::ExpiresOutOfRange {
-            method: req.method.to_owned(),
-            path: req.path.to_owned(),
-            seconds,
-        });
+        return Err(SignError::ExpiresOutOfRange { method: req.method.to_owned(), path: req.path.to_owned(), seconds });
     }
     let time = AmzDate::from_system_time(params.time);
     let amz_date = time.format();
@@ -152,10 +145,7 @@ pub fn presign(
 
     let mut auth: Vec<(&str, String)> = vec![
         ("X-Amz-Algorithm", ALGORITHM.to_owned()),
-        (
-            "X-Amz-Credential",
-            format!("{}/{scope}", params.credentials.access_key_id),
-        ),
+        ("X-Amz-Credential", format!("{}/{scope}", params.credentials.access_key_id)),
         ("X-Amz-Date", amz_date.clone()),
         ("X-Amz-Expires", seconds.to_string()),
         ("X-Amz-SignedHeaders", names.join(";")),
@@ -173,10 +163,7 @@ pub fn presign(
         query.push_str(&uri_encode(value.as_bytes(), false));
     }
 
-    let with_auth = SignableRequest {
-        query: &query,
-        ..*req
-    };
+    let with_auth = SignableRequest { query: &query, ..*req };
     let cr = canonical::canonical_request(&with_auth, None, &[], &names, &payload.hash());
     let sts = canonical::string_to_sign(&amz_date, &scope, &cr);
     let key = canonical::signing_key(
@@ -192,15 +179,9 @@ pub fn presign(
 
 /// Sorted, de-duplicated lower-case names of the headers to sign: those of `req` that
 /// may be signed and are not overridden by `extra`, plus the names in `extra`.
-fn headers_to_sign(
-    req: &SignableRequest<'_>,
-    extra: &[(&str, &str)],
-) -> Result<Vec<String>, SignError> {
+fn headers_to_sign(req: &SignableRequest<'_>, extra: &[(&str, &str)]) -> Result<Vec<String>, SignError> {
     if !req.headers.contains_key(http::header::HOST) {
-        return Err(SignError::MissingHost {
-            method: req.method.to_owned(),
-            path: req.path.to_owned(),
-        });
+        return Err(SignError::MissingHost { method: req.method.to_owned(), path: req.path.to_owned() });
     }
     let mut names: Vec<String> = req
         .headers

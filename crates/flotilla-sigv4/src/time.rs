@@ -23,11 +23,7 @@ impl AmzDate {
                 // Before the epoch: round towards negative infinity.
                 let d = e.duration();
                 let whole = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
-                if d.subsec_nanos() > 0 {
-                    -whole - 1
-                } else {
-                    -whole
-                }
+                if d.subsec_nanos() > 0 { -whole - 1 } else { -whole }
             }
         };
         AmzDate { secs }
@@ -54,9 +50,7 @@ impl AmzDate {
 
     /// This instant moved by `delta` seconds (saturating).
     pub fn offset(self, delta: i64) -> Self {
-        AmzDate {
-            secs: self.secs.saturating_add(delta),
-        }
+        AmzDate { secs: self.secs.saturating_add(delta) }
     }
 
     /// Parses `YYYYMMDD'T'HHMMSS'Z'`; `None` unless the text is exactly that shape and a
@@ -88,9 +82,7 @@ impl AmzDate {
             return None;
         }
         let days = days_from_civil(year, month, day);
-        Some(AmzDate {
-            secs: days * 86_400 + hour * 3_600 + minute * 60 + second,
-        })
+        Some(AmzDate { secs: days * 86_400 + hour * 3_600 + minute * 60 + second })
     }
 
     /// `YYYYMMDD'T'HHMMSS'Z'`.
@@ -98,12 +90,7 @@ impl AmzDate {
         let days = self.secs.div_euclid(86_400);
         let rem = self.secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-            rem / 3_600,
-            (rem % 3_600) / 60,
-            rem % 60
-        )
+        format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3_600, (rem % 3_600) / 60, rem % 60)
     }
 
     /// `YYYYMMDD`, the date part used in the credential scope.
@@ -145,16 +132,11 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097; // [0, 146096]
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let d = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let m = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
+    let m = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
     let y = year_of_era + era * 400 + i64::from(m <= 2);
     (y, m, d)
 }
@@ -171,10 +153,7 @@ mod tests {
         assert_eq!(d.format(), "20150830T123600Z");
         assert_eq!(d.date_stamp(), "20150830");
         assert_eq!(AmzDate::from_unix_seconds(0).format(), "19700101T000000Z");
-        assert_eq!(
-            AmzDate::from_unix_seconds(951_782_400).format(),
-            "20000229T000000Z"
-        );
+        assert_eq!(AmzDate::from_unix_seconds(951_782_400).format(), "20000229T000000Z");
         assert_eq!(AmzDate::from_unix_seconds(-1).format(), "19691231T235959Z");
     }
 
@@ -191,10 +170,7 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(1_440_938_160_999);
         let d = AmzDate::from_system_time(t);
         assert_eq!(d.unix_seconds(), 1_440_938_160);
-        assert_eq!(
-            d.to_system_time(),
-            UNIX_EPOCH + Duration::from_secs(1_440_938_160)
-        );
+        assert_eq!(d.to_system_time(), UNIX_EPOCH + Duration::from_secs(1_440_938_160));
     }
 
     #[test]

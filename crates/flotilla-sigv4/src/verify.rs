@@ -53,10 +53,7 @@ impl std::fmt::Debug for VerifiedIdentity {
             .field("service", &self.service)
             .field("date", &self.date)
             .field("request_time", &self.request_time)
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
+            .field("session_token", &self.session_token.as_ref().map(|_| "<redacted>"))
             .field("presigned", &self.presigned)
             .finish()
     }
@@ -74,8 +71,7 @@ struct Claimed {
     presigned: bool,
 }
 
-const HOST_NOT_SIGNED: &str =
-    "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.";
+const HOST_NOT_SIGNED: &str = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.";
 
 /// Verifies the SigV4 signature of a request.
 ///
@@ -102,9 +98,7 @@ pub fn verify<S: CredentialStore + ?Sized>(
             .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
     };
     let header = |name: &str| -> Option<String> {
-        req.headers
-            .get(name)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        req.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
 
     let auth_header = header(AUTHORIZATION.as_str());
@@ -150,20 +144,14 @@ pub fn verify<S: CredentialStore + ?Sized>(
         Some(expires) => {
             let expired_at = request_time.offset(expires);
             if now > expired_at {
-                return Err(SigV4Error::PresignedUrlExpired {
-                    expired_at: expired_at.format(),
-                    now: now.format(),
-                });
+                return Err(SigV4Error::PresignedUrlExpired { expired_at: expired_at.format(), now: now.format() });
             }
         }
     }
 
     // Signed headers must include host.
-    let signed_headers: Vec<String> = claimed
-        .signed_headers
-        .split(';')
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
+    let signed_headers: Vec<String> =
+        claimed.signed_headers.split(';').map(|h| h.trim().to_ascii_lowercase()).collect();
     if !signed_headers.iter().any(|h| h == "host") {
         return Err(SigV4Error::invalid(HOST_NOT_SIGNED));
     }
@@ -185,19 +173,14 @@ pub fn verify<S: CredentialStore + ?Sized>(
     };
     let mut scope_problems = Vec::new();
     if region.is_empty() {
-        scope_problems.push(format!(
-            "Credential should be scoped to a valid region, not '{region}'."
-        ));
+        scope_problems.push(format!("Credential should be scoped to a valid region, not '{region}'."));
     }
     if service.is_empty() {
-        scope_problems.push(format!(
-            "Credential should be scoped to correct service, not '{service}'."
-        ));
+        scope_problems.push(format!("Credential should be scoped to correct service, not '{service}'."));
     }
     if *terminator != "aws4_request" {
-        scope_problems.push(format!(
-            "Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'."
-        ));
+        scope_problems
+            .push(format!("Credential should be scoped with a valid terminator: 'aws4_request', not '{terminator}'."));
     }
     let date_stamp = request_time.date_stamp();
     if *date != date_stamp {
@@ -213,13 +196,9 @@ pub fn verify<S: CredentialStore + ?Sized>(
     // Who is it?
     let secret = store
         .secret_for(access_key_id)
-        .ok_or_else(|| SigV4Error::UnrecognizedClient {
-            access_key_id: (*access_key_id).to_owned(),
-        })?;
+        .ok_or_else(|| SigV4Error::UnrecognizedClient { access_key_id: (*access_key_id).to_owned() })?;
     if !store.session_token_valid(access_key_id, claimed.session_token.as_deref()) {
-        return Err(SigV4Error::InvalidSecurityToken {
-            access_key_id: (*access_key_id).to_owned(),
-        });
+        return Err(SigV4Error::InvalidSecurityToken { access_key_id: (*access_key_id).to_owned() });
     }
 
     // Which payload hash(es) the client may have signed over.
@@ -255,10 +234,7 @@ pub fn verify<S: CredentialStore + ?Sized>(
     }
     if !matched {
         let (canonical_request, string_to_sign) = first_attempt.unwrap_or_default();
-        return Err(SigV4Error::SignatureMismatch {
-            canonical_request,
-            string_to_sign,
-        });
+        return Err(SigV4Error::SignatureMismatch { canonical_request, string_to_sign });
     }
 
     // The signature covers the claimed hash; make sure the body is what was claimed.
@@ -283,14 +259,9 @@ pub fn verify<S: CredentialStore + ?Sized>(
 /// Parses `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`.
 fn from_header(text: &str, header: &dyn Fn(&str) -> Option<String>) -> Result<Claimed, SigV4Error> {
     let trimmed = text.trim();
-    let (algorithm, rest) = trimmed
-        .split_once(|c: char| c.is_ascii_whitespace())
-        .unwrap_or((trimmed, ""));
+    let (algorithm, rest) = trimmed.split_once(|c: char| c.is_ascii_whitespace()).unwrap_or((trimmed, ""));
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for piece in rest
-        .split(|c: char| c == ',' || c.is_ascii_whitespace())
-        .filter(|p| !p.is_empty())
-    {
+    for piece in rest.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|p| !p.is_empty()) {
         let Some((name, value)) = piece.split_once('=') else {
             return Err(SigV4Error::incomplete(format!(
                 "'{piece}' not a valid key=value pair (missing equal-sign) in Authorization header: '{text}'."
@@ -305,22 +276,14 @@ fn from_header(text: &str, header: &dyn Fn(&str) -> Option<String>) -> Result<Cl
     }
     let amz_date = header("x-amz-date");
     let mut message = String::new();
-    for (name, value) in [
-        ("Credential", &credential),
-        ("Signature", &signature),
-        ("SignedHeaders", &signed_headers),
-    ] {
+    for (name, value) in [("Credential", &credential), ("Signature", &signature), ("SignedHeaders", &signed_headers)] {
         if value.as_deref().is_none_or(str::is_empty) {
-            message.push_str(&format!(
-                "Authorization header requires '{name}' parameter. "
-            ));
+            message.push_str(&format!("Authorization header requires '{name}' parameter. "));
         }
     }
     if amz_date.is_none() {
         // A `Date` header is not accepted in its place (yet), so say the same thing.
-        message.push_str(
-            "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ",
-        );
+        message.push_str("Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. ");
     }
     if !message.is_empty() {
         message.push_str("Authorization=");
@@ -342,18 +305,11 @@ fn from_header(text: &str, header: &dyn Fn(&str) -> Option<String>) -> Result<Cl
 /// Reads the `X-Amz-*` presigning parameters.
 fn from_query(param: &dyn Fn(&str) -> Option<String>) -> Result<Claimed, SigV4Error> {
     let mut message = String::new();
-    for name in [
-        "X-Amz-Algorithm",
-        "X-Amz-Credential",
-        "X-Amz-Signature",
-        "X-Amz-SignedHeaders",
-        "X-Amz-Date",
-        "X-Amz-Expires",
-    ] {
+    for name in
+        ["X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature", "X-Amz-SignedHeaders", "X-Amz-Date", "X-Amz-Expires"]
+    {
         if param(name).is_none_or(|v| v.is_empty()) {
-            message.push_str(&format!(
-                "AWS query-string parameters must include '{name}'. "
-            ));
+            message.push_str(&format!("AWS query-string parameters must include '{name}'. "));
         }
     }
     if !message.is_empty() {
@@ -361,13 +317,9 @@ fn from_query(param: &dyn Fn(&str) -> Option<String>) -> Result<Claimed, SigV4Er
         return Err(SigV4Error::incomplete(message));
     }
     let expires_text = param("X-Amz-Expires").unwrap_or_default();
-    let expires: u64 = expires_text
-        .parse()
-        .map_err(|_| SigV4Error::incomplete("X-Amz-Expires should be a number"))?;
+    let expires: u64 = expires_text.parse().map_err(|_| SigV4Error::incomplete("X-Amz-Expires should be a number"))?;
     if expires == 0 {
-        return Err(SigV4Error::incomplete(
-            "X-Amz-Expires must be greater than 0",
-        ));
+        return Err(SigV4Error::incomplete("X-Amz-Expires must be greater than 0"));
     }
     if expires > MAX_PRESIGN_EXPIRES_SECS {
         return Err(SigV4Error::incomplete(
@@ -394,13 +346,7 @@ fn redact_session_token(canonical_request: &str) -> String {
     if let Some(query) = lines.get_mut(2) {
         *query = query
             .split('&')
-            .map(|p| {
-                if p.starts_with("X-Amz-Security-Token=") {
-                    "X-Amz-Security-Token=<redacted>"
-                } else {
-                    p
-                }
-            })
+            .map(|p| if p.starts_with("X-Amz-Security-Token=") { "X-Amz-Security-Token=<redacted>" } else { p })
             .collect::<Vec<_>>()
             .join("&");
     }

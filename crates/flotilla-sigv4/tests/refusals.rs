@@ -5,8 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use flotilla_sigv4::canonical::sha256_hex;
 use flotilla_sigv4::{
-    AmzDate, Credentials, Payload, SecretKey, SigV4Error, SignError, SignableRequest,
-    SigningParams, VerifiedIdentity, presign, sign, verify,
+    AmzDate, Credentials, Payload, SecretKey, SigV4Error, SignError, SignableRequest, SigningParams, VerifiedIdentity,
+    presign, sign, verify,
 };
 use http::{HeaderMap, HeaderValue};
 
@@ -23,35 +23,19 @@ fn signed_at() -> SystemTime {
 fn base_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert("host", HeaderValue::from_static("127.0.0.1:8080"));
-    h.insert(
-        "content-type",
-        HeaderValue::from_static("application/x-amz-json-1.1"),
-    );
-    h.insert(
-        "x-amz-target",
-        HeaderValue::from_static("AmazonEC2ContainerServiceV20141113.ListTasks"),
-    );
+    h.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+    h.insert("x-amz-target", HeaderValue::from_static("AmazonEC2ContainerServiceV20141113.ListTasks"));
     h
 }
 
 fn params(creds: &Credentials) -> SigningParams<'_> {
-    SigningParams {
-        credentials: creds,
-        region: "us-east-1",
-        service: "ecs",
-        time: signed_at(),
-    }
+    SigningParams { credentials: creds, region: "us-east-1", service: "ecs", time: signed_at() }
 }
 
 /// A correctly signed POST.
 fn signed_headers_with(creds: &Credentials, payload: Payload<'_>) -> HeaderMap {
     let mut headers = base_headers();
-    let added = sign(
-        &SignableRequest::new("POST", "/", "", &headers),
-        payload,
-        &params(creds),
-    )
-    .unwrap();
+    let added = sign(&SignableRequest::new("POST", "/", "", &headers), payload, &params(creds)).unwrap();
     headers.extend(added);
     headers
 }
@@ -60,23 +44,12 @@ fn signed_headers() -> HeaderMap {
     signed_headers_with(&root(), Payload::Bytes(BODY))
 }
 
-fn check(
-    headers: &HeaderMap,
-    body: Option<&[u8]>,
-    now: SystemTime,
-) -> Result<VerifiedIdentity, SigV4Error> {
-    verify(
-        &SignableRequest::new("POST", "/", "", headers),
-        body,
-        &root(),
-        now,
-    )
+fn check(headers: &HeaderMap, body: Option<&[u8]>, now: SystemTime) -> Result<VerifiedIdentity, SigV4Error> {
+    verify(&SignableRequest::new("POST", "/", "", headers), body, &root(), now)
 }
 
 fn at(offset_secs: i64) -> SystemTime {
-    AmzDate::from_system_time(signed_at())
-        .offset(offset_secs)
-        .to_system_time()
+    AmzDate::from_system_time(signed_at()).offset(offset_secs).to_system_time()
 }
 
 fn assert_refused(result: Result<VerifiedIdentity, SigV4Error>, code: &str, message: &str) {
@@ -113,16 +86,8 @@ fn missing_authentication() {
     let msg = "Missing Authentication Token";
     let code = "MissingAuthenticationTokenException";
     assert_refused(check(&base_headers(), Some(BODY), at(0)), code, msg);
-    assert_refused(
-        check(&with_auth("Bearer abc.def"), Some(BODY), at(0)),
-        code,
-        msg,
-    );
-    assert_refused(
-        check(&with_auth("AWS AKID:sig"), Some(BODY), at(0)),
-        code,
-        msg,
-    );
+    assert_refused(check(&with_auth("Bearer abc.def"), Some(BODY), at(0)), code, msg);
+    assert_refused(check(&with_auth("AWS AKID:sig"), Some(BODY), at(0)), code, msg);
 }
 
 #[test]
@@ -133,55 +98,30 @@ fn unknown_access_key() {
     assert!(
         matches!(&result, Err(SigV4Error::UnrecognizedClient { access_key_id }) if access_key_id == "AKIDSTRANGER")
     );
-    assert_refused(
-        result,
-        "UnrecognizedClientException",
-        "The security token included in the request is invalid.",
-    );
+    assert_refused(result, "UnrecognizedClientException", "The security token included in the request is invalid.");
 }
 
 #[test]
 fn empty_store_knows_nobody() {
     let store: HashMap<String, SecretKey> = HashMap::new();
     let headers = signed_headers();
-    let err = verify(
-        &SignableRequest::new("POST", "/", "", &headers),
-        Some(BODY),
-        &store,
-        at(0),
-    )
-    .unwrap_err();
+    let err = verify(&SignableRequest::new("POST", "/", "", &headers), Some(BODY), &store, at(0)).unwrap_err();
     assert_eq!(err.code(), "UnrecognizedClientException");
     let mut store = store;
     store.insert("AKIDEXAMPLE".into(), root().secret_access_key);
-    verify(
-        &SignableRequest::new("POST", "/", "", &headers),
-        Some(BODY),
-        &store,
-        at(0),
-    )
-    .unwrap();
+    verify(&SignableRequest::new("POST", "/", "", &headers), Some(BODY), &store, at(0)).unwrap();
 }
 
 #[test]
 fn bad_signature() {
     let mut headers = signed_headers();
-    let auth = headers["authorization"]
-        .to_str()
-        .unwrap()
-        .replace("Signature=", "Signature=0");
+    let auth = headers["authorization"].to_str().unwrap().replace("Signature=", "Signature=0");
     let auth = &auth[..auth.len() - 1];
     headers.insert("authorization", HeaderValue::from_str(auth).unwrap());
     let result = check(&headers, Some(BODY), at(0));
     match &result {
-        Err(SigV4Error::SignatureMismatch {
-            canonical_request,
-            string_to_sign,
-        }) => {
-            assert!(
-                canonical_request.starts_with("POST\n/\n\n"),
-                "{canonical_request}"
-            );
+        Err(SigV4Error::SignatureMismatch { canonical_request, string_to_sign }) => {
+            assert!(canonical_request.starts_with("POST\n/\n\n"), "{canonical_request}");
             assert!(string_to_sign.starts_with("AWS4-HMAC-SHA256\n20261122T041530Z\n"));
         }
         other => panic!("{other:?}"),
@@ -190,15 +130,8 @@ fn bad_signature() {
 
     // A signed header changed after signing.
     let mut headers = signed_headers();
-    headers.insert(
-        "x-amz-target",
-        HeaderValue::from_static("AmazonEC2ContainerServiceV20141113.DeleteCluster"),
-    );
-    assert_refused(
-        check(&headers, Some(BODY), at(0)),
-        "InvalidSignatureException",
-        SIGNATURE_MISMATCH,
-    );
+    headers.insert("x-amz-target", HeaderValue::from_static("AmazonEC2ContainerServiceV20141113.DeleteCluster"));
+    assert_refused(check(&headers, Some(BODY), at(0)), "InvalidSignatureException", SIGNATURE_MISMATCH);
 }
 
 #[test]
@@ -217,10 +150,7 @@ fn clock_skew_limits_are_five_minutes_either_way() {
         "Signature not yet current: 20261122T041530Z is still later than 20261122T041529Z (20261122T041029Z + 5 min.)",
     );
     // An hour off.
-    assert!(matches!(
-        check(&headers, Some(BODY), at(3600)),
-        Err(SigV4Error::SignatureExpired { .. })
-    ));
+    assert!(matches!(check(&headers, Some(BODY), at(3600)), Err(SigV4Error::SignatureExpired { .. })));
 }
 
 fn presigned_query(expires: u64) -> String {
@@ -237,12 +167,7 @@ fn presigned_query(expires: u64) -> String {
 
 fn check_get(query: &str, now: SystemTime) -> Result<VerifiedIdentity, SigV4Error> {
     let headers = base_headers();
-    verify(
-        &SignableRequest::new("GET", "/", query, &headers),
-        Some(b""),
-        &root(),
-        now,
-    )
+    verify(&SignableRequest::new("GET", "/", query, &headers), Some(b""), &root(), now)
 }
 
 #[test]
@@ -260,17 +185,10 @@ fn presigned_url_works_until_it_expires() {
     );
     assert_refused(result, "RequestExpired", "Request has expired");
     // Dated too far in the future.
-    assert!(matches!(
-        check_get(&query, at(-301)),
-        Err(SigV4Error::SignatureNotYetCurrent { .. })
-    ));
+    assert!(matches!(check_get(&query, at(-301)), Err(SigV4Error::SignatureNotYetCurrent { .. })));
     // Tampered.
     let tampered = query.replace("ListClusters", "DeleteCluster");
-    assert_refused(
-        check_get(&tampered, at(0)),
-        "InvalidSignatureException",
-        SIGNATURE_MISMATCH,
-    );
+    assert_refused(check_get(&tampered, at(0)), "InvalidSignatureException", SIGNATURE_MISMATCH);
 }
 
 #[test]
@@ -286,11 +204,7 @@ fn presigned_expiry_must_be_one_second_to_a_week() {
         ("-5", "X-Amz-Expires should be a number"),
     ] {
         let query = good.replace("X-Amz-Expires=60", &format!("X-Amz-Expires={bad}"));
-        assert_refused(
-            check_get(&query, at(0)),
-            "IncompleteSignatureException",
-            message,
-        );
+        assert_refused(check_get(&query, at(0)), "IncompleteSignatureException", message);
     }
     let creds = root();
     let headers = base_headers();
@@ -316,10 +230,8 @@ fn presigned_expiry_must_be_one_second_to_a_week() {
 #[test]
 fn presigned_query_missing_parameters() {
     let query = presigned_query(60);
-    let without: Vec<&str> = query
-        .split('&')
-        .filter(|p| !p.starts_with("X-Amz-Signature=") && !p.starts_with("X-Amz-Date="))
-        .collect();
+    let without: Vec<&str> =
+        query.split('&').filter(|p| !p.starts_with("X-Amz-Signature=") && !p.starts_with("X-Amz-Date=")).collect();
     assert_refused(
         check_get(&without.join("&"), at(0)),
         "IncompleteSignatureException",
@@ -331,12 +243,7 @@ fn presigned_query_missing_parameters() {
 fn header_and_query_authentication_together() {
     let query = presigned_query(60);
     let headers = signed_headers();
-    let result = verify(
-        &SignableRequest::new("GET", "/", &query, &headers),
-        Some(b""),
-        &root(),
-        at(0),
-    );
+    let result = verify(&SignableRequest::new("GET", "/", &query, &headers), Some(b""), &root(), at(0));
     assert_refused(
         result,
         "InvalidSignatureException",
@@ -378,10 +285,7 @@ fn malformed_authorization_header() {
     let mut headers = with_auth(
         "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261122/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=abc",
     );
-    headers.insert(
-        "x-amz-date",
-        HeaderValue::from_static("2026-11-22T04:15:30Z"),
-    );
+    headers.insert("x-amz-date", HeaderValue::from_static("2026-11-22T04:15:30Z"));
     assert_refused(
         check(&headers, Some(BODY), at(0)),
         code,
@@ -421,14 +325,9 @@ fn host_must_be_signed() {
         "InvalidSignatureException",
         "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.",
     );
-    let query = presigned_query(60).replace(
-        "X-Amz-SignedHeaders=content-type%3Bhost%3Bx-amz-target",
-        "X-Amz-SignedHeaders=content-type",
-    );
-    assert!(matches!(
-        check_get(&query, at(0)),
-        Err(SigV4Error::InvalidSignature { .. })
-    ));
+    let query = presigned_query(60)
+        .replace("X-Amz-SignedHeaders=content-type%3Bhost%3Bx-amz-target", "X-Amz-SignedHeaders=content-type");
+    assert!(matches!(check_get(&query, at(0)), Err(SigV4Error::InvalidSignature { .. })));
 }
 
 #[test]
@@ -442,23 +341,11 @@ fn session_tokens_must_match_the_store() {
         "The security token included in the request is invalid",
     );
     // A store that expects it accepts it and reports it.
-    let who = verify(
-        &SignableRequest::new("POST", "/", "", &headers),
-        Some(BODY),
-        &temporary,
-        at(0),
-    )
-    .unwrap();
+    let who = verify(&SignableRequest::new("POST", "/", "", &headers), Some(BODY), &temporary, at(0)).unwrap();
     assert_eq!(who.session_token.as_deref(), Some("session-token-1"));
     // A store that expects a token refuses a request without it.
     let plain = signed_headers();
-    let err = verify(
-        &SignableRequest::new("POST", "/", "", &plain),
-        Some(BODY),
-        &temporary,
-        at(0),
-    )
-    .unwrap_err();
+    let err = verify(&SignableRequest::new("POST", "/", "", &plain), Some(BODY), &temporary, at(0)).unwrap_err();
     assert!(matches!(err, SigV4Error::InvalidSecurityToken { .. }));
 }
 
@@ -472,9 +359,7 @@ fn content_sha256_header_is_trusted_and_checked() {
     check(&headers, Some(BODY), at(0)).unwrap();
     // ... but a body that does not match is refused.
     let result = check(&headers, Some(b"{}"), at(0));
-    assert!(
-        matches!(&result, Err(SigV4Error::ContentSha256Mismatch { claimed, .. }) if *claimed == hash)
-    );
+    assert!(matches!(&result, Err(SigV4Error::ContentSha256Mismatch { claimed, .. }) if *claimed == hash));
     assert_refused(
         result,
         "XAmzContentSHA256Mismatch",
@@ -499,16 +384,9 @@ fn signing_needs_a_host_header() {
     let creds = root();
     let mut headers = base_headers();
     headers.remove("host");
-    let err = sign(
-        &SignableRequest::new("POST", "/", "", &headers),
-        Payload::Bytes(BODY),
-        &params(&creds),
-    )
-    .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "signing POST /: the request has no host header"
-    );
+    let err =
+        sign(&SignableRequest::new("POST", "/", "", &headers), Payload::Bytes(BODY), &params(&creds)).unwrap_err();
+    assert_eq!(err.to_string(), "signing POST /: the request has no host header");
 }
 
 #[test]
@@ -523,21 +401,9 @@ fn errors_and_credentials_never_print_the_secret() {
     // Session tokens are credentials too: not in the mismatch error nor the identity.
     let temporary = root().with_session_token("very-secret-session-token");
     let mut headers = signed_headers_with(&temporary, Payload::Bytes(BODY));
-    let who = verify(
-        &SignableRequest::new("POST", "/", "", &headers),
-        Some(BODY),
-        &temporary,
-        at(0),
-    )
-    .unwrap();
+    let who = verify(&SignableRequest::new("POST", "/", "", &headers), Some(BODY), &temporary, at(0)).unwrap();
     headers.insert("x-amz-target", HeaderValue::from_static("changed"));
-    let err = verify(
-        &SignableRequest::new("POST", "/", "", &headers),
-        Some(BODY),
-        &temporary,
-        at(0),
-    )
-    .unwrap_err();
+    let err = verify(&SignableRequest::new("POST", "/", "", &headers), Some(BODY), &temporary, at(0)).unwrap_err();
     let shown = format!("{err:?} {who:?} {temporary:?}");
     assert!(matches!(err, SigV4Error::SignatureMismatch { .. }));
     assert!(shown.contains("x-amz-security-token:<redacted>"), "{shown}");
@@ -553,13 +419,7 @@ fn errors_and_credentials_never_print_the_secret() {
     )
     .unwrap();
     let query = query.replace("X-Amz-Expires=60", "X-Amz-Expires=61");
-    let err = verify(
-        &SignableRequest::new("GET", "/", &query, &headers),
-        Some(b""),
-        &creds,
-        at(0),
-    )
-    .unwrap_err();
+    let err = verify(&SignableRequest::new("GET", "/", &query, &headers), Some(b""), &creds, at(0)).unwrap_err();
     let shown = format!("{err:?}");
     assert!(shown.contains("X-Amz-Security-Token=<redacted>"), "{shown}");
     assert!(!shown.contains("very-secret-session-token"), "{shown}");
