@@ -11,7 +11,7 @@ use flotilla_sigv4::{CredentialStore, SignableRequest, verify};
 use http::{HeaderValue, StatusCode};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
 
@@ -37,9 +37,16 @@ pub trait JsonService: Send + Sync + 'static {
     async fn call(&self, operation: &str, body: Bytes, caller: &Caller) -> Result<Response, AwsError>;
 }
 
+/// Told of every answered request, e.g. to keep metrics.
+pub trait RequestObserver: Send + Sync + 'static {
+    /// `target` is the `X-Amz-Target` as sent (empty when absent).
+    fn observe(&self, target: &str, status: u16, elapsed: Duration);
+}
+
 /// The shared front door of every AWS JSON 1.1 service.
 pub struct FrontDoor {
     services: HashMap<&'static str, Arc<dyn JsonService>>,
+    observer: Option<Arc<dyn RequestObserver>>,
     credentials: Arc<dyn CredentialStore + Send + Sync>,
     region: String,
     max_body_bytes: usize,
@@ -51,12 +58,18 @@ impl FrontDoor {
         region: impl Into<String>,
         max_body_bytes: usize,
     ) -> Self {
-        Self { services: HashMap::new(), credentials, region: region.into(), max_body_bytes }
+        Self { services: HashMap::new(), observer: None, credentials, region: region.into(), max_body_bytes }
     }
 
     /// Adds a service, routed by its target prefix.
     pub fn with_service(mut self, service: Arc<dyn JsonService>) -> Self {
         self.services.insert(service.target_prefix(), service);
+        self
+    }
+
+    /// Reports every answered request to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -67,6 +80,9 @@ impl FrontDoor {
         let started = Instant::now();
         let outcome = self.dispatch(request, &target, &request_id).await;
         let response = outcome.unwrap_or_else(IntoResponse::into_response);
+        if let Some(observer) = &self.observer {
+            observer.observe(&target, response.status().as_u16(), started.elapsed());
+        }
         tracing::info!(
             target: "flotilla::api",
             request_id = %request_id,

@@ -11,5 +11,5 @@ mod front_door;
 mod json;
 
 pub use error::AwsError;
-pub use front_door::{Caller, FrontDoor, JsonService, REQUEST_ID_HEADER, request_id_layer};
+pub use front_door::{Caller, FrontDoor, JsonService, REQUEST_ID_HEADER, RequestObserver, request_id_layer};
 pub use json::{AWS_JSON_1_1, json_response, parse_request};
