@@ -1,0 +1,7 @@
+//! The `flotilla` binary's edge: configuration, root credentials, the AWS CLI
+//! profile, and the assembly of every API onto one HTTP listener.
+
+pub mod aws_profile;
+pub mod credentials;
+pub mod metrics;
+pub mod server;
