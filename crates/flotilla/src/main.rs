@@ -43,7 +43,8 @@ struct ServeArgs {
 }
 
 fn default_data_dir() -> PathBuf {
-    let root = std::env::var("USER").map(|u| u == "root").unwrap_or(false);
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false);
     match std::env::var_os("HOME") {
         Some(home) if !root => PathBuf::from(home).join(".local/share/flotilla"),
         _ => PathBuf::from("/var/lib/flotilla"),
