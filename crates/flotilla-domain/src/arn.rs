@@ -28,6 +28,14 @@ impl AccountContext {
         format!("{}task-definition/{family}:{revision}", self.prefix())
     }
 
+    pub fn container_instance_arn(&self, cluster: &str, id: &str) -> String {
+        format!("{}container-instance/{cluster}/{id}", self.prefix())
+    }
+
+    pub fn task_arn(&self, cluster: &str, id: &str) -> String {
+        format!("{}task/{cluster}/{id}", self.prefix())
+    }
+
     /// The principal that registers resources: the account's root user.
     pub fn root_principal_arn(&self) -> String {
         format!("arn:aws:iam::{}:root", self.account_id)
@@ -56,6 +64,18 @@ impl AccountContext {
                 let revision = revision.parse::<i64>().map_err(|_| invalid())?;
                 Ok(ResourceArn::TaskDefinition { family: family.to_string(), revision })
             }
+            "container-instance" | "task" => {
+                let (cluster, id) = id.split_once('/').ok_or_else(invalid)?;
+                if cluster.is_empty() || id.is_empty() || id.contains('/') {
+                    return Err(invalid());
+                }
+                let (cluster, id) = (cluster.to_string(), id.to_string());
+                Ok(if kind == "task" {
+                    ResourceArn::Task { cluster, id }
+                } else {
+                    ResourceArn::ContainerInstance { cluster, id }
+                })
+            }
             _ => Err(invalid()),
         }
     }
@@ -66,6 +86,8 @@ impl AccountContext {
 pub enum ResourceArn {
     Cluster { name: String },
     TaskDefinition { family: String, revision: i64 },
+    ContainerInstance { cluster: String, id: String },
+    Task { cluster: String, id: String },
 }
 
 /// ECS's rule for cluster names, task definition families and container names:
@@ -86,6 +108,14 @@ mod tests {
         assert_eq!(
             ctx.parse_arn(&ctx.task_definition_arn("web", 7)).unwrap(),
             ResourceArn::TaskDefinition { family: "web".into(), revision: 7 }
+        );
+        assert_eq!(
+            ctx.parse_arn(&ctx.task_arn("default", "abc")).unwrap(),
+            ResourceArn::Task { cluster: "default".into(), id: "abc".into() }
+        );
+        assert_eq!(
+            ctx.parse_arn(&ctx.container_instance_arn("c", "i1")).unwrap(),
+            ResourceArn::ContainerInstance { cluster: "c".into(), id: "i1".into() }
         );
     }
 

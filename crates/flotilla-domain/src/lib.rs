@@ -1,4 +1,5 @@
-//! Flotilla's domain model: the ECS resources (clusters, task definitions, tags),
+//! Flotilla's domain model: the ECS resources (clusters, task definitions, container
+//! instances, tasks, tags),
 //! their identifiers and the rules that make them valid.
 //!
 //! This crate does no I/O and knows nothing of HTTP or of the AWS wire envelopes.
@@ -9,8 +10,10 @@
 
 pub mod arn;
 pub mod cluster;
+pub mod container_instance;
 pub mod error;
 pub mod tag;
+pub mod task;
 pub mod task_definition;
 pub mod time;
 

@@ -14,8 +14,10 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use flotilla_domain::Timestamp;
-use flotilla_domain::cluster::{Cluster, ClusterSpec};
+use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec};
+use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
 use flotilla_domain::tag::Tag;
+use flotilla_domain::task::{PlacementFailure, Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus, ValidatedTaskDefinition};
 
 /// Which families ListTaskDefinitionFamilies returns.
@@ -41,6 +43,29 @@ pub struct CreatedCluster {
     pub cluster: Cluster,
     pub created: bool,
 }
+
+/// A container instance with what its tasks leave free.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceLoad {
+    pub instance: ContainerInstance,
+    /// Registered resources less what non-STOPPED tasks hold; used host ports listed.
+    pub remaining: Resources,
+    pub running_tasks: i64,
+    pub pending_tasks: i64,
+}
+
+/// Filters of ListTasks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    pub container_instance_id: Option<String>,
+    pub family: Option<String>,
+    pub started_by: Option<String>,
+    /// RUNNING lists tasks desired to run; STOPPED those desired stopped.
+    pub desired_status: Option<TaskStatus>,
+}
+
+/// Chooses an instance for a task from a snapshot of the cluster's instances.
+pub type Placer<'a> = &'a (dyn Fn(&[InstanceLoad], &Task) -> Result<usize, PlacementFailure> + Sync);
 
 /// Durable state behind the API. Implementations must be safe to share between
 /// control-plane replicas: every method is one transaction.
@@ -100,6 +125,47 @@ pub trait Store: Send + Sync + 'static {
         to: TaskDefinitionStatus,
         now: Timestamp,
     ) -> StoreResult<Option<TaskDefinition>>;
+
+    /// Figures of a cluster counted from its instances, tasks and services.
+    async fn cluster_counts(&self, cluster: &str) -> StoreResult<ClusterCounts>;
+
+    /// Stores a new registration, or replaces the document of an existing one
+    /// (re-registration keeps the instance's id and bumps its version).
+    async fn put_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance>;
+    async fn get_container_instance(&self, id: &str) -> StoreResult<Option<ContainerInstance>>;
+    /// The cluster's instances (optionally of one status) in id order, with their load.
+    async fn list_container_instances(
+        &self,
+        cluster: &str,
+        status: Option<InstanceStatus>,
+        page: Page<String>,
+    ) -> StoreResult<Vec<InstanceLoad>>;
+    async fn instance_load(&self, id: &str) -> StoreResult<Option<InstanceLoad>>;
+    /// Optimistic update of an instance's document; [`StoreError::Conflict`] if stale.
+    async fn update_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance>;
+    /// Records that the instance's agent is alive.
+    async fn heartbeat(&self, id: &str, now: flotilla_domain::Timestamp) -> StoreResult<()>;
+
+    /// Places and stores new tasks in one transaction, so concurrent placements never
+    /// overcommit an instance. `placer` sees the ACTIVE instances with connected
+    /// agents and their load, updated after each task placed. Tasks carrying a
+    /// client token already used in the cluster are not placed again: the stored
+    /// ones are returned instead.
+    async fn place_tasks(
+        &self,
+        cluster: &str,
+        tasks: Vec<Task>,
+        placer: Placer<'_>,
+        now: flotilla_domain::Timestamp,
+    ) -> StoreResult<Vec<Result<Task, PlacementFailure>>>;
+    async fn get_task(&self, id: &str) -> StoreResult<Option<Task>>;
+    /// Task ids in id order.
+    async fn list_task_ids(&self, cluster: &str, filter: &TaskFilter, page: Page<String>) -> StoreResult<Vec<String>>;
+    /// The tasks an instance's agent must know of: every one not yet STOPPED.
+    async fn tasks_for_instance(&self, instance_id: &str) -> StoreResult<Vec<Task>>;
+    /// Optimistic update of a task (its `version` must be the stored one); the
+    /// stored task gets `version + 1`.
+    async fn update_task(&self, task: &Task) -> StoreResult<Task>;
 
     /// Adds or overwrites tags; refuses with [`StoreError::Limit`] if the resource
     /// would end up with more than `max_tags`.

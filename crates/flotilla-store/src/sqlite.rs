@@ -1,10 +1,13 @@
 //! The SQLite implementation of [`Store`].
 
 use crate::error::{Doing, StoreError, StoreResult};
-use crate::{CreatedCluster, FamilyStatusFilter, Page, Store};
+use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Store, TaskFilter};
 use async_trait::async_trait;
-use flotilla_domain::cluster::{Cluster, ClusterSpec, ClusterStatus};
+use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
+use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
 use flotilla_domain::tag::Tag;
+use flotilla_domain::task::{PlacementFailure, Task, TaskStatus};
+use flotilla_domain::task_definition::TransportProtocol;
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus, ValidatedTaskDefinition};
 use flotilla_domain::{AccountContext, Timestamp};
 use sqlx::sqlite::{
@@ -129,6 +132,81 @@ async fn insert_tags(tx: &mut Transaction<'static, Sqlite>, arn: &str, tags: &[T
         .await
         .doing("writing tags")?;
     }
+    Ok(())
+}
+
+fn instance_from_body(body: &str) -> StoreResult<ContainerInstance> {
+    serde_json::from_str(body).map_err(|e| corrupt("container instance", e))
+}
+
+fn task_from_body(body: &str) -> StoreResult<Task> {
+    serde_json::from_str(body).map_err(|e| corrupt("task", e))
+}
+
+/// Registered resources less what the instance's live tasks hold.
+fn load_of(instance: ContainerInstance, tasks: &[Task]) -> InstanceLoad {
+    let mut remaining = instance.registered.clone();
+    let (mut running, mut pending) = (0, 0);
+    for t in tasks.iter().filter(|t| t.holds_resources()) {
+        add_reservation(&mut remaining, t);
+        if t.last_status == TaskStatus::Running {
+            running += 1;
+        } else if t.last_status.is_pending() {
+            pending += 1;
+        }
+    }
+    InstanceLoad { instance, remaining, running_tasks: running, pending_tasks: pending }
+}
+
+fn add_reservation(remaining: &mut Resources, task: &Task) {
+    remaining.cpu -= task.reservation.cpu;
+    remaining.memory -= task.reservation.memory;
+    remaining.ports_tcp.extend(&task.reservation.ports_tcp);
+    remaining.ports_udp.extend(&task.reservation.ports_udp);
+    for c in &task.containers {
+        for b in &c.network_bindings {
+            if let Ok(p) = u16::try_from(b.host_port) {
+                match b.protocol {
+                    TransportProtocol::Tcp => remaining.ports_tcp.push(p),
+                    TransportProtocol::Udp => remaining.ports_udp.push(p),
+                }
+            }
+        }
+    }
+}
+
+async fn live_tasks_of<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+    executor: E,
+    instance_id: &str,
+) -> StoreResult<Vec<Task>> {
+    let rows = sqlx::query("SELECT body FROM tasks WHERE container_instance_id = ? AND last_status <> 'STOPPED'")
+        .bind(instance_id)
+        .fetch_all(executor)
+        .await
+        .doing("reading an instance's tasks")?;
+    rows.iter().map(|r| task_from_body(&r.get::<String, _>("body"))).collect()
+}
+
+async fn insert_task(tx: &mut Transaction<'static, Sqlite>, task: &Task) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO tasks (id, cluster, container_instance_id, family, started_by, task_group, desired_status, \
+         last_status, client_token, created_at, body, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&task.id)
+    .bind(&task.cluster)
+    .bind(&task.container_instance_id)
+    .bind(&task.family)
+    .bind(&task.started_by)
+    .bind(&task.group)
+    .bind(task.desired_status.as_str())
+    .bind(task.last_status.as_str())
+    .bind(&task.client_token)
+    .bind(task.created_at.0)
+    .bind(to_json(task))
+    .bind(task.version)
+    .execute(&mut **tx)
+    .await
+    .doing("storing a task")?;
     Ok(())
 }
 
@@ -385,6 +463,245 @@ impl Store for SqliteStore {
         .doing("reading a task definition")?;
         tx.commit().await.doing("committing a task definition status change")?;
         row.as_ref().map(task_definition_from_row).transpose()
+    }
+
+    async fn cluster_counts(&self, cluster: &str) -> StoreResult<ClusterCounts> {
+        let row = sqlx::query(
+            "SELECT \
+               (SELECT COUNT(*) FROM container_instances WHERE cluster = ?1 AND status <> 'INACTIVE') AS instances, \
+               (SELECT COUNT(*) FROM tasks WHERE cluster = ?1 AND last_status = 'RUNNING') AS running, \
+               (SELECT COUNT(*) FROM tasks WHERE cluster = ?1 AND last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending",
+        )
+        .bind(cluster)
+        .fetch_one(&self.pool)
+        .await
+        .doing("counting a cluster's instances and tasks")?;
+        Ok(ClusterCounts {
+            registered_container_instances: row.get("instances"),
+            running_tasks: row.get("running"),
+            pending_tasks: row.get("pending"),
+            active_services: 0,
+        })
+    }
+
+    async fn put_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance> {
+        let mut tx = self.write().await?;
+        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM container_instances WHERE id = ?")
+            .bind(&instance.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("reading a container instance")?;
+        let stored = ContainerInstance { version: current.map_or(1, |v| v + 1), ..instance.clone() };
+        sqlx::query(
+            "INSERT INTO container_instances (id, cluster, status, last_heartbeat, body, version) VALUES (?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET cluster = excluded.cluster, status = excluded.status, \
+             last_heartbeat = excluded.last_heartbeat, body = excluded.body, version = excluded.version",
+        )
+        .bind(&stored.id)
+        .bind(&stored.cluster)
+        .bind(stored.status.as_str())
+        .bind(stored.last_heartbeat.0)
+        .bind(to_json(&stored))
+        .bind(stored.version)
+        .execute(&mut *tx)
+        .await
+        .doing("storing a container instance")?;
+        tx.commit().await.doing("committing a container instance")?;
+        Ok(stored)
+    }
+
+    async fn get_container_instance(&self, id: &str) -> StoreResult<Option<ContainerInstance>> {
+        let row = sqlx::query("SELECT body, last_heartbeat FROM container_instances WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .doing("reading a container instance")?;
+        row.map(|r| {
+            let mut ci = instance_from_body(&r.get::<String, _>("body"))?;
+            ci.last_heartbeat = Timestamp(r.get("last_heartbeat"));
+            Ok(ci)
+        })
+        .transpose()
+    }
+
+    async fn list_container_instances(
+        &self,
+        cluster: &str,
+        status: Option<InstanceStatus>,
+        page: Page<String>,
+    ) -> StoreResult<Vec<InstanceLoad>> {
+        let rows = sqlx::query(
+            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = ? AND (? IS NULL OR status = ?) \
+             AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+        )
+        .bind(cluster)
+        .bind(status.map(InstanceStatus::as_str))
+        .bind(status.map(InstanceStatus::as_str))
+        .bind(&page.after)
+        .bind(&page.after)
+        .bind(page.limit)
+        .fetch_all(&self.pool)
+        .await
+        .doing("listing container instances")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut ci = instance_from_body(&r.get::<String, _>("body"))?;
+            ci.last_heartbeat = Timestamp(r.get("last_heartbeat"));
+            let tasks = live_tasks_of(&self.pool, &ci.id).await?;
+            out.push(load_of(ci, &tasks));
+        }
+        Ok(out)
+    }
+
+    async fn instance_load(&self, id: &str) -> StoreResult<Option<InstanceLoad>> {
+        let Some(ci) = self.get_container_instance(id).await? else { return Ok(None) };
+        let tasks = live_tasks_of(&self.pool, id).await?;
+        Ok(Some(load_of(ci, &tasks)))
+    }
+
+    async fn update_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance> {
+        let stored = ContainerInstance { version: instance.version + 1, ..instance.clone() };
+        let changed = sqlx::query(
+            "UPDATE container_instances SET status = ?, body = ?, version = ? WHERE id = ? AND version = ?",
+        )
+        .bind(stored.status.as_str())
+        .bind(to_json(&stored))
+        .bind(stored.version)
+        .bind(&instance.id)
+        .bind(instance.version)
+        .execute(&self.pool)
+        .await
+        .doing("updating a container instance")?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Conflict { what: format!("container instance {}", instance.id) });
+        }
+        Ok(stored)
+    }
+
+    async fn heartbeat(&self, id: &str, now: Timestamp) -> StoreResult<()> {
+        sqlx::query("UPDATE container_instances SET last_heartbeat = ? WHERE id = ?")
+            .bind(now.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .doing("recording an agent heartbeat")?;
+        Ok(())
+    }
+
+    async fn place_tasks(
+        &self,
+        cluster: &str,
+        tasks: Vec<Task>,
+        placer: Placer<'_>,
+        now: Timestamp,
+    ) -> StoreResult<Vec<Result<Task, PlacementFailure>>> {
+        let mut tx = self.write().await?;
+        if let Some(token) = tasks.first().and_then(|t| t.client_token.clone()) {
+            let rows = sqlx::query("SELECT body FROM tasks WHERE cluster = ? AND client_token = ? ORDER BY id")
+                .bind(cluster)
+                .bind(&token)
+                .fetch_all(&mut *tx)
+                .await
+                .doing("looking up a client token")?;
+            if !rows.is_empty() {
+                return rows.iter().map(|r| task_from_body(&r.get::<String, _>("body")).map(Ok)).collect();
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = ? AND status = 'ACTIVE' ORDER BY id",
+        )
+        .bind(cluster)
+        .fetch_all(&mut *tx)
+        .await
+        .doing("reading a cluster's instances for placement")?;
+        let mut loads = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut ci = instance_from_body(&r.get::<String, _>("body"))?;
+            ci.last_heartbeat = Timestamp(r.get("last_heartbeat"));
+            if !ci.agent_connected(now) {
+                continue;
+            }
+            let live = live_tasks_of(&mut *tx, &ci.id).await?;
+            loads.push(load_of(ci, &live));
+        }
+        let mut out = Vec::with_capacity(tasks.len());
+        for mut task in tasks {
+            match placer(&loads, &task) {
+                Ok(i) => {
+                    task.container_instance_id = Some(loads[i].instance.id.clone());
+                    add_reservation(&mut loads[i].remaining, &task);
+                    loads[i].pending_tasks += 1;
+                    insert_task(&mut tx, &task).await?;
+                    out.push(Ok(task));
+                }
+                Err(f) => out.push(Err(f)),
+            }
+        }
+        tx.commit().await.doing("committing placed tasks")?;
+        Ok(out)
+    }
+
+    async fn get_task(&self, id: &str) -> StoreResult<Option<Task>> {
+        let row = sqlx::query("SELECT body FROM tasks WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .doing("reading a task")?;
+        row.map(|r| task_from_body(&r.get::<String, _>("body"))).transpose()
+    }
+
+    async fn list_task_ids(&self, cluster: &str, filter: &TaskFilter, page: Page<String>) -> StoreResult<Vec<String>> {
+        let desired = filter.desired_status.map(|s| if s == TaskStatus::Stopped { "STOPPED" } else { "RUNNING" });
+        let rows = sqlx::query(
+            "SELECT id FROM tasks WHERE cluster = ? \
+             AND (? IS NULL OR container_instance_id = ?) AND (? IS NULL OR family = ?) \
+             AND (? IS NULL OR started_by = ?) AND (? IS NULL OR desired_status = ?) \
+             AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+        )
+        .bind(cluster)
+        .bind(&filter.container_instance_id)
+        .bind(&filter.container_instance_id)
+        .bind(&filter.family)
+        .bind(&filter.family)
+        .bind(&filter.started_by)
+        .bind(&filter.started_by)
+        .bind(desired)
+        .bind(desired)
+        .bind(&page.after)
+        .bind(&page.after)
+        .bind(page.limit)
+        .fetch_all(&self.pool)
+        .await
+        .doing("listing tasks")?;
+        Ok(rows.iter().map(|r| r.get("id")).collect())
+    }
+
+    async fn tasks_for_instance(&self, instance_id: &str) -> StoreResult<Vec<Task>> {
+        live_tasks_of(&self.pool, instance_id).await
+    }
+
+    async fn update_task(&self, task: &Task) -> StoreResult<Task> {
+        let stored = Task { version: task.version + 1, ..task.clone() };
+        let changed = sqlx::query(
+            "UPDATE tasks SET desired_status = ?, last_status = ?, container_instance_id = ?, body = ?, version = ? \
+             WHERE id = ? AND version = ?",
+        )
+        .bind(stored.desired_status.as_str())
+        .bind(stored.last_status.as_str())
+        .bind(&stored.container_instance_id)
+        .bind(to_json(&stored))
+        .bind(stored.version)
+        .bind(&task.id)
+        .bind(task.version)
+        .execute(&self.pool)
+        .await
+        .doing("updating a task")?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Conflict { what: format!("task {}", task.id) });
+        }
+        Ok(stored)
     }
 
     async fn tag_resource(&self, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()> {

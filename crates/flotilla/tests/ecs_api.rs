@@ -61,13 +61,17 @@ async fn task_definition_round_trip_survives_reopen() {
         let (status, out) = call(&p, "RegisterTaskDefinition", definition.clone()).await;
         assert_eq!(status, StatusCode::OK, "{out}");
         assert_eq!(out["taskDefinition"]["revision"], 1);
-        assert_eq!(out["taskDefinition"]["taskDefinitionArn"], "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1");
+        assert_eq!(
+            out["taskDefinition"]["taskDefinitionArn"],
+            "arn:aws:ecs:us-east-1:000000000000:task-definition/web:1"
+        );
         let (_, out) = call(&p, "RegisterTaskDefinition", definition).await;
         assert_eq!(out["taskDefinition"]["revision"], 2);
         p.store.close().await;
     }
     let p = plane(&dir).await;
-    let (status, out) = call(&p, "DescribeTaskDefinition", json!({"taskDefinition": "web:1", "include": ["TAGS"]})).await;
+    let (status, out) =
+        call(&p, "DescribeTaskDefinition", json!({"taskDefinition": "web:1", "include": ["TAGS"]})).await;
     assert_eq!(status, StatusCode::OK, "{out}");
     let c = &out["taskDefinition"]["containerDefinitions"][0];
     assert_eq!(c["portMappings"][0], json!({"containerPort": 80, "protocol": "tcp"}));
@@ -92,8 +96,12 @@ async fn refusals_store_nothing() {
     let (_, out) = call(&p, "ListTaskDefinitionFamilies", json!({"status": "ALL"})).await;
     assert_eq!(out["families"], json!([]));
 
-    let (status, out) = call(&p, "RegisterTaskDefinition", json!({"family": "web", "networkMode": "bogus",
-        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 8}]}))
+    let (status, out) = call(
+        &p,
+        "RegisterTaskDefinition",
+        json!({"family": "web", "networkMode": "bogus",
+        "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 8}]}),
+    )
     .await;
     assert_eq!((status, out["__type"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "InvalidParameterException"));
     assert!(out["message"].as_str().unwrap().starts_with("networkMode"), "{out}");
@@ -110,16 +118,25 @@ async fn cluster_lifecycle() {
     let p = plane(&dir).await;
     let (_, out) = call(&p, "CreateCluster", json!({})).await;
     assert_eq!(out["cluster"]["clusterName"], "default");
-    let (_, out) = call(&p, "UpdateClusterSettings", json!({"cluster": "default",
-        "settings": [{"name": "containerInsights", "value": "enabled"}]}))
+    let (_, out) = call(
+        &p,
+        "UpdateClusterSettings",
+        json!({"cluster": "default",
+        "settings": [{"name": "containerInsights", "value": "enabled"}]}),
+    )
     .await;
     assert_eq!(out["cluster"]["settings"], json!([{"name": "containerInsights", "value": "enabled"}]));
-    let (_, out) = call(&p, "DeleteCluster", json!({"cluster": "arn:aws:ecs:us-east-1:000000000000:cluster/default"})).await;
+    let (_, out) =
+        call(&p, "DeleteCluster", json!({"cluster": "arn:aws:ecs:us-east-1:000000000000:cluster/default"})).await;
     assert_eq!(out["cluster"]["status"], "INACTIVE");
     let (_, out) = call(&p, "DescribeClusters", json!({})).await;
     assert_eq!(out["clusters"][0]["status"], "INACTIVE");
-    let (status, out) = call(&p, "UpdateClusterSettings", json!({"cluster": "default",
-        "settings": [{"name": "containerInsights", "value": "enabled"}]}))
+    let (status, out) = call(
+        &p,
+        "UpdateClusterSettings",
+        json!({"cluster": "default",
+        "settings": [{"name": "containerInsights", "value": "enabled"}]}),
+    )
     .await;
     assert_eq!((status, out["__type"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "ClusterNotFoundException"));
 }

@@ -199,3 +199,124 @@ async fn tag_limit_rolls_back() {
     store.untag_resource("arn:x", &["k1".into(), "absent".into()]).await.unwrap();
     assert_eq!(store.list_tags("arn:x").await.unwrap(), vec![tag("k0", "new"), tag("k2", "v")]);
 }
+
+mod placement {
+    use super::*;
+    use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources, VersionInfo};
+    use flotilla_domain::task::{PlacementFailure, Task, TaskOverride, TaskStatus, first_fit};
+
+    fn instance(id: &str, now: Timestamp) -> ContainerInstance {
+        ContainerInstance {
+            id: id.into(),
+            cluster: "default".into(),
+            ec2_instance_id: format!("i-{id}"),
+            status: InstanceStatus::Active,
+            registered: Resources { cpu: 1024, memory: 1000, ports_tcp: vec![22], ports_udp: vec![] },
+            attributes: vec![],
+            version_info: VersionInfo::default(),
+            registered_at: now,
+            last_heartbeat: now,
+            version: 0,
+        }
+    }
+
+    fn task(id: &str, memory: i64, port: Option<u16>, token: Option<&str>) -> Task {
+        Task {
+            id: id.into(),
+            cluster: "default".into(),
+            family: "web".into(),
+            revision: 1,
+            container_instance_id: None,
+            last_status: TaskStatus::Provisioning,
+            desired_status: TaskStatus::Running,
+            started_by: None,
+            group: "family:web".into(),
+            overrides: TaskOverride::default(),
+            reservation: Resources { cpu: 0, memory, ports_tcp: port.into_iter().collect(), ports_udp: vec![] },
+            containers: vec![],
+            cpu: None,
+            memory: None,
+            created_at: Timestamp(1),
+            pull_started_at: None,
+            pull_stopped_at: None,
+            started_at: None,
+            stopping_at: None,
+            execution_stopped_at: None,
+            stopped_at: None,
+            stop_code: None,
+            stopped_reason: None,
+            client_token: token.map(String::from),
+            version: 1,
+        }
+    }
+
+    fn place(loads: &[InstanceLoad], t: &Task) -> Result<usize, PlacementFailure> {
+        let remaining: Vec<Resources> = loads.iter().map(|l| l.remaining.clone()).collect();
+        first_fit(&remaining, &t.reservation)
+    }
+
+    #[tokio::test]
+    async fn concurrent_placements_never_overcommit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open(&dir).await);
+        let now = Timestamp::now();
+        store.put_container_instance(&instance("a", now)).await.unwrap();
+        let mut handles = Vec::new();
+        for i in 0..30 {
+            let store = store.clone();
+            handles.push(tokio::spawn(async move {
+                let t = task(&format!("t{i:02}"), 100, None, None);
+                store.place_tasks("default", vec![t], &place, now).await.unwrap().remove(0).is_ok()
+            }));
+        }
+        let mut placed = 0;
+        for h in handles {
+            placed += h.await.unwrap() as i32;
+        }
+        assert_eq!(placed, 10, "1000 MiB holds exactly ten 100 MiB tasks");
+        let load = store.instance_load("a").await.unwrap().unwrap();
+        assert_eq!(load.remaining.memory, 0);
+        assert_eq!(load.pending_tasks, 10);
+        assert_eq!(store.cluster_counts("default").await.unwrap().pending_tasks, 10);
+    }
+
+    #[tokio::test]
+    async fn ports_tokens_and_stopped_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let now = Timestamp::now();
+        store.put_container_instance(&instance("a", now)).await.unwrap();
+        let first =
+            store.place_tasks("default", vec![task("t1", 10, Some(80), Some("tok"))], &place, now).await.unwrap();
+        assert!(first[0].is_ok());
+        let again =
+            store.place_tasks("default", vec![task("t9", 10, Some(80), Some("tok"))], &place, now).await.unwrap();
+        assert_eq!(again[0].as_ref().unwrap().id, "t1", "the client token returns the stored task");
+        let clash = store.place_tasks("default", vec![task("t2", 10, Some(80), None)], &place, now).await.unwrap();
+        assert_eq!(clash[0], Err(PlacementFailure::Ports));
+        let reserved = store.place_tasks("default", vec![task("t3", 10, Some(22), None)], &place, now).await.unwrap();
+        assert_eq!(reserved[0], Err(PlacementFailure::Ports));
+
+        let mut t1 = store.get_task("t1").await.unwrap().unwrap();
+        t1.last_status = TaskStatus::Stopped;
+        let stored = store.update_task(&t1).await.unwrap();
+        assert_eq!(stored.version, 2);
+        assert!(matches!(store.update_task(&t1).await, Err(StoreError::Conflict { .. })));
+        let freed = store.place_tasks("default", vec![task("t2", 10, Some(80), None)], &place, now).await.unwrap();
+        assert!(freed[0].is_ok());
+        assert_eq!(store.tasks_for_instance("a").await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn silent_agents_get_no_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir).await;
+        let now = Timestamp::now();
+        store.put_container_instance(&instance("a", Timestamp(now.0 - 120_000))).await.unwrap();
+        let out = store.place_tasks("default", vec![task("t1", 10, None, None)], &place, now).await.unwrap();
+        assert_eq!(out[0], Err(PlacementFailure::NoInstances));
+        store.heartbeat("a", now).await.unwrap();
+        let out = store.place_tasks("default", vec![task("t1", 10, None, None)], &place, now).await.unwrap();
+        assert!(out[0].is_ok());
+    }
+}

@@ -1,0 +1,409 @@
+//! Tasks: one run of a task definition on a container instance, its containers and
+//! the lifecycle ECS documents.
+
+use crate::container_instance::Resources;
+use crate::task_definition::{ContainerDefinition, KeyValuePair, NetworkMode, TaskDefinitionSpec, TransportProtocol};
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A task's (or container's) status, in lifecycle order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TaskStatus {
+    Provisioning,
+    Pending,
+    Activating,
+    Running,
+    Deactivating,
+    Stopping,
+    Deprovisioning,
+    Stopped,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisioning => "PROVISIONING",
+            Self::Pending => "PENDING",
+            Self::Activating => "ACTIVATING",
+            Self::Running => "RUNNING",
+            Self::Deactivating => "DEACTIVATING",
+            Self::Stopping => "STOPPING",
+            Self::Deprovisioning => "DEPROVISIONING",
+            Self::Stopped => "STOPPED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "PROVISIONING" => Self::Provisioning,
+            "PENDING" => Self::Pending,
+            "ACTIVATING" => Self::Activating,
+            "RUNNING" => Self::Running,
+            "DEACTIVATING" => Self::Deactivating,
+            "STOPPING" => Self::Stopping,
+            "DEPROVISIONING" => Self::Deprovisioning,
+            "STOPPED" => Self::Stopped,
+            _ => return None,
+        })
+    }
+
+    /// Counted as pending in cluster and instance figures.
+    pub fn is_pending(self) -> bool {
+        self < TaskStatus::Running
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StopCode {
+    TaskFailedToStart,
+    EssentialContainerExited,
+    UserInitiated,
+    ServiceSchedulerInitiated,
+}
+
+impl StopCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TaskFailedToStart => "TaskFailedToStart",
+            Self::EssentialContainerExited => "EssentialContainerExited",
+            Self::UserInitiated => "UserInitiated",
+            Self::ServiceSchedulerInitiated => "ServiceSchedulerInitiated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkBinding {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind_ip: Option<String>,
+    pub container_port: i64,
+    pub host_port: i64,
+    pub protocol: TransportProtocol,
+}
+
+/// Per-container changes a RunTask or StartTask call asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<Vec<KeyValuePair>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskOverride {
+    #[serde(default)]
+    pub container_overrides: Vec<ContainerOverride>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+}
+
+/// One container of a task, as last reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskContainer {
+    pub id: String,
+    pub name: String,
+    pub image: String,
+    pub last_status: TaskStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_status: Option<String>,
+    #[serde(default)]
+    pub network_bindings: Vec<NetworkBinding>,
+    pub cpu: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_reservation: Option<i64>,
+}
+
+/// A task, stored as one document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub id: String,
+    pub cluster: String,
+    pub family: String,
+    pub revision: i64,
+    pub container_instance_id: Option<String>,
+    pub last_status: TaskStatus,
+    pub desired_status: TaskStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<String>,
+    pub group: String,
+    pub overrides: TaskOverride,
+    /// What the task holds on its instance while it is not STOPPED.
+    pub reservation: Resources,
+    pub containers: Vec<TaskContainer>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<String>,
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_stopped_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopping_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_stopped_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_code: Option<StopCode>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_token: Option<String>,
+    /// Rises by one on every stored change (ECS's task `version`, and the
+    /// optimistic-concurrency version).
+    pub version: i64,
+}
+
+/// A container's state as an agent reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerReport {
+    pub name: String,
+    pub status: Option<TaskStatus>,
+    pub runtime_id: Option<String>,
+    pub exit_code: Option<i64>,
+    pub reason: Option<String>,
+    pub health_status: Option<String>,
+    pub network_bindings: Option<Vec<NetworkBinding>>,
+}
+
+/// A task's state as an agent reports it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskReport {
+    pub status: Option<TaskStatus>,
+    pub reason: Option<String>,
+    pub containers: Vec<ContainerReport>,
+    pub pull_started_at: Option<Timestamp>,
+    pub pull_stopped_at: Option<Timestamp>,
+    pub execution_stopped_at: Option<Timestamp>,
+}
+
+impl Task {
+    /// Asks the task to stop; the agent carries it out and reports.
+    pub fn request_stop(&mut self, code: StopCode, reason: Option<String>, now: Timestamp) -> bool {
+        if self.desired_status == TaskStatus::Stopped {
+            return false;
+        }
+        self.desired_status = TaskStatus::Stopped;
+        self.stop_code.get_or_insert(code);
+        if self.stopped_reason.is_none() {
+            self.stopped_reason = reason;
+        }
+        self.stopping_at.get_or_insert(now);
+        true
+    }
+
+    /// Applies an agent's report. Statuses only move forward: a report of an earlier
+    /// status than the task's (a late or repeated message) changes nothing in it.
+    /// Returns whether anything changed.
+    pub fn apply_report(&mut self, report: &TaskReport, now: Timestamp) -> bool {
+        let before = self.clone();
+        for c in &report.containers {
+            let Some(container) = self.containers.iter_mut().find(|x| x.name == c.name) else { continue };
+            if let Some(s) = c.status
+                && s > container.last_status
+            {
+                container.last_status = s;
+            }
+            if c.runtime_id.is_some() {
+                container.runtime_id.clone_from(&c.runtime_id);
+            }
+            if c.exit_code.is_some() {
+                container.exit_code = c.exit_code;
+            }
+            if c.reason.is_some() {
+                container.reason.clone_from(&c.reason);
+            }
+            if c.health_status.is_some() {
+                container.health_status.clone_from(&c.health_status);
+            }
+            if let Some(b) = &c.network_bindings {
+                container.network_bindings.clone_from(b);
+            }
+        }
+        if report.pull_started_at.is_some() && self.pull_started_at.is_none() {
+            self.pull_started_at = report.pull_started_at;
+        }
+        if report.pull_stopped_at.is_some() && self.pull_stopped_at.is_none() {
+            self.pull_stopped_at = report.pull_stopped_at;
+        }
+        if let Some(status) = report.status
+            && status > self.last_status
+        {
+            self.last_status = status;
+            match status {
+                TaskStatus::Running => {
+                    self.started_at.get_or_insert(now);
+                }
+                TaskStatus::Deactivating | TaskStatus::Stopping | TaskStatus::Deprovisioning => {
+                    self.desired_status = TaskStatus::Stopped;
+                    self.stopping_at.get_or_insert(now);
+                }
+                TaskStatus::Stopped => {
+                    self.desired_status = TaskStatus::Stopped;
+                    self.stopping_at.get_or_insert(now);
+                    self.execution_stopped_at = Some(report.execution_stopped_at.unwrap_or(now));
+                    self.stopped_at = Some(now);
+                    if self.stop_code.is_none() {
+                        let essential_exit = self.started_at.is_some();
+                        self.stop_code = Some(if essential_exit {
+                            StopCode::EssentialContainerExited
+                        } else {
+                            StopCode::TaskFailedToStart
+                        });
+                    }
+                    if self.stopped_reason.is_none() {
+                        self.stopped_reason.clone_from(&report.reason);
+                    }
+                    for c in &mut self.containers {
+                        c.last_status = TaskStatus::Stopped;
+                    }
+                }
+                _ => {}
+            }
+        }
+        *self != before
+    }
+
+    /// Whether the task still holds resources on its instance.
+    pub fn holds_resources(&self) -> bool {
+        self.last_status != TaskStatus::Stopped
+    }
+}
+
+/// What one task of a definition needs from an instance, with overrides applied.
+pub fn task_needs(spec: &TaskDefinitionSpec, overrides: &TaskOverride) -> Resources {
+    let container =
+        |c: &ContainerDefinition| overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(&c.name));
+    let cpu_sum: i64 =
+        spec.container_definitions.iter().map(|c| container(c).and_then(|o| o.cpu).unwrap_or(c.cpu)).sum();
+    let mem_sum: i64 = spec
+        .container_definitions
+        .iter()
+        .map(|c| {
+            let o = container(c);
+            let memory = o.and_then(|o| o.memory).or(c.memory);
+            let reservation = o.and_then(|o| o.memory_reservation).or(c.memory_reservation);
+            reservation.or(memory).unwrap_or(0)
+        })
+        .sum();
+    let task_cpu = overrides.cpu.as_deref().or(spec.cpu.as_deref()).and_then(crate::task_definition::parse_task_cpu);
+    let task_mem =
+        overrides.memory.as_deref().or(spec.memory.as_deref()).and_then(crate::task_definition::parse_task_memory);
+    let mode = spec.network_mode.unwrap_or(NetworkMode::Bridge);
+    let (mut tcp, mut udp) = (Vec::new(), Vec::new());
+    for c in &spec.container_definitions {
+        for p in &c.port_mappings {
+            let host = match mode {
+                NetworkMode::Host => p.container_port,
+                _ => p.host_port.filter(|h| *h > 0),
+            };
+            if let Some(h) = host.and_then(|h| u16::try_from(h).ok()) {
+                match p.protocol.unwrap_or(TransportProtocol::Tcp) {
+                    TransportProtocol::Tcp => tcp.push(h),
+                    TransportProtocol::Udp => udp.push(h),
+                }
+            }
+        }
+    }
+    Resources { cpu: task_cpu.unwrap_or(cpu_sum), memory: task_mem.unwrap_or(mem_sum), ports_tcp: tcp, ports_udp: udp }
+}
+
+/// Why a task could not be placed, as ECS words it in `failures[].reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacementFailure {
+    Cpu,
+    Memory,
+    Ports,
+    /// No ACTIVE instance with a connected agent.
+    NoInstances,
+}
+
+impl PlacementFailure {
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::Cpu => "RESOURCE:CPU",
+            Self::Memory => "RESOURCE:MEMORY",
+            Self::Ports => "RESOURCE:PORTS",
+            Self::NoInstances => "No Container Instances were found in your cluster.",
+        }
+    }
+}
+
+/// First fit: the first instance (in the given order) with enough CPU, memory and
+/// free ports. Each entry is an instance's remaining resources and used ports.
+pub fn first_fit(remaining: &[Resources], need: &Resources) -> Result<usize, PlacementFailure> {
+    if remaining.is_empty() {
+        return Err(PlacementFailure::NoInstances);
+    }
+    let mut worst = PlacementFailure::Cpu;
+    for (i, r) in remaining.iter().enumerate() {
+        let failure = if r.cpu < need.cpu {
+            Some(PlacementFailure::Cpu)
+        } else if r.memory < need.memory {
+            Some(PlacementFailure::Memory)
+        } else if need.ports_tcp.iter().any(|p| r.ports_tcp.contains(p))
+            || need.ports_udp.iter().any(|p| r.ports_udp.contains(p))
+        {
+            Some(PlacementFailure::Ports)
+        } else {
+            None
+        };
+        match failure {
+            None => return Ok(i),
+            // Report the reason that came closest to fitting.
+            Some(f) => worst = worst.max_by_stage(f),
+        }
+    }
+    Err(worst)
+}
+
+impl PlacementFailure {
+    fn stage(self) -> u8 {
+        match self {
+            Self::NoInstances => 0,
+            Self::Cpu => 1,
+            Self::Memory => 2,
+            Self::Ports => 3,
+        }
+    }
+
+    fn max_by_stage(self, other: Self) -> Self {
+        if other.stage() > self.stage() { other } else { self }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,121 @@
+use super::*;
+
+fn task() -> Task {
+    Task {
+        id: "t1".into(),
+        cluster: "default".into(),
+        family: "web".into(),
+        revision: 1,
+        container_instance_id: Some("i1".into()),
+        last_status: TaskStatus::Provisioning,
+        desired_status: TaskStatus::Running,
+        started_by: None,
+        group: "family:web".into(),
+        overrides: TaskOverride::default(),
+        reservation: Resources::default(),
+        containers: vec![TaskContainer {
+            id: "c1".into(),
+            name: "app".into(),
+            image: "busybox".into(),
+            last_status: TaskStatus::Pending,
+            exit_code: None,
+            reason: None,
+            runtime_id: None,
+            health_status: None,
+            network_bindings: vec![],
+            cpu: 0,
+            memory: Some(64),
+            memory_reservation: None,
+        }],
+        cpu: None,
+        memory: None,
+        created_at: Timestamp(1),
+        pull_started_at: None,
+        pull_stopped_at: None,
+        started_at: None,
+        stopping_at: None,
+        execution_stopped_at: None,
+        stopped_at: None,
+        stop_code: None,
+        stopped_reason: None,
+        client_token: None,
+        version: 1,
+    }
+}
+
+fn report(status: TaskStatus) -> TaskReport {
+    TaskReport { status: Some(status), ..TaskReport::default() }
+}
+
+#[test]
+fn statuses_only_move_forward() {
+    let mut t = task();
+    assert!(t.apply_report(&report(TaskStatus::Running), Timestamp(10)));
+    assert_eq!(t.started_at, Some(Timestamp(10)));
+    assert!(!t.apply_report(&report(TaskStatus::Pending), Timestamp(11)));
+    assert_eq!(t.last_status, TaskStatus::Running);
+    assert!(t.apply_report(
+        &TaskReport {
+            status: Some(TaskStatus::Stopped),
+            reason: Some("Essential container in task exited".into()),
+            containers: vec![ContainerReport { name: "app".into(), exit_code: Some(3), ..Default::default() }],
+            ..Default::default()
+        },
+        Timestamp(12)
+    ));
+    assert_eq!(t.stop_code, Some(StopCode::EssentialContainerExited));
+    assert_eq!(t.desired_status, TaskStatus::Stopped);
+    assert_eq!(t.containers[0].exit_code, Some(3));
+    assert_eq!(t.containers[0].last_status, TaskStatus::Stopped);
+    assert_eq!(t.stopped_at, Some(Timestamp(12)));
+}
+
+#[test]
+fn stop_before_start_is_a_failed_start_unless_user_asked() {
+    let mut t = task();
+    t.apply_report(&report(TaskStatus::Stopped), Timestamp(5));
+    assert_eq!(t.stop_code, Some(StopCode::TaskFailedToStart));
+    let mut u = task();
+    assert!(u.request_stop(StopCode::UserInitiated, Some("bye".into()), Timestamp(3)));
+    assert!(!u.request_stop(StopCode::UserInitiated, None, Timestamp(4)));
+    u.apply_report(&report(TaskStatus::Stopped), Timestamp(5));
+    assert_eq!(u.stop_code, Some(StopCode::UserInitiated));
+    assert_eq!(u.stopped_reason.as_deref(), Some("bye"));
+    assert_eq!(u.stopping_at, Some(Timestamp(3)));
+}
+
+#[test]
+fn first_fit_reports_the_closest_reason() {
+    let need = Resources { cpu: 100, memory: 100, ports_tcp: vec![80], ports_udp: vec![] };
+    let small = Resources { cpu: 50, memory: 1000, ..Default::default() };
+    let no_mem = Resources { cpu: 500, memory: 10, ..Default::default() };
+    let port_taken = Resources { cpu: 500, memory: 1000, ports_tcp: vec![80], ports_udp: vec![] };
+    let fits = Resources { cpu: 500, memory: 1000, ..Default::default() };
+    assert_eq!(first_fit(std::slice::from_ref(&small), &need), Err(PlacementFailure::Cpu));
+    assert_eq!(first_fit(&[small.clone(), no_mem.clone()], &need), Err(PlacementFailure::Memory));
+    assert_eq!(first_fit(&[no_mem, port_taken.clone()], &need), Err(PlacementFailure::Ports));
+    assert_eq!(first_fit(&[port_taken, fits], &need), Ok(1));
+    assert_eq!(first_fit(&[], &need), Err(PlacementFailure::NoInstances));
+}
+
+#[test]
+fn needs_count_task_level_values_and_static_ports() {
+    let spec: TaskDefinitionSpec = serde_json::from_value(serde_json::json!({
+        "family": "web",
+        "containerDefinitions": [
+            {"name": "a", "image": "x", "cpu": 100, "memory": 64, "portMappings": [{"containerPort": 80, "hostPort": 8080}, {"containerPort": 81}]},
+            {"name": "b", "image": "x", "cpu": 50, "memoryReservation": 32, "memory": 128,
+             "portMappings": [{"containerPort": 53, "hostPort": 5353, "protocol": "udp"}]}
+        ]
+    }))
+    .unwrap();
+    let n = task_needs(&spec, &TaskOverride::default());
+    assert_eq!((n.cpu, n.memory, n.ports_tcp, n.ports_udp), (150, 96, vec![8080], vec![5353]));
+    let o = TaskOverride {
+        container_overrides: vec![ContainerOverride { name: Some("a".into()), cpu: Some(10), ..Default::default() }],
+        memory: Some("512".into()),
+        ..Default::default()
+    };
+    let n = task_needs(&spec, &o);
+    assert_eq!((n.cpu, n.memory), (60, 512));
+}
