@@ -25,6 +25,14 @@ impl EcsService {
                     _ => Err(EcsError::ResourceNotFound(format!("The task definition {arn} does not exist."))),
                 }
             }
+            ResourceArn::Task { cluster, id } => match self.store.get_task(&id).await? {
+                Some(t) if t.cluster == cluster => Ok(self.account.task_arn(&cluster, &id)),
+                _ => Err(EcsError::ResourceNotFound(format!("The task {arn} does not exist."))),
+            },
+            ResourceArn::ContainerInstance { cluster, id } => match self.store.get_container_instance(&id).await? {
+                Some(ci) if ci.cluster == cluster => Ok(self.account.container_instance_arn(&cluster, &id)),
+                _ => Err(EcsError::ResourceNotFound(format!("The container instance {arn} does not exist."))),
+            },
         }
     }
 }
