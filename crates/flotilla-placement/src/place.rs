@@ -1,0 +1,560 @@
+//! The placement process: filter on state and resources, constraints, strategies,
+//! selection — for one task at a time, updating the snapshot after each.
+//!
+//! # How it stays fast
+//!
+//! A [`Placer`] prepares a request once per call: it evaluates the static part of the
+//! constraints (everything but `runningTasksCount` and `task:group`) for every
+//! instance, drops instances that can never take the task, and indexes the rest.
+//! Strategies are applied in order as successive filters, which is the same as picking
+//! the lexicographic minimum of a per-instance key; the key is split in three:
+//!
+//! 1. leading `spread` strategies on attributes partition the candidates by their
+//!    attribute values; a partition's key is the group's task count per value;
+//! 2. the following `binpack` / `spread instanceId` strategies give a per-instance key
+//!    kept in an ordered index (a `BTreeSet`) per partition, followed by a random
+//!    priority (the tie-breaker, redrawn whenever the instance's key changes) and the
+//!    instance id;
+//! 3. anything after that (an attribute `spread` that follows a per-instance strategy)
+//!    is applied by scanning the tied candidates — correct, but linear in their number.
+//!
+//! Placing a task re-keys one instance (O(log n)) and bumps one count per attribute
+//! spread. The state an instance is checked against only changes when a task lands on
+//! it, and resources and ports only shrink, so an instance found infeasible during a
+//! call is dropped from the index for the rest of the call; each selection looks at
+//! the first feasible entry of each partition.
+//!
+//! # Failure reasons
+//!
+//! When a task cannot be placed, [`PlacementOutcome::failures`] has one entry per
+//! `ACTIVE` container instance with the first check it fails, in ECS's order, and the
+//! exact strings ECS puts in RunTask's `failures[].reason` ([`FailureReason::as_str`]).
+//! [`PlacementOutcome::closest_reason`] is the reason of the instance that got furthest
+//! through the pipeline (ECS's "closest matching container instance"): the stage that
+//! eliminated the last candidates. `DRAINING` and other non-`ACTIVE` instances are not
+//! candidates and are not reported.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::constraint::{self, PlacementConstraint};
+use crate::cql::Compiled;
+use crate::error::PlacementError;
+use crate::rng::SplitMix64;
+use crate::snapshot::{InstanceId, InstanceStatus, NO_VALUE, Snapshot, Sym, TaskResources};
+use crate::strategy::{self, BinpackField, PlacementStrategy, SpreadField};
+
+/// What to place: one task definition's needs, `count` times.
+#[derive(Debug, Clone)]
+pub struct TaskRequest {
+    /// CPU, memory and static host ports of one task.
+    pub resources: TaskResources,
+    /// The task group (`family:NAME` by default for RunTask, `service:NAME` for
+    /// services); spread and distinctInstance count tasks of this group.
+    pub group: String,
+    /// Task definition's and the call's constraints together.
+    pub constraints: Vec<PlacementConstraint>,
+    /// Strategies in order; empty means random.
+    pub strategies: Vec<PlacementStrategy>,
+    /// The task definition's `requiresAttributes` (name, optional value); an instance
+    /// missing one fails with `ATTRIBUTE`.
+    pub required_attributes: Vec<(String, Option<String>)>,
+    /// Number of tasks.
+    pub count: u32,
+    /// Seed of the random choices (random strategy and ties).
+    pub seed: u64,
+}
+
+impl TaskRequest {
+    /// `count` tasks of `group` with RunTask's default strategy, no constraints, seed 0.
+    pub fn new(resources: TaskResources, group: impl Into<String>, count: u32) -> Self {
+        Self {
+            resources,
+            group: group.into(),
+            constraints: Vec::new(),
+            strategies: strategy::default_run_task_strategies(),
+            required_attributes: Vec::new(),
+            count,
+            seed: 0,
+        }
+    }
+}
+
+/// Why a container instance could not take a task. Declared in pipeline order: a later
+/// variant got further.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FailureReason {
+    /// The agent is disconnected.
+    Agent,
+    /// A required attribute is missing.
+    Attribute,
+    /// Not enough CPU.
+    ResourceCpu,
+    /// Not enough memory.
+    ResourceMemory,
+    /// A static TCP host port is taken.
+    ResourcePorts,
+    /// A static UDP host port is taken.
+    ResourcePortsUdp,
+    /// A memberOf expression does not hold.
+    MemberOf,
+    /// The instance already runs a task of the group.
+    DistinctInstance,
+}
+
+impl FailureReason {
+    /// The string ECS reports in `failures[].reason`.
+    ///
+    /// Sources: "API failure reasons" in the ECS developer guide (`AGENT`, `ATTRIBUTE`,
+    /// `RESOURCE:*` with CPU, MEMORY, PORTS, PORTS_UDP as the resource names ECS uses
+    /// in `remainingResources`), and RunTask responses quoted in
+    /// aws/amazon-ecs-agent#3044 and aws-samples/amazon-chime-sdk-recording-demo#32
+    /// for the two constraint messages (with their trailing period, as ECS sends them).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Agent => "AGENT",
+            Self::Attribute => "ATTRIBUTE",
+            Self::ResourceCpu => "RESOURCE:CPU",
+            Self::ResourceMemory => "RESOURCE:MEMORY",
+            Self::ResourcePorts => "RESOURCE:PORTS",
+            Self::ResourcePortsUdp => "RESOURCE:PORTS_UDP",
+            Self::MemberOf => "MemberOf placement constraint unsatisfied.",
+            Self::DistinctInstance => "DistinctInstance placement constraint unsatisfied.",
+        }
+    }
+}
+
+/// One container instance that could not take the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The instance.
+    pub instance: InstanceId,
+    /// Its ARN (`failures[].arn`).
+    pub arn: String,
+    /// Why (`failures[].reason` is `reason.as_str()`).
+    pub reason: FailureReason,
+}
+
+/// Where one task went.
+pub type Placement = InstanceId;
+
+/// The result of [`place`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlacementOutcome {
+    /// One instance per placed task, in placement order.
+    pub placements: Vec<Placement>,
+    /// Tasks that could not be placed.
+    pub unplaced: u32,
+    /// When `unplaced > 0`: per ACTIVE instance, the first check it failed.
+    pub failures: Vec<Failure>,
+}
+
+impl PlacementOutcome {
+    /// The reason of the instance that got furthest (ECS's closest match).
+    pub fn closest_reason(&self) -> Option<FailureReason> {
+        self.failures.iter().map(|f| f.reason).max()
+    }
+}
+
+/// Places `req.count` tasks, updating `snap` as it goes. Stops at the first task that
+/// fits nowhere and reports why in [`PlacementOutcome::failures`].
+pub fn place(snap: &mut Snapshot, req: &TaskRequest) -> Result<PlacementOutcome, PlacementError> {
+    if req.count == 0 {
+        return Err(PlacementError::InvalidCount { count: 0, max: u32::MAX as u64 });
+    }
+    let mut placer = Placer::new(snap, req)?;
+    let mut placements = Vec::with_capacity(req.count as usize);
+    for _ in 0..req.count {
+        match placer.place_one() {
+            Some(id) => placements.push(id),
+            None => break,
+        }
+    }
+    let unplaced = req.count - placements.len() as u32;
+    let failures = if unplaced > 0 { placer.failures() } else { Vec::new() };
+    Ok(PlacementOutcome { placements, unplaced, failures })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum InstKey {
+    Cpu,
+    Memory,
+    GroupCount,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum TailStep {
+    Attr(usize),
+    Inst(InstKey),
+}
+
+const KEYS: usize = strategy::MAX_STRATEGIES;
+const PRIO: usize = KEYS;
+const IDX: usize = KEYS + 1;
+type Key = [u32; KEYS + 2];
+
+#[derive(Debug)]
+struct Partition {
+    /// Dense value index per leading attribute spread.
+    values: Vec<u32>,
+    index: BTreeSet<Key>,
+}
+
+/// One attribute spread: per instance its dense value index, per value the group's
+/// task count.
+#[derive(Debug)]
+struct Spread {
+    value_of: Vec<u32>,
+    counts: Vec<u64>,
+}
+
+const NOT_INDEXED: u32 = u32::MAX;
+
+/// A prepared placement request over a snapshot; places one task per
+/// [`Placer::place_one`].
+#[derive(Debug)]
+pub struct Placer<'s> {
+    snap: &'s mut Snapshot,
+    res: TaskResources,
+    group: Sym,
+    distinct: bool,
+    member_of: Vec<Compiled>,
+    dynamic: Vec<usize>,
+    required: Vec<(Option<Sym>, Option<Option<Sym>>)>,
+    levels: Vec<usize>,
+    inst_keys: Vec<InstKey>,
+    tail: Vec<TailStep>,
+    spreads: Vec<Spread>,
+    partitions: Vec<Partition>,
+    part_of: Vec<u32>,
+    keys: Vec<Key>,
+    rng: SplitMix64,
+    scratch: Vec<Key>,
+}
+
+impl<'s> Placer<'s> {
+    /// Validates and prepares `req` against `snap`.
+    pub fn new(snap: &'s mut Snapshot, req: &TaskRequest) -> Result<Self, PlacementError> {
+        if snap.is_empty() {
+            return Err(PlacementError::NoContainerInstances);
+        }
+        strategy::check_count(&req.strategies)?;
+        constraint::check_count(&req.constraints)?;
+        let group = snap.interner.intern(&req.group);
+        let mut distinct = false;
+        let mut member_of = Vec::new();
+        for c in &req.constraints {
+            match c {
+                PlacementConstraint::DistinctInstance => distinct = true,
+                PlacementConstraint::MemberOf { expr, .. } => member_of.push(Compiled::new(expr, snap)),
+            }
+        }
+        let dynamic = (0..member_of.len()).filter(|i| member_of[*i].is_dynamic()).collect();
+        let required = req
+            .required_attributes
+            .iter()
+            .map(|(n, v)| (snap.interner.get(n), v.as_deref().map(|v| snap.interner.get(v))))
+            .collect();
+
+        // split the strategy chain
+        let mut levels = Vec::new();
+        let mut inst_keys = Vec::new();
+        let mut tail = Vec::new();
+        let mut spread_attrs: Vec<Option<Sym>> = Vec::new();
+        for s in &req.strategies {
+            let ik = match s {
+                PlacementStrategy::Random => break,
+                PlacementStrategy::Spread(SpreadField::Attribute(name)) => {
+                    spread_attrs.push(snap.interner.get(name));
+                    let idx = spread_attrs.len() - 1;
+                    if inst_keys.is_empty() && tail.is_empty() {
+                        levels.push(idx);
+                    } else {
+                        tail.push(TailStep::Attr(idx));
+                    }
+                    continue;
+                }
+                PlacementStrategy::Spread(SpreadField::Instance) => InstKey::GroupCount,
+                PlacementStrategy::Binpack(BinpackField::Cpu) => InstKey::Cpu,
+                PlacementStrategy::Binpack(BinpackField::Memory) => InstKey::Memory,
+            };
+            if tail.is_empty() {
+                inst_keys.push(ik);
+            } else {
+                tail.push(TailStep::Inst(ik));
+            }
+        }
+
+        let n = snap.len();
+        let spreads = spread_attrs
+            .iter()
+            .map(|name| {
+                let mut dense: HashMap<Sym, u32> = HashMap::new();
+                let mut value_of = Vec::with_capacity(n);
+                let mut counts: Vec<u64> = Vec::new();
+                for inst in &snap.instances {
+                    let v = name.and_then(|a| inst.attr(a)).unwrap_or(NO_VALUE);
+                    let next = dense.len() as u32;
+                    let d = *dense.entry(v).or_insert(next);
+                    if d as usize == counts.len() {
+                        counts.push(0);
+                    }
+                    counts[d as usize] += inst.group_count(group) as u64;
+                    value_of.push(d);
+                }
+                Spread { value_of, counts }
+            })
+            .collect();
+
+        let mut placer = Placer {
+            snap,
+            res: req.resources.clone(),
+            group,
+            distinct,
+            member_of,
+            dynamic,
+            required,
+            levels,
+            inst_keys,
+            tail,
+            spreads,
+            partitions: Vec::new(),
+            part_of: vec![NOT_INDEXED; n],
+            keys: vec![[0; KEYS + 2]; n],
+            rng: SplitMix64::new(req.seed),
+            scratch: Vec::new(),
+        };
+        placer.build_index();
+        Ok(placer)
+    }
+
+    fn build_index(&mut self) {
+        let mut part_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        for i in 0..self.snap.len() {
+            let id = InstanceId(i as u32);
+            if !self.static_ok(id) || self.reason(id, false).is_some() {
+                continue;
+            }
+            let values: Vec<u32> = self.levels.iter().map(|l| self.spreads[*l].value_of[i]).collect();
+            let next = part_ids.len() as u32;
+            let p = *part_ids.entry(values.clone()).or_insert(next);
+            if p as usize == self.partitions.len() {
+                self.partitions.push(Partition { values, index: BTreeSet::new() });
+            }
+            self.part_of[i] = p;
+            let key = self.fresh_key(i);
+            self.keys[i] = key;
+            self.partitions[p as usize].index.insert(key);
+        }
+    }
+
+    /// Checks that never change during a call: status, agent, required attributes,
+    /// static memberOf expressions.
+    fn static_ok(&self, id: InstanceId) -> bool {
+        let inst = self.snap.inst(id);
+        inst.status == InstanceStatus::Active
+            && inst.agent_connected
+            && self.required_ok(id)
+            && self
+                .member_of
+                .iter()
+                .all(|c| c.is_dynamic() || c.eval(self.snap, id))
+    }
+
+    fn required_ok(&self, id: InstanceId) -> bool {
+        let inst = self.snap.inst(id);
+        self.required.iter().all(|(name, value)| {
+            let Some(have) = name.and_then(|n| inst.attr(n)) else {
+                return false;
+            };
+            match value {
+                None => true,
+                Some(want) => *want == Some(have),
+            }
+        })
+    }
+
+    /// The first check (after status) the instance fails, in ECS's order. With
+    /// `all_member_of` false only the dynamic memberOf expressions are evaluated (the
+    /// static ones were checked when building the index).
+    fn reason(&self, id: InstanceId, all_member_of: bool) -> Option<FailureReason> {
+        let inst = self.snap.inst(id);
+        if !inst.agent_connected {
+            return Some(FailureReason::Agent);
+        }
+        if all_member_of && !self.required_ok(id) {
+            return Some(FailureReason::Attribute);
+        }
+        if inst.cpu < self.res.cpu {
+            return Some(FailureReason::ResourceCpu);
+        }
+        if inst.memory < self.res.memory {
+            return Some(FailureReason::ResourceMemory);
+        }
+        let (tcp, udp) = inst.ports_free(&self.res);
+        if !tcp {
+            return Some(FailureReason::ResourcePorts);
+        }
+        if !udp {
+            return Some(FailureReason::ResourcePortsUdp);
+        }
+        let member_ok = if all_member_of {
+            self.member_of.iter().all(|c| c.eval(self.snap, id))
+        } else {
+            self.dynamic.iter().all(|i| self.member_of[*i].eval(self.snap, id))
+        };
+        if !member_ok {
+            return Some(FailureReason::MemberOf);
+        }
+        if self.distinct && inst.group_count(self.group) > 0 {
+            return Some(FailureReason::DistinctInstance);
+        }
+        None
+    }
+
+    fn fresh_key(&mut self, i: usize) -> Key {
+        let inst = &self.snap.instances[i];
+        let mut k = [0u32; KEYS + 2];
+        for (slot, ik) in self.inst_keys.iter().enumerate() {
+            k[slot] = match ik {
+                InstKey::Cpu => inst.cpu,
+                InstKey::Memory => inst.memory,
+                InstKey::GroupCount => inst.group_count(self.group),
+            };
+        }
+        k[PRIO] = self.rng.next_u32();
+        k[IDX] = i as u32;
+        k
+    }
+
+    /// Pops infeasible entries off the front of a partition and returns the first
+    /// feasible one.
+    fn first_feasible(&mut self, p: usize) -> Option<Key> {
+        loop {
+            let k = *self.partitions[p].index.first()?;
+            if self.reason(InstanceId(k[IDX]), false).is_none() {
+                return Some(k);
+            }
+            self.partitions[p].index.remove(&k);
+            self.part_of[k[IDX] as usize] = NOT_INDEXED;
+        }
+    }
+
+    fn partition_key(&self, p: usize) -> [u64; KEYS] {
+        let mut pk = [0u64; KEYS];
+        for (slot, (l, v)) in self.levels.iter().zip(&self.partitions[p].values).enumerate() {
+            pk[slot] = self.spreads[*l].counts[*v as usize];
+        }
+        pk
+    }
+
+    fn inst_key_value(&self, i: usize, ik: InstKey) -> u64 {
+        let inst = &self.snap.instances[i];
+        match ik {
+            InstKey::Cpu => inst.cpu as u64,
+            InstKey::Memory => inst.memory as u64,
+            InstKey::GroupCount => inst.group_count(self.group) as u64,
+        }
+    }
+
+    /// Chooses the instance for the next task without placing it.
+    fn select(&mut self) -> Option<usize> {
+        let nk = self.inst_keys.len();
+        let mut best: Option<([u64; KEYS], Key)> = None;
+        for p in 0..self.partitions.len() {
+            let Some(k) = self.first_feasible(p) else { continue };
+            let pk = self.partition_key(p);
+            let better = match &best {
+                None => true,
+                Some((bpk, bk)) => (pk, &k[..nk], k[PRIO]) < (*bpk, &bk[..nk], bk[PRIO]),
+            };
+            if better {
+                best = Some((pk, k));
+            }
+        }
+        let (bpk, bk) = best?;
+        if self.tail.is_empty() {
+            return Some(bk[IDX] as usize);
+        }
+        // slow path: gather every feasible candidate tied with the best so far
+        let mut cands = std::mem::take(&mut self.scratch);
+        cands.clear();
+        for p in 0..self.partitions.len() {
+            if self.partitions[p].index.is_empty() || self.partition_key(p) != bpk {
+                continue;
+            }
+            let mut stale = Vec::new();
+            for k in self.partitions[p].index.iter() {
+                if k[..nk] != bk[..nk] {
+                    if k[..nk] > bk[..nk] {
+                        break;
+                    }
+                    continue;
+                }
+                if self.reason(InstanceId(k[IDX]), false).is_none() {
+                    cands.push(*k);
+                } else {
+                    stale.push(*k);
+                }
+            }
+            for k in stale {
+                self.partitions[p].index.remove(&k);
+                self.part_of[k[IDX] as usize] = NOT_INDEXED;
+            }
+        }
+        for step in self.tail.clone() {
+            if cands.len() <= 1 {
+                break;
+            }
+            let value = |s: &Self, k: &Key| -> u64 {
+                let i = k[IDX] as usize;
+                match step {
+                    TailStep::Attr(a) => s.spreads[a].counts[s.spreads[a].value_of[i] as usize],
+                    TailStep::Inst(ik) => s.inst_key_value(i, ik),
+                }
+            };
+            let min = cands.iter().map(|k| value(self, k)).min().unwrap_or(0);
+            cands.retain(|k| value(self, k) == min);
+        }
+        let chosen = cands.iter().min_by_key(|k| k[PRIO]).map(|k| k[IDX] as usize);
+        self.scratch = cands;
+        chosen
+    }
+
+    /// Places one task: chooses an instance, updates the snapshot and the indexes.
+    /// `None` when no instance can take it (see [`Placer::failures`]).
+    pub fn place_one(&mut self) -> Option<InstanceId> {
+        let i = self.select()?;
+        let id = InstanceId(i as u32);
+        self.snap.add_task_sym(id, &self.res, self.group);
+        for s in &mut self.spreads {
+            s.counts[s.value_of[i] as usize] += 1;
+        }
+        let p = self.part_of[i] as usize;
+        let old = self.keys[i];
+        self.partitions[p].index.remove(&old);
+        if self.reason(id, false).is_none() {
+            let key = self.fresh_key(i);
+            self.keys[i] = key;
+            self.partitions[p].index.insert(key);
+        } else {
+            self.part_of[i] = NOT_INDEXED;
+        }
+        Some(id)
+    }
+
+    /// Per ACTIVE instance, the first check it fails now (instances that could take
+    /// the task are left out).
+    pub fn failures(&self) -> Vec<Failure> {
+        self.snap
+            .ids()
+            .filter(|id| self.snap.inst(*id).status == InstanceStatus::Active)
+            .filter_map(|id| {
+                self.reason(id, true).map(|reason| Failure {
+                    instance: id,
+                    arn: self.snap.arn(id).to_owned(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+}
