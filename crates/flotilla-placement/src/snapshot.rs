@@ -364,6 +364,11 @@ impl Snapshot {
         self.instances[id.0 as usize].status = status;
     }
 
+    /// Whether the agent is connected.
+    pub fn agent_connected(&self, id: InstanceId) -> bool {
+        self.inst(id).agent_connected
+    }
+
     /// Sets whether the agent is connected.
     pub fn set_agent_connected(&mut self, id: InstanceId, connected: bool) {
         self.instances[id.0 as usize].agent_connected = connected;
