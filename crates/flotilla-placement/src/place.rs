@@ -11,12 +11,13 @@
 //!
 //! 1. leading `spread` strategies on attributes partition the candidates by their
 //!    attribute values; a partition's key is the group's task count per value;
-//! 2. the following `binpack` / `spread instanceId` strategies give a per-instance key
-//!    kept in an ordered index (a `BTreeSet`) per partition, followed by a random
-//!    priority (the tie-breaker, redrawn whenever the instance's key changes) and the
-//!    instance id;
-//! 3. anything after that (an attribute `spread` that follows a per-instance strategy)
-//!    is applied by scanning the tied candidates — correct, but linear in their number.
+//! 2. up to two following `binpack` / `spread instanceId` strategies give a
+//!    per-instance key kept in an ordered index (a `BTreeSet<u128>`) per partition,
+//!    followed by a random priority (the tie-breaker, redrawn whenever the instance's
+//!    key changes) and the instance id, all packed in one `u128`;
+//! 3. anything after that (an attribute `spread` that follows a per-instance strategy,
+//!    a third per-instance strategy) is applied by scanning the tied candidates —
+//!    correct, but linear in their number.
 //!
 //! Placing a task re-keys one instance (O(log n)) and bumps one count per attribute
 //! spread. The state an instance is checked against only changes when a task lands on
@@ -187,10 +188,54 @@ enum TailStep {
     Inst(InstKey),
 }
 
+/// Leading attribute spreads kept as partition levels.
 const KEYS: usize = strategy::MAX_STRATEGIES;
-const PRIO: usize = KEYS;
-const IDX: usize = KEYS + 1;
-type Key = [u32; KEYS + 2];
+/// Per-instance strategy keys kept in the ordered index; later ones go to the tail.
+const INDEXED_KEYS: usize = 2;
+
+/// Index key: first per-instance key (bits 96..128), second (64..96), random priority
+/// (32..64), instance index (0..32). Ordering the `u128` orders by all four in turn.
+type Key = u128;
+
+fn key_idx(k: Key) -> usize {
+    k as u32 as usize
+}
+
+fn key_prio(k: Key) -> u32 {
+    (k >> 32) as u32
+}
+
+/// The strategy part of a key (both per-instance keys).
+fn key_head(k: Key) -> u64 {
+    (k >> 64) as u64
+}
+
+/// A small, fast, non-cryptographic hasher for the per-call maps (keys are symbols
+/// and small arrays of dense indexes, never attacker-chosen in bulk).
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type FxMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
 
 #[derive(Debug)]
 struct Partition {
@@ -277,7 +322,7 @@ impl<'s> Placer<'s> {
                 PlacementStrategy::Binpack(BinpackField::Cpu) => InstKey::Cpu,
                 PlacementStrategy::Binpack(BinpackField::Memory) => InstKey::Memory,
             };
-            if tail.is_empty() {
+            if tail.is_empty() && inst_keys.len() < INDEXED_KEYS {
                 inst_keys.push(ik);
             } else {
                 tail.push(TailStep::Inst(ik));
@@ -288,7 +333,7 @@ impl<'s> Placer<'s> {
         let spreads = spread_attrs
             .iter()
             .map(|name| {
-                let mut dense: HashMap<Sym, u32> = HashMap::new();
+                let mut dense: FxMap<Sym, u32> = FxMap::default();
                 let mut value_of = Vec::with_capacity(n);
                 let mut counts: Vec<u64> = Vec::new();
                 for inst in &snap.instances {
@@ -319,7 +364,7 @@ impl<'s> Placer<'s> {
             spreads,
             partitions: Vec::new(),
             part_of: vec![NOT_INDEXED; n],
-            keys: vec![[0; KEYS + 2]; n],
+            keys: vec![0; n],
             rng: SplitMix64::new(req.seed),
             scratch: Vec::new(),
         };
@@ -328,22 +373,35 @@ impl<'s> Placer<'s> {
     }
 
     fn build_index(&mut self) {
-        let mut part_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+        let mut part_ids: FxMap<[u32; KEYS], u32> = FxMap::default();
+        let mut pending: Vec<Vec<Key>> = Vec::new();
         for i in 0..self.snap.len() {
             let id = InstanceId(i as u32);
             if !self.static_ok(id) || self.reason(id, false).is_some() {
                 continue;
             }
-            let values: Vec<u32> = self.levels.iter().map(|l| self.spreads[*l].value_of[i]).collect();
+            let mut values = [0u32; KEYS];
+            for (slot, l) in self.levels.iter().enumerate() {
+                values[slot] = self.spreads[*l].value_of[i];
+            }
             let next = part_ids.len() as u32;
-            let p = *part_ids.entry(values.clone()).or_insert(next);
+            let p = *part_ids.entry(values).or_insert(next);
             if p as usize == self.partitions.len() {
-                self.partitions.push(Partition { values, index: BTreeSet::new() });
+                self.partitions.push(Partition {
+                    values: values[..self.levels.len()].to_vec(),
+                    index: BTreeSet::new(),
+                });
+                pending.push(Vec::new());
             }
             self.part_of[i] = p;
             let key = self.fresh_key(i);
             self.keys[i] = key;
-            self.partitions[p as usize].index.insert(key);
+            pending[p as usize].push(key);
+        }
+        // bulk-build each index from sorted keys
+        for (p, mut keys) in pending.into_iter().enumerate() {
+            keys.sort_unstable();
+            self.partitions[p].index = keys.into_iter().collect();
         }
     }
 
@@ -413,17 +471,16 @@ impl<'s> Placer<'s> {
 
     fn fresh_key(&mut self, i: usize) -> Key {
         let inst = &self.snap.instances[i];
-        let mut k = [0u32; KEYS + 2];
+        let mut k: Key = 0;
         for (slot, ik) in self.inst_keys.iter().enumerate() {
-            k[slot] = match ik {
+            let v = match ik {
                 InstKey::Cpu => inst.cpu,
                 InstKey::Memory => inst.memory,
                 InstKey::GroupCount => inst.group_count(self.group),
             };
+            k |= (v as u128) << (96 - 32 * slot);
         }
-        k[PRIO] = self.rng.next_u32();
-        k[IDX] = i as u32;
-        k
+        k | (self.rng.next_u32() as u128) << 32 | i as u128
     }
 
     /// Pops infeasible entries off the front of a partition and returns the first
@@ -431,11 +488,11 @@ impl<'s> Placer<'s> {
     fn first_feasible(&mut self, p: usize) -> Option<Key> {
         loop {
             let k = *self.partitions[p].index.first()?;
-            if self.reason(InstanceId(k[IDX]), false).is_none() {
+            if self.reason(InstanceId(key_idx(k) as u32), false).is_none() {
                 return Some(k);
             }
             self.partitions[p].index.remove(&k);
-            self.part_of[k[IDX] as usize] = NOT_INDEXED;
+            self.part_of[key_idx(k)] = NOT_INDEXED;
         }
     }
 
@@ -458,14 +515,13 @@ impl<'s> Placer<'s> {
 
     /// Chooses the instance for the next task without placing it.
     fn select(&mut self) -> Option<usize> {
-        let nk = self.inst_keys.len();
         let mut best: Option<([u64; KEYS], Key)> = None;
         for p in 0..self.partitions.len() {
             let Some(k) = self.first_feasible(p) else { continue };
             let pk = self.partition_key(p);
             let better = match &best {
                 None => true,
-                Some((bpk, bk)) => (pk, &k[..nk], k[PRIO]) < (*bpk, &bk[..nk], bk[PRIO]),
+                Some((bpk, bk)) => (pk, k) < (*bpk, *bk),
             };
             if better {
                 best = Some((pk, k));
@@ -473,7 +529,7 @@ impl<'s> Placer<'s> {
         }
         let (bpk, bk) = best?;
         if self.tail.is_empty() {
-            return Some(bk[IDX] as usize);
+            return Some(key_idx(bk));
         }
         // slow path: gather every feasible candidate tied with the best so far
         let mut cands = std::mem::take(&mut self.scratch);
@@ -483,14 +539,12 @@ impl<'s> Placer<'s> {
                 continue;
             }
             let mut stale = Vec::new();
-            for k in self.partitions[p].index.iter() {
-                if k[..nk] != bk[..nk] {
-                    if k[..nk] > bk[..nk] {
-                        break;
-                    }
-                    continue;
+            let head = key_head(bk);
+            for k in self.partitions[p].index.range((head as u128) << 64..) {
+                if key_head(*k) != head {
+                    break;
                 }
-                if self.reason(InstanceId(k[IDX]), false).is_none() {
+                if self.reason(InstanceId(key_idx(*k) as u32), false).is_none() {
                     cands.push(*k);
                 } else {
                     stale.push(*k);
@@ -498,7 +552,7 @@ impl<'s> Placer<'s> {
             }
             for k in stale {
                 self.partitions[p].index.remove(&k);
-                self.part_of[k[IDX] as usize] = NOT_INDEXED;
+                self.part_of[key_idx(k)] = NOT_INDEXED;
             }
         }
         for step in self.tail.clone() {
@@ -506,7 +560,7 @@ impl<'s> Placer<'s> {
                 break;
             }
             let value = |s: &Self, k: &Key| -> u64 {
-                let i = k[IDX] as usize;
+                let i = key_idx(*k);
                 match step {
                     TailStep::Attr(a) => s.spreads[a].counts[s.spreads[a].value_of[i] as usize],
                     TailStep::Inst(ik) => s.inst_key_value(i, ik),
@@ -515,7 +569,7 @@ impl<'s> Placer<'s> {
             let min = cands.iter().map(|k| value(self, k)).min().unwrap_or(0);
             cands.retain(|k| value(self, k) == min);
         }
-        let chosen = cands.iter().min_by_key(|k| k[PRIO]).map(|k| k[IDX] as usize);
+        let chosen = cands.iter().min_by_key(|k| key_prio(**k)).map(|k| key_idx(*k));
         self.scratch = cands;
         chosen
     }

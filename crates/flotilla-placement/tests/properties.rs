@@ -74,7 +74,7 @@ fn request() -> impl Strategy<Value = TaskRequest> {
         1u32..700,
         prop::collection::vec(0usize..3, 0..2),
         0usize..2,
-        prop::collection::vec(strategy(), 0..4),
+        prop::collection::vec(strategy(), 0..6),
         prop::collection::vec(0usize..7, 0..3),
         1u32..12,
         any::<u64>(),

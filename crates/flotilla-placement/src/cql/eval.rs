@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use regex::Regex;
 
-use super::{Arg, Comparison, Expr, Op, Subject};
+use super::{Arg, Comparison, CqlRegex, Expr, Op, Subject};
 use crate::error::CqlError;
 use crate::snapshot::{InstanceId, NO_VALUE, Snapshot, Sym};
 
@@ -21,15 +21,16 @@ fn args(c: &Comparison) -> Vec<&str> {
     }
 }
 
-/// Validates a comparison's argument against its subject and operator.
-pub(crate) fn check_argument(c: &Comparison) -> Result<(), CqlError> {
+/// Validates a comparison's argument against its subject and operator; returns the
+/// compiled regular expression of `matches` / `not_matches`.
+pub(crate) fn check_argument(c: &Comparison) -> Result<Option<CqlRegex>, CqlError> {
     for v in args(c) {
         if matches!(c.op, Op::Matches | Op::NotMatches) {
-            anchored_regex(v).map_err(|e| {
+            let re = anchored_regex(v).map_err(|e| {
                 let first = e.to_string().lines().last().unwrap_or_default().trim().to_lowercase();
                 invalid(c, v, format!("not a valid regular expression: {first}"))
             })?;
-            continue;
+            return Ok(Some(CqlRegex(re)));
         }
         match c.subject {
             Subject::AgentConnected => {
@@ -53,16 +54,28 @@ pub(crate) fn check_argument(c: &Comparison) -> Result<(), CqlError> {
             _ => {}
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{pattern})$"))
 }
 
-fn glob_regex(pattern: &str) -> Regex {
-    let parts: Vec<String> = pattern.split('*').map(regex::escape).collect();
-    Regex::new(&format!("^{}$", parts.join(".*"))).expect("escaped glob is a valid regex")
+/// Whether `s` matches a pattern where `*` stands for any run of characters; `parts`
+/// is the pattern split on `*` (so it has at least two parts).
+fn glob_match(parts: &[String], s: &str) -> bool {
+    let (first, last) = (&parts[0], &parts[parts.len() - 1]);
+    if s.len() < first.len() + last.len() || !s.starts_with(first.as_str()) || !s.ends_with(last.as_str()) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid.as_str()) {
+            Some(at) => rest = &rest[at + mid.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date.
@@ -146,6 +159,7 @@ fn ord_holds(op: Op, o: Ordering) -> bool {
 #[derive(Debug, Clone)]
 enum Matcher {
     Exact(String, Option<Sym>),
+    Glob(Vec<String>),
     Pattern(Regex),
 }
 
@@ -153,6 +167,7 @@ impl Matcher {
     fn str(&self, s: &str) -> bool {
         match self {
             Matcher::Exact(e, _) => e == s,
+            Matcher::Glob(parts) => glob_match(parts, s),
             Matcher::Pattern(r) => r.is_match(s),
         }
     }
@@ -160,7 +175,7 @@ impl Matcher {
     fn sym(&self, sym: Sym, snap: &Snapshot) -> bool {
         match self {
             Matcher::Exact(_, e) => *e == Some(sym),
-            Matcher::Pattern(r) => r.is_match(snap.interner.resolve(sym)),
+            _ => self.str(snap.interner.resolve(sym)),
         }
     }
 }
@@ -266,10 +281,11 @@ fn compile_cmp(c: &Comparison, snap: &Snapshot) -> Node {
     let test = match positive {
         Op::Exists => Test::Exists,
         Op::Matches => {
-            let pattern = args(c)[0];
-            Test::Set(vec![Matcher::Pattern(
-                anchored_regex(pattern).expect("regex checked at parse time"),
-            )])
+            let re = match &c.regex {
+                Some(r) => r.0.clone(),
+                None => anchored_regex(args(c)[0]).expect("regex checked at parse time"),
+            };
+            Test::Set(vec![Matcher::Pattern(re)])
         }
         Op::Eq if !ordered_subject => Test::Set(args(c).into_iter().map(|v| set_matcher(c, v, snap)).collect()),
         Op::In => Test::Set(args(c).into_iter().map(|v| set_matcher(c, v, snap)).collect()),
@@ -293,7 +309,7 @@ fn compile_cmp(c: &Comparison, snap: &Snapshot) -> Node {
 fn set_matcher(c: &Comparison, v: &str, snap: &Snapshot) -> Matcher {
     let v = if matches!(c.subject, Subject::AgentConnected) { v.to_ascii_lowercase() } else { v.to_owned() };
     if v.contains('*') {
-        Matcher::Pattern(glob_regex(&v))
+        Matcher::Glob(v.split('*').map(str::to_owned).collect())
     } else {
         let sym = snap.interner.get(&v);
         Matcher::Exact(v, sym)
@@ -504,6 +520,25 @@ mod tests {
                 Err(CqlError::InvalidArgument { column, .. }) => assert_eq!(column, col, "{src}"),
                 other => panic!("{src}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn globs() {
+        let g = |p: &str| p.split('*').map(str::to_owned).collect::<Vec<_>>();
+        for (pat, s, want) in [
+            ("t2.*", "t2.small", true),
+            ("t2.*", "t2.", true),
+            ("t2.*", "t3.small", false),
+            ("*.small", "t2.small", true),
+            ("*", "", true),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "acb", false),
+            ("ab*ba", "aba", false),
+            ("t2.*", "xt2.small", false),
+        ] {
+            assert_eq!(glob_match(&g(pat), s), want, "{pat} {s}");
         }
     }
 

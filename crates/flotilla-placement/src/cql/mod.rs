@@ -72,7 +72,22 @@ pub struct Comparison {
     pub arg: Arg,
     /// 1-based column of the argument (or operator when there is none), for errors.
     pub column: usize,
+    /// For `matches` / `not_matches`: the compiled, anchored regular expression.
+    pub regex: Option<CqlRegex>,
 }
+
+/// A compiled regular expression that must match a whole value; equal when the
+/// patterns are.
+#[derive(Debug, Clone)]
+pub struct CqlRegex(pub regex::Regex);
+
+impl PartialEq for CqlRegex {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for CqlRegex {}
 
 /// A CQL subject.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -310,8 +310,6 @@ impl Parser<'_> {
 
     fn comparison(&mut self) -> Result<Expr, CqlError> {
         self.skip_ws();
-        let subject_col = self.column();
-        let _ = subject_col;
         let subject = self.subject()?;
         self.skip_ws();
         let op_col = self.column();
@@ -331,8 +329,8 @@ impl Parser<'_> {
             _ => Arg::Value(self.value(None)?),
         };
         let column = if matches!(arg, Arg::None) { op_col } else { column };
-        let cmp = Comparison { subject, op, arg, column };
-        super::eval::check_argument(&cmp)?;
+        let mut cmp = Comparison { subject, op, arg, column, regex: None };
+        cmp.regex = super::eval::check_argument(&cmp)?;
         Ok(Expr::Cmp(cmp))
     }
 }
@@ -342,7 +340,13 @@ mod tests {
     use super::*;
 
     fn cmp(subject: Subject, op: Op, arg: Arg, column: usize) -> Expr {
-        Expr::Cmp(Comparison { subject, op, arg, column })
+        let regex = match (&arg, op) {
+            (Arg::Value(v), Op::Matches | Op::NotMatches) => {
+                Some(super::super::CqlRegex(regex::Regex::new(&format!("^(?:{v})$")).unwrap()))
+            }
+            _ => None,
+        };
+        Expr::Cmp(Comparison { subject, op, arg, column, regex })
     }
 
     fn attr(n: &str) -> Subject {
