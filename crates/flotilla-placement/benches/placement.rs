@@ -11,7 +11,8 @@ use std::time::Instant;
 use flotilla_placement::cql::{self, Compiled};
 use flotilla_placement::snapshot::attrs;
 use flotilla_placement::{
-    InstanceSpec, PlacementConstraint, PlacementStrategy, Placer, Snapshot, TaskRequest, TaskResources, place,
+    InstanceSpec, PlacementConstraint, PlacementStrategy, Placer, Snapshot, TaskRequest,
+    TaskResources, place,
 };
 
 /// Counts live heap bytes so the snapshot's footprint can be measured.
@@ -64,7 +65,12 @@ fn cluster(n: usize) -> Snapshot {
 }
 
 fn task() -> TaskResources {
-    TaskResources { cpu: 16, memory: 128, tcp_ports: vec![], udp_ports: vec![] }
+    TaskResources {
+        cpu: 16,
+        memory: 128,
+        tcp_ports: vec![],
+        udp_ports: vec![],
+    }
 }
 
 fn strategies(s: &[(&str, Option<&str>)]) -> Vec<PlacementStrategy> {
@@ -78,7 +84,13 @@ fn selected(name: &str) -> bool {
     std::env::var("FLOTILLA_BENCH_ONLY").map_or(true, |o| name.contains(&o))
 }
 
-fn run(name: &str, instances: usize, tasks: u32, strategies: Vec<PlacementStrategy>, constraints: Vec<PlacementConstraint>) {
+fn run(
+    name: &str,
+    instances: usize,
+    tasks: u32,
+    strategies: Vec<PlacementStrategy>,
+    constraints: Vec<PlacementConstraint>,
+) {
     if !selected(name) {
         return;
     }
@@ -114,12 +126,21 @@ fn main() {
 
     let million: u32 = if quick { 100_000 } else { 1_000_000 };
 
-    run("binpack_memory", 5000, million, strategies(&[("binpack", Some("memory"))]), vec![]);
+    run(
+        "binpack_memory",
+        5000,
+        million,
+        strategies(&[("binpack", Some("memory"))]),
+        vec![],
+    );
     run(
         "spread_az_binpack_memory",
         5000,
         million,
-        strategies(&[("spread", Some("attribute:ecs.availability-zone")), ("binpack", Some("memory"))]),
+        strategies(&[
+            ("spread", Some("attribute:ecs.availability-zone")),
+            ("binpack", Some("memory")),
+        ]),
         vec![],
     );
     run(
@@ -129,12 +150,21 @@ fn main() {
         strategies(&[("spread", Some("instanceId"))]),
         vec![PlacementConstraint::member_of(COMPOUND).unwrap()],
     );
-    run("random", 5000, million, strategies(&[("random", None)]), vec![]);
+    run(
+        "random",
+        5000,
+        million,
+        strategies(&[("random", None)]),
+        vec![],
+    );
     run(
         "az_balanced_spread",
         5000,
         million,
-        strategies(&[("spread", Some("attribute:ecs.availability-zone")), ("spread", Some("instanceId"))]),
+        strategies(&[
+            ("spread", Some("attribute:ecs.availability-zone")),
+            ("spread", Some("instanceId")),
+        ]),
         vec![],
     );
 
@@ -143,7 +173,10 @@ fn main() {
         let mut snap = cluster(5000);
         let calls = if quick { 1000 } else { 10_000 };
         let mut req = TaskRequest::new(task(), "family:web", 10);
-        req.strategies = strategies(&[("spread", Some("attribute:ecs.availability-zone")), ("binpack", Some("memory"))]);
+        req.strategies = strategies(&[
+            ("spread", Some("attribute:ecs.availability-zone")),
+            ("binpack", Some("memory")),
+        ]);
         let start = Instant::now();
         let mut placed = 0usize;
         for c in 0..calls {
@@ -166,7 +199,11 @@ fn main() {
             black_box(cql::parse(black_box(COMPOUND)).unwrap());
         }
         let secs = start.elapsed().as_secs_f64();
-        println!("cql scenario=parse expression_chars={} parses={n} seconds={secs:.3} parses_per_sec={:.0}", COMPOUND.len(), n as f64 / secs);
+        println!(
+            "cql scenario=parse expression_chars={} parses={n} seconds={secs:.3} parses_per_sec={:.0}",
+            COMPOUND.len(),
+            n as f64 / secs
+        );
         let no_regex = COMPOUND.replace("=~ t3.*", "== t3.*");
         let start = Instant::now();
         for _ in 0..n {
@@ -201,7 +238,11 @@ fn main() {
             black_box(Compiled::new(&e, &snap));
         }
         let secs = start.elapsed().as_secs_f64();
-        println!("cql scenario=parse_and_compile parses={} seconds={secs:.3} per_sec={:.0}", n / 10, (n / 10) as f64 / secs);
+        println!(
+            "cql scenario=parse_and_compile parses={} seconds={secs:.3} per_sec={:.0}",
+            n / 10,
+            (n / 10) as f64 / secs
+        );
     }
 
     // memory of a 5,000-instance snapshot
@@ -221,12 +262,21 @@ fn main() {
     // scaling
     for n in [500usize, 5000, 50_000] {
         let tasks = (if quick { 20_000 } else { 200_000 }).min(n as u32 * 100);
-        run("scale_binpack_memory", n, tasks, strategies(&[("binpack", Some("memory"))]), vec![]);
+        run(
+            "scale_binpack_memory",
+            n,
+            tasks,
+            strategies(&[("binpack", Some("memory"))]),
+            vec![],
+        );
         run(
             "scale_spread_az_binpack_memory",
             n,
             tasks,
-            strategies(&[("spread", Some("attribute:ecs.availability-zone")), ("binpack", Some("memory"))]),
+            strategies(&[
+                ("spread", Some("attribute:ecs.availability-zone")),
+                ("binpack", Some("memory")),
+            ]),
             vec![],
         );
         run(

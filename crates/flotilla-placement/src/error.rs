@@ -25,7 +25,9 @@ pub enum CqlError {
         max: usize,
     },
     /// An unexpected token.
-    #[error("parsing cluster query expression at column {column}: expected {expected}, found {found}")]
+    #[error(
+        "parsing cluster query expression at column {column}: expected {expected}, found {found}"
+    )]
     Syntax {
         /// 1-based character position.
         column: usize,
@@ -47,7 +49,9 @@ pub enum CqlError {
         subject: String,
     },
     /// An argument that does not fit its subject or operator.
-    #[error("parsing cluster query expression at column {column}: invalid argument {value:?}: {reason}")]
+    #[error(
+        "parsing cluster query expression at column {column}: invalid argument {value:?}: {reason}"
+    )]
     InvalidArgument {
         /// 1-based character position of the argument.
         column: usize,
@@ -172,13 +176,11 @@ pub enum PlacementError {
     /// in your cluster.").
     #[error("placing tasks: no container instances were found in the cluster")]
     NoContainerInstances,
-    /// count outside 1..=max.
-    #[error("placing tasks: count {count} is not valid, expected 1 to {max}")]
+    /// A count of zero.
+    #[error("placing tasks: count {count} is not valid, expected at least 1")]
     InvalidCount {
         /// The count given.
-        count: u64,
-        /// The largest count accepted.
-        max: u64,
+        count: u32,
     },
     /// Too many strategies.
     #[error(transparent)]

@@ -27,7 +27,7 @@
 //!   [`Snapshot::add_task`] / [`Snapshot::remove_task`]);
 //! - [`PlacementStrategy::parse`] / [`PlacementConstraint::parse`] to validate the
 //!   wire shapes (errors map to `InvalidParameterException`);
-//! - [`TaskRequest`] and [`place`], which returns a [`PlacementOutcome`].
+//! - [`TaskRequest`] and [`place()`], which returns a [`PlacementOutcome`].
 
 pub mod constraint;
 pub mod cql;
@@ -40,7 +40,10 @@ pub mod strategy;
 pub use constraint::{MAX_CONSTRAINTS, PlacementConstraint};
 pub use error::{ConstraintError, CqlError, PlacementError, StrategyError};
 pub use place::{
-    Failure, FailureReason, Placement, PlacementOutcome, Placer, TaskRequest, place,
+    Failure, FailureReason, Placement, PlacementOutcome, Placer, RUN_TASK_MAX_COUNT, TaskRequest,
+    place,
 };
 pub use snapshot::{InstanceId, InstanceSpec, InstanceStatus, Snapshot, TaskResources};
-pub use strategy::{MAX_STRATEGIES, PlacementStrategy, default_run_task_strategies, default_service_strategies};
+pub use strategy::{
+    MAX_STRATEGIES, PlacementStrategy, default_run_task_strategies, default_service_strategies,
+};

@@ -44,6 +44,10 @@ use crate::rng::SplitMix64;
 use crate::snapshot::{InstanceId, InstanceStatus, NO_VALUE, Snapshot, Sym, TaskResources};
 use crate::strategy::{self, BinpackField, PlacementStrategy, SpreadField};
 
+/// The largest `count` ECS accepts in one RunTask or StartTask call; [`place`] itself
+/// takes any positive count (services place many), the API layer enforces this one.
+pub const RUN_TASK_MAX_COUNT: u32 = 10;
+
 /// What to place: one task definition's needs, `count` times.
 #[derive(Debug, Clone)]
 pub struct TaskRequest {
@@ -160,7 +164,7 @@ impl PlacementOutcome {
 /// fits nowhere and reports why in [`PlacementOutcome::failures`].
 pub fn place(snap: &mut Snapshot, req: &TaskRequest) -> Result<PlacementOutcome, PlacementError> {
     if req.count == 0 {
-        return Err(PlacementError::InvalidCount { count: 0, max: u32::MAX as u64 });
+        return Err(PlacementError::InvalidCount { count: 0 });
     }
     let mut placer = Placer::new(snap, req)?;
     let mut placements = Vec::with_capacity(req.count as usize);
@@ -171,8 +175,16 @@ pub fn place(snap: &mut Snapshot, req: &TaskRequest) -> Result<PlacementOutcome,
         }
     }
     let unplaced = req.count - placements.len() as u32;
-    let failures = if unplaced > 0 { placer.failures() } else { Vec::new() };
-    Ok(PlacementOutcome { placements, unplaced, failures })
+    let failures = if unplaced > 0 {
+        placer.failures()
+    } else {
+        Vec::new()
+    };
+    Ok(PlacementOutcome {
+        placements,
+        unplaced,
+        failures,
+    })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -290,14 +302,23 @@ impl<'s> Placer<'s> {
         for c in &req.constraints {
             match c {
                 PlacementConstraint::DistinctInstance => distinct = true,
-                PlacementConstraint::MemberOf { expr, .. } => member_of.push(Compiled::new(expr, snap)),
+                PlacementConstraint::MemberOf { expr, .. } => {
+                    member_of.push(Compiled::new(expr, snap))
+                }
             }
         }
-        let dynamic = (0..member_of.len()).filter(|i| member_of[*i].is_dynamic()).collect();
+        let dynamic = (0..member_of.len())
+            .filter(|i| member_of[*i].is_dynamic())
+            .collect();
         let required = req
             .required_attributes
             .iter()
-            .map(|(n, v)| (snap.interner.get(n), v.as_deref().map(|v| snap.interner.get(v))))
+            .map(|(n, v)| {
+                (
+                    snap.interner.get(n),
+                    v.as_deref().map(|v| snap.interner.get(v)),
+                )
+            })
             .collect();
 
         // split the strategy chain
@@ -458,7 +479,9 @@ impl<'s> Placer<'s> {
         let member_ok = if all_member_of {
             self.member_of.iter().all(|c| c.eval(self.snap, id))
         } else {
-            self.dynamic.iter().all(|i| self.member_of[*i].eval(self.snap, id))
+            self.dynamic
+                .iter()
+                .all(|i| self.member_of[*i].eval(self.snap, id))
         };
         if !member_ok {
             return Some(FailureReason::MemberOf);
@@ -498,7 +521,12 @@ impl<'s> Placer<'s> {
 
     fn partition_key(&self, p: usize) -> [u64; KEYS] {
         let mut pk = [0u64; KEYS];
-        for (slot, (l, v)) in self.levels.iter().zip(&self.partitions[p].values).enumerate() {
+        for (slot, (l, v)) in self
+            .levels
+            .iter()
+            .zip(&self.partitions[p].values)
+            .enumerate()
+        {
             pk[slot] = self.spreads[*l].counts[*v as usize];
         }
         pk
@@ -517,7 +545,9 @@ impl<'s> Placer<'s> {
     fn select(&mut self) -> Option<usize> {
         let mut best: Option<([u64; KEYS], Key)> = None;
         for p in 0..self.partitions.len() {
-            let Some(k) = self.first_feasible(p) else { continue };
+            let Some(k) = self.first_feasible(p) else {
+                continue;
+            };
             let pk = self.partition_key(p);
             let better = match &best {
                 None => true,
@@ -555,7 +585,8 @@ impl<'s> Placer<'s> {
                 self.part_of[key_idx(k)] = NOT_INDEXED;
             }
         }
-        for step in self.tail.clone() {
+        for t in 0..self.tail.len() {
+            let step = self.tail[t];
             if cands.len() <= 1 {
                 break;
             }
@@ -569,7 +600,10 @@ impl<'s> Placer<'s> {
             let min = cands.iter().map(|k| value(self, k)).min().unwrap_or(0);
             cands.retain(|k| value(self, k) == min);
         }
-        let chosen = cands.iter().min_by_key(|k| key_prio(**k)).map(|k| key_idx(*k));
+        let chosen = cands
+            .iter()
+            .min_by_key(|k| key_prio(**k))
+            .map(|k| key_idx(*k));
         self.scratch = cands;
         chosen
     }

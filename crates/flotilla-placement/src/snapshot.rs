@@ -4,7 +4,7 @@
 //! A [`Snapshot`] is built once from the store ([`Snapshot::push`] per container
 //! instance) and then updated incrementally: [`Snapshot::add_task`] subtracts a task's
 //! resources and ports and bumps its group count, [`Snapshot::remove_task`] gives them
-//! back. Placement itself ([`crate::place`]) updates the snapshot the same way, so the
+//! back. Placement itself ([`crate::place()`]) updates the snapshot the same way, so the
 //! caller can place several requests in a row against one snapshot.
 //!
 //! Memory: attribute names and values, agent versions and task group names are
@@ -170,7 +170,12 @@ pub struct InstanceSpec {
 impl InstanceSpec {
     /// An `ACTIVE` instance with a connected agent, no attributes, no ports in use and
     /// no tasks.
-    pub fn new(arn: impl Into<String>, ec2_instance_id: impl Into<String>, cpu: u32, memory: u32) -> Self {
+    pub fn new(
+        arn: impl Into<String>,
+        ec2_instance_id: impl Into<String>,
+        cpu: u32,
+        memory: u32,
+    ) -> Self {
         Self {
             arn: arn.into(),
             ec2_instance_id: ec2_instance_id.into(),
@@ -190,7 +195,8 @@ impl InstanceSpec {
 
     /// Adds an attribute (builder style).
     pub fn attribute(mut self, name: impl Into<String>, value: Option<&str>) -> Self {
-        self.attributes.push((name.into(), value.map(str::to_owned)));
+        self.attributes
+            .push((name.into(), value.map(str::to_owned)));
         self
     }
 
@@ -239,8 +245,14 @@ impl Instance {
     }
 
     pub(crate) fn ports_free(&self, res: &TaskResources) -> (bool, bool) {
-        let tcp = res.tcp_ports.iter().all(|p| self.tcp.binary_search(p).is_err());
-        let udp = res.udp_ports.iter().all(|p| self.udp.binary_search(p).is_err());
+        let tcp = res
+            .tcp_ports
+            .iter()
+            .all(|p| self.tcp.binary_search(p).is_err());
+        let udp = res
+            .udp_ports
+            .iter()
+            .all(|p| self.udp.binary_search(p).is_err());
         (tcp, udp)
     }
 }
@@ -493,7 +505,10 @@ mod tests {
         let mut s = Snapshot::new();
         let id = s.push(spec());
         assert_eq!(s.arn(id), "arn:ci/1");
-        assert_eq!(s.attribute(id, attrs::AVAILABILITY_ZONE), Some(Some("us-east-1a")));
+        assert_eq!(
+            s.attribute(id, attrs::AVAILABILITY_ZONE),
+            Some(Some("us-east-1a"))
+        );
         assert_eq!(s.attribute(id, "flag"), Some(None));
         assert_eq!(s.attribute(id, "nope"), None);
         assert_eq!(s.group_count(id, "service:web"), 2);
@@ -504,7 +519,12 @@ mod tests {
     fn add_and_remove_task_round_trip() {
         let mut s = Snapshot::new();
         let id = s.push(spec());
-        let res = TaskResources { cpu: 256, memory: 512, tcp_ports: vec![80], udp_ports: vec![53] };
+        let res = TaskResources {
+            cpu: 256,
+            memory: 512,
+            tcp_ports: vec![80],
+            udp_ports: vec![53],
+        };
         s.add_task(id, &res, "family:x");
         assert_eq!(s.remaining_cpu(id), 768);
         assert_eq!(s.remaining_memory(id), 1536);
@@ -523,7 +543,14 @@ mod tests {
 
     #[test]
     fn status_round_trip() {
-        for st in ["ACTIVE", "DRAINING", "INACTIVE", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"] {
+        for st in [
+            "ACTIVE",
+            "DRAINING",
+            "INACTIVE",
+            "REGISTERING",
+            "DEREGISTERING",
+            "REGISTRATION_FAILED",
+        ] {
             assert_eq!(InstanceStatus::parse(st).unwrap().as_str(), st);
         }
         assert_eq!(InstanceStatus::parse("active"), None);

@@ -63,7 +63,10 @@ impl PlacementStrategy {
         match kind.to_ascii_lowercase().as_str() {
             "random" => match field {
                 None => Ok(Self::Random),
-                Some(f) => Err(StrategyError::RandomWithField { index, field: f.into() }),
+                Some(f) => Err(StrategyError::RandomWithField {
+                    index,
+                    field: f.into(),
+                }),
             },
             "binpack" => match field.map(str::to_ascii_lowercase).as_deref() {
                 Some("cpu") => Ok(Self::Binpack(BinpackField::Cpu)),
@@ -80,10 +83,16 @@ impl PlacementStrategy {
                 } else if let Some(name) = f.strip_prefix("attribute:").filter(|n| !n.is_empty()) {
                     Ok(Self::Spread(SpreadField::Attribute(name.into())))
                 } else {
-                    Err(StrategyError::InvalidSpreadField { index, field: f.into() })
+                    Err(StrategyError::InvalidSpreadField {
+                        index,
+                        field: f.into(),
+                    })
                 }
             }
-            _ => Err(StrategyError::InvalidType { index, kind: kind.into() }),
+            _ => Err(StrategyError::InvalidType {
+                index,
+                kind: kind.into(),
+            }),
         }
     }
 
@@ -124,7 +133,10 @@ impl PlacementStrategy {
 /// Errors if there are more than [`MAX_STRATEGIES`].
 pub fn check_count(strategies: &[PlacementStrategy]) -> Result<(), StrategyError> {
     if strategies.len() > MAX_STRATEGIES {
-        return Err(StrategyError::TooMany { count: strategies.len(), max: MAX_STRATEGIES });
+        return Err(StrategyError::TooMany {
+            count: strategies.len(),
+            max: MAX_STRATEGIES,
+        });
     }
     Ok(())
 }
@@ -140,7 +152,9 @@ pub fn default_service_strategies() -> Vec<PlacementStrategy> {
 /// instance.
 pub fn az_balanced_spread() -> Vec<PlacementStrategy> {
     vec![
-        PlacementStrategy::Spread(SpreadField::Attribute(crate::snapshot::attrs::AVAILABILITY_ZONE.into())),
+        PlacementStrategy::Spread(SpreadField::Attribute(
+            crate::snapshot::attrs::AVAILABILITY_ZONE.into(),
+        )),
         PlacementStrategy::Spread(SpreadField::Instance),
     ]
 }
@@ -173,7 +187,11 @@ mod tests {
             ),
         ];
         for (t, f, want) in ok {
-            assert_eq!(&PlacementStrategy::parse(0, t, *f).unwrap(), want, "{t} {f:?}");
+            assert_eq!(
+                &PlacementStrategy::parse(0, t, *f).unwrap(),
+                want,
+                "{t} {f:?}"
+            );
             let back = PlacementStrategy::parse(0, want.kind(), want.field().as_deref()).unwrap();
             assert_eq!(&back, want);
         }
@@ -181,9 +199,17 @@ mod tests {
             ("pack", None, "type \"pack\" is not valid"),
             ("random", Some("cpu"), "random takes no field"),
             ("binpack", None, "binpack field \"\" is not valid"),
-            ("binpack", Some("disk"), "binpack field \"disk\" is not valid"),
+            (
+                "binpack",
+                Some("disk"),
+                "binpack field \"disk\" is not valid",
+            ),
             ("spread", None, "spread field \"\" is not valid"),
-            ("spread", Some("attribute:"), "spread field \"attribute:\" is not valid"),
+            (
+                "spread",
+                Some("attribute:"),
+                "spread field \"attribute:\" is not valid",
+            ),
             ("spread", Some("zone"), "spread field \"zone\" is not valid"),
         ];
         for (t, f, msg) in bad {
@@ -200,12 +226,20 @@ mod tests {
             PlacementStrategy::parse_all(six).unwrap_err(),
             StrategyError::TooMany { count: 6, max: 5 }
         );
-        assert_eq!(PlacementStrategy::parse_all(vec![("random", None); 5]).unwrap().len(), 5);
+        assert_eq!(
+            PlacementStrategy::parse_all(vec![("random", None); 5])
+                .unwrap()
+                .len(),
+            5
+        );
     }
 
     #[test]
     fn defaults() {
-        assert_eq!(default_run_task_strategies(), vec![PlacementStrategy::Random]);
+        assert_eq!(
+            default_run_task_strategies(),
+            vec![PlacementStrategy::Random]
+        );
         assert_eq!(
             default_service_strategies()[0].field().as_deref(),
             Some("attribute:ecs.availability-zone")

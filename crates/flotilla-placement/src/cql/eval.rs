@@ -10,7 +10,11 @@ use crate::error::CqlError;
 use crate::snapshot::{InstanceId, NO_VALUE, Snapshot, Sym};
 
 fn invalid(c: &Comparison, value: &str, reason: impl Into<String>) -> CqlError {
-    CqlError::InvalidArgument { column: c.column, value: value.into(), reason: reason.into() }
+    CqlError::InvalidArgument {
+        column: c.column,
+        value: value.into(),
+        reason: reason.into(),
+    }
 }
 
 fn args(c: &Comparison) -> Vec<&str> {
@@ -27,16 +31,22 @@ pub(crate) fn check_argument(c: &Comparison) -> Result<Option<CqlRegex>, CqlErro
     for v in args(c) {
         if matches!(c.op, Op::Matches | Op::NotMatches) {
             let re = anchored_regex(v).map_err(|e| {
-                let first = e.to_string().lines().last().unwrap_or_default().trim().to_lowercase();
+                let first = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_lowercase();
                 invalid(c, v, format!("not a valid regular expression: {first}"))
             })?;
             return Ok(Some(CqlRegex(re)));
         }
         match c.subject {
-            Subject::AgentConnected => {
-                if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
-                    return Err(invalid(c, v, "expected true or false"));
-                }
+            Subject::AgentConnected
+                if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") =>
+            {
+                return Err(invalid(c, v, "expected true or false"));
             }
             Subject::RunningTasksCount => {
                 v.parse::<u64>()
@@ -65,7 +75,10 @@ fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
 /// is the pattern split on `*` (so it has at least two parts).
 fn glob_match(parts: &[String], s: &str) -> bool {
     let (first, last) = (&parts[0], &parts[parts.len() - 1]);
-    if s.len() < first.len() + last.len() || !s.starts_with(first.as_str()) || !s.ends_with(last.as_str()) {
+    if s.len() < first.len() + last.len()
+        || !s.starts_with(first.as_str())
+        || !s.ends_with(last.as_str())
+    {
         return false;
     }
     let mut rest = &s[first.len()..s.len() - last.len()];
@@ -101,7 +114,11 @@ pub(crate) fn parse_date(s: &str) -> Option<(i64, i64)> {
         None => (s, None),
     };
     let mut dp = date.split('-');
-    let (y, m, d) = (num(dp.next()?, 4)?, num(dp.next()?, 2)?, num(dp.next()?, 2)?);
+    let (y, m, d) = (
+        num(dp.next()?, 4)?,
+        num(dp.next()?, 2)?,
+        num(dp.next()?, 2)?,
+    );
     if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
@@ -120,7 +137,11 @@ pub(crate) fn parse_date(s: &str) -> Option<(i64, i64)> {
         (time, 0)
     };
     let mut cp = clock.split(':');
-    let (h, mi, se) = (num(cp.next()?, 2)?, num(cp.next()?, 2)?, num(cp.next()?, 2)?);
+    let (h, mi, se) = (
+        num(cp.next()?, 2)?,
+        num(cp.next()?, 2)?,
+        num(cp.next()?, 2)?,
+    );
     if cp.next().is_some() || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -212,12 +233,17 @@ enum Node {
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Not(Box<Node>),
-    Leaf { field: Field, test: Test, negate: bool },
+    Leaf {
+        field: Field,
+        test: Test,
+        negate: bool,
+    },
 }
 
 /// An expression compiled against one snapshot: attribute names and values resolved to
 /// the snapshot's symbols, wildcards and regular expressions compiled. Valid for that
-/// snapshot (and its later incremental updates).
+/// snapshot as long as no instance is pushed (task changes are fine); compile again
+/// after [`Snapshot::push`].
 #[derive(Debug, Clone)]
 pub struct Compiled {
     root: Node,
@@ -227,7 +253,10 @@ pub struct Compiled {
 impl Compiled {
     /// Compiles `expr` for `snap`.
     pub fn new(expr: &Expr, snap: &Snapshot) -> Self {
-        Self { root: compile(expr, snap), dynamic: expr.is_dynamic() }
+        Self {
+            root: compile(expr, snap),
+            dynamic: expr.is_dynamic(),
+        }
     }
 
     /// Whether the expression reads state that placing tasks changes.
@@ -287,12 +316,24 @@ fn compile_cmp(c: &Comparison, snap: &Snapshot) -> Node {
             };
             Test::Set(vec![Matcher::Pattern(re)])
         }
-        Op::Eq if !ordered_subject => Test::Set(args(c).into_iter().map(|v| set_matcher(c, v, snap)).collect()),
-        Op::In => Test::Set(args(c).into_iter().map(|v| set_matcher(c, v, snap)).collect()),
+        Op::Eq if !ordered_subject => Test::Set(
+            args(c)
+                .into_iter()
+                .map(|v| set_matcher(c, v, snap))
+                .collect(),
+        ),
+        Op::In => Test::Set(
+            args(c)
+                .into_iter()
+                .map(|v| set_matcher(c, v, snap))
+                .collect(),
+        ),
         op => {
             let v = args(c)[0];
             let ordered = match c.subject {
-                Subject::RunningTasksCount => Ordered::Int(v.parse().expect("integer checked at parse time")),
+                Subject::RunningTasksCount => {
+                    Ordered::Int(v.parse().expect("integer checked at parse time"))
+                }
                 Subject::AgentVersion => Ordered::Version(version_parts(v)),
                 Subject::RegisteredAt => {
                     let (s, e) = parse_date(v).expect("date checked at parse time");
@@ -303,11 +344,19 @@ fn compile_cmp(c: &Comparison, snap: &Snapshot) -> Node {
             Test::Ord(op, ordered)
         }
     };
-    Node::Leaf { field, test, negate }
+    Node::Leaf {
+        field,
+        test,
+        negate,
+    }
 }
 
 fn set_matcher(c: &Comparison, v: &str, snap: &Snapshot) -> Matcher {
-    let v = if matches!(c.subject, Subject::AgentConnected) { v.to_ascii_lowercase() } else { v.to_owned() };
+    let v = if matches!(c.subject, Subject::AgentConnected) {
+        v.to_ascii_lowercase()
+    } else {
+        v.to_owned()
+    };
     if v.contains('*') {
         Matcher::Glob(v.split('*').map(str::to_owned).collect())
     } else {
@@ -321,7 +370,11 @@ fn eval(n: &Node, snap: &Snapshot, id: InstanceId) -> bool {
         Node::And(a, b) => eval(a, snap, id) && eval(b, snap, id),
         Node::Or(a, b) => eval(a, snap, id) || eval(b, snap, id),
         Node::Not(a) => !eval(a, snap, id),
-        Node::Leaf { field, test, negate } => leaf(field, test, snap, id) != *negate,
+        Node::Leaf {
+            field,
+            test,
+            negate,
+        } => leaf(field, test, snap, id) != *negate,
     }
 }
 
@@ -358,7 +411,11 @@ fn leaf(field: &Field, test: &Test, snap: &Snapshot, id: InstanceId) -> bool {
         },
         Field::AgentConnected => match test {
             Test::Set(ms) => {
-                let s = if inst.agent_connected { "true" } else { "false" };
+                let s = if inst.agent_connected {
+                    "true"
+                } else {
+                    "false"
+                };
                 ms.iter().any(|m| m.str(s))
             }
             _ => false,
@@ -438,10 +495,22 @@ mod tests {
             ("attribute:ecs.instance-type =~ t2", [false, false]),
             ("attribute:ecs.instance-type =~ (t2|m4).*", [true, true]),
             ("attribute:ecs.instance-type !~ t2.*", [false, true]),
-            ("attribute:ecs.availability-zone in [us-east-1a, us-east-1c]", [true, false]),
-            ("attribute:ecs.availability-zone in ('us-east-1b')", [false, true]),
-            ("attribute:ecs.availability-zone not_in [us-east-1a]", [false, true]),
-            ("attribute:ecs.availability-zone !in [us-east-1*]", [false, false]),
+            (
+                "attribute:ecs.availability-zone in [us-east-1a, us-east-1c]",
+                [true, false],
+            ),
+            (
+                "attribute:ecs.availability-zone in ('us-east-1b')",
+                [false, true],
+            ),
+            (
+                "attribute:ecs.availability-zone not_in [us-east-1a]",
+                [false, true],
+            ),
+            (
+                "attribute:ecs.availability-zone !in [us-east-1*]",
+                [false, false],
+            ),
             ("attribute:gpu exists", [true, false]),
             ("attribute:gpu !exists", [false, true]),
             ("attribute:gpu == x", [false, false]),
@@ -488,12 +557,40 @@ mod tests {
             ("task:group exists", [true, false]),
             ("not(task:group == database)", [true, true]),
             ("task:group =~ service:.*", [true, false]),
+            // remaining word forms
+            ("attribute:rack greater_than 9", [true, false]),
+            ("attribute:rack greater_than_equal 10", [true, false]),
+            ("attribute:rack less_than_equal 9", [false, true]),
+            ("attribute:gpu exists", [true, false]),
+            ("attribute:gpu not_exists", [false, true]),
+            ("attribute:rack IN [9, 11]", [false, true]),
+            ("ec2InstanceId not_in [i-aaa]", [false, true]),
+            ("ec2InstanceId MATCHES i-a.*", [true, false]),
+            ("agentConnected not_equals true", [false, true]),
+            ("agentVersion less_than_equal 1.9.0", [true, false]),
+            ("runningTasksCount greater_than_equal 3", [true, false]),
+            ("registeredAt less_than 2019-01-01", [true, false]),
+            ("task:group not_exists", [false, true]),
+            ("task:group not_matches family:.*", [false, true]),
+            ("AgentConnected == true", [true, false]),
             // compound forms and precedence
-            ("attribute:rack == 9 or attribute:rack == 10 and agentConnected == false", [false, true]),
-            ("(attribute:rack == 9 or attribute:rack == 10) and agentConnected == false", [false, true]),
-            ("(attribute:rack == 9 || attribute:rack == 10) && agentConnected == true", [true, false]),
+            (
+                "attribute:rack == 9 or attribute:rack == 10 and agentConnected == false",
+                [false, true],
+            ),
+            (
+                "(attribute:rack == 9 or attribute:rack == 10) and agentConnected == false",
+                [false, true],
+            ),
+            (
+                "(attribute:rack == 9 || attribute:rack == 10) && agentConnected == true",
+                [true, false],
+            ),
             ("!agentConnected == true", [false, true]),
-            ("not attribute:gpu exists and not agentConnected == true", [false, true]),
+            (
+                "not attribute:gpu exists and not agentConnected == true",
+                [false, true],
+            ),
             (
                 "attribute:ecs.instance-type =~ t2.* and (attribute:ecs.availability-zone in [us-east-1a, us-east-1b] or runningTasksCount < 50)",
                 [true, false],
@@ -545,10 +642,16 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(parse_date("1970-01-01"), Some((0, 86_400_000)));
-        assert_eq!(parse_date("1970-01-02T00:00:01Z"), Some((86_401_000, 86_402_000)));
+        assert_eq!(
+            parse_date("1970-01-02T00:00:01Z"),
+            Some((86_401_000, 86_402_000))
+        );
         assert_eq!(parse_date("1970-01-01T01:00:00+01:00"), Some((0, 1000)));
         assert_eq!(parse_date("2000-03-01").unwrap().0 / 86_400_000, 11_017);
-        assert_eq!(parse_date("2018-06-18T22:28:28"), parse_date("2018-06-18T22:28:28Z"));
+        assert_eq!(
+            parse_date("2018-06-18T22:28:28"),
+            parse_date("2018-06-18T22:28:28Z")
+        );
         assert!(parse_date("2018-6-18").is_none());
         assert!(parse_date("2018-06-18T25:00:00").is_none());
     }

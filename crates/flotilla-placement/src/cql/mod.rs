@@ -24,6 +24,9 @@
 //! - `task:group` holds when any task group running on the instance satisfies the
 //!   comparison; every negated operator is the negation of its positive form (an
 //!   absent attribute satisfies `!=` and `not_in`).
+//! - Case: `and`/`or`/`not`, word operators, subject names and `true`/`false` are
+//!   case-insensitive; attribute names, values, instance ids and group names are
+//!   compared exactly (ECS attribute values are case-sensitive strings).
 //! - Expressions are at most 2000 characters; errors carry the 1-based column.
 //!
 //! Subjects `runningTasksCount` and `task:group` change as tasks are placed; an
@@ -133,7 +136,10 @@ impl Subject {
                 matches!(op, Eq | Ne | Gt | Ge | Lt | Le)
             }
             Subject::TaskGroup => {
-                matches!(op, Eq | Ne | In | NotIn | Matches | NotMatches | Exists | NotExists)
+                matches!(
+                    op,
+                    Eq | Ne | In | NotIn | Matches | NotMatches | Exists | NotExists
+                )
             }
             Subject::Attribute(_) => true,
         }

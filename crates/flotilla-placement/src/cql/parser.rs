@@ -11,7 +11,10 @@ pub const MAX_EXPRESSION_LEN: usize = 2000;
 pub fn parse(input: &str) -> Result<Expr, CqlError> {
     let chars: Vec<char> = input.chars().collect();
     if chars.len() > MAX_EXPRESSION_LEN {
-        return Err(CqlError::TooLong { len: chars.len(), max: MAX_EXPRESSION_LEN });
+        return Err(CqlError::TooLong {
+            len: chars.len(),
+            max: MAX_EXPRESSION_LEN,
+        });
     }
     let mut p = Parser { s: &chars, i: 0 };
     p.skip_ws();
@@ -73,7 +76,11 @@ impl Parser<'_> {
     }
 
     fn expected(&self, what: &str) -> CqlError {
-        CqlError::Syntax { column: self.column(), expected: what.into(), found: self.found() }
+        CqlError::Syntax {
+            column: self.column(),
+            expected: what.into(),
+            found: self.found(),
+        }
     }
 
     fn eat_str(&mut self, lit: &str) -> bool {
@@ -328,8 +335,18 @@ impl Parser<'_> {
             Op::In | Op::NotIn => Arg::List(self.list()?),
             _ => Arg::Value(self.value(None)?),
         };
-        let column = if matches!(arg, Arg::None) { op_col } else { column };
-        let mut cmp = Comparison { subject, op, arg, column, regex: None };
+        let column = if matches!(arg, Arg::None) {
+            op_col
+        } else {
+            column
+        };
+        let mut cmp = Comparison {
+            subject,
+            op,
+            arg,
+            column,
+            regex: None,
+        };
         cmp.regex = super::eval::check_argument(&cmp)?;
         Ok(Expr::Cmp(cmp))
     }
@@ -341,12 +358,18 @@ mod tests {
 
     fn cmp(subject: Subject, op: Op, arg: Arg, column: usize) -> Expr {
         let regex = match (&arg, op) {
-            (Arg::Value(v), Op::Matches | Op::NotMatches) => {
-                Some(super::super::CqlRegex(regex::Regex::new(&format!("^(?:{v})$")).unwrap()))
-            }
+            (Arg::Value(v), Op::Matches | Op::NotMatches) => Some(super::super::CqlRegex(
+                regex::Regex::new(&format!("^(?:{v})$")).unwrap(),
+            )),
             _ => None,
         };
-        Expr::Cmp(Comparison { subject, op, arg, column, regex })
+        Expr::Cmp(Comparison {
+            subject,
+            op,
+            arg,
+            column,
+            regex,
+        })
     }
 
     fn attr(n: &str) -> Subject {
@@ -393,10 +416,26 @@ mod tests {
             ("attribute:a exists", Op::Exists, Arg::None),
             ("attribute:a !exists", Op::NotExists, Arg::None),
             ("attribute:a not_exists", Op::NotExists, Arg::None),
-            ("attribute:a in [x, y]", Op::In, Arg::List(vec!["x".into(), "y".into()])),
-            ("attribute:a in (x,y)", Op::In, Arg::List(vec!["x".into(), "y".into()])),
-            ("attribute:a !in [x]", Op::NotIn, Arg::List(vec!["x".into()])),
-            ("attribute:a not_in ['x y', \"z\"]", Op::NotIn, Arg::List(vec!["x y".into(), "z".into()])),
+            (
+                "attribute:a in [x, y]",
+                Op::In,
+                Arg::List(vec!["x".into(), "y".into()]),
+            ),
+            (
+                "attribute:a in (x,y)",
+                Op::In,
+                Arg::List(vec!["x".into(), "y".into()]),
+            ),
+            (
+                "attribute:a !in [x]",
+                Op::NotIn,
+                Arg::List(vec!["x".into()]),
+            ),
+            (
+                "attribute:a not_in ['x y', \"z\"]",
+                Op::NotIn,
+                Arg::List(vec!["x y".into(), "z".into()]),
+            ),
         ];
         for (src, op, arg) in list_cases {
             match parse(src).unwrap_or_else(|e| panic!("{src}: {e}")) {
@@ -418,7 +457,10 @@ mod tests {
             ("registeredAt < 2018-06-18", Subject::RegisteredAt),
             ("runningTasksCount == 0", Subject::RunningTasksCount),
             ("task:group == service:web", Subject::TaskGroup),
-            ("attribute:ecs.availability-zone == us-east-1a", attr("ecs.availability-zone")),
+            (
+                "attribute:ecs.availability-zone == us-east-1a",
+                attr("ecs.availability-zone"),
+            ),
         ];
         for (src, s) in cases {
             match parse(src).unwrap_or_else(|e| panic!("{src}: {e}")) {
@@ -433,13 +475,19 @@ mod tests {
         let a = || cmp(attr("a"), Op::Eq, v("1"), 16);
         // not > and > or
         let e = parse("attribute:a == 1 or attribute:b == 2 and not attribute:c == 3").unwrap();
-        let Expr::Or(l, r) = e else { panic!("expected or at top") };
+        let Expr::Or(l, r) = e else {
+            panic!("expected or at top")
+        };
         assert_eq!(*l, a());
-        let Expr::And(_, rr) = *r else { panic!("expected and under or") };
+        let Expr::And(_, rr) = *r else {
+            panic!("expected and under or")
+        };
         assert!(matches!(*rr, Expr::Not(_)));
 
         let e = parse("(attribute:a == 1 || attribute:b == 2) && !attribute:c exists").unwrap();
-        let Expr::And(l, r) = e else { panic!("expected and at top") };
+        let Expr::And(l, r) = e else {
+            panic!("expected and at top")
+        };
         assert!(matches!(*l, Expr::Or(_, _)));
         assert!(matches!(*r, Expr::Not(_)));
 
@@ -476,9 +524,14 @@ mod tests {
         ];
         for (src, col, what) in cases {
             match parse(src) {
-                Err(CqlError::Syntax { column, expected, .. }) => {
+                Err(CqlError::Syntax {
+                    column, expected, ..
+                }) => {
                     assert_eq!(column, *col, "{src}: {expected}");
-                    assert!(expected.starts_with(what), "{src}: expected {expected:?} to start with {what:?}");
+                    assert!(
+                        expected.starts_with(what),
+                        "{src}: expected {expected:?} to start with {what:?}"
+                    );
                 }
                 other => panic!("{src}: {other:?}"),
             }
@@ -503,12 +556,18 @@ mod tests {
     #[test]
     fn too_long() {
         let long = format!("attribute:a == {}", "x".repeat(2000));
-        assert!(matches!(parse(&long), Err(CqlError::TooLong { max: 2000, .. })));
+        assert!(matches!(
+            parse(&long),
+            Err(CqlError::TooLong { max: 2000, .. })
+        ));
     }
 
     #[test]
     fn error_messages_are_lower_case_without_period() {
         let e = parse("attribute:a ==").unwrap_err().to_string();
-        assert_eq!(e, "parsing cluster query expression at column 15: expected a value, found end of expression");
+        assert_eq!(
+            e,
+            "parsing cluster query expression at column 15: expected a value, found end of expression"
+        );
     }
 }
