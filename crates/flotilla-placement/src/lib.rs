@@ -29,6 +29,8 @@
 //!   wire shapes (errors map to `InvalidParameterException`);
 //! - [`TaskRequest`] and [`place()`], which returns a [`PlacementOutcome`].
 
+#![warn(missing_docs)]
+
 pub mod constraint;
 pub mod cql;
 pub mod error;

@@ -232,7 +232,11 @@ impl std::hash::Hasher for FxHasher {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8-byte chunk")));
+        }
+        for b in chunks.remainder() {
             self.write_u64(*b as u64);
         }
     }
@@ -354,16 +358,19 @@ impl<'s> Placer<'s> {
         let spreads = spread_attrs
             .iter()
             .map(|name| {
-                let mut dense: FxMap<Sym, u32> = FxMap::default();
+                // symbol -> dense value index; the last slot is "no value"
+                let none_slot = snap.interner.len();
+                let mut dense = vec![u32::MAX; none_slot + 1];
                 let mut value_of = Vec::with_capacity(n);
                 let mut counts: Vec<u64> = Vec::new();
                 for inst in &snap.instances {
                     let v = name.and_then(|a| inst.attr(a)).unwrap_or(NO_VALUE);
-                    let next = dense.len() as u32;
-                    let d = *dense.entry(v).or_insert(next);
-                    if d as usize == counts.len() {
+                    let slot = if v == NO_VALUE { none_slot } else { v as usize };
+                    if dense[slot] == u32::MAX {
+                        dense[slot] = counts.len() as u32;
                         counts.push(0);
                     }
+                    let d = dense[slot];
                     counts[d as usize] += inst.group_count(group) as u64;
                     value_of.push(d);
                 }
@@ -394,6 +401,13 @@ impl<'s> Placer<'s> {
     }
 
     fn build_index(&mut self) {
+        // partition id by value tuple: a mixed-radix table when small, else a map
+        let radices: Vec<usize> = self.levels.iter().map(|l| self.spreads[*l].counts.len()).collect();
+        let cells = radices.iter().try_fold(1usize, |acc, r| acc.checked_mul(*r));
+        let mut table = match cells {
+            Some(c) if c <= 4096.max(self.snap.len()) => vec![u32::MAX; c],
+            _ => Vec::new(),
+        };
         let mut part_ids: FxMap<[u32; KEYS], u32> = FxMap::default();
         let mut pending: Vec<Vec<Key>> = Vec::new();
         for i in 0..self.snap.len() {
@@ -405,8 +419,19 @@ impl<'s> Placer<'s> {
             for (slot, l) in self.levels.iter().enumerate() {
                 values[slot] = self.spreads[*l].value_of[i];
             }
-            let next = part_ids.len() as u32;
-            let p = *part_ids.entry(values).or_insert(next);
+            let next = self.partitions.len() as u32;
+            let p = if !table.is_empty() {
+                let mut cell = 0usize;
+                for (slot, r) in radices.iter().enumerate() {
+                    cell = cell * r + values[slot] as usize;
+                }
+                if table[cell] == u32::MAX {
+                    table[cell] = next;
+                }
+                table[cell]
+            } else {
+                *part_ids.entry(values).or_insert(next)
+            };
             if p as usize == self.partitions.len() {
                 self.partitions.push(Partition {
                     values: values[..self.levels.len()].to_vec(),

@@ -59,6 +59,10 @@ impl Interner {
         self.map.get(s).copied()
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.strs.len()
+    }
+
     pub(crate) fn resolve(&self, sym: Sym) -> &str {
         &self.strs[sym as usize]
     }
