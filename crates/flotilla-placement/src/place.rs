@@ -402,8 +402,14 @@ impl<'s> Placer<'s> {
 
     fn build_index(&mut self) {
         // partition id by value tuple: a mixed-radix table when small, else a map
-        let radices: Vec<usize> = self.levels.iter().map(|l| self.spreads[*l].counts.len()).collect();
-        let cells = radices.iter().try_fold(1usize, |acc, r| acc.checked_mul(*r));
+        let radices: Vec<usize> = self
+            .levels
+            .iter()
+            .map(|l| self.spreads[*l].counts.len())
+            .collect();
+        let cells = radices
+            .iter()
+            .try_fold(1usize, |acc, r| acc.checked_mul(*r));
         let mut table = match cells {
             Some(c) if c <= 4096.max(self.snap.len()) => vec![u32::MAX; c],
             _ => Vec::new(),
