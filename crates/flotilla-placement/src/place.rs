@@ -13,8 +13,11 @@
 //!    attribute values; a partition's key is the group's task count per value;
 //! 2. up to two following `binpack` / `spread instanceId` strategies give a
 //!    per-instance key kept in an ordered index (a `BTreeSet<u128>`) per partition,
-//!    followed by a random priority (the tie-breaker, redrawn whenever the instance's
-//!    key changes) and the instance id, all packed in one `u128`;
+//!    followed by a random priority (the tie-breaker) and the instance id, all packed
+//!    in one `u128`. The priority starts random and advances by a random step each time
+//!    a task lands on the instance, so equally good instances take turns in a random
+//!    order (a randomized round-robin: fair over time, though an instance just chosen
+//!    is less likely than 1/n to be chosen again at once);
 //! 3. anything after that (an attribute `spread` that follows a per-instance strategy,
 //!    a third per-instance strategy) is applied by scanning the tied candidates —
 //!    correct, but linear in their number.
@@ -221,6 +224,10 @@ fn key_prio(k: Key) -> u32 {
 fn key_head(k: Key) -> u64 {
     (k >> 64) as u64
 }
+
+/// Largest random advance of an instance's tie-breaker per placement (2^32 / 128
+/// placements on one instance before it saturates and ties fall back to id order).
+const PRIO_STEP: usize = 256;
 
 /// A small, fast, non-cryptographic hasher for the per-call maps (keys are symbols
 /// and small arrays of dense indexes, never attacker-chosen in bulk).
@@ -534,7 +541,11 @@ impl<'s> Placer<'s> {
             };
             k |= (v as u128) << (96 - 32 * slot);
         }
-        k | (self.rng.next_u32() as u128) << 32 | i as u128
+        // the tie-breaker advances by a random step each time the instance is re-keyed:
+        // a randomized round-robin among equals (a fresh draw would let an instance
+        // whose key does not change win again and again)
+        let prio = key_prio(self.keys[i]).saturating_add(1 + self.rng.below(PRIO_STEP) as u32);
+        k | (prio as u128) << 32 | i as u128
     }
 
     /// Pops infeasible entries off the front of a partition and returns the first

@@ -10,8 +10,10 @@
 //!   the request's group; on `attribute:NAME`: the candidates whose value of NAME has
 //!   the fewest tasks of the group across the cluster (instances without the attribute
 //!   share one "no value" bucket);
-//! - `random`: any candidate, uniformly; strategies after it have nothing left to
-//!   choose from.
+//! - `random`: any candidate; strategies after it have nothing left to choose from.
+//!   Random choices (this and ties left by the other strategies) are a seeded,
+//!   randomized round-robin: fair over time, reproducible per seed (see
+//!   [`crate::place`]).
 //!
 //! Defaults (ECS developer guide, "Use strategies to define Amazon ECS task placement",
 //! docs.aws.amazon.com/AmazonECS/latest/developerguide/task-placement-strategies.html):

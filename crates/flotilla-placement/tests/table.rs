@@ -449,3 +449,55 @@ fn snapshot_is_updated_incrementally_across_calls() {
     assert_eq!(out.unplaced, 2);
     assert_eq!(out.failures[0].reason.as_str(), "RESOURCE:MEMORY");
 }
+
+/// Ties must not stick to one instance: with `random`, and within a zone with
+/// `spread` on the zone only (the service default), every instance gets a fair share.
+#[test]
+fn ties_are_shared_fairly() {
+    for (strats, per_instance) in [
+        (vec![("random", None)], 1000usize),
+        (
+            vec![("spread", Some("attribute:ecs.availability-zone"))],
+            1000,
+        ),
+        (vec![], 1000),
+    ] {
+        let mut s = Snapshot::new();
+        for i in 0..6 {
+            s.push(inst(&format!("n{i}"), 1 << 20, 1 << 20, ["a", "b"][i % 2]));
+        }
+        let r = req(res(1, 1), 6 * per_instance as u32, &strats, &[]);
+        let out = place(&mut s, &r).unwrap();
+        for id in s.ids() {
+            let n = out.placements.iter().filter(|p| **p == id).count();
+            assert!(
+                n * 10 >= per_instance * 8 && n * 10 <= per_instance * 12,
+                "{strats:?}: instance {id:?} got {n} of {}",
+                out.placements.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn failure_reason_strings_are_ecs_strings() {
+    let table = [
+        (FailureReason::Agent, "AGENT"),
+        (FailureReason::Attribute, "ATTRIBUTE"),
+        (FailureReason::ResourceCpu, "RESOURCE:CPU"),
+        (FailureReason::ResourceMemory, "RESOURCE:MEMORY"),
+        (FailureReason::ResourcePorts, "RESOURCE:PORTS"),
+        (FailureReason::ResourcePortsUdp, "RESOURCE:PORTS_UDP"),
+        (
+            FailureReason::MemberOf,
+            "MemberOf placement constraint unsatisfied.",
+        ),
+        (
+            FailureReason::DistinctInstance,
+            "DistinctInstance placement constraint unsatisfied.",
+        ),
+    ];
+    for (r, s) in table {
+        assert_eq!(r.as_str(), s);
+    }
+}
