@@ -13,7 +13,7 @@
 //! - `random`: any candidate; strategies after it have nothing left to choose from.
 //!   Random choices (this and ties left by the other strategies) are a seeded,
 //!   randomized round-robin: fair over time, reproducible per seed (see
-//!   [`crate::place`]).
+//!   [`crate::place`](mod@crate::place)).
 //!
 //! Defaults (ECS developer guide, "Use strategies to define Amazon ECS task placement",
 //! docs.aws.amazon.com/AmazonECS/latest/developerguide/task-placement-strategies.html):
