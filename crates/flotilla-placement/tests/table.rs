@@ -316,6 +316,63 @@ fn cases() -> Vec<Case> {
             want: Want::Fails(0, &[("a", "ATTRIBUTE")]),
         },
         Case {
+            name: "required attribute with a value",
+            cluster: vec![
+                inst("a", 4096, 4096, "z").attribute("ecs.capability.gpu", Some("1")),
+                inst("b", 4096, 4096, "z").attribute("ecs.capability.gpu", Some("2")),
+            ],
+            req: {
+                let mut r = req(res(10, 10), 2, &[("random", None)], &[]);
+                r.required_attributes = vec![("ecs.capability.gpu".into(), Some("2".into()))];
+                r
+            },
+            want: Want::Sequence(&["b", "b"]),
+        },
+        Case {
+            name: "spread on an attribute some instances lack: they share one bucket",
+            cluster: vec![
+                inst("a", 4096, 4096, "z").attribute("rack", Some("r1")),
+                InstanceSpec::new("b", "i-b", 4096, 4096),
+                InstanceSpec::new("c", "i-c", 4096, 4096),
+            ],
+            req: req(res(10, 10), 4, &[("spread", Some("attribute:rack"))], &[]),
+            want: Want::Counts(&[("a", 2)]),
+        },
+        Case {
+            name: "memberOf on agentVersion, ec2InstanceId and registeredAt",
+            cluster: vec![
+                {
+                    let mut a = inst("a", 4096, 4096, "z");
+                    a.agent_version = "1.20.0".into();
+                    a.registered_at_ms = 1_600_000_000_000; // 2020-09-13
+                    a
+                },
+                {
+                    let mut b = inst("b", 4096, 4096, "z");
+                    b.agent_version = "1.80.0".into();
+                    b.registered_at_ms = 1_700_000_000_000; // 2023-11-14
+                    b
+                },
+                {
+                    let mut c = inst("c", 4096, 4096, "z");
+                    c.agent_version = "1.80.0".into();
+                    c.registered_at_ms = 1_700_000_000_000;
+                    c
+                },
+            ],
+            req: req(
+                res(10, 10),
+                2,
+                &[("random", None)],
+                &[
+                    ("memberOf", Some("agentVersion >= 1.50.0")),
+                    ("memberOf", Some("registeredAt > 2021-01-01T00:00:00Z")),
+                    ("memberOf", Some("ec2InstanceId != i-c")),
+                ],
+            ),
+            want: Want::Sequence(&["b", "b"]),
+        },
+        Case {
             name: "draining instances get nothing",
             cluster: vec![
                 {
