@@ -286,7 +286,9 @@ pub struct Placer<'s> {
     group: Sym,
     distinct: bool,
     member_of: Vec<Compiled>,
-    dynamic: Vec<usize>,
+    /// Per instance, the memberOf expressions (bit i for expression i) its static
+    /// attributes do not decide; only those are re-checked per placement.
+    dyn_mask: Vec<u16>,
     required: Vec<(Option<Sym>, Option<Option<Sym>>)>,
     levels: Vec<usize>,
     inst_keys: Vec<InstKey>,
@@ -318,9 +320,7 @@ impl<'s> Placer<'s> {
                 }
             }
         }
-        let dynamic = (0..member_of.len())
-            .filter(|i| member_of[*i].is_dynamic())
-            .collect();
+
         let required = req
             .required_attributes
             .iter()
@@ -391,7 +391,7 @@ impl<'s> Placer<'s> {
             group,
             distinct,
             member_of,
-            dynamic,
+            dyn_mask: vec![0; n],
             required,
             levels,
             inst_keys,
@@ -425,7 +425,11 @@ impl<'s> Placer<'s> {
         let mut pending: Vec<Vec<Key>> = Vec::new();
         for i in 0..self.snap.len() {
             let id = InstanceId(i as u32);
-            if !self.static_ok(id) || self.reason(id, false).is_some() {
+            let Some(mask) = self.static_ok(id) else {
+                continue;
+            };
+            self.dyn_mask[i] = mask;
+            if self.reason(id, false).is_some() {
                 continue;
             }
             let mut values = [0u32; KEYS];
@@ -465,16 +469,22 @@ impl<'s> Placer<'s> {
     }
 
     /// Checks that never change during a call: status, agent, required attributes,
-    /// static memberOf expressions.
-    fn static_ok(&self, id: InstanceId) -> bool {
+    /// the static part of memberOf expressions. `None` if one fails, else the mask of
+    /// expressions left to check per placement.
+    fn static_ok(&self, id: InstanceId) -> Option<u16> {
         let inst = self.snap.inst(id);
-        inst.status == InstanceStatus::Active
-            && inst.agent_connected
-            && self.required_ok(id)
-            && self
-                .member_of
-                .iter()
-                .all(|c| c.is_dynamic() || c.eval(self.snap, id))
+        if inst.status != InstanceStatus::Active || !inst.agent_connected || !self.required_ok(id) {
+            return None;
+        }
+        let mut mask = 0u16;
+        for (i, c) in self.member_of.iter().enumerate() {
+            match c.eval_static(self.snap, id) {
+                Some(true) => {}
+                Some(false) => return None,
+                None => mask |= 1 << i,
+            }
+        }
+        Some(mask)
     }
 
     fn required_ok(&self, id: InstanceId) -> bool {
@@ -491,8 +501,8 @@ impl<'s> Placer<'s> {
     }
 
     /// The first check (after status) the instance fails, in ECS's order. With
-    /// `all_member_of` false only the dynamic memberOf expressions are evaluated (the
-    /// static ones were checked when building the index).
+    /// `all_member_of` false only the memberOf expressions its static attributes do not
+    /// decide are evaluated (the rest was checked when building the index).
     fn reason(&self, id: InstanceId, all_member_of: bool) -> Option<FailureReason> {
         let inst = self.snap.inst(id);
         if !inst.agent_connected {
@@ -517,9 +527,14 @@ impl<'s> Placer<'s> {
         let member_ok = if all_member_of {
             self.member_of.iter().all(|c| c.eval(self.snap, id))
         } else {
-            self.dynamic
-                .iter()
-                .all(|i| self.member_of[*i].eval(self.snap, id))
+            let mut mask = self.dyn_mask[id.0 as usize];
+            let mut ok = true;
+            while mask != 0 && ok {
+                let i = mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                ok = self.member_of[i].eval(self.snap, id);
+            }
+            ok
         };
         if !member_ok {
             return Some(FailureReason::MemberOf);

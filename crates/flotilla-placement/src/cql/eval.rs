@@ -269,6 +269,13 @@ impl Compiled {
         eval(&self.root, snap, id)
     }
 
+    /// Evaluates what does not change while tasks are placed: `Some(result)` when the
+    /// static subjects alone decide the expression for this instance, `None` when the
+    /// answer depends on `runningTasksCount` or `task:group` (three-valued logic).
+    pub fn eval_static(&self, snap: &Snapshot, id: InstanceId) -> Option<bool> {
+        eval3(&self.root, snap, id)
+    }
+
     /// All container instances that satisfy the expression (e.g. for
     /// ListContainerInstances' `filter`).
     pub fn select(&self, snap: &Snapshot) -> Vec<InstanceId> {
@@ -362,6 +369,31 @@ fn set_matcher(c: &Comparison, v: &str, snap: &Snapshot) -> Matcher {
     } else {
         let sym = snap.interner.get(&v);
         Matcher::Exact(v, sym)
+    }
+}
+
+fn eval3(n: &Node, snap: &Snapshot, id: InstanceId) -> Option<bool> {
+    match n {
+        Node::And(a, b) => match (eval3(a, snap, id), eval3(b, snap, id)) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        },
+        Node::Or(a, b) => match (eval3(a, snap, id), eval3(b, snap, id)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+        Node::Not(a) => eval3(a, snap, id).map(|v| !v),
+        Node::Leaf {
+            field: Field::RunningTasksCount | Field::TaskGroup,
+            ..
+        } => None,
+        Node::Leaf {
+            field,
+            test,
+            negate,
+        } => Some(leaf(field, test, snap, id) != *negate),
     }
 }
 
@@ -654,6 +686,35 @@ mod tests {
         );
         assert!(parse_date("2018-6-18").is_none());
         assert!(parse_date("2018-06-18T25:00:00").is_none());
+    }
+
+    #[test]
+    fn static_part_decides_when_it_can() {
+        let s = snapshot();
+        let cases: &[(&str, [Option<bool>; 2])] = &[
+            ("attribute:rack == 10", [Some(true), Some(false)]),
+            ("runningTasksCount < 5", [None, None]),
+            (
+                "attribute:rack == 10 and runningTasksCount < 5",
+                [None, Some(false)],
+            ),
+            (
+                "attribute:rack == 10 or runningTasksCount < 5",
+                [Some(true), None],
+            ),
+            (
+                "not (attribute:rack == 10 or task:group exists)",
+                [Some(false), None],
+            ),
+        ];
+        for (src, want) in cases {
+            let c = Compiled::new(&parse(src).unwrap(), &s);
+            let got = [
+                c.eval_static(&s, InstanceId(0)),
+                c.eval_static(&s, InstanceId(1)),
+            ];
+            assert_eq!(&got, want, "{src}");
+        }
     }
 
     #[test]
