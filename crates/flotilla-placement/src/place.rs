@@ -152,7 +152,9 @@ pub struct PlacementOutcome {
     pub placements: Vec<Placement>,
     /// Tasks that could not be placed.
     pub unplaced: u32,
-    /// When `unplaced > 0`: per ACTIVE instance, the first check it failed.
+    /// When `unplaced > 0`: per ACTIVE instance, the first check it failed. Empty when
+    /// the cluster has no ACTIVE instance at all (all draining or inactive); the API
+    /// layer decides what to report then.
     pub failures: Vec<Failure>,
 }
 

@@ -9,7 +9,9 @@
 //! - `spread` on `instanceId` (or `host`): the candidates running the fewest tasks of
 //!   the request's group; on `attribute:NAME`: the candidates whose value of NAME has
 //!   the fewest tasks of the group across the cluster (instances without the attribute
-//!   share one "no value" bucket);
+//!   share one "no value" bucket; tasks count on every instance of the snapshot,
+//!   draining ones included — the caller removes stopped tasks with
+//!   [`crate::Snapshot::remove_task`]);
 //! - `random`: any candidate; strategies after it have nothing left to choose from.
 //!   Random choices (this and ties left by the other strategies) are a seeded,
 //!   randomized round-robin: fair over time, reproducible per seed (see
