@@ -28,6 +28,40 @@
 //! - [`PlacementStrategy::parse`] / [`PlacementConstraint::parse`] to validate the
 //!   wire shapes (errors map to `InvalidParameterException`);
 //! - [`TaskRequest`] and [`place()`], which returns a [`PlacementOutcome`].
+//!
+//! ```
+//! use flotilla_placement::snapshot::attrs;
+//! use flotilla_placement::{
+//!     InstanceSpec, PlacementConstraint, PlacementStrategy, Snapshot, TaskRequest, TaskResources, place,
+//! };
+//!
+//! let mut snap = Snapshot::new();
+//! for (i, zone) in ["us-east-1a", "us-east-1b"].into_iter().enumerate() {
+//!     snap.push(
+//!         InstanceSpec::new(format!("arn:aws:ecs:us-east-1:000000000000:container-instance/default/{i}"), format!("i-{i}"), 2048, 4096)
+//!             .attribute(attrs::AVAILABILITY_ZONE, Some(zone))
+//!             .attribute(attrs::INSTANCE_TYPE, Some("t3.large")),
+//!     );
+//! }
+//! let mut req = TaskRequest::new(
+//!     TaskResources { cpu: 256, memory: 512, tcp_ports: vec![8080], udp_ports: vec![] },
+//!     "family:web",
+//!     3,
+//! );
+//! req.strategies = PlacementStrategy::parse_all([
+//!     ("spread", Some("attribute:ecs.availability-zone")),
+//!     ("binpack", Some("memory")),
+//! ])?;
+//! req.constraints = PlacementConstraint::parse_all([
+//!     ("memberOf", Some("attribute:ecs.instance-type =~ t3.*")),
+//! ])?;
+//! let out = place(&mut snap, &req)?;
+//! // one task per zone; the third needs host port 8080, which both instances now use
+//! assert_eq!(out.placements.len(), 2);
+//! assert_eq!(out.unplaced, 1);
+//! assert_eq!(out.failures[0].reason.as_str(), "RESOURCE:PORTS");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![warn(missing_docs)]
 
