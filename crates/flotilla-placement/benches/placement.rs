@@ -11,8 +11,7 @@ use std::time::Instant;
 use flotilla_placement::cql::{self, Compiled};
 use flotilla_placement::snapshot::attrs;
 use flotilla_placement::{
-    InstanceSpec, PlacementConstraint, PlacementStrategy, Placer, Snapshot, TaskRequest,
-    TaskResources, place,
+    InstanceSpec, PlacementConstraint, PlacementStrategy, Placer, Snapshot, TaskRequest, TaskResources, place,
 };
 
 /// Counts live heap bytes so the snapshot's footprint can be measured.
@@ -65,12 +64,7 @@ fn cluster(n: usize) -> Snapshot {
 }
 
 fn task() -> TaskResources {
-    TaskResources {
-        cpu: 16,
-        memory: 128,
-        tcp_ports: vec![],
-        udp_ports: vec![],
-    }
+    TaskResources { cpu: 16, memory: 128, tcp_ports: vec![], udp_ports: vec![] }
 }
 
 fn strategies(s: &[(&str, Option<&str>)]) -> Vec<PlacementStrategy> {
@@ -126,21 +120,12 @@ fn main() {
 
     let million: u32 = if quick { 100_000 } else { 1_000_000 };
 
-    run(
-        "binpack_memory",
-        5000,
-        million,
-        strategies(&[("binpack", Some("memory"))]),
-        vec![],
-    );
+    run("binpack_memory", 5000, million, strategies(&[("binpack", Some("memory"))]), vec![]);
     run(
         "spread_az_binpack_memory",
         5000,
         million,
-        strategies(&[
-            ("spread", Some("attribute:ecs.availability-zone")),
-            ("binpack", Some("memory")),
-        ]),
+        strategies(&[("spread", Some("attribute:ecs.availability-zone")), ("binpack", Some("memory"))]),
         vec![],
     );
     run(
@@ -150,21 +135,12 @@ fn main() {
         strategies(&[("spread", Some("instanceId"))]),
         vec![PlacementConstraint::member_of(COMPOUND).unwrap()],
     );
-    run(
-        "random",
-        5000,
-        million,
-        strategies(&[("random", None)]),
-        vec![],
-    );
+    run("random", 5000, million, strategies(&[("random", None)]), vec![]);
     run(
         "az_balanced_spread",
         5000,
         million,
-        strategies(&[
-            ("spread", Some("attribute:ecs.availability-zone")),
-            ("spread", Some("instanceId")),
-        ]),
+        strategies(&[("spread", Some("attribute:ecs.availability-zone")), ("spread", Some("instanceId"))]),
         vec![],
     );
 
@@ -173,10 +149,8 @@ fn main() {
         let mut snap = cluster(5000);
         let calls = if quick { 1000 } else { 10_000 };
         let mut req = TaskRequest::new(task(), "family:web", 10);
-        req.strategies = strategies(&[
-            ("spread", Some("attribute:ecs.availability-zone")),
-            ("binpack", Some("memory")),
-        ]);
+        req.strategies =
+            strategies(&[("spread", Some("attribute:ecs.availability-zone")), ("binpack", Some("memory"))]);
         let start = Instant::now();
         let mut placed = 0usize;
         for c in 0..calls {
@@ -262,21 +236,12 @@ fn main() {
     // scaling
     for n in [500usize, 5000, 50_000] {
         let tasks = (if quick { 20_000 } else { 200_000 }).min(n as u32 * 100);
-        run(
-            "scale_binpack_memory",
-            n,
-            tasks,
-            strategies(&[("binpack", Some("memory"))]),
-            vec![],
-        );
+        run("scale_binpack_memory", n, tasks, strategies(&[("binpack", Some("memory"))]), vec![]);
         run(
             "scale_spread_az_binpack_memory",
             n,
             tasks,
-            strategies(&[
-                ("spread", Some("attribute:ecs.availability-zone")),
-                ("binpack", Some("memory")),
-            ]),
+            strategies(&[("spread", Some("attribute:ecs.availability-zone")), ("binpack", Some("memory"))]),
             vec![],
         );
         run(

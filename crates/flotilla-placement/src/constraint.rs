@@ -35,11 +35,7 @@ pub enum PlacementConstraint {
 
 impl PlacementConstraint {
     /// Validates one wire constraint; `index` is its position, for errors.
-    pub fn parse(
-        index: usize,
-        kind: &str,
-        expression: Option<&str>,
-    ) -> Result<Self, ConstraintError> {
+    pub fn parse(index: usize, kind: &str, expression: Option<&str>) -> Result<Self, ConstraintError> {
         let expression = expression.filter(|e| !e.trim().is_empty());
         match kind {
             "distinctInstance" => match expression {
@@ -48,17 +44,10 @@ impl PlacementConstraint {
             },
             "memberOf" => {
                 let text = expression.ok_or(ConstraintError::MissingExpression { index })?;
-                let expr = cql::parse(text)
-                    .map_err(|source| ConstraintError::Expression { index, source })?;
-                Ok(Self::MemberOf {
-                    text: text.into(),
-                    expr,
-                })
+                let expr = cql::parse(text).map_err(|source| ConstraintError::Expression { index, source })?;
+                Ok(Self::MemberOf { text: text.into(), expr })
             }
-            _ => Err(ConstraintError::InvalidType {
-                index,
-                kind: kind.into(),
-            }),
+            _ => Err(ConstraintError::InvalidType { index, kind: kind.into() }),
         }
     }
 
@@ -66,11 +55,7 @@ impl PlacementConstraint {
     pub fn parse_all<'a>(
         items: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     ) -> Result<Vec<Self>, ConstraintError> {
-        let v = items
-            .into_iter()
-            .enumerate()
-            .map(|(i, (t, e))| Self::parse(i, t, e))
-            .collect::<Result<Vec<_>, _>>()?;
+        let v = items.into_iter().enumerate().map(|(i, (t, e))| Self::parse(i, t, e)).collect::<Result<Vec<_>, _>>()?;
         check_count(&v)?;
         Ok(v)
     }
@@ -84,10 +69,7 @@ impl PlacementConstraint {
 /// Errors if there are more than [`MAX_CONSTRAINTS`].
 pub fn check_count(constraints: &[PlacementConstraint]) -> Result<(), ConstraintError> {
     if constraints.len() > MAX_CONSTRAINTS {
-        return Err(ConstraintError::TooMany {
-            count: constraints.len(),
-            max: MAX_CONSTRAINTS,
-        });
+        return Err(ConstraintError::TooMany { count: constraints.len(), max: MAX_CONSTRAINTS });
     }
     Ok(())
 }
@@ -108,43 +90,19 @@ mod tests {
             PlacementConstraint::MemberOf { .. }
         ));
         let cases: &[(&str, Option<&str>, ConstraintError)] = &[
-            (
-                "distinctInstance",
-                Some("attribute:a exists"),
-                ConstraintError::UnexpectedExpression { index: 2 },
-            ),
-            (
-                "memberOf",
-                None,
-                ConstraintError::MissingExpression { index: 2 },
-            ),
-            (
-                "memberOf",
-                Some("  "),
-                ConstraintError::MissingExpression { index: 2 },
-            ),
-            (
-                "sameInstance",
-                None,
-                ConstraintError::InvalidType {
-                    index: 2,
-                    kind: "sameInstance".into(),
-                },
-            ),
+            ("distinctInstance", Some("attribute:a exists"), ConstraintError::UnexpectedExpression { index: 2 }),
+            ("memberOf", None, ConstraintError::MissingExpression { index: 2 }),
+            ("memberOf", Some("  "), ConstraintError::MissingExpression { index: 2 }),
+            ("sameInstance", None, ConstraintError::InvalidType { index: 2, kind: "sameInstance".into() }),
         ];
         for (t, e, want) in cases {
             assert_eq!(&PlacementConstraint::parse(2, t, *e).unwrap_err(), want);
         }
         match PlacementConstraint::parse(4, "memberOf", Some("attribute:a ==")).unwrap_err() {
-            ConstraintError::Expression {
-                index: 4,
-                source: CqlError::Syntax { column: 15, .. },
-            } => {}
+            ConstraintError::Expression { index: 4, source: CqlError::Syntax { column: 15, .. } } => {}
             other => panic!("{other:?}"),
         }
-        let msg = PlacementConstraint::parse(4, "memberOf", Some("attribute:a =="))
-            .unwrap_err()
-            .to_string();
+        let msg = PlacementConstraint::parse(4, "memberOf", Some("attribute:a ==")).unwrap_err().to_string();
         assert_eq!(
             msg,
             "validating placement constraint 4: parsing cluster query expression at column 15: expected a value, found end of expression"
@@ -158,11 +116,6 @@ mod tests {
             PlacementConstraint::parse_all(eleven).unwrap_err(),
             ConstraintError::TooMany { count: 11, max: 10 }
         );
-        assert_eq!(
-            PlacementConstraint::parse_all(vec![("distinctInstance", None); 10])
-                .unwrap()
-                .len(),
-            10
-        );
+        assert_eq!(PlacementConstraint::parse_all(vec![("distinctInstance", None); 10]).unwrap().len(), 10);
     }
 }

@@ -15,9 +15,7 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum CqlError {
     /// The expression is longer than ECS allows.
-    #[error(
-        "parsing cluster query expression: expression is {len} characters long, more than the limit of {max}"
-    )]
+    #[error("parsing cluster query expression: expression is {len} characters long, more than the limit of {max}")]
     TooLong {
         /// Length in characters.
         len: usize,
@@ -25,9 +23,7 @@ pub enum CqlError {
         max: usize,
     },
     /// An unexpected token.
-    #[error(
-        "parsing cluster query expression at column {column}: expected {expected}, found {found}"
-    )]
+    #[error("parsing cluster query expression at column {column}: expected {expected}, found {found}")]
     Syntax {
         /// 1-based character position.
         column: usize,
@@ -49,9 +45,7 @@ pub enum CqlError {
         subject: String,
     },
     /// An argument that does not fit its subject or operator.
-    #[error(
-        "parsing cluster query expression at column {column}: invalid argument {value:?}: {reason}"
-    )]
+    #[error("parsing cluster query expression at column {column}: invalid argument {value:?}: {reason}")]
     InvalidArgument {
         /// 1-based character position of the argument.
         column: usize,
@@ -86,9 +80,7 @@ pub enum StrategyError {
         max: usize,
     },
     /// A type other than random, spread or binpack.
-    #[error(
-        "validating placement strategy {index}: type {kind:?} is not valid, expected random, spread or binpack"
-    )]
+    #[error("validating placement strategy {index}: type {kind:?} is not valid, expected random, spread or binpack")]
     InvalidType {
         /// 0-based position in the list.
         index: usize,
@@ -96,9 +88,7 @@ pub enum StrategyError {
         kind: String,
     },
     /// binpack on something other than cpu or memory.
-    #[error(
-        "validating placement strategy {index}: binpack field {field:?} is not valid, expected cpu or memory"
-    )]
+    #[error("validating placement strategy {index}: binpack field {field:?} is not valid, expected cpu or memory")]
     InvalidBinpackField {
         /// 0-based position in the list.
         index: usize,

@@ -180,16 +180,8 @@ pub fn place(snap: &mut Snapshot, req: &TaskRequest) -> Result<PlacementOutcome,
         }
     }
     let unplaced = req.count - placements.len() as u32;
-    let failures = if unplaced > 0 {
-        placer.failures()
-    } else {
-        Vec::new()
-    };
-    Ok(PlacementOutcome {
-        placements,
-        unplaced,
-        failures,
-    })
+    let failures = if unplaced > 0 { placer.failures() } else { Vec::new() };
+    Ok(PlacementOutcome { placements, unplaced, failures })
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -317,21 +309,14 @@ impl<'s> Placer<'s> {
         for c in &req.constraints {
             match c {
                 PlacementConstraint::DistinctInstance => distinct = true,
-                PlacementConstraint::MemberOf { expr, .. } => {
-                    member_of.push(Compiled::new(expr, snap))
-                }
+                PlacementConstraint::MemberOf { expr, .. } => member_of.push(Compiled::new(expr, snap)),
             }
         }
 
         let required = req
             .required_attributes
             .iter()
-            .map(|(n, v)| {
-                (
-                    snap.interner.get(n),
-                    v.as_deref().map(|v| snap.interner.get(v)),
-                )
-            })
+            .map(|(n, v)| (snap.interner.get(n), v.as_deref().map(|v| snap.interner.get(v))))
             .collect();
 
         // split the strategy chain
@@ -411,14 +396,8 @@ impl<'s> Placer<'s> {
 
     fn build_index(&mut self) {
         // partition id by value tuple: a mixed-radix table when small, else a map
-        let radices: Vec<usize> = self
-            .levels
-            .iter()
-            .map(|l| self.spreads[*l].counts.len())
-            .collect();
-        let cells = radices
-            .iter()
-            .try_fold(1usize, |acc, r| acc.checked_mul(*r));
+        let radices: Vec<usize> = self.levels.iter().map(|l| self.spreads[*l].counts.len()).collect();
+        let cells = radices.iter().try_fold(1usize, |acc, r| acc.checked_mul(*r));
         let mut table = match cells {
             Some(c) if c <= 4096.max(self.snap.len()) => vec![u32::MAX; c],
             _ => Vec::new(),
@@ -452,10 +431,8 @@ impl<'s> Placer<'s> {
                 *part_ids.entry(values).or_insert(next)
             };
             if p as usize == self.partitions.len() {
-                self.partitions.push(Partition {
-                    values: values[..self.levels.len()].to_vec(),
-                    index: BTreeSet::new(),
-                });
+                self.partitions
+                    .push(Partition { values: values[..self.levels.len()].to_vec(), index: BTreeSet::new() });
                 pending.push(Vec::new());
             }
             self.part_of[i] = p;
@@ -580,12 +557,7 @@ impl<'s> Placer<'s> {
 
     fn partition_key(&self, p: usize) -> [u64; KEYS] {
         let mut pk = [0u64; KEYS];
-        for (slot, (l, v)) in self
-            .levels
-            .iter()
-            .zip(&self.partitions[p].values)
-            .enumerate()
-        {
+        for (slot, (l, v)) in self.levels.iter().zip(&self.partitions[p].values).enumerate() {
             pk[slot] = self.spreads[*l].counts[*v as usize];
         }
         pk
@@ -659,10 +631,7 @@ impl<'s> Placer<'s> {
             let min = cands.iter().map(|k| value(self, k)).min().unwrap_or(0);
             cands.retain(|k| value(self, k) == min);
         }
-        let chosen = cands
-            .iter()
-            .min_by_key(|k| key_prio(**k))
-            .map(|k| key_idx(*k));
+        let chosen = cands.iter().min_by_key(|k| key_prio(**k)).map(|k| key_idx(*k));
         self.scratch = cands;
         chosen
     }
@@ -696,11 +665,7 @@ impl<'s> Placer<'s> {
             .ids()
             .filter(|id| self.snap.inst(*id).status == InstanceStatus::Active)
             .filter_map(|id| {
-                self.reason(id, true).map(|reason| Failure {
-                    instance: id,
-                    arn: self.snap.arn(id).to_owned(),
-                    reason,
-                })
+                self.reason(id, true).map(|reason| Failure { instance: id, arn: self.snap.arn(id).to_owned(), reason })
             })
             .collect()
     }

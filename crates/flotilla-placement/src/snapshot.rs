@@ -174,12 +174,7 @@ pub struct InstanceSpec {
 impl InstanceSpec {
     /// An `ACTIVE` instance with a connected agent, no attributes, no ports in use and
     /// no tasks.
-    pub fn new(
-        arn: impl Into<String>,
-        ec2_instance_id: impl Into<String>,
-        cpu: u32,
-        memory: u32,
-    ) -> Self {
+    pub fn new(arn: impl Into<String>, ec2_instance_id: impl Into<String>, cpu: u32, memory: u32) -> Self {
         Self {
             arn: arn.into(),
             ec2_instance_id: ec2_instance_id.into(),
@@ -199,8 +194,7 @@ impl InstanceSpec {
 
     /// Adds an attribute (builder style).
     pub fn attribute(mut self, name: impl Into<String>, value: Option<&str>) -> Self {
-        self.attributes
-            .push((name.into(), value.map(str::to_owned)));
+        self.attributes.push((name.into(), value.map(str::to_owned)));
         self
     }
 
@@ -235,28 +229,16 @@ pub(crate) struct Instance {
 
 impl Instance {
     pub(crate) fn attr(&self, name: Sym) -> Option<Sym> {
-        self.attrs
-            .binary_search_by_key(&name, |(n, _)| *n)
-            .ok()
-            .map(|i| self.attrs[i].1)
+        self.attrs.binary_search_by_key(&name, |(n, _)| *n).ok().map(|i| self.attrs[i].1)
     }
 
     pub(crate) fn group_count(&self, group: Sym) -> u32 {
-        self.groups
-            .iter()
-            .find(|(g, _)| *g == group)
-            .map_or(0, |(_, c)| *c)
+        self.groups.iter().find(|(g, _)| *g == group).map_or(0, |(_, c)| *c)
     }
 
     pub(crate) fn ports_free(&self, res: &TaskResources) -> (bool, bool) {
-        let tcp = res
-            .tcp_ports
-            .iter()
-            .all(|p| self.tcp.binary_search(p).is_err());
-        let udp = res
-            .udp_ports
-            .iter()
-            .all(|p| self.udp.binary_search(p).is_err());
+        let tcp = res.tcp_ports.iter().all(|p| self.tcp.binary_search(p).is_err());
+        let udp = res.udp_ports.iter().all(|p| self.udp.binary_search(p).is_err());
         (tcp, udp)
     }
 }
@@ -410,9 +392,7 @@ impl Snapshot {
 
     /// Tasks of `group` running on the instance.
     pub fn group_count(&self, id: InstanceId, group: &str) -> u32 {
-        self.interner
-            .get(group)
-            .map_or(0, |g| self.inst(id).group_count(g))
+        self.interner.get(group).map_or(0, |g| self.inst(id).group_count(g))
     }
 
     /// Records a task of `group` on the instance: subtracts its CPU and memory
@@ -509,10 +489,7 @@ mod tests {
         let mut s = Snapshot::new();
         let id = s.push(spec());
         assert_eq!(s.arn(id), "arn:ci/1");
-        assert_eq!(
-            s.attribute(id, attrs::AVAILABILITY_ZONE),
-            Some(Some("us-east-1a"))
-        );
+        assert_eq!(s.attribute(id, attrs::AVAILABILITY_ZONE), Some(Some("us-east-1a")));
         assert_eq!(s.attribute(id, "flag"), Some(None));
         assert_eq!(s.attribute(id, "nope"), None);
         assert_eq!(s.group_count(id, "service:web"), 2);
@@ -523,12 +500,7 @@ mod tests {
     fn add_and_remove_task_round_trip() {
         let mut s = Snapshot::new();
         let id = s.push(spec());
-        let res = TaskResources {
-            cpu: 256,
-            memory: 512,
-            tcp_ports: vec![80],
-            udp_ports: vec![53],
-        };
+        let res = TaskResources { cpu: 256, memory: 512, tcp_ports: vec![80], udp_ports: vec![53] };
         s.add_task(id, &res, "family:x");
         assert_eq!(s.remaining_cpu(id), 768);
         assert_eq!(s.remaining_memory(id), 1536);
@@ -547,14 +519,7 @@ mod tests {
 
     #[test]
     fn status_round_trip() {
-        for st in [
-            "ACTIVE",
-            "DRAINING",
-            "INACTIVE",
-            "REGISTERING",
-            "DEREGISTERING",
-            "REGISTRATION_FAILED",
-        ] {
+        for st in ["ACTIVE", "DRAINING", "INACTIVE", "REGISTERING", "DEREGISTERING", "REGISTRATION_FAILED"] {
             assert_eq!(InstanceStatus::parse(st).unwrap().as_str(), st);
         }
         assert_eq!(InstanceStatus::parse("active"), None);

@@ -67,18 +67,12 @@ impl PlacementStrategy {
         match kind.to_ascii_lowercase().as_str() {
             "random" => match field {
                 None => Ok(Self::Random),
-                Some(f) => Err(StrategyError::RandomWithField {
-                    index,
-                    field: f.into(),
-                }),
+                Some(f) => Err(StrategyError::RandomWithField { index, field: f.into() }),
             },
             "binpack" => match field.map(str::to_ascii_lowercase).as_deref() {
                 Some("cpu") => Ok(Self::Binpack(BinpackField::Cpu)),
                 Some("memory") => Ok(Self::Binpack(BinpackField::Memory)),
-                _ => Err(StrategyError::InvalidBinpackField {
-                    index,
-                    field: field.unwrap_or_default().into(),
-                }),
+                _ => Err(StrategyError::InvalidBinpackField { index, field: field.unwrap_or_default().into() }),
             },
             "spread" => {
                 let f = field.unwrap_or_default();
@@ -87,16 +81,10 @@ impl PlacementStrategy {
                 } else if let Some(name) = f.strip_prefix("attribute:").filter(|n| !n.is_empty()) {
                     Ok(Self::Spread(SpreadField::Attribute(name.into())))
                 } else {
-                    Err(StrategyError::InvalidSpreadField {
-                        index,
-                        field: f.into(),
-                    })
+                    Err(StrategyError::InvalidSpreadField { index, field: f.into() })
                 }
             }
-            _ => Err(StrategyError::InvalidType {
-                index,
-                kind: kind.into(),
-            }),
+            _ => Err(StrategyError::InvalidType { index, kind: kind.into() }),
         }
     }
 
@@ -104,11 +92,7 @@ impl PlacementStrategy {
     pub fn parse_all<'a>(
         items: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
     ) -> Result<Vec<Self>, StrategyError> {
-        let v = items
-            .into_iter()
-            .enumerate()
-            .map(|(i, (t, f))| Self::parse(i, t, f))
-            .collect::<Result<Vec<_>, _>>()?;
+        let v = items.into_iter().enumerate().map(|(i, (t, f))| Self::parse(i, t, f)).collect::<Result<Vec<_>, _>>()?;
         check_count(&v)?;
         Ok(v)
     }
@@ -137,28 +121,21 @@ impl PlacementStrategy {
 /// Errors if there are more than [`MAX_STRATEGIES`].
 pub fn check_count(strategies: &[PlacementStrategy]) -> Result<(), StrategyError> {
     if strategies.len() > MAX_STRATEGIES {
-        return Err(StrategyError::TooMany {
-            count: strategies.len(),
-            max: MAX_STRATEGIES,
-        });
+        return Err(StrategyError::TooMany { count: strategies.len(), max: MAX_STRATEGIES });
     }
     Ok(())
 }
 
 /// ECS's default for service tasks: spread on `attribute:ecs.availability-zone`.
 pub fn default_service_strategies() -> Vec<PlacementStrategy> {
-    vec![PlacementStrategy::Spread(SpreadField::Attribute(
-        crate::snapshot::attrs::AVAILABILITY_ZONE.into(),
-    ))]
+    vec![PlacementStrategy::Spread(SpreadField::Attribute(crate::snapshot::attrs::AVAILABILITY_ZONE.into()))]
 }
 
 /// The console's "AZ balanced spread" template: spread on Availability Zone, then on
 /// instance.
 pub fn az_balanced_spread() -> Vec<PlacementStrategy> {
     vec![
-        PlacementStrategy::Spread(SpreadField::Attribute(
-            crate::snapshot::attrs::AVAILABILITY_ZONE.into(),
-        )),
+        PlacementStrategy::Spread(SpreadField::Attribute(crate::snapshot::attrs::AVAILABILITY_ZONE.into())),
         PlacementStrategy::Spread(SpreadField::Instance),
     ]
 }
@@ -191,11 +168,7 @@ mod tests {
             ),
         ];
         for (t, f, want) in ok {
-            assert_eq!(
-                &PlacementStrategy::parse(0, t, *f).unwrap(),
-                want,
-                "{t} {f:?}"
-            );
+            assert_eq!(&PlacementStrategy::parse(0, t, *f).unwrap(), want, "{t} {f:?}");
             let back = PlacementStrategy::parse(0, want.kind(), want.field().as_deref()).unwrap();
             assert_eq!(&back, want);
         }
@@ -203,17 +176,9 @@ mod tests {
             ("pack", None, "type \"pack\" is not valid"),
             ("random", Some("cpu"), "random takes no field"),
             ("binpack", None, "binpack field \"\" is not valid"),
-            (
-                "binpack",
-                Some("disk"),
-                "binpack field \"disk\" is not valid",
-            ),
+            ("binpack", Some("disk"), "binpack field \"disk\" is not valid"),
             ("spread", None, "spread field \"\" is not valid"),
-            (
-                "spread",
-                Some("attribute:"),
-                "spread field \"attribute:\" is not valid",
-            ),
+            ("spread", Some("attribute:"), "spread field \"attribute:\" is not valid"),
             ("spread", Some("zone"), "spread field \"zone\" is not valid"),
         ];
         for (t, f, msg) in bad {
@@ -226,28 +191,14 @@ mod tests {
     #[test]
     fn at_most_five() {
         let six = vec![("random", None); 6];
-        assert_eq!(
-            PlacementStrategy::parse_all(six).unwrap_err(),
-            StrategyError::TooMany { count: 6, max: 5 }
-        );
-        assert_eq!(
-            PlacementStrategy::parse_all(vec![("random", None); 5])
-                .unwrap()
-                .len(),
-            5
-        );
+        assert_eq!(PlacementStrategy::parse_all(six).unwrap_err(), StrategyError::TooMany { count: 6, max: 5 });
+        assert_eq!(PlacementStrategy::parse_all(vec![("random", None); 5]).unwrap().len(), 5);
     }
 
     #[test]
     fn defaults() {
-        assert_eq!(
-            default_run_task_strategies(),
-            vec![PlacementStrategy::Random]
-        );
-        assert_eq!(
-            default_service_strategies()[0].field().as_deref(),
-            Some("attribute:ecs.availability-zone")
-        );
+        assert_eq!(default_run_task_strategies(), vec![PlacementStrategy::Random]);
+        assert_eq!(default_service_strategies()[0].field().as_deref(), Some("attribute:ecs.availability-zone"));
         assert_eq!(az_balanced_spread().len(), 2);
     }
 }

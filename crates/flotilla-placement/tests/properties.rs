@@ -8,8 +8,8 @@ use flotilla_placement::cql::Compiled;
 use flotilla_placement::snapshot::attrs::{AVAILABILITY_ZONE, INSTANCE_TYPE};
 use flotilla_placement::strategy::{BinpackField, SpreadField};
 use flotilla_placement::{
-    InstanceId, InstanceSpec, InstanceStatus, PlacementConstraint, PlacementStrategy, Snapshot,
-    TaskRequest, TaskResources, place,
+    InstanceId, InstanceSpec, InstanceStatus, PlacementConstraint, PlacementStrategy, Snapshot, TaskRequest,
+    TaskResources, place,
 };
 use proptest::prelude::*;
 
@@ -63,12 +63,8 @@ fn strategy() -> impl Strategy<Value = PlacementStrategy> {
         Just(PlacementStrategy::Binpack(BinpackField::Cpu)),
         Just(PlacementStrategy::Binpack(BinpackField::Memory)),
         Just(PlacementStrategy::Spread(SpreadField::Instance)),
-        Just(PlacementStrategy::Spread(SpreadField::Attribute(
-            AVAILABILITY_ZONE.into()
-        ))),
-        Just(PlacementStrategy::Spread(SpreadField::Attribute(
-            INSTANCE_TYPE.into()
-        ))),
+        Just(PlacementStrategy::Spread(SpreadField::Attribute(AVAILABILITY_ZONE.into()))),
+        Just(PlacementStrategy::Spread(SpreadField::Attribute(INSTANCE_TYPE.into()))),
     ]
 }
 
@@ -88,12 +84,7 @@ fn request() -> impl Strategy<Value = TaskRequest> {
             tcp.sort_unstable();
             tcp.dedup();
             let mut r = TaskRequest::new(
-                TaskResources {
-                    cpu,
-                    memory: mem,
-                    tcp_ports: tcp,
-                    udp_ports: vec![],
-                },
+                TaskResources { cpu, memory: mem, tcp_ports: tcp, udp_ports: vec![] },
                 GROUPS[group],
                 count,
             );
@@ -130,38 +121,23 @@ fn feasible(s: &Snapshot, id: InstanceId, r: &TaskRequest, compiled: &[Compiled]
         && s.agent_connected(id)
         && s.remaining_cpu(id) >= r.resources.cpu
         && s.remaining_memory(id) >= r.resources.memory
-        && r.resources
-            .tcp_ports
-            .iter()
-            .all(|p| !s.tcp_port_used(id, *p))
+        && r.resources.tcp_ports.iter().all(|p| !s.tcp_port_used(id, *p))
         && compiled.iter().all(|c| c.eval(s, id))
-        && !(r
-            .constraints
-            .contains(&PlacementConstraint::DistinctInstance)
-            && s.group_count(id, &r.group) > 0)
+        && !(r.constraints.contains(&PlacementConstraint::DistinctInstance) && s.group_count(id, &r.group) > 0)
 }
 
 /// ECS's filter chain: each strategy keeps the best of what is left.
-fn strategy_survivors(
-    s: &Snapshot,
-    mut cands: Vec<InstanceId>,
-    r: &TaskRequest,
-) -> Vec<InstanceId> {
+fn strategy_survivors(s: &Snapshot, mut cands: Vec<InstanceId>, r: &TaskRequest) -> Vec<InstanceId> {
     for st in &r.strategies {
         let key = |id: InstanceId| -> u64 {
             match st {
                 PlacementStrategy::Random => 0,
                 PlacementStrategy::Binpack(BinpackField::Cpu) => s.remaining_cpu(id) as u64,
                 PlacementStrategy::Binpack(BinpackField::Memory) => s.remaining_memory(id) as u64,
-                PlacementStrategy::Spread(SpreadField::Instance) => {
-                    s.group_count(id, &r.group) as u64
-                }
+                PlacementStrategy::Spread(SpreadField::Instance) => s.group_count(id, &r.group) as u64,
                 PlacementStrategy::Spread(SpreadField::Attribute(a)) => {
                     let v = s.attribute(id, a);
-                    s.ids()
-                        .filter(|o| s.attribute(*o, a) == v)
-                        .map(|o| s.group_count(o, &r.group) as u64)
-                        .sum()
+                    s.ids().filter(|o| s.attribute(*o, a) == v).map(|o| s.group_count(o, &r.group) as u64).sum()
                 }
             }
         };

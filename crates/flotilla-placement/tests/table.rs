@@ -3,29 +3,18 @@
 
 use flotilla_placement::snapshot::attrs::{AVAILABILITY_ZONE, INSTANCE_TYPE};
 use flotilla_placement::{
-    FailureReason, InstanceSpec, InstanceStatus, PlacementConstraint, PlacementError,
-    PlacementStrategy, Snapshot, TaskRequest, TaskResources, place,
+    FailureReason, InstanceSpec, InstanceStatus, PlacementConstraint, PlacementError, PlacementStrategy, Snapshot,
+    TaskRequest, TaskResources, place,
 };
 
 fn inst(name: &str, cpu: u32, mem: u32, az: &str) -> InstanceSpec {
     InstanceSpec::new(name, format!("i-{name}"), cpu, mem)
         .attribute(AVAILABILITY_ZONE, Some(az))
-        .attribute(
-            INSTANCE_TYPE,
-            Some(if name.starts_with('t') {
-                "t2.small"
-            } else {
-                "m5.large"
-            }),
-        )
+        .attribute(INSTANCE_TYPE, Some(if name.starts_with('t') { "t2.small" } else { "m5.large" }))
 }
 
 fn res(cpu: u32, mem: u32) -> TaskResources {
-    TaskResources {
-        cpu,
-        memory: mem,
-        ..Default::default()
-    }
+    TaskResources { cpu, memory: mem, ..Default::default() }
 }
 
 fn strategies(s: &[(&str, Option<&str>)]) -> Vec<PlacementStrategy> {
@@ -52,12 +41,7 @@ struct Case {
     want: Want,
 }
 
-fn req(
-    r: TaskResources,
-    count: u32,
-    s: &[(&str, Option<&str>)],
-    c: &[(&str, Option<&str>)],
-) -> TaskRequest {
+fn req(r: TaskResources, count: u32, s: &[(&str, Option<&str>)], c: &[(&str, Option<&str>)]) -> TaskRequest {
     let mut t = TaskRequest::new(r, "family:web", count);
     t.strategies = strategies(s);
     t.constraints = constraints(c);
@@ -80,31 +64,19 @@ fn cases() -> Vec<Case> {
     vec![
         Case {
             name: "binpack memory picks the least remaining memory that still fits",
-            cluster: vec![
-                inst("a", 4096, 4096, "z"),
-                inst("b", 4096, 1024, "z"),
-                inst("c", 4096, 600, "z"),
-            ],
+            cluster: vec![inst("a", 4096, 4096, "z"), inst("b", 4096, 1024, "z"), inst("c", 4096, 600, "z")],
             req: req(res(10, 512), 4, &[("binpack", Some("memory"))], &[]),
             want: Want::Sequence(&["c", "b", "b", "a"]),
         },
         Case {
             name: "binpack cpu picks the least remaining cpu",
-            cluster: vec![
-                inst("a", 2048, 4096, "z"),
-                inst("b", 1024, 4096, "z"),
-                inst("c", 256, 4096, "z"),
-            ],
+            cluster: vec![inst("a", 2048, 4096, "z"), inst("b", 1024, 4096, "z"), inst("c", 256, 4096, "z")],
             req: req(res(512, 10), 3, &[("binpack", Some("cpu"))], &[]),
             want: Want::Sequence(&["b", "b", "a"]),
         },
         Case {
             name: "spread instanceId balances the group",
-            cluster: vec![
-                inst("a", 4096, 4096, "z"),
-                inst("b", 4096, 4096, "z"),
-                inst("c", 4096, 4096, "z"),
-            ],
+            cluster: vec![inst("a", 4096, 4096, "z"), inst("b", 4096, 4096, "z"), inst("c", 4096, 4096, "z")],
             req: req(res(10, 10), 6, &[("spread", Some("instanceId"))], &[]),
             want: Want::Counts(&[("a", 2), ("b", 2), ("c", 2)]),
         },
@@ -125,12 +97,7 @@ fn cases() -> Vec<Case> {
                 inst("b", 4096, 4096, "us-east-1a"),
                 inst("c", 4096, 4096, "us-east-1b"),
             ],
-            req: req(
-                res(10, 10),
-                3,
-                &[("spread", Some("attribute:ecs.availability-zone"))],
-                &[],
-            ),
+            req: req(res(10, 10), 3, &[("spread", Some("attribute:ecs.availability-zone"))], &[]),
             want: Want::Counts(&[("c", 2)]),
         },
         Case {
@@ -143,27 +110,15 @@ fn cases() -> Vec<Case> {
             req: req(
                 res(10, 512),
                 4,
-                &[
-                    ("spread", Some("attribute:ecs.availability-zone")),
-                    ("binpack", Some("memory")),
-                ],
+                &[("spread", Some("attribute:ecs.availability-zone")), ("binpack", Some("memory"))],
                 &[],
             ),
             want: Want::Sequence(&["a", "c", "b", "c"]),
         },
         Case {
             name: "spread instanceId then binpack memory",
-            cluster: vec![
-                inst("a", 4096, 4000, "z"),
-                inst("b", 4096, 2000, "z"),
-                inst("c", 4096, 3000, "z"),
-            ],
-            req: req(
-                res(10, 100),
-                4,
-                &[("spread", Some("instanceId")), ("binpack", Some("memory"))],
-                &[],
-            ),
+            cluster: vec![inst("a", 4096, 4000, "z"), inst("b", 4096, 2000, "z"), inst("c", 4096, 3000, "z")],
+            req: req(res(10, 100), 4, &[("spread", Some("instanceId")), ("binpack", Some("memory"))], &[]),
             want: Want::Sequence(&["b", "c", "a", "b"]),
         },
         Case {
@@ -176,27 +131,15 @@ fn cases() -> Vec<Case> {
             req: req(
                 res(10, 100),
                 2,
-                &[
-                    ("binpack", Some("memory")),
-                    ("spread", Some("attribute:ecs.availability-zone")),
-                ],
+                &[("binpack", Some("memory")), ("spread", Some("attribute:ecs.availability-zone"))],
                 &[],
             ),
             want: Want::Sequence(&["b", "b"]),
         },
         Case {
             name: "random strategy stops the chain; only feasible instances are used",
-            cluster: vec![
-                inst("a", 4096, 4096, "z"),
-                inst("b", 4096, 100, "z"),
-                inst("c", 4096, 4096, "z"),
-            ],
-            req: req(
-                res(10, 512),
-                10,
-                &[("random", None), ("binpack", Some("memory"))],
-                &[],
-            ),
+            cluster: vec![inst("a", 4096, 4096, "z"), inst("b", 4096, 100, "z"), inst("c", 4096, 4096, "z")],
+            req: req(res(10, 512), 10, &[("random", None), ("binpack", Some("memory"))], &[]),
             want: Want::Counts(&[("b", 0)]),
         },
         Case {
@@ -206,12 +149,7 @@ fn cases() -> Vec<Case> {
                 inst("b", 4096, 4096, "z").group("family:web", 1),
                 inst("c", 4096, 4096, "z"),
             ],
-            req: req(
-                res(10, 10),
-                3,
-                &[("binpack", Some("memory"))],
-                &[("distinctInstance", None)],
-            ),
+            req: req(res(10, 10), 3, &[("binpack", Some("memory"))], &[("distinctInstance", None)]),
             want: Want::Fails(
                 2,
                 &[
@@ -223,11 +161,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "memberOf restricts to matching instances",
-            cluster: vec![
-                inst("t1", 4096, 4096, "z"),
-                inst("m1", 4096, 4096, "z"),
-                inst("t2", 4096, 4096, "z"),
-            ],
+            cluster: vec![inst("t1", 4096, 4096, "z"), inst("m1", 4096, 4096, "z"), inst("t2", 4096, 4096, "z")],
             req: req(
                 res(10, 10),
                 4,
@@ -238,16 +172,8 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "dynamic memberOf on runningTasksCount stops at the limit",
-            cluster: vec![
-                inst("a", 4096, 4096, "z"),
-                inst("b", 4096, 4096, "z").group("family:x", 1),
-            ],
-            req: req(
-                res(10, 10),
-                5,
-                &[("binpack", Some("memory"))],
-                &[("memberOf", Some("runningTasksCount < 2"))],
-            ),
+            cluster: vec![inst("a", 4096, 4096, "z"), inst("b", 4096, 4096, "z").group("family:x", 1)],
+            req: req(res(10, 10), 5, &[("binpack", Some("memory"))], &[("memberOf", Some("runningTasksCount < 2"))]),
             want: Want::Fails(
                 3,
                 &[
@@ -258,16 +184,8 @@ fn cases() -> Vec<Case> {
         },
         Case {
             name: "task:group memberOf co-locates with another group",
-            cluster: vec![
-                inst("a", 4096, 4096, "z"),
-                inst("b", 4096, 4096, "z").group("service:db", 1),
-            ],
-            req: req(
-                res(10, 10),
-                2,
-                &[("random", None)],
-                &[("memberOf", Some("task:group == service:db"))],
-            ),
+            cluster: vec![inst("a", 4096, 4096, "z"), inst("b", 4096, 4096, "z").group("service:db", 1)],
+            req: req(res(10, 10), 2, &[("random", None)], &[("memberOf", Some("task:group == service:db"))]),
             want: Want::Sequence(&["b", "b"]),
         },
         Case {
@@ -405,21 +323,12 @@ fn placement_table() {
             Want::Counts(counts) => {
                 assert_eq!(out.unplaced, 0, "{}", case.name);
                 for (n, c) in counts {
-                    assert_eq!(
-                        names.iter().filter(|x| *x == n).count() as u32,
-                        *c,
-                        "{}: {n} in {names:?}",
-                        case.name
-                    );
+                    assert_eq!(names.iter().filter(|x| *x == n).count() as u32, *c, "{}: {n} in {names:?}", case.name);
                 }
             }
             Want::Fails(placed, reasons) => {
                 assert_eq!(out.placements.len(), placed, "{}: {names:?}", case.name);
-                let got: Vec<(&str, &str)> = out
-                    .failures
-                    .iter()
-                    .map(|f| (f.arn.as_str(), f.reason.as_str()))
-                    .collect();
+                let got: Vec<(&str, &str)> = out.failures.iter().map(|f| (f.arn.as_str(), f.reason.as_str())).collect();
                 assert_eq!(got, reasons, "{}", case.name);
             }
         }
@@ -450,12 +359,7 @@ fn closest_reason_is_the_furthest_stage() {
     let mut s = Snapshot::new();
     s.push(inst("small", 4096, 10, "z"));
     s.push(inst("m1", 4096, 4096, "z"));
-    let r = req(
-        res(10, 100),
-        1,
-        &[],
-        &[("memberOf", Some("attribute:ecs.instance-type == t2.small"))],
-    );
+    let r = req(res(10, 100), 1, &[], &[("memberOf", Some("attribute:ecs.instance-type == t2.small"))]);
     let out = place(&mut s, &r).unwrap();
     assert_eq!(out.unplaced, 1);
     assert_eq!(out.closest_reason(), Some(FailureReason::MemberOf));
@@ -466,30 +370,18 @@ fn closest_reason_is_the_furthest_stage() {
 fn request_errors() {
     let mut empty = Snapshot::new();
     let r = req(res(1, 1), 1, &[], &[]);
-    assert_eq!(
-        place(&mut empty, &r).unwrap_err(),
-        PlacementError::NoContainerInstances
-    );
+    assert_eq!(place(&mut empty, &r).unwrap_err(), PlacementError::NoContainerInstances);
     let mut s = Snapshot::new();
     s.push(inst("a", 1, 1, "z"));
     let mut zero = r.clone();
     zero.count = 0;
-    assert_eq!(
-        place(&mut s, &zero).unwrap_err(),
-        PlacementError::InvalidCount { count: 0 }
-    );
+    assert_eq!(place(&mut s, &zero).unwrap_err(), PlacementError::InvalidCount { count: 0 });
     let mut many = r.clone();
     many.strategies = vec![PlacementStrategy::Random; 6];
-    assert!(matches!(
-        place(&mut s, &many),
-        Err(PlacementError::Strategy(_))
-    ));
+    assert!(matches!(place(&mut s, &many), Err(PlacementError::Strategy(_))));
     let mut cons = r;
     cons.constraints = vec![PlacementConstraint::DistinctInstance; 11];
-    assert!(matches!(
-        place(&mut s, &cons),
-        Err(PlacementError::Constraint(_))
-    ));
+    assert!(matches!(place(&mut s, &cons), Err(PlacementError::Constraint(_))));
 }
 
 #[test]
@@ -513,10 +405,7 @@ fn snapshot_is_updated_incrementally_across_calls() {
 fn ties_are_shared_fairly() {
     for (strats, per_instance) in [
         (vec![("random", None)], 1000usize),
-        (
-            vec![("spread", Some("attribute:ecs.availability-zone"))],
-            1000,
-        ),
+        (vec![("spread", Some("attribute:ecs.availability-zone"))], 1000),
         (vec![], 1000),
     ] {
         let mut s = Snapshot::new();
@@ -545,14 +434,8 @@ fn failure_reason_strings_are_ecs_strings() {
         (FailureReason::ResourceMemory, "RESOURCE:MEMORY"),
         (FailureReason::ResourcePorts, "RESOURCE:PORTS"),
         (FailureReason::ResourcePortsUdp, "RESOURCE:PORTS_UDP"),
-        (
-            FailureReason::MemberOf,
-            "MemberOf placement constraint unsatisfied.",
-        ),
-        (
-            FailureReason::DistinctInstance,
-            "DistinctInstance placement constraint unsatisfied.",
-        ),
+        (FailureReason::MemberOf, "MemberOf placement constraint unsatisfied."),
+        (FailureReason::DistinctInstance, "DistinctInstance placement constraint unsatisfied."),
     ];
     for (r, s) in table {
         assert_eq!(r.as_str(), s);

@@ -10,11 +10,7 @@ use crate::error::CqlError;
 use crate::snapshot::{InstanceId, NO_VALUE, Snapshot, Sym};
 
 fn invalid(c: &Comparison, value: &str, reason: impl Into<String>) -> CqlError {
-    CqlError::InvalidArgument {
-        column: c.column,
-        value: value.into(),
-        reason: reason.into(),
-    }
+    CqlError::InvalidArgument { column: c.column, value: value.into(), reason: reason.into() }
 }
 
 fn args(c: &Comparison) -> Vec<&str> {
@@ -31,26 +27,17 @@ pub(crate) fn check_argument(c: &Comparison) -> Result<Option<CqlRegex>, CqlErro
     for v in args(c) {
         if matches!(c.op, Op::Matches | Op::NotMatches) {
             let re = anchored_regex(v).map_err(|e| {
-                let first = e
-                    .to_string()
-                    .lines()
-                    .last()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_lowercase();
+                let first = e.to_string().lines().last().unwrap_or_default().trim().to_lowercase();
                 invalid(c, v, format!("not a valid regular expression: {first}"))
             })?;
             return Ok(Some(CqlRegex(re)));
         }
         match c.subject {
-            Subject::AgentConnected
-                if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") =>
-            {
+            Subject::AgentConnected if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") => {
                 return Err(invalid(c, v, "expected true or false"));
             }
             Subject::RunningTasksCount => {
-                v.parse::<u64>()
-                    .map_err(|_| invalid(c, v, "expected a non-negative integer"))?;
+                v.parse::<u64>().map_err(|_| invalid(c, v, "expected a non-negative integer"))?;
             }
             Subject::RegisteredAt => {
                 parse_date(v).ok_or_else(|| {
@@ -75,10 +62,7 @@ fn anchored_regex(pattern: &str) -> Result<Regex, regex::Error> {
 /// is the pattern split on `*` (so it has at least two parts).
 fn glob_match(parts: &[String], s: &str) -> bool {
     let (first, last) = (&parts[0], &parts[parts.len() - 1]);
-    if s.len() < first.len() + last.len()
-        || !s.starts_with(first.as_str())
-        || !s.ends_with(last.as_str())
-    {
+    if s.len() < first.len() + last.len() || !s.starts_with(first.as_str()) || !s.ends_with(last.as_str()) {
         return false;
     }
     let mut rest = &s[first.len()..s.len() - last.len()];
@@ -114,11 +98,7 @@ pub(crate) fn parse_date(s: &str) -> Option<(i64, i64)> {
         None => (s, None),
     };
     let mut dp = date.split('-');
-    let (y, m, d) = (
-        num(dp.next()?, 4)?,
-        num(dp.next()?, 2)?,
-        num(dp.next()?, 2)?,
-    );
+    let (y, m, d) = (num(dp.next()?, 4)?, num(dp.next()?, 2)?, num(dp.next()?, 2)?);
     if dp.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
         return None;
     }
@@ -137,11 +117,7 @@ pub(crate) fn parse_date(s: &str) -> Option<(i64, i64)> {
         (time, 0)
     };
     let mut cp = clock.split(':');
-    let (h, mi, se) = (
-        num(cp.next()?, 2)?,
-        num(cp.next()?, 2)?,
-        num(cp.next()?, 2)?,
-    );
+    let (h, mi, se) = (num(cp.next()?, 2)?, num(cp.next()?, 2)?, num(cp.next()?, 2)?);
     if cp.next().is_some() || h > 23 || mi > 59 || se > 60 {
         return None;
     }
@@ -150,10 +126,7 @@ pub(crate) fn parse_date(s: &str) -> Option<(i64, i64)> {
 }
 
 fn version_parts(s: &str) -> Vec<u64> {
-    s.trim_start_matches(['v', 'V'])
-        .split(['.', '-', '+'])
-        .map_while(|p| p.parse().ok())
-        .collect()
+    s.trim_start_matches(['v', 'V']).split(['.', '-', '+']).map_while(|p| p.parse().ok()).collect()
 }
 
 fn cmp_versions(a: &[u64], b: &[u64]) -> Ordering {
@@ -233,11 +206,7 @@ enum Node {
     And(Box<Node>, Box<Node>),
     Or(Box<Node>, Box<Node>),
     Not(Box<Node>),
-    Leaf {
-        field: Field,
-        test: Test,
-        negate: bool,
-    },
+    Leaf { field: Field, test: Test, negate: bool },
 }
 
 /// An expression compiled against one snapshot: attribute names and values resolved to
@@ -253,10 +222,7 @@ pub struct Compiled {
 impl Compiled {
     /// Compiles `expr` for `snap`.
     pub fn new(expr: &Expr, snap: &Snapshot) -> Self {
-        Self {
-            root: compile(expr, snap),
-            dynamic: expr.is_dynamic(),
-        }
+        Self { root: compile(expr, snap), dynamic: expr.is_dynamic() }
     }
 
     /// Whether the expression reads state that placing tasks changes.
@@ -310,10 +276,8 @@ fn compile_cmp(c: &Comparison, snap: &Snapshot) -> Node {
         Op::NotExists => Op::Exists,
         op => op,
     };
-    let ordered_subject = matches!(
-        c.subject,
-        Subject::AgentVersion | Subject::RegisteredAt | Subject::RunningTasksCount
-    );
+    let ordered_subject =
+        matches!(c.subject, Subject::AgentVersion | Subject::RegisteredAt | Subject::RunningTasksCount);
     let test = match positive {
         Op::Exists => Test::Exists,
         Op::Matches => {
@@ -323,24 +287,12 @@ fn compile_cmp(c: &Comparison, snap: &Snapshot) -> Node {
             };
             Test::Set(vec![Matcher::Pattern(re)])
         }
-        Op::Eq if !ordered_subject => Test::Set(
-            args(c)
-                .into_iter()
-                .map(|v| set_matcher(c, v, snap))
-                .collect(),
-        ),
-        Op::In => Test::Set(
-            args(c)
-                .into_iter()
-                .map(|v| set_matcher(c, v, snap))
-                .collect(),
-        ),
+        Op::Eq if !ordered_subject => Test::Set(args(c).into_iter().map(|v| set_matcher(c, v, snap)).collect()),
+        Op::In => Test::Set(args(c).into_iter().map(|v| set_matcher(c, v, snap)).collect()),
         op => {
             let v = args(c)[0];
             let ordered = match c.subject {
-                Subject::RunningTasksCount => {
-                    Ordered::Int(v.parse().expect("integer checked at parse time"))
-                }
+                Subject::RunningTasksCount => Ordered::Int(v.parse().expect("integer checked at parse time")),
                 Subject::AgentVersion => Ordered::Version(version_parts(v)),
                 Subject::RegisteredAt => {
                     let (s, e) = parse_date(v).expect("date checked at parse time");
@@ -351,19 +303,11 @@ fn compile_cmp(c: &Comparison, snap: &Snapshot) -> Node {
             Test::Ord(op, ordered)
         }
     };
-    Node::Leaf {
-        field,
-        test,
-        negate,
-    }
+    Node::Leaf { field, test, negate }
 }
 
 fn set_matcher(c: &Comparison, v: &str, snap: &Snapshot) -> Matcher {
-    let v = if matches!(c.subject, Subject::AgentConnected) {
-        v.to_ascii_lowercase()
-    } else {
-        v.to_owned()
-    };
+    let v = if matches!(c.subject, Subject::AgentConnected) { v.to_ascii_lowercase() } else { v.to_owned() };
     if v.contains('*') {
         Matcher::Glob(v.split('*').map(str::to_owned).collect())
     } else {
@@ -385,15 +329,8 @@ fn eval3(n: &Node, snap: &Snapshot, id: InstanceId) -> Option<bool> {
             _ => None,
         },
         Node::Not(a) => eval3(a, snap, id).map(|v| !v),
-        Node::Leaf {
-            field: Field::RunningTasksCount | Field::TaskGroup,
-            ..
-        } => None,
-        Node::Leaf {
-            field,
-            test,
-            negate,
-        } => Some(leaf(field, test, snap, id) != *negate),
+        Node::Leaf { field: Field::RunningTasksCount | Field::TaskGroup, .. } => None,
+        Node::Leaf { field, test, negate } => Some(leaf(field, test, snap, id) != *negate),
     }
 }
 
@@ -402,11 +339,7 @@ fn eval(n: &Node, snap: &Snapshot, id: InstanceId) -> bool {
         Node::And(a, b) => eval(a, snap, id) && eval(b, snap, id),
         Node::Or(a, b) => eval(a, snap, id) || eval(b, snap, id),
         Node::Not(a) => !eval(a, snap, id),
-        Node::Leaf {
-            field,
-            test,
-            negate,
-        } => leaf(field, test, snap, id) != *negate,
+        Node::Leaf { field, test, negate } => leaf(field, test, snap, id) != *negate,
     }
 }
 
@@ -443,11 +376,7 @@ fn leaf(field: &Field, test: &Test, snap: &Snapshot, id: InstanceId) -> bool {
         },
         Field::AgentConnected => match test {
             Test::Set(ms) => {
-                let s = if inst.agent_connected {
-                    "true"
-                } else {
-                    "false"
-                };
+                let s = if inst.agent_connected { "true" } else { "false" };
                 ms.iter().any(|m| m.str(s))
             }
             _ => false,
@@ -527,22 +456,10 @@ mod tests {
             ("attribute:ecs.instance-type =~ t2", [false, false]),
             ("attribute:ecs.instance-type =~ (t2|m4).*", [true, true]),
             ("attribute:ecs.instance-type !~ t2.*", [false, true]),
-            (
-                "attribute:ecs.availability-zone in [us-east-1a, us-east-1c]",
-                [true, false],
-            ),
-            (
-                "attribute:ecs.availability-zone in ('us-east-1b')",
-                [false, true],
-            ),
-            (
-                "attribute:ecs.availability-zone not_in [us-east-1a]",
-                [false, true],
-            ),
-            (
-                "attribute:ecs.availability-zone !in [us-east-1*]",
-                [false, false],
-            ),
+            ("attribute:ecs.availability-zone in [us-east-1a, us-east-1c]", [true, false]),
+            ("attribute:ecs.availability-zone in ('us-east-1b')", [false, true]),
+            ("attribute:ecs.availability-zone not_in [us-east-1a]", [false, true]),
+            ("attribute:ecs.availability-zone !in [us-east-1*]", [false, false]),
             ("attribute:gpu exists", [true, false]),
             ("attribute:gpu !exists", [false, true]),
             ("attribute:gpu == x", [false, false]),
@@ -606,23 +523,11 @@ mod tests {
             ("task:group not_matches family:.*", [false, true]),
             ("AgentConnected == true", [true, false]),
             // compound forms and precedence
-            (
-                "attribute:rack == 9 or attribute:rack == 10 and agentConnected == false",
-                [false, true],
-            ),
-            (
-                "(attribute:rack == 9 or attribute:rack == 10) and agentConnected == false",
-                [false, true],
-            ),
-            (
-                "(attribute:rack == 9 || attribute:rack == 10) && agentConnected == true",
-                [true, false],
-            ),
+            ("attribute:rack == 9 or attribute:rack == 10 and agentConnected == false", [false, true]),
+            ("(attribute:rack == 9 or attribute:rack == 10) and agentConnected == false", [false, true]),
+            ("(attribute:rack == 9 || attribute:rack == 10) && agentConnected == true", [true, false]),
             ("!agentConnected == true", [false, true]),
-            (
-                "not attribute:gpu exists and not agentConnected == true",
-                [false, true],
-            ),
+            ("not attribute:gpu exists and not agentConnected == true", [false, true]),
             (
                 "attribute:ecs.instance-type =~ t2.* and (attribute:ecs.availability-zone in [us-east-1a, us-east-1b] or runningTasksCount < 50)",
                 [true, false],
@@ -674,16 +579,10 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(parse_date("1970-01-01"), Some((0, 86_400_000)));
-        assert_eq!(
-            parse_date("1970-01-02T00:00:01Z"),
-            Some((86_401_000, 86_402_000))
-        );
+        assert_eq!(parse_date("1970-01-02T00:00:01Z"), Some((86_401_000, 86_402_000)));
         assert_eq!(parse_date("1970-01-01T01:00:00+01:00"), Some((0, 1000)));
         assert_eq!(parse_date("2000-03-01").unwrap().0 / 86_400_000, 11_017);
-        assert_eq!(
-            parse_date("2018-06-18T22:28:28"),
-            parse_date("2018-06-18T22:28:28Z")
-        );
+        assert_eq!(parse_date("2018-06-18T22:28:28"), parse_date("2018-06-18T22:28:28Z"));
         assert!(parse_date("2018-6-18").is_none());
         assert!(parse_date("2018-06-18T25:00:00").is_none());
     }
@@ -694,25 +593,13 @@ mod tests {
         let cases: &[(&str, [Option<bool>; 2])] = &[
             ("attribute:rack == 10", [Some(true), Some(false)]),
             ("runningTasksCount < 5", [None, None]),
-            (
-                "attribute:rack == 10 and runningTasksCount < 5",
-                [None, Some(false)],
-            ),
-            (
-                "attribute:rack == 10 or runningTasksCount < 5",
-                [Some(true), None],
-            ),
-            (
-                "not (attribute:rack == 10 or task:group exists)",
-                [Some(false), None],
-            ),
+            ("attribute:rack == 10 and runningTasksCount < 5", [None, Some(false)]),
+            ("attribute:rack == 10 or runningTasksCount < 5", [Some(true), None]),
+            ("not (attribute:rack == 10 or task:group exists)", [Some(false), None]),
         ];
         for (src, want) in cases {
             let c = Compiled::new(&parse(src).unwrap(), &s);
-            let got = [
-                c.eval_static(&s, InstanceId(0)),
-                c.eval_static(&s, InstanceId(1)),
-            ];
+            let got = [c.eval_static(&s, InstanceId(0)), c.eval_static(&s, InstanceId(1))];
             assert_eq!(&got, want, "{src}");
         }
     }

@@ -136,10 +136,7 @@ impl Subject {
                 matches!(op, Eq | Ne | Gt | Ge | Lt | Le)
             }
             Subject::TaskGroup => {
-                matches!(
-                    op,
-                    Eq | Ne | In | NotIn | Matches | NotMatches | Exists | NotExists
-                )
+                matches!(op, Eq | Ne | In | NotIn | Matches | NotMatches | Exists | NotExists)
             }
             Subject::Attribute(_) => true,
         }

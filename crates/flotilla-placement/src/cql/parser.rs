@@ -11,10 +11,7 @@ pub const MAX_EXPRESSION_LEN: usize = 2000;
 pub fn parse(input: &str) -> Result<Expr, CqlError> {
     let chars: Vec<char> = input.chars().collect();
     if chars.len() > MAX_EXPRESSION_LEN {
-        return Err(CqlError::TooLong {
-            len: chars.len(),
-            max: MAX_EXPRESSION_LEN,
-        });
+        return Err(CqlError::TooLong { len: chars.len(), max: MAX_EXPRESSION_LEN });
     }
     let mut p = Parser { s: &chars, i: 0 };
     p.skip_ws();
@@ -67,20 +64,12 @@ impl Parser<'_> {
         if self.at_end() {
             return "end of expression".into();
         }
-        let tok: String = self.s[self.i..]
-            .iter()
-            .take_while(|c| !c.is_whitespace())
-            .take(20)
-            .collect();
+        let tok: String = self.s[self.i..].iter().take_while(|c| !c.is_whitespace()).take(20).collect();
         format!("{tok:?}")
     }
 
     fn expected(&self, what: &str) -> CqlError {
-        CqlError::Syntax {
-            column: self.column(),
-            expected: what.into(),
-            found: self.found(),
-        }
+        CqlError::Syntax { column: self.column(), expected: what.into(), found: self.found() }
     }
 
     fn eat_str(&mut self, lit: &str) -> bool {
@@ -102,10 +91,7 @@ impl Parser<'_> {
         if self.s.len() - self.i.min(self.s.len()) < n {
             return false;
         }
-        let matches = self.s[self.i..self.i + n]
-            .iter()
-            .zip(word.chars())
-            .all(|(a, b)| a.eq_ignore_ascii_case(&b));
+        let matches = self.s[self.i..self.i + n].iter().zip(word.chars()).all(|(a, b)| a.eq_ignore_ascii_case(&b));
         if matches && !self.s.get(self.i + n).copied().is_some_and(is_word_char) {
             self.i += n;
             true
@@ -238,9 +224,7 @@ impl Parser<'_> {
                 return Ok((op, w.to_owned()));
             }
         }
-        Err(self.expected(
-            "an operator (==, !=, >, >=, <, <=, exists, !exists, in, !in, =~, !~ or their word forms)",
-        ))
+        Err(self.expected("an operator (==, !=, >, >=, <, <=, exists, !exists, in, !in, =~, !~ or their word forms)"))
     }
 
     /// Reads one literal. `list_close` is the list's closing bracket when inside one.
@@ -322,11 +306,7 @@ impl Parser<'_> {
         let op_col = self.column();
         let (op, op_text) = self.operator()?;
         if !subject.accepts(op) {
-            return Err(CqlError::InvalidOperator {
-                column: op_col,
-                operator: op_text,
-                subject: subject.name(),
-            });
+            return Err(CqlError::InvalidOperator { column: op_col, operator: op_text, subject: subject.name() });
         }
         self.skip_ws();
         let column = self.column();
@@ -335,18 +315,8 @@ impl Parser<'_> {
             Op::In | Op::NotIn => Arg::List(self.list()?),
             _ => Arg::Value(self.value(None)?),
         };
-        let column = if matches!(arg, Arg::None) {
-            op_col
-        } else {
-            column
-        };
-        let mut cmp = Comparison {
-            subject,
-            op,
-            arg,
-            column,
-            regex: None,
-        };
+        let column = if matches!(arg, Arg::None) { op_col } else { column };
+        let mut cmp = Comparison { subject, op, arg, column, regex: None };
         cmp.regex = super::eval::check_argument(&cmp)?;
         Ok(Expr::Cmp(cmp))
     }
@@ -358,18 +328,12 @@ mod tests {
 
     fn cmp(subject: Subject, op: Op, arg: Arg, column: usize) -> Expr {
         let regex = match (&arg, op) {
-            (Arg::Value(v), Op::Matches | Op::NotMatches) => Some(super::super::CqlRegex(
-                regex::Regex::new(&format!("^(?:{v})$")).unwrap(),
-            )),
+            (Arg::Value(v), Op::Matches | Op::NotMatches) => {
+                Some(super::super::CqlRegex(regex::Regex::new(&format!("^(?:{v})$")).unwrap()))
+            }
             _ => None,
         };
-        Expr::Cmp(Comparison {
-            subject,
-            op,
-            arg,
-            column,
-            regex,
-        })
+        Expr::Cmp(Comparison { subject, op, arg, column, regex })
     }
 
     fn attr(n: &str) -> Subject {
@@ -416,26 +380,10 @@ mod tests {
             ("attribute:a exists", Op::Exists, Arg::None),
             ("attribute:a !exists", Op::NotExists, Arg::None),
             ("attribute:a not_exists", Op::NotExists, Arg::None),
-            (
-                "attribute:a in [x, y]",
-                Op::In,
-                Arg::List(vec!["x".into(), "y".into()]),
-            ),
-            (
-                "attribute:a in (x,y)",
-                Op::In,
-                Arg::List(vec!["x".into(), "y".into()]),
-            ),
-            (
-                "attribute:a !in [x]",
-                Op::NotIn,
-                Arg::List(vec!["x".into()]),
-            ),
-            (
-                "attribute:a not_in ['x y', \"z\"]",
-                Op::NotIn,
-                Arg::List(vec!["x y".into(), "z".into()]),
-            ),
+            ("attribute:a in [x, y]", Op::In, Arg::List(vec!["x".into(), "y".into()])),
+            ("attribute:a in (x,y)", Op::In, Arg::List(vec!["x".into(), "y".into()])),
+            ("attribute:a !in [x]", Op::NotIn, Arg::List(vec!["x".into()])),
+            ("attribute:a not_in ['x y', \"z\"]", Op::NotIn, Arg::List(vec!["x y".into(), "z".into()])),
         ];
         for (src, op, arg) in list_cases {
             match parse(src).unwrap_or_else(|e| panic!("{src}: {e}")) {
@@ -457,10 +405,7 @@ mod tests {
             ("registeredAt < 2018-06-18", Subject::RegisteredAt),
             ("runningTasksCount == 0", Subject::RunningTasksCount),
             ("task:group == service:web", Subject::TaskGroup),
-            (
-                "attribute:ecs.availability-zone == us-east-1a",
-                attr("ecs.availability-zone"),
-            ),
+            ("attribute:ecs.availability-zone == us-east-1a", attr("ecs.availability-zone")),
         ];
         for (src, s) in cases {
             match parse(src).unwrap_or_else(|e| panic!("{src}: {e}")) {
@@ -475,19 +420,13 @@ mod tests {
         let a = || cmp(attr("a"), Op::Eq, v("1"), 16);
         // not > and > or
         let e = parse("attribute:a == 1 or attribute:b == 2 and not attribute:c == 3").unwrap();
-        let Expr::Or(l, r) = e else {
-            panic!("expected or at top")
-        };
+        let Expr::Or(l, r) = e else { panic!("expected or at top") };
         assert_eq!(*l, a());
-        let Expr::And(_, rr) = *r else {
-            panic!("expected and under or")
-        };
+        let Expr::And(_, rr) = *r else { panic!("expected and under or") };
         assert!(matches!(*rr, Expr::Not(_)));
 
         let e = parse("(attribute:a == 1 || attribute:b == 2) && !attribute:c exists").unwrap();
-        let Expr::And(l, r) = e else {
-            panic!("expected and at top")
-        };
+        let Expr::And(l, r) = e else { panic!("expected and at top") };
         assert!(matches!(*l, Expr::Or(_, _)));
         assert!(matches!(*r, Expr::Not(_)));
 
@@ -524,14 +463,9 @@ mod tests {
         ];
         for (src, col, what) in cases {
             match parse(src) {
-                Err(CqlError::Syntax {
-                    column, expected, ..
-                }) => {
+                Err(CqlError::Syntax { column, expected, .. }) => {
                     assert_eq!(column, *col, "{src}: {expected}");
-                    assert!(
-                        expected.starts_with(what),
-                        "{src}: expected {expected:?} to start with {what:?}"
-                    );
+                    assert!(expected.starts_with(what), "{src}: expected {expected:?} to start with {what:?}");
                 }
                 other => panic!("{src}: {other:?}"),
             }
@@ -556,18 +490,12 @@ mod tests {
     #[test]
     fn too_long() {
         let long = format!("attribute:a == {}", "x".repeat(2000));
-        assert!(matches!(
-            parse(&long),
-            Err(CqlError::TooLong { max: 2000, .. })
-        ));
+        assert!(matches!(parse(&long), Err(CqlError::TooLong { max: 2000, .. })));
     }
 
     #[test]
     fn error_messages_are_lower_case_without_period() {
         let e = parse("attribute:a ==").unwrap_err().to_string();
-        assert_eq!(
-            e,
-            "parsing cluster query expression at column 15: expected a value, found end of expression"
-        );
+        assert_eq!(e, "parsing cluster query expression at column 15: expected a value, found end of expression");
     }
 }
