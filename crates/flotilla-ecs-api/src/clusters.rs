@@ -85,9 +85,7 @@ impl EcsService {
     async fn cluster_shape(&self, cluster: Cluster, include: Include) -> Result<ClusterShape, EcsError> {
         let arn = self.account.cluster_arn(&cluster.name);
         let tags = if include.tags { self.store.list_tags(&arn).await? } else { Vec::new() };
-        // Tasks, services and container instances arrive with the agent; until then a
-        // cluster holds none of them.
-        let counts = ClusterCounts::default();
+        let counts = self.store.cluster_counts(&cluster.name).await?;
         let statistics = if include.statistics { statistics(&counts) } else { Vec::new() };
         Ok(ClusterShape {
             cluster_arn: arn,
@@ -353,6 +351,26 @@ pub(crate) struct DeleteClusterInput {
 
 pub(crate) async fn delete_cluster(svc: &EcsService, input: DeleteClusterInput) -> Result<ClusterOutput, EcsError> {
     let cluster = required(input.cluster, "cluster")?;
+    let name = svc.active_cluster(Some(&cluster)).await?.name;
+    let counts = svc.store.cluster_counts(&name).await?;
+    if counts.registered_container_instances > 0 {
+        return Err(EcsError::ClusterContains(
+            "ClusterContainsContainerInstancesException",
+            "The Cluster cannot be deleted while Container Instances are active or draining.",
+        ));
+    }
+    if counts.active_services > 0 {
+        return Err(EcsError::ClusterContains(
+            "ClusterContainsServicesException",
+            "The Cluster cannot be deleted while Services are active.",
+        ));
+    }
+    if counts.running_tasks + counts.pending_tasks > 0 {
+        return Err(EcsError::ClusterContains(
+            "ClusterContainsTasksException",
+            "The Cluster cannot be deleted while Tasks are active.",
+        ));
+    }
     let cluster = svc
         .change_cluster(&cluster, |c| {
             c.status = ClusterStatus::Inactive;

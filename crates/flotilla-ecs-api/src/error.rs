@@ -19,6 +19,9 @@ pub enum EcsError {
     Client(String),
     InvalidParameter(String),
     LimitExceeded(String),
+    ServiceNotFound(String),
+    /// DeleteCluster on a cluster still holding something: (code, message).
+    ClusterContains(&'static str, &'static str),
     /// The request body is not JSON of the operation's shape.
     Serialization(String),
 }
@@ -51,11 +54,13 @@ impl std::fmt::Display for EcsError {
             Self::Validation(v) => write!(f, "{v}"),
             Self::Store(e) => write!(f, "{e}"),
             Self::ClusterNotFound => write!(f, "cluster not found"),
+            Self::ClusterContains(_, m) => write!(f, "{m}"),
             Self::ResourceNotFound(m)
             | Self::Client(m)
             | Self::InvalidParameter(m)
             | Self::LimitExceeded(m)
-            | Self::Serialization(m) => {
+            | Self::Serialization(m)
+            | Self::ServiceNotFound(m) => {
                 write!(f, "{m}")
             }
         }
@@ -77,6 +82,8 @@ impl From<EcsError> for AwsError {
             EcsError::InvalidParameter(m) => AwsError::client(INVALID_PARAMETER, m),
             EcsError::LimitExceeded(m) => AwsError::client("LimitExceededException", m),
             EcsError::Serialization(m) => AwsError::serialization(m),
+            EcsError::ServiceNotFound(m) => AwsError::client("ServiceNotFoundException", m),
+            EcsError::ClusterContains(code, m) => AwsError::client(code, m),
             EcsError::Store(StoreError::Limit(m)) => AwsError::client("LimitExceededException", m),
             EcsError::Store(StoreError::Conflict { what }) => AwsError::client(
                 "UpdateInProgressException",

@@ -1,14 +1,18 @@
 //! The Amazon ECS API: target prefix `AmazonEC2ContainerServiceV20141113`.
 //!
-//! One module per resource (clusters, task definitions, tags), each holding its
+//! One module per resource (clusters, task definitions, container instances, tasks,
+//! tags), each holding its
 //! operations' wire shapes and handlers; handlers read the request, apply domain
 //! rules, and call the [`Store`]. Wire shapes follow botocore's ECS service model.
 //! AWS error codes for every failure are chosen in [`error`], and only there.
 
+mod agent_channel;
 mod clusters;
+mod container_instances;
 mod error;
 mod tags;
 mod task_definitions;
+mod tasks;
 mod wire;
 
 use async_trait::async_trait;
@@ -19,17 +23,21 @@ use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_requ
 use flotilla_store::Store;
 use std::sync::Arc;
 
+pub use agent_channel::{AgentChannel, AgentTask, MAX_WAIT_SECONDS};
 pub use error::EcsError;
 
 /// The ECS service, backed by a store.
 pub struct EcsService {
     store: Arc<dyn Store>,
     account: AccountContext,
+    /// The URL agents reach this control plane at (DiscoverPollEndpoint's answer).
+    endpoint: String,
+    wakeups: agent_channel::Wakeups,
 }
 
 impl EcsService {
-    pub fn new(store: Arc<dyn Store>, account: AccountContext) -> Self {
-        Self { store, account }
+    pub fn new(store: Arc<dyn Store>, account: AccountContext, endpoint: impl Into<String>) -> Self {
+        Self { store, account, endpoint: endpoint.into(), wakeups: agent_channel::Wakeups::default() }
     }
 
     /// Makes sure the `default` cluster exists (ECS creates it on first use).
@@ -73,6 +81,19 @@ impl JsonService for EcsService {
             "ListTaskDefinitionFamilies" => op!(task_definitions::list_task_definition_families),
             "DeregisterTaskDefinition" => op!(task_definitions::deregister_task_definition),
             "DeleteTaskDefinitions" => op!(task_definitions::delete_task_definitions),
+            "RegisterContainerInstance" => op!(container_instances::register_container_instance),
+            "DeregisterContainerInstance" => op!(container_instances::deregister_container_instance),
+            "DescribeContainerInstances" => op!(container_instances::describe_container_instances),
+            "ListContainerInstances" => op!(container_instances::list_container_instances),
+            "UpdateContainerInstancesState" => op!(container_instances::update_container_instances_state),
+            "DiscoverPollEndpoint" => op!(container_instances::discover_poll_endpoint),
+            "RunTask" => op!(tasks::run_task),
+            "StartTask" => op!(tasks::start_task),
+            "StopTask" => op!(tasks::stop_task),
+            "DescribeTasks" => op!(tasks::describe_tasks),
+            "ListTasks" => op!(tasks::list_tasks),
+            "SubmitTaskStateChange" => op!(tasks::submit_task_state_change),
+            "SubmitContainerStateChange" => op!(tasks::submit_container_state_change),
             "TagResource" => op!(tags::tag_resource),
             "UntagResource" => op!(tags::untag_resource),
             "ListTagsForResource" => op!(tags::list_tags_for_resource),

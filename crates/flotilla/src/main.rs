@@ -71,16 +71,21 @@ async fn serve(args: ServeArgs, everything: bool) -> Result<()> {
         .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
     let credentials = RootCredentials::load_or_create(&args.data_dir)?;
     let account = AccountContext { region: args.region.clone(), ..AccountContext::default() };
-    let config = ServerConfig { data_dir: args.data_dir.clone(), account, credentials: credentials.clone() };
-    let plane = ControlPlane::open(&config).await?;
-    if everything {
-        plane.ecs.ensure_default_cluster().await.context("creating the default cluster")?;
-    }
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
     let local = listener.local_addr()?;
     let host = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
     let endpoint = format!("http://{host}:{}", local.port());
+    let config = ServerConfig {
+        data_dir: args.data_dir.clone(),
+        account,
+        credentials: credentials.clone(),
+        endpoint: endpoint.clone(),
+    };
+    let plane = ControlPlane::open(&config).await?;
+    if everything {
+        plane.ecs.ensure_default_cluster().await.context("creating the default cluster")?;
+    }
     if !args.no_aws_profile {
         let (config_path, creds_path) = aws_profile::default_paths()?;
         aws_profile::write_profile(&config_path, &creds_path, &endpoint, &args.region, &credentials)?;

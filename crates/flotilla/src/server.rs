@@ -8,7 +8,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::routing::{get, post};
 use flotilla_domain::AccountContext;
-use flotilla_ecs_api::EcsService;
+use flotilla_ecs_api::{AgentChannel, EcsService};
 use flotilla_protocol::{FrontDoor, request_id_layer};
 use flotilla_sigv4::Credentials;
 use flotilla_store::SqliteStore;
@@ -24,6 +24,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub account: AccountContext,
     pub credentials: RootCredentials,
+    /// The URL clients and agents reach this control plane at.
+    pub endpoint: String,
 }
 
 /// A control plane with its state open, ready to serve.
@@ -41,13 +43,14 @@ impl ControlPlane {
         let store = SqliteStore::open(&db, config.account.clone())
             .await
             .with_context(|| format!("opening the store {}", db.display()))?;
-        let ecs = Arc::new(EcsService::new(Arc::new(store.clone()), config.account.clone()));
+        let ecs = Arc::new(EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone()));
         let metrics = Arc::new(Metrics::default());
         let root =
             Credentials::new(config.credentials.access_key_id.clone(), config.credentials.secret_access_key.clone());
         let front_door = Arc::new(
             FrontDoor::new(Arc::new(root), config.account.region.clone(), MAX_REQUEST_BYTES)
                 .with_service(ecs.clone())
+                .with_service(Arc::new(AgentChannel::new(ecs.clone())))
                 .with_observer(metrics.clone()),
         );
         let router = Router::new()

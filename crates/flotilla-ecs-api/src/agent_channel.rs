@@ -1,0 +1,164 @@
+//! The channel agents poll for their assignments: `FlotillaAgentV1.PollTasks`.
+//!
+//! ECS's own agent gets its work over a websocket found through
+//! DiscoverPollEndpoint; Flotilla's agent long-polls this JSON 1.1 operation
+//! instead (SigV4-signed like every call). A poll records the agent's heartbeat and
+//! answers as soon as the set of tasks the instance must know of differs from what
+//! the agent says it knows, or when the wait runs out. Wake-ups between calls on one
+//! replica are only a hint: every answer is read from the store, and waiting polls
+//! re-read it every second, so a change made through another replica is seen too.
+
+use crate::EcsService;
+use crate::error::EcsError;
+use crate::wire::required;
+use async_trait::async_trait;
+use axum::response::Response;
+use bytes::Bytes;
+use flotilla_domain::Timestamp;
+use flotilla_domain::container_instance::InstanceStatus;
+use flotilla_domain::task::{Task, TaskOverride};
+use flotilla_domain::task_definition::TaskDefinitionSpec;
+use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_request};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The longest a poll may wait for a change.
+pub const MAX_WAIT_SECONDS: u64 = 25;
+
+/// Per-instance wake-ups for waiting polls.
+#[derive(Default)]
+pub struct Wakeups {
+    by_instance: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Wakeups {
+    fn notify_for(&self, instance_id: &str) -> Arc<Notify> {
+        let mut map = self.by_instance.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(instance_id.to_string()).or_default().clone()
+    }
+
+    /// Wakes the polls waiting for this instance.
+    pub fn wake(&self, instance_id: &str) {
+        self.notify_for(instance_id).notify_waiters();
+    }
+}
+
+/// Serves `FlotillaAgentV1` on behalf of the ECS service.
+pub struct AgentChannel {
+    ecs: Arc<EcsService>,
+}
+
+impl AgentChannel {
+    pub fn new(ecs: Arc<EcsService>) -> Self {
+        Self { ecs }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PollTasksInput {
+    cluster: Option<String>,
+    container_instance: Option<String>,
+    /// Task ARN → version, for every task the agent knows of.
+    #[serde(default)]
+    known: BTreeMap<String, i64>,
+    wait_seconds: Option<u64>,
+}
+
+/// A task as its agent needs it: identity, wishes and the definition to run.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentTask {
+    pub task_arn: String,
+    pub version: i64,
+    pub desired_status: String,
+    pub last_status: String,
+    pub family: String,
+    pub revision: i64,
+    pub overrides: TaskOverride,
+    pub definition: TaskDefinitionSpec,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PollTasksOutput {
+    instance_status: &'static str,
+    tasks: Vec<AgentTask>,
+}
+
+impl AgentChannel {
+    async fn poll(&self, input: PollTasksInput) -> Result<PollTasksOutput, EcsError> {
+        let svc = &self.ecs;
+        let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+        let given = required(input.container_instance, "containerInstance")?;
+        let instance = svc.find_instance(&cluster.name, &given).await?.ok_or_else(|| {
+            EcsError::invalid(format!("containerInstance '{given}' is not registered in cluster '{}'", cluster.name))
+        })?;
+        svc.store.heartbeat(&instance.id, Timestamp::now()).await?;
+        let wait = Duration::from_secs(input.wait_seconds.unwrap_or(0).min(MAX_WAIT_SECONDS));
+        let deadline = tokio::time::Instant::now() + wait;
+        let notify = svc.wakeups.notify_for(&instance.id);
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let tasks = svc.store.tasks_for_instance(&instance.id).await?;
+            let current: BTreeMap<String, i64> =
+                tasks.iter().map(|t| (svc.account.task_arn(&t.cluster, &t.id), t.version)).collect();
+            let now = tokio::time::Instant::now();
+            if current != input.known || now >= deadline || instance.status == InstanceStatus::Inactive {
+                let mut out = Vec::with_capacity(tasks.len());
+                for t in tasks {
+                    out.push(self.agent_task(t).await?);
+                }
+                return Ok(PollTasksOutput { instance_status: instance.status.as_str(), tasks: out });
+            }
+            let recheck = (deadline - now).min(Duration::from_secs(1));
+            tokio::select! {
+                _ = &mut notified => {}
+                _ = tokio::time::sleep(recheck) => {}
+            }
+        }
+    }
+
+    async fn agent_task(&self, t: Task) -> Result<AgentTask, EcsError> {
+        let svc = &self.ecs;
+        let td = svc.store.get_task_definition(&t.family, t.revision).await?.ok_or_else(|| {
+            EcsError::client(format!("task definition {}:{} of a task is gone", t.family, t.revision))
+        })?;
+        Ok(AgentTask {
+            task_arn: svc.account.task_arn(&t.cluster, &t.id),
+            version: t.version,
+            desired_status: t.desired_status.as_str().into(),
+            last_status: t.last_status.as_str().into(),
+            family: t.family,
+            revision: t.revision,
+            overrides: t.overrides,
+            definition: td.spec,
+        })
+    }
+}
+
+#[async_trait]
+impl JsonService for AgentChannel {
+    fn target_prefix(&self) -> &'static str {
+        "FlotillaAgentV1"
+    }
+
+    fn signing_name(&self) -> &'static str {
+        "ecs"
+    }
+
+    async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {
+        match operation {
+            "PollTasks" => {
+                let input = parse_request(&body, crate::error::INVALID_PARAMETER)?;
+                Ok(json_response(&self.poll(input).await?))
+            }
+            other => Err(AwsError::client("UnknownOperationException", format!("unknown agent operation '{other}'"))),
+        }
+    }
+}

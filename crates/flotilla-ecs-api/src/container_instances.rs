@@ -1,0 +1,468 @@
+//! Container instance operations: RegisterContainerInstance,
+//! DeregisterContainerInstance, DescribeContainerInstances, ListContainerInstances,
+//! UpdateContainerInstancesState, DiscoverPollEndpoint.
+
+use crate::EcsService;
+use crate::error::EcsError;
+use crate::wire::{Failure, decode_token, encode_token, epoch, max_results, required};
+use flotilla_domain::ResourceArn;
+use flotilla_domain::Timestamp;
+use flotilla_domain::cluster::{Cluster, DEFAULT_CLUSTER};
+use flotilla_domain::container_instance::{Attribute, ContainerInstance, InstanceStatus, Resources, VersionInfo};
+use flotilla_domain::tag::{Tag, validate_tags};
+use flotilla_store::{InstanceLoad, Page, StoreError};
+use serde::{Deserialize, Serialize};
+
+const UPDATE_ATTEMPTS: usize = 8;
+
+/// A `Resource` entry (CPU, MEMORY, PORTS, PORTS_UDP).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ResourceShape {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    resource_type: Option<String>,
+    #[serde(default)]
+    double_value: f64,
+    #[serde(default)]
+    long_value: i64,
+    #[serde(default)]
+    integer_value: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    string_set_value: Option<Vec<String>>,
+}
+
+fn resources_shape(r: &Resources) -> Vec<ResourceShape> {
+    let int = |name: &str, v: i64| ResourceShape {
+        name: Some(name.into()),
+        resource_type: Some("INTEGER".into()),
+        double_value: 0.0,
+        long_value: 0,
+        integer_value: v,
+        string_set_value: None,
+    };
+    let set = |name: &str, ports: &[u16]| {
+        let mut sorted: Vec<u16> = ports.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        ResourceShape {
+            name: Some(name.into()),
+            resource_type: Some("STRINGSET".into()),
+            double_value: 0.0,
+            long_value: 0,
+            integer_value: 0,
+            string_set_value: Some(sorted.iter().map(u16::to_string).collect()),
+        }
+    };
+    vec![int("CPU", r.cpu), int("MEMORY", r.memory), set("PORTS", &r.ports_tcp), set("PORTS_UDP", &r.ports_udp)]
+}
+
+fn parse_resources(given: &[ResourceShape]) -> Result<Resources, EcsError> {
+    let mut r = Resources::default();
+    let ports = |s: &ResourceShape, name: &str| -> Result<Vec<u16>, EcsError> {
+        s.string_set_value
+            .iter()
+            .flatten()
+            .map(|p| {
+                p.parse::<u16>().map_err(|_| EcsError::invalid(format!("totalResources {name}: '{p}' is not a port")))
+            })
+            .collect()
+    };
+    for s in given {
+        match s.name.as_deref() {
+            Some("CPU") => r.cpu = s.integer_value,
+            Some("MEMORY") => r.memory = s.integer_value,
+            Some("PORTS") => r.ports_tcp = ports(s, "PORTS")?,
+            Some("PORTS_UDP") => r.ports_udp = ports(s, "PORTS_UDP")?,
+            _ => {}
+        }
+    }
+    if r.cpu <= 0 || r.memory <= 0 {
+        return Err(EcsError::invalid("totalResources must give positive CPU and MEMORY integer values"));
+    }
+    Ok(r)
+}
+
+/// The `ContainerInstance` shape.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContainerInstanceShape {
+    container_instance_arn: String,
+    ec2_instance_id: String,
+    version: i64,
+    version_info: VersionInfo,
+    remaining_resources: Vec<ResourceShape>,
+    registered_resources: Vec<ResourceShape>,
+    status: &'static str,
+    agent_connected: bool,
+    running_tasks_count: i64,
+    pending_tasks_count: i64,
+    attributes: Vec<Attribute>,
+    registered_at: f64,
+    attachments: Vec<serde_json::Value>,
+    tags: Vec<Tag>,
+}
+
+impl EcsService {
+    pub(crate) async fn instance_shape(
+        &self,
+        load: InstanceLoad,
+        with_tags: bool,
+    ) -> Result<ContainerInstanceShape, EcsError> {
+        let ci = load.instance;
+        let arn = self.account.container_instance_arn(&ci.cluster, &ci.id);
+        let tags = if with_tags { self.store.list_tags(&arn).await? } else { Vec::new() };
+        Ok(ContainerInstanceShape {
+            container_instance_arn: arn,
+            agent_connected: ci.agent_connected(Timestamp::now()),
+            ec2_instance_id: ci.ec2_instance_id,
+            version: ci.version,
+            version_info: ci.version_info,
+            remaining_resources: resources_shape(&load.remaining),
+            registered_resources: resources_shape(&ci.registered),
+            status: ci.status.as_str(),
+            running_tasks_count: load.running_tasks,
+            pending_tasks_count: load.pending_tasks,
+            attributes: ci.attributes,
+            registered_at: epoch(ci.registered_at),
+            attachments: Vec::new(),
+            tags,
+        })
+    }
+
+    /// The ACTIVE cluster a call names, creating `default` when it is the one named
+    /// (ECS creates the default cluster on first use).
+    pub(crate) async fn cluster_for_use(&self, cluster: Option<&str>) -> Result<Cluster, EcsError> {
+        let name = self.cluster_name(cluster)?;
+        if name == DEFAULT_CLUSTER {
+            crate::clusters::ensure_default(self).await?;
+        }
+        self.active_cluster(Some(&name)).await
+    }
+
+    /// The instance a `containerInstance` parameter (ARN or id) names in `cluster`.
+    pub(crate) fn instance_id(&self, cluster: &str, given: &str) -> Result<String, EcsError> {
+        if given.starts_with("arn:") {
+            match self.account.parse_arn(given)? {
+                ResourceArn::ContainerInstance { cluster: c, id } if c == cluster => Ok(id),
+                ResourceArn::ContainerInstance { .. } => {
+                    Err(EcsError::invalid(format!("containerInstance '{given}' belongs to another cluster")))
+                }
+                _ => Err(EcsError::invalid(format!("containerInstance '{given}' is not a container instance ARN"))),
+            }
+        } else {
+            Ok(given.to_string())
+        }
+    }
+
+    /// The instance, if it exists in the cluster.
+    pub(crate) async fn find_instance(
+        &self,
+        cluster: &str,
+        given: &str,
+    ) -> Result<Option<ContainerInstance>, EcsError> {
+        let Ok(id) = self.instance_id(cluster, given) else { return Ok(None) };
+        Ok(self.store.get_container_instance(&id).await?.filter(|ci| ci.cluster == cluster))
+    }
+
+    async fn change_instance(
+        &self,
+        cluster: &str,
+        given: &str,
+        mut change: impl FnMut(&mut ContainerInstance, &InstanceLoad) -> Result<(), EcsError>,
+    ) -> Result<ContainerInstance, EcsError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let ci = self.find_instance(cluster, given).await?.ok_or_else(|| {
+                EcsError::invalid(format!("containerInstance '{given}' is not registered in cluster '{cluster}'"))
+            })?;
+            let load = self.store.instance_load(&ci.id).await?.ok_or_else(|| EcsError::invalid("instance vanished"))?;
+            let mut updated = load.instance.clone();
+            change(&mut updated, &load)?;
+            match self.store.update_container_instance(&updated).await {
+                Ok(stored) => return Ok(stored),
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict { what: format!("container instance {given}") }.into())
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RegisterContainerInstanceInput {
+    cluster: Option<String>,
+    instance_identity_document: Option<String>,
+    #[serde(default)]
+    total_resources: Vec<ResourceShape>,
+    version_info: Option<VersionInfo>,
+    container_instance_arn: Option<String>,
+    #[serde(default)]
+    attributes: Vec<Attribute>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+/// The fields of an EC2-style instance identity document the agent sends.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct IdentityDocument {
+    instance_id: Option<String>,
+    availability_zone: Option<String>,
+    instance_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContainerInstanceOutput {
+    container_instance: ContainerInstanceShape,
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+pub(crate) async fn register_container_instance(
+    svc: &EcsService,
+    input: RegisterContainerInstanceInput,
+) -> Result<ContainerInstanceOutput, EcsError> {
+    let cluster = svc.cluster_for_use(input.cluster.as_deref()).await?;
+    validate_tags(&input.tags)?;
+    let registered = parse_resources(&input.total_resources)?;
+    let identity: IdentityDocument = match &input.instance_identity_document {
+        Some(doc) => serde_json::from_str(doc)
+            .map_err(|e| EcsError::invalid(format!("instanceIdentityDocument is not a JSON identity document: {e}")))?,
+        None => IdentityDocument::default(),
+    };
+    for a in &input.attributes {
+        if a.name.is_empty() || a.name.len() > 128 || a.value.as_ref().is_some_and(|v| v.len() > 128) {
+            return Err(EcsError::invalid(format!(
+                "attributes: '{}' needs a name and value of at most 128 characters",
+                a.name
+            )));
+        }
+    }
+    let now = Timestamp::now();
+    let existing = match &input.container_instance_arn {
+        Some(arn) => svc.find_instance(&cluster.name, arn).await?,
+        None => None,
+    };
+    let mut attributes = input.attributes;
+    for (name, value) in [
+        ("ecs.availability-zone", identity.availability_zone.clone()),
+        ("ecs.instance-type", identity.instance_type.clone()),
+    ] {
+        if let Some(v) = value
+            && !attributes.iter().any(|a| a.name == name)
+        {
+            attributes.push(Attribute { name: name.into(), value: Some(v) });
+        }
+    }
+    let instance = ContainerInstance {
+        id: existing.as_ref().map(|e| e.id.clone()).unwrap_or_else(new_id),
+        cluster: cluster.name.clone(),
+        ec2_instance_id: identity
+            .instance_id
+            .or_else(|| existing.as_ref().map(|e| e.ec2_instance_id.clone()))
+            .unwrap_or_else(|| format!("i-{}", &new_id()[..17])),
+        status: InstanceStatus::Active,
+        registered,
+        attributes,
+        version_info: input.version_info.unwrap_or_default(),
+        registered_at: existing.as_ref().map_or(now, |e| e.registered_at),
+        last_heartbeat: now,
+        version: existing.as_ref().map_or(0, |e| e.version),
+    };
+    let stored = svc.store.put_container_instance(&instance).await?;
+    let arn = svc.account.container_instance_arn(&stored.cluster, &stored.id);
+    if !input.tags.is_empty() {
+        svc.store.tag_resource(&arn, &input.tags, flotilla_domain::tag::MAX_TAGS_PER_RESOURCE).await?;
+    }
+    let load = svc.store.instance_load(&stored.id).await?.ok_or_else(|| EcsError::client("registration vanished"))?;
+    Ok(ContainerInstanceOutput { container_instance: svc.instance_shape(load, true).await? })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeregisterContainerInstanceInput {
+    cluster: Option<String>,
+    container_instance: Option<String>,
+    force: Option<bool>,
+}
+
+pub(crate) async fn deregister_container_instance(
+    svc: &EcsService,
+    input: DeregisterContainerInstanceInput,
+) -> Result<ContainerInstanceOutput, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    let given = required(input.container_instance, "containerInstance")?;
+    let force = input.force.unwrap_or(false);
+    let stored = svc
+        .change_instance(&cluster.name, &given, |ci, load| {
+            if !force && load.running_tasks + load.pending_tasks > 0 {
+                return Err(EcsError::invalid(format!(
+                    "containerInstance '{given}' still has {} tasks; stop them or deregister with force",
+                    load.running_tasks + load.pending_tasks
+                )));
+            }
+            ci.status = InstanceStatus::Inactive;
+            Ok(())
+        })
+        .await?;
+    let load = svc.store.instance_load(&stored.id).await?.ok_or_else(|| EcsError::client("instance vanished"))?;
+    Ok(ContainerInstanceOutput { container_instance: svc.instance_shape(load, true).await? })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DescribeContainerInstancesInput {
+    cluster: Option<String>,
+    container_instances: Option<Vec<String>>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContainerInstancesOutput {
+    container_instances: Vec<ContainerInstanceShape>,
+    failures: Vec<Failure>,
+}
+
+pub(crate) async fn describe_container_instances(
+    svc: &EcsService,
+    input: DescribeContainerInstancesInput,
+) -> Result<ContainerInstancesOutput, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    let given = required(input.container_instances, "containerInstances")?;
+    if given.len() > 100 {
+        return Err(EcsError::invalid("containerInstances: at most 100 can be described at once"));
+    }
+    let with_tags = input.include.iter().any(|i| i == "TAGS");
+    let mut out = ContainerInstancesOutput { container_instances: Vec::new(), failures: Vec::new() };
+    for g in given {
+        match svc.find_instance(&cluster.name, &g).await? {
+            Some(ci) => {
+                let load =
+                    svc.store.instance_load(&ci.id).await?.ok_or_else(|| EcsError::client("instance vanished"))?;
+                out.container_instances.push(svc.instance_shape(load, with_tags).await?);
+            }
+            None => {
+                let arn = if g.starts_with("arn:") { g } else { svc.account.container_instance_arn(&cluster.name, &g) };
+                out.failures.push(Failure { arn, reason: "MISSING".into(), detail: None });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListContainerInstancesInput {
+    cluster: Option<String>,
+    filter: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+    status: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListContainerInstancesOutput {
+    container_instance_arns: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+fn parse_instance_status(s: &str) -> Result<InstanceStatus, EcsError> {
+    match s {
+        "ACTIVE" => Ok(InstanceStatus::Active),
+        "DRAINING" => Ok(InstanceStatus::Draining),
+        "INACTIVE" => Ok(InstanceStatus::Inactive),
+        other => Err(EcsError::invalid(format!("status '{other}' is not one of ACTIVE, DRAINING, INACTIVE"))),
+    }
+}
+
+pub(crate) async fn list_container_instances(
+    svc: &EcsService,
+    input: ListContainerInstancesInput,
+) -> Result<ListContainerInstancesOutput, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    if input.filter.is_some() {
+        return Err(EcsError::invalid("filter: cluster query language filters are not supported yet"));
+    }
+    let status = input.status.as_deref().map(parse_instance_status).transpose()?;
+    let limit = max_results(input.max_results, 100)?;
+    let after = input.next_token.as_deref().map(decode_token).transpose()?;
+    let mut loads = svc.store.list_container_instances(&cluster.name, status, Page { after, limit: limit + 1 }).await?;
+    let next_token = if loads.len() > limit as usize {
+        loads.truncate(limit as usize);
+        loads.last().map(|l| encode_token(&l.instance.id))
+    } else {
+        None
+    };
+    Ok(ListContainerInstancesOutput {
+        container_instance_arns: loads
+            .iter()
+            .filter(|l| status.is_some() || l.instance.status != InstanceStatus::Inactive)
+            .map(|l| svc.account.container_instance_arn(&cluster.name, &l.instance.id))
+            .collect(),
+        next_token,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UpdateContainerInstancesStateInput {
+    cluster: Option<String>,
+    container_instances: Option<Vec<String>>,
+    status: Option<String>,
+}
+
+pub(crate) async fn update_container_instances_state(
+    svc: &EcsService,
+    input: UpdateContainerInstancesStateInput,
+) -> Result<ContainerInstancesOutput, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    let given = required(input.container_instances, "containerInstances")?;
+    let status = parse_instance_status(&required(input.status, "status")?)?;
+    if status == InstanceStatus::Inactive {
+        return Err(EcsError::invalid("status must be ACTIVE or DRAINING"));
+    }
+    let mut out = ContainerInstancesOutput { container_instances: Vec::new(), failures: Vec::new() };
+    for g in given {
+        if svc.find_instance(&cluster.name, &g).await?.is_none_or(|ci| ci.status == InstanceStatus::Inactive) {
+            let arn = if g.starts_with("arn:") { g } else { svc.account.container_instance_arn(&cluster.name, &g) };
+            out.failures.push(Failure { arn, reason: "MISSING".into(), detail: None });
+            continue;
+        }
+        let stored = svc
+            .change_instance(&cluster.name, &g, |ci, _| {
+                ci.status = status;
+                Ok(())
+            })
+            .await?;
+        let load = svc.store.instance_load(&stored.id).await?.ok_or_else(|| EcsError::client("instance vanished"))?;
+        out.container_instances.push(svc.instance_shape(load, false).await?);
+    }
+    Ok(out)
+}
+
+/// DiscoverPollEndpoint's input (containerInstance, cluster) does not change the
+/// answer: every agent polls the endpoint it registered through.
+#[derive(Deserialize)]
+pub(crate) struct DiscoverPollEndpointInput {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DiscoverPollEndpointOutput {
+    endpoint: String,
+    telemetry_endpoint: String,
+}
+
+pub(crate) async fn discover_poll_endpoint(
+    svc: &EcsService,
+    _input: DiscoverPollEndpointInput,
+) -> Result<DiscoverPollEndpointOutput, EcsError> {
+    Ok(DiscoverPollEndpointOutput { endpoint: svc.endpoint.clone(), telemetry_endpoint: svc.endpoint.clone() })
+}

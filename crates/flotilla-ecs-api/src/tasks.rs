@@ -1,0 +1,670 @@
+//! Task operations: RunTask, StartTask, StopTask, DescribeTasks, ListTasks, and the
+//! agent's SubmitTaskStateChange and SubmitContainerStateChange.
+
+use crate::EcsService;
+use crate::container_instances::new_id;
+use crate::error::EcsError;
+use crate::wire::{Failure, decode_token, encode_token, epoch, max_results, required};
+use flotilla_domain::ResourceArn;
+use flotilla_domain::Timestamp;
+use flotilla_domain::container_instance::InstanceStatus;
+use flotilla_domain::tag::{MAX_TAGS_PER_RESOURCE, Tag, validate_tags};
+use flotilla_domain::task::{
+    ContainerReport, NetworkBinding, PlacementFailure, StopCode, Task, TaskContainer, TaskOverride, TaskReport,
+    TaskStatus, first_fit, task_needs,
+};
+use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus};
+use flotilla_store::{InstanceLoad, Page, StoreError, TaskFilter};
+use serde::{Deserialize, Serialize};
+
+const UPDATE_ATTEMPTS: usize = 8;
+
+/// The `Container` shape.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ContainerShape {
+    container_arn: String,
+    task_arn: String,
+    name: String,
+    image: String,
+    last_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runtime_id: Option<String>,
+    network_bindings: Vec<NetworkBinding>,
+    network_interfaces: Vec<serde_json::Value>,
+    health_status: String,
+    cpu: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_reservation: Option<String>,
+}
+
+/// The `Task` shape.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct TaskShape {
+    task_arn: String,
+    cluster_arn: String,
+    task_definition_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    container_instance_arn: Option<String>,
+    overrides: TaskOverride,
+    last_status: &'static str,
+    desired_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory: Option<String>,
+    containers: Vec<ContainerShape>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_by: Option<String>,
+    version: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_code: Option<&'static str>,
+    created_at: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull_started_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pull_stopped_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopping_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    execution_stopped_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stopped_at: Option<f64>,
+    group: String,
+    launch_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    availability_zone: Option<String>,
+    health_status: &'static str,
+    attachments: Vec<serde_json::Value>,
+    enable_execute_command: bool,
+    tags: Vec<Tag>,
+}
+
+impl EcsService {
+    pub(crate) async fn task_shape(&self, t: Task, with_tags: bool) -> Result<TaskShape, EcsError> {
+        let task_arn = self.account.task_arn(&t.cluster, &t.id);
+        let tags = if with_tags { self.store.list_tags(&task_arn).await? } else { Vec::new() };
+        let availability_zone = match &t.container_instance_id {
+            Some(id) => self
+                .store
+                .get_container_instance(id)
+                .await?
+                .and_then(|ci| ci.attribute("ecs.availability-zone").and_then(|a| a.value.clone())),
+            None => None,
+        };
+        let health = |c: &TaskContainer| c.health_status.clone().unwrap_or_else(|| "UNKNOWN".into());
+        let task_health = if t.containers.iter().any(|c| c.health_status.as_deref() == Some("UNHEALTHY")) {
+            "UNHEALTHY"
+        } else if !t.containers.is_empty() && t.containers.iter().all(|c| c.health_status.as_deref() == Some("HEALTHY"))
+        {
+            "HEALTHY"
+        } else {
+            "UNKNOWN"
+        };
+        Ok(TaskShape {
+            containers: t
+                .containers
+                .iter()
+                .map(|c| ContainerShape {
+                    container_arn: format!(
+                        "arn:aws:ecs:{}:{}:container/{}/{}/{}",
+                        self.account.region, self.account.account_id, t.cluster, t.id, c.id
+                    ),
+                    task_arn: task_arn.clone(),
+                    name: c.name.clone(),
+                    image: c.image.clone(),
+                    last_status: c.last_status.as_str(),
+                    exit_code: c.exit_code,
+                    reason: c.reason.clone(),
+                    runtime_id: c.runtime_id.clone(),
+                    network_bindings: c.network_bindings.clone(),
+                    network_interfaces: Vec::new(),
+                    health_status: health(c),
+                    cpu: c.cpu.to_string(),
+                    memory: c.memory.map(|m| m.to_string()),
+                    memory_reservation: c.memory_reservation.map(|m| m.to_string()),
+                })
+                .collect(),
+            task_arn,
+            cluster_arn: self.account.cluster_arn(&t.cluster),
+            task_definition_arn: self.account.task_definition_arn(&t.family, t.revision),
+            container_instance_arn: t
+                .container_instance_id
+                .as_ref()
+                .map(|id| self.account.container_instance_arn(&t.cluster, id)),
+            overrides: t.overrides,
+            last_status: t.last_status.as_str(),
+            desired_status: t.desired_status.as_str(),
+            cpu: t.cpu,
+            memory: t.memory,
+            started_by: t.started_by,
+            version: t.version,
+            stopped_reason: t.stopped_reason,
+            stop_code: t.stop_code.map(StopCode::as_str),
+            created_at: epoch(t.created_at),
+            pull_started_at: t.pull_started_at.map(epoch),
+            pull_stopped_at: t.pull_stopped_at.map(epoch),
+            started_at: t.started_at.map(epoch),
+            stopping_at: t.stopping_at.map(epoch),
+            execution_stopped_at: t.execution_stopped_at.map(epoch),
+            stopped_at: t.stopped_at.map(epoch),
+            group: t.group,
+            launch_type: "EC2",
+            availability_zone,
+            health_status: task_health,
+            attachments: Vec::new(),
+            enable_execute_command: false,
+            tags,
+        })
+    }
+
+    /// The task a `task` parameter (ARN or id) names in `cluster`.
+    async fn find_task(&self, cluster: &str, given: &str) -> Result<Option<Task>, EcsError> {
+        let id = if given.starts_with("arn:") {
+            match self.account.parse_arn(given) {
+                Ok(ResourceArn::Task { cluster: c, id }) if c == cluster => id,
+                _ => return Ok(None),
+            }
+        } else {
+            given.to_string()
+        };
+        Ok(self.store.get_task(&id).await?.filter(|t| t.cluster == cluster))
+    }
+
+    /// Reads the task, applies `change`, and stores it if anything changed,
+    /// retrying when another writer got there first.
+    pub(crate) async fn change_task(
+        &self,
+        cluster: &str,
+        given: &str,
+        mut change: impl FnMut(&mut Task) -> bool,
+    ) -> Result<Task, EcsError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let mut task = self
+                .find_task(cluster, given)
+                .await?
+                .ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
+            if !change(&mut task) {
+                return Ok(task);
+            }
+            match self.store.update_task(&task).await {
+                Ok(stored) => {
+                    if let Some(id) = &stored.container_instance_id {
+                        self.wakeups.wake(id);
+                    }
+                    return Ok(stored);
+                }
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict { what: format!("task {given}") }.into())
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunTaskInput {
+    cluster: Option<String>,
+    task_definition: Option<String>,
+    count: Option<i64>,
+    overrides: Option<TaskOverride>,
+    group: Option<String>,
+    started_by: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+    client_token: Option<String>,
+    launch_type: Option<String>,
+    #[serde(default)]
+    placement_constraints: Vec<serde_json::Value>,
+    #[serde(default)]
+    placement_strategy: Vec<serde_json::Value>,
+    #[serde(default)]
+    capacity_provider_strategy: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct TasksOutput {
+    tasks: Vec<TaskShape>,
+    failures: Vec<Failure>,
+}
+
+/// Checks a call's overrides against the task definition it runs.
+fn check_overrides(td: &TaskDefinition, overrides: &TaskOverride) -> Result<(), EcsError> {
+    for o in &overrides.container_overrides {
+        let name = o.name.as_deref().unwrap_or("");
+        if !td.spec.container_definitions.iter().any(|c| c.name == name) {
+            return Err(EcsError::invalid(format!(
+                "overrides.containerOverrides: '{name}' is not a container of task definition {}:{}",
+                td.family, td.revision
+            )));
+        }
+        for (field, v) in [("cpu", o.cpu), ("memory", o.memory), ("memoryReservation", o.memory_reservation)] {
+            if v.is_some_and(|v| v < 0) {
+                return Err(EcsError::invalid(format!(
+                    "overrides.containerOverrides '{name}': {field} must not be negative"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Builds a not-yet-placed task of a definition.
+fn new_task(
+    td: &TaskDefinition,
+    cluster: &str,
+    input: &RunTaskInput,
+    overrides: &TaskOverride,
+    now: Timestamp,
+) -> Task {
+    let containers = td
+        .spec
+        .container_definitions
+        .iter()
+        .map(|c| {
+            let o = overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(&c.name));
+            TaskContainer {
+                id: new_id(),
+                name: c.name.clone(),
+                image: c.image.clone(),
+                last_status: TaskStatus::Pending,
+                exit_code: None,
+                reason: None,
+                runtime_id: None,
+                health_status: c.health_check.as_ref().map(|_| "UNKNOWN".to_string()),
+                network_bindings: Vec::new(),
+                cpu: o.and_then(|o| o.cpu).unwrap_or(c.cpu),
+                memory: o.and_then(|o| o.memory).or(c.memory),
+                memory_reservation: o.and_then(|o| o.memory_reservation).or(c.memory_reservation),
+            }
+        })
+        .collect();
+    Task {
+        id: new_id(),
+        cluster: cluster.to_string(),
+        family: td.family.clone(),
+        revision: td.revision,
+        container_instance_id: None,
+        last_status: TaskStatus::Provisioning,
+        desired_status: TaskStatus::Running,
+        started_by: input.started_by.clone(),
+        group: input.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
+        overrides: overrides.clone(),
+        reservation: task_needs(&td.spec, overrides),
+        containers,
+        cpu: overrides.cpu.clone().or_else(|| td.spec.cpu.clone()),
+        memory: overrides.memory.clone().or_else(|| td.spec.memory.clone()),
+        created_at: now,
+        pull_started_at: None,
+        pull_stopped_at: None,
+        started_at: None,
+        stopping_at: None,
+        execution_stopped_at: None,
+        stopped_at: None,
+        stop_code: None,
+        stopped_reason: None,
+        client_token: input.client_token.clone(),
+        version: 1,
+    }
+}
+
+fn first_fit_placer(loads: &[InstanceLoad], task: &Task) -> Result<usize, PlacementFailure> {
+    let remaining: Vec<_> = loads.iter().map(|l| l.remaining.clone()).collect();
+    first_fit(&remaining, &task.reservation)
+}
+
+async fn checked_definition(svc: &EcsService, given: Option<String>) -> Result<TaskDefinition, EcsError> {
+    let given = required(given, "taskDefinition")?;
+    let td = svc
+        .find_task_definition(&given)
+        .await?
+        .filter(|td| td.status != TaskDefinitionStatus::DeleteInProgress)
+        .ok_or_else(|| EcsError::invalid(format!("taskDefinition '{given}' does not exist")))?;
+    if td.status == TaskDefinitionStatus::Inactive {
+        return Err(EcsError::invalid(format!("taskDefinition '{given}' is INACTIVE and cannot run new tasks")));
+    }
+    Ok(td)
+}
+
+fn check_run_options(input: &RunTaskInput) -> Result<(), EcsError> {
+    if let Some(lt) = input.launch_type.as_deref()
+        && lt != "EC2"
+    {
+        return Err(EcsError::invalid(format!("launchType '{lt}' is not supported yet; use EC2")));
+    }
+    if !input.placement_constraints.is_empty() || !input.placement_strategy.is_empty() {
+        return Err(EcsError::invalid("placementConstraints and placementStrategy are not supported yet"));
+    }
+    if !input.capacity_provider_strategy.is_empty() {
+        return Err(EcsError::invalid("capacityProviderStrategy is not supported yet"));
+    }
+    if input.started_by.as_ref().is_some_and(|s| s.len() > 36) {
+        return Err(EcsError::invalid("startedBy is limited to 36 characters"));
+    }
+    if input.client_token.as_ref().is_some_and(|s| s.is_empty() || s.len() > 64) {
+        return Err(EcsError::invalid("clientToken must be 1 to 64 characters"));
+    }
+    if let Some(g) = &input.group
+        && (g.is_empty() || g.len() > 255)
+    {
+        return Err(EcsError::invalid("group must be 1 to 255 characters"));
+    }
+    validate_tags(&input.tags)?;
+    Ok(())
+}
+
+async fn launch(
+    svc: &EcsService,
+    cluster: &str,
+    tasks: Vec<Task>,
+    tags: &[Tag],
+    placer: flotilla_store::Placer<'_>,
+) -> Result<TasksOutput, EcsError> {
+    let placed = svc.store.place_tasks(cluster, tasks, placer, Timestamp::now()).await?;
+    let mut out = TasksOutput { tasks: Vec::new(), failures: Vec::new() };
+    for result in placed {
+        match result {
+            Ok(task) => {
+                let arn = svc.account.task_arn(&task.cluster, &task.id);
+                if !tags.is_empty() {
+                    svc.store.tag_resource(&arn, tags, MAX_TAGS_PER_RESOURCE).await?;
+                }
+                if let Some(id) = &task.container_instance_id {
+                    svc.wakeups.wake(id);
+                }
+                out.tasks.push(svc.task_shape(task, true).await?);
+            }
+            Err(f) => out.failures.push(Failure {
+                arn: svc.account.cluster_arn(cluster),
+                reason: f.reason().to_string(),
+                detail: None,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn run_task(svc: &EcsService, input: RunTaskInput) -> Result<TasksOutput, EcsError> {
+    let cluster = svc.cluster_for_use(input.cluster.as_deref()).await?;
+    check_run_options(&input)?;
+    let count = input.count.unwrap_or(1);
+    if !(1..=10).contains(&count) {
+        return Err(EcsError::invalid(format!("count {count} must be between 1 and 10")));
+    }
+    let td = checked_definition(svc, input.task_definition.clone()).await?;
+    let overrides = input.overrides.clone().unwrap_or_default();
+    check_overrides(&td, &overrides)?;
+    let now = Timestamp::now();
+    let tasks = (0..count).map(|_| new_task(&td, &cluster.name, &input, &overrides, now)).collect();
+    launch(svc, &cluster.name, tasks, &input.tags, &first_fit_placer).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct StartTaskInput {
+    cluster: Option<String>,
+    task_definition: Option<String>,
+    container_instances: Option<Vec<String>>,
+    overrides: Option<TaskOverride>,
+    group: Option<String>,
+    started_by: Option<String>,
+    #[serde(default)]
+    tags: Vec<Tag>,
+}
+
+pub(crate) async fn start_task(svc: &EcsService, input: StartTaskInput) -> Result<TasksOutput, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    let instances = required(input.container_instances, "containerInstances")?;
+    if instances.is_empty() || instances.len() > 10 {
+        return Err(EcsError::invalid("containerInstances: give 1 to 10 container instances"));
+    }
+    let run =
+        RunTaskInput { group: input.group, started_by: input.started_by, tags: input.tags, ..RunTaskInput::default() };
+    check_run_options(&run)?;
+    let td = checked_definition(svc, input.task_definition).await?;
+    let overrides = input.overrides.unwrap_or_default();
+    check_overrides(&td, &overrides)?;
+    let now = Timestamp::now();
+    let mut out = TasksOutput { tasks: Vec::new(), failures: Vec::new() };
+    for given in instances {
+        let Some(ci) = svc.find_instance(&cluster.name, &given).await?.filter(|ci| ci.status == InstanceStatus::Active)
+        else {
+            let arn = if given.starts_with("arn:") {
+                given
+            } else {
+                svc.account.container_instance_arn(&cluster.name, &given)
+            };
+            out.failures.push(Failure { arn, reason: "MISSING".into(), detail: None });
+            continue;
+        };
+        let target = ci.id.clone();
+        let only_target = move |loads: &[InstanceLoad], task: &Task| -> Result<usize, PlacementFailure> {
+            let i = loads.iter().position(|l| l.instance.id == target).ok_or(PlacementFailure::NoInstances)?;
+            first_fit(std::slice::from_ref(&loads[i].remaining), &task.reservation).map(|_| i)
+        };
+        let task = new_task(&td, &cluster.name, &run, &overrides, now);
+        let mut one = launch(svc, &cluster.name, vec![task], &run.tags, &only_target).await?;
+        for f in &mut one.failures {
+            f.arn = svc.account.container_instance_arn(&cluster.name, &ci.id);
+        }
+        out.tasks.append(&mut one.tasks);
+        out.failures.append(&mut one.failures);
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StopTaskInput {
+    cluster: Option<String>,
+    task: Option<String>,
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct StopTaskOutput {
+    task: TaskShape,
+}
+
+pub(crate) async fn stop_task(svc: &EcsService, input: StopTaskInput) -> Result<StopTaskOutput, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    let given = required(input.task, "task")?;
+    if input.reason.as_ref().is_some_and(|r| r.len() > 255) {
+        return Err(EcsError::invalid("reason is limited to 255 characters"));
+    }
+    let reason = input.reason.unwrap_or_else(|| "Task stopped by user".into());
+    let now = Timestamp::now();
+    let task = svc
+        .change_task(&cluster.name, &given, |t| t.request_stop(StopCode::UserInitiated, Some(reason.clone()), now))
+        .await?;
+    Ok(StopTaskOutput { task: svc.task_shape(task, false).await? })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct DescribeTasksInput {
+    cluster: Option<String>,
+    tasks: Option<Vec<String>>,
+    #[serde(default)]
+    include: Vec<String>,
+}
+
+pub(crate) async fn describe_tasks(svc: &EcsService, input: DescribeTasksInput) -> Result<TasksOutput, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    let given = required(input.tasks, "tasks")?;
+    if given.len() > 100 {
+        return Err(EcsError::invalid("tasks: at most 100 tasks can be described at once"));
+    }
+    let with_tags = input.include.iter().any(|i| i == "TAGS");
+    let mut out = TasksOutput { tasks: Vec::new(), failures: Vec::new() };
+    for g in given {
+        match svc.find_task(&cluster.name, &g).await? {
+            Some(t) => out.tasks.push(svc.task_shape(t, with_tags).await?),
+            None => {
+                let arn = if g.starts_with("arn:") { g } else { svc.account.task_arn(&cluster.name, &g) };
+                out.failures.push(Failure { arn, reason: "MISSING".into(), detail: None });
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListTasksInput {
+    cluster: Option<String>,
+    container_instance: Option<String>,
+    family: Option<String>,
+    next_token: Option<String>,
+    max_results: Option<i64>,
+    started_by: Option<String>,
+    service_name: Option<String>,
+    desired_status: Option<String>,
+    launch_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ListTasksOutput {
+    task_arns: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+pub(crate) async fn list_tasks(svc: &EcsService, input: ListTasksInput) -> Result<ListTasksOutput, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    if let Some(name) = &input.service_name {
+        return Err(EcsError::ServiceNotFound(format!("service '{name}' was not found")));
+    }
+    let limit = max_results(input.max_results, 100)?;
+    let desired_status = match input.desired_status.as_deref() {
+        None => None,
+        Some("RUNNING") | Some("PENDING") => Some(TaskStatus::Running),
+        Some("STOPPED") => Some(TaskStatus::Stopped),
+        Some(other) => {
+            return Err(EcsError::invalid(format!("desiredStatus '{other}' is not one of RUNNING, PENDING, STOPPED")));
+        }
+    };
+    let container_instance_id =
+        input.container_instance.as_deref().map(|g| svc.instance_id(&cluster.name, g)).transpose()?;
+    let filter =
+        TaskFilter { container_instance_id, family: input.family, started_by: input.started_by, desired_status };
+    if input.launch_type.as_deref().is_some_and(|l| l != "EC2") {
+        return Ok(ListTasksOutput { task_arns: Vec::new(), next_token: None });
+    }
+    let after = input.next_token.as_deref().map(decode_token).transpose()?;
+    let mut ids = svc.store.list_task_ids(&cluster.name, &filter, Page { after, limit: limit + 1 }).await?;
+    let next_token = if ids.len() > limit as usize {
+        ids.truncate(limit as usize);
+        ids.last().map(|i| encode_token(i))
+    } else {
+        None
+    };
+    Ok(ListTasksOutput {
+        task_arns: ids.iter().map(|id| svc.account.task_arn(&cluster.name, id)).collect(),
+        next_token,
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ContainerStateChangeInput {
+    container_name: Option<String>,
+    runtime_id: Option<String>,
+    exit_code: Option<i64>,
+    network_bindings: Option<Vec<NetworkBinding>>,
+    reason: Option<String>,
+    status: Option<String>,
+    /// Not in ECS's model: the agent's reading of the container's Docker health check.
+    health_status: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SubmitTaskStateChangeInput {
+    cluster: Option<String>,
+    task: Option<String>,
+    status: Option<String>,
+    reason: Option<String>,
+    #[serde(default)]
+    containers: Vec<ContainerStateChangeInput>,
+    pull_started_at: Option<f64>,
+    pull_stopped_at: Option<f64>,
+    execution_stopped_at: Option<f64>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct Acknowledgment {
+    acknowledgment: String,
+}
+
+fn parse_status(s: Option<&str>, field: &str) -> Result<Option<TaskStatus>, EcsError> {
+    s.map(|s| TaskStatus::parse(s).ok_or_else(|| EcsError::invalid(format!("{field} '{s}' is not a task status"))))
+        .transpose()
+}
+
+fn seconds(t: Option<f64>) -> Option<Timestamp> {
+    t.map(|s| Timestamp((s * 1000.0) as i64))
+}
+
+fn container_report(c: ContainerStateChangeInput) -> Result<ContainerReport, EcsError> {
+    Ok(ContainerReport {
+        name: required(c.container_name, "containers.containerName")?,
+        status: parse_status(c.status.as_deref(), "containers.status")?,
+        runtime_id: c.runtime_id,
+        exit_code: c.exit_code,
+        reason: c.reason,
+        health_status: c.health_status,
+        network_bindings: c.network_bindings,
+    })
+}
+
+pub(crate) async fn submit_task_state_change(
+    svc: &EcsService,
+    input: SubmitTaskStateChangeInput,
+) -> Result<Acknowledgment, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    let given = required(input.task, "task")?;
+    let report = TaskReport {
+        status: parse_status(input.status.as_deref(), "status")?,
+        reason: input.reason,
+        containers: input.containers.into_iter().map(container_report).collect::<Result<_, _>>()?,
+        pull_started_at: seconds(input.pull_started_at),
+        pull_stopped_at: seconds(input.pull_stopped_at),
+        execution_stopped_at: seconds(input.execution_stopped_at),
+    };
+    let now = Timestamp::now();
+    svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;
+    Ok(Acknowledgment { acknowledgment: "true".into() })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SubmitContainerStateChangeInput {
+    cluster: Option<String>,
+    task: Option<String>,
+    #[serde(flatten)]
+    container: ContainerStateChangeInput,
+}
+
+pub(crate) async fn submit_container_state_change(
+    svc: &EcsService,
+    input: SubmitContainerStateChangeInput,
+) -> Result<Acknowledgment, EcsError> {
+    let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
+    let given = required(input.task, "task")?;
+    let report = TaskReport { containers: vec![container_report(input.container)?], ..TaskReport::default() };
+    let now = Timestamp::now();
+    svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;
+    Ok(Acknowledgment { acknowledgment: "true".into() })
+}
