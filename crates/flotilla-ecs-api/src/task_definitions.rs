@@ -110,7 +110,7 @@ pub(crate) async fn register_task_definition(
     let spec: TaskDefinitionSpec = parse_request(body, INVALID_PARAMETER).map_err(aws_to_ecs)?;
     let RegisterTags { tags } = parse_request(body, INVALID_PARAMETER).map_err(aws_to_ecs)?;
     if spec.family.is_empty() {
-        return Err(EcsError::client("family is required"));
+        return Err(EcsError::client("Family can not be blank."));
     }
     validate_tags(&tags)?;
     let validated = normalize_and_validate(spec)?;
@@ -259,7 +259,7 @@ pub(crate) async fn list_task_definition_families(
     input: ListTaskDefinitionFamiliesInput,
 ) -> Result<ListTaskDefinitionFamiliesOutput, EcsError> {
     let limit = max_results(input.max_results, 100)?;
-    let status = match input.status.unwrap_or(FamilyStatus::Active) {
+    let status = match input.status.unwrap_or(FamilyStatus::All) {
         FamilyStatus::Active => FamilyStatusFilter::Active,
         FamilyStatus::Inactive => FamilyStatusFilter::Inactive,
         FamilyStatus::All => FamilyStatusFilter::All,

@@ -101,9 +101,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_task_definition(&self, family: &str, revision: i64) -> StoreResult<Option<TaskDefinition>>;
     async fn latest_active_task_definition(&self, family: &str) -> StoreResult<Option<TaskDefinition>>;
     /// (family, revision) pairs, sorted by family then revision, ascending or not.
+    /// `family` is a whole family name (ECS's `familyPrefix` of ListTaskDefinitions
+    /// is "the full family name").
     async fn list_task_definitions(
         &self,
-        family_prefix: Option<&str>,
+        family: Option<&str>,
         status: TaskDefinitionStatus,
         descending: bool,
         page: Page<(String, i64)>,

@@ -367,7 +367,7 @@ impl Store for SqliteStore {
 
     async fn list_task_definitions(
         &self,
-        family_prefix: Option<&str>,
+        family: Option<&str>,
         status: TaskDefinitionStatus,
         descending: bool,
         page: Page<(String, i64)>,
@@ -375,19 +375,18 @@ impl Store for SqliteStore {
         let (cmp, order) = if descending { ("<", "DESC") } else { (">", "ASC") };
         let sql = format!(
             "SELECT family, revision FROM task_definitions WHERE status = ? \
-             AND (? IS NULL OR family LIKE ? ESCAPE '\\') \
+             AND (? IS NULL OR family = ?) \
              AND (? IS NULL OR family {cmp} ? OR (family = ? AND revision {cmp} ?)) \
              ORDER BY family {order}, revision {order} LIMIT ?"
         );
-        let prefix = family_prefix.map(like_prefix);
         let (after_family, after_revision) = match &page.after {
             Some((f, r)) => (Some(f.as_str()), Some(*r)),
             None => (None, None),
         };
         let rows = sqlx::query(&sql)
             .bind(status.as_str())
-            .bind(&prefix)
-            .bind(&prefix)
+            .bind(family)
+            .bind(family)
             .bind(after_family)
             .bind(after_family)
             .bind(after_family)

@@ -54,6 +54,7 @@ wire_enum!(DeviceCgroupPermission { Read = "read", Write = "write", Mknod = "mkn
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskDefinitionSpec {
+    #[serde(default)]
     pub family: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task_role_arn: Option<String>,

@@ -152,11 +152,10 @@ async fn task_definitions_survive_reopen_and_transition() {
         .await
         .unwrap();
     assert_eq!(after, vec![("worker".into(), 1)]);
-    let prefixed = store
-        .list_task_definitions(Some("wor"), TaskDefinitionStatus::Active, false, Page { after: None, limit: 10 })
-        .await
-        .unwrap();
-    assert_eq!(prefixed, vec![("worker".into(), 1)]);
+    let family =
+        |f| store.list_task_definitions(Some(f), TaskDefinitionStatus::Active, false, Page { after: None, limit: 10 });
+    assert_eq!(family("worker").await.unwrap(), vec![("worker".into(), 1)]);
+    assert!(family("wor").await.unwrap().is_empty(), "familyPrefix is a whole family name");
 
     store
         .transition_task_definition(
