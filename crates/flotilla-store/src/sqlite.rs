@@ -23,7 +23,11 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// A [`Store`] in one SQLite database file.
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Readers; WAL lets them run beside the writer.
     pool: SqlitePool,
+    /// The one writer connection: writers queue for it in order, instead of
+    /// spinning in SQLite's busy handler, which keeps the latency tail short.
+    writer: SqlitePool,
     account: AccountContext,
 }
 
@@ -38,25 +42,32 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await
+            .map_err(|source| StoreError::Open { path: display.clone(), source })?;
+        MIGRATOR.run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
             .await
             .map_err(|source| StoreError::Open { path: display.clone(), source })?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool, account })
+        Ok(Self { pool, writer, account })
     }
 
     /// Flushes the write-ahead log and closes every connection.
     pub async fn close(&self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
         self.pool.close().await;
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
+        self.writer.close().await;
     }
 
     /// A write transaction that takes the database's write lock at once, so two
     /// writers never deadlock upgrading read locks.
     async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.doing("starting a write transaction")
+        self.writer.begin_with("BEGIN IMMEDIATE").await.doing("starting a write transaction")
     }
 }
 
@@ -283,7 +294,7 @@ impl Store for SqliteStore {
         .bind(to_json(&cluster.spec))
         .bind(&cluster.name)
         .bind(cluster.version)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .doing("updating a cluster")?
         .rows_affected();
@@ -568,7 +579,7 @@ impl Store for SqliteStore {
         .bind(stored.version)
         .bind(&instance.id)
         .bind(instance.version)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .doing("updating a container instance")?
         .rows_affected();
@@ -582,7 +593,7 @@ impl Store for SqliteStore {
         sqlx::query("UPDATE container_instances SET last_heartbeat = ? WHERE id = ?")
             .bind(now.0)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .doing("recording an agent heartbeat")?;
         Ok(())
@@ -693,7 +704,7 @@ impl Store for SqliteStore {
         .bind(stored.version)
         .bind(&task.id)
         .bind(task.version)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .doing("updating a task")?
         .rows_affected();
