@@ -76,7 +76,7 @@ impl StopCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NetworkBinding {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "bindIP", default, skip_serializing_if = "Option::is_none")]
     pub bind_ip: Option<String>,
     pub container_port: i64,
     pub host_port: i64,

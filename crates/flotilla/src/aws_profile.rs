@@ -46,6 +46,31 @@ fn update_section(path: &Path, section: &str, body: &str) -> Result<()> {
     write_private(path, updated.as_bytes()).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Reads the key pair of `profile` from a shared credentials file.
+pub fn read_credentials(path: &Path, profile: &str) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let header = format!("[{profile}]");
+    let (mut id, mut secret, mut inside) = (None, None, false);
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            inside = line == header;
+            continue;
+        }
+        if !inside {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            match k.trim() {
+                "aws_access_key_id" => id = Some(v.trim().to_string()),
+                "aws_secret_access_key" => secret = Some(v.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    Some((id?, secret?))
+}
+
 /// Replaces the body of `[section]` in an INI text, appending the section if absent.
 fn replace_section(text: &str, section: &str, body: &str) -> String {
     let header = format!("[{section}]");
@@ -96,5 +121,15 @@ mod tests {
         let appended = replace_section("[default]\nregion = x\n", "flotilla", "a = 1\n");
         assert_eq!(appended, "[default]\nregion = x\n\n[flotilla]\na = 1\n");
         assert_eq!(replace_section("", "flotilla", "a = 1\n"), "[flotilla]\na = 1\n");
+    }
+
+    #[test]
+    fn reads_back_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let (config, creds) = (dir.path().join("config"), dir.path().join("credentials"));
+        let root = RootCredentials { access_key_id: "AKIAX".into(), secret_access_key: "s3cr3t".into() };
+        write_profile(&config, &creds, "http://127.0.0.1:1", "us-east-1", &root).unwrap();
+        assert_eq!(read_credentials(&creds, PROFILE), Some(("AKIAX".into(), "s3cr3t".into())));
+        assert_eq!(read_credentials(&creds, "other"), None);
     }
 }

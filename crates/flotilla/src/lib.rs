@@ -4,4 +4,5 @@
 pub mod aws_profile;
 pub mod credentials;
 pub mod metrics;
+pub mod node;
 pub mod server;

@@ -1,14 +1,19 @@
 //! `flotilla`: the command line. `up` runs everything on this machine, `server` the
-//! control plane alone.
+//! control plane alone, `agent` a node agent joining a cluster.
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use flotilla::aws_profile;
-use flotilla::credentials::RootCredentials;
+use flotilla::credentials::{ACCESS_KEY_ENV, RootCredentials, SECRET_KEY_ENV};
+use flotilla::node::{RuntimeChoice, run_agent};
 use flotilla::server::{ControlPlane, ServerConfig};
+use flotilla_agent::AgentConfig;
+use flotilla_agent::runtime::{PullBehaviour, SimulatedBehaviour};
 use flotilla_domain::AccountContext;
+use flotilla_sigv4::Credentials;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(name = "flotilla", version, about = "A self-hosted container platform that speaks the AWS ECS APIs")]
@@ -24,6 +29,105 @@ enum Command {
     Up(ServeArgs),
     /// Run the control plane only.
     Server(ServeArgs),
+    /// Run a node agent: register this machine as a container instance of a
+    /// cluster and run the tasks placed on it.
+    Agent(AgentArgs),
+}
+
+#[derive(Args)]
+struct AgentArgs {
+    /// The control plane's URL.
+    #[arg(long, env = "FLOTILLA_ENDPOINT", default_value = "http://127.0.0.1:7700")]
+    endpoint: String,
+    /// The cluster to join.
+    #[arg(long, env = "FLOTILLA_CLUSTER", default_value = "default")]
+    cluster: String,
+    /// Where the agent keeps its identity and what it started.
+    #[arg(long, env = "FLOTILLA_AGENT_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    #[arg(long, env = "FLOTILLA_REGION", default_value = "us-east-1")]
+    region: String,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+/// How a node presents itself and runs containers (shared by `agent` and `up`).
+#[derive(Args)]
+struct NodeArgs {
+    /// `docker` runs real containers; `simulated` keeps them in memory (scale tests).
+    #[arg(long, default_value = "docker", value_parser = ["docker", "simulated"])]
+    runtime: String,
+    #[arg(long, default_value = "us-east-1a")]
+    availability_zone: String,
+    #[arg(long, default_value = "local")]
+    instance_type: String,
+    /// A custom attribute, `name` or `name=value`; repeatable.
+    #[arg(long = "attribute")]
+    attributes: Vec<String>,
+    /// CPU units to offer (default 1024 per core).
+    #[arg(long)]
+    cpu: Option<i64>,
+    /// MiB of memory to offer (default the machine's, less 256).
+    #[arg(long)]
+    memory: Option<i64>,
+    /// When images are pulled: `default` (pull, fall back to a cached image),
+    /// `always`, or `prefer-cached`.
+    #[arg(long, default_value = "prefer-cached", value_parser = ["default", "always", "prefer-cached"])]
+    image_pull_behavior: String,
+    /// Seconds before the containers of a stopped task are removed.
+    #[arg(long, default_value_t = 600)]
+    cleanup_after: u64,
+    /// Simulated runtime: milliseconds a container takes to start.
+    #[arg(long, default_value_t = 10)]
+    simulated_start_delay_ms: u64,
+    /// Simulated runtime: containers exit on their own after this many milliseconds.
+    #[arg(long)]
+    simulated_run_for_ms: Option<u64>,
+    /// Simulated runtime: the exit code of containers that exit on their own.
+    #[arg(long, default_value_t = 0)]
+    simulated_exit_code: i64,
+}
+
+impl NodeArgs {
+    fn runtime(&self) -> RuntimeChoice {
+        if self.runtime == "simulated" {
+            return RuntimeChoice::Simulated(SimulatedBehaviour {
+                start_delay: Duration::from_millis(self.simulated_start_delay_ms),
+                run_for: self.simulated_run_for_ms.map(Duration::from_millis),
+                exit_code: self.simulated_exit_code,
+                ..SimulatedBehaviour::default()
+            });
+        }
+        RuntimeChoice::Docker(match self.image_pull_behavior.as_str() {
+            "always" => PullBehaviour::Always,
+            "default" => PullBehaviour::Default,
+            _ => PullBehaviour::PreferCached,
+        })
+    }
+
+    fn config(&self, cluster: &str, state_dir: PathBuf, region: &str, extra_reserved_port: Option<u16>) -> AgentConfig {
+        let mut config = AgentConfig::new(cluster, state_dir);
+        config.region = region.to_string();
+        config.availability_zone = self.availability_zone.clone();
+        config.instance_type = self.instance_type.clone();
+        config.cpu = self.cpu;
+        config.memory_mib = self.memory;
+        config.cleanup_after = Duration::from_secs(self.cleanup_after);
+        config.attributes = self
+            .attributes
+            .iter()
+            .map(|a| match a.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (a.clone(), None),
+            })
+            .collect();
+        if let Some(p) = extra_reserved_port
+            && !config.reserved_ports.contains(&p)
+        {
+            config.reserved_ports.push(p);
+        }
+        config
+    }
 }
 
 #[derive(Args)]
@@ -40,6 +144,11 @@ struct ServeArgs {
     /// Do not write the `flotilla` profile into the AWS CLI's files.
     #[arg(long)]
     no_aws_profile: bool,
+    /// `up` only: do not run a node agent on this machine.
+    #[arg(long)]
+    no_agent: bool,
+    #[command(flatten)]
+    node: NodeArgs,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -63,7 +172,37 @@ fn main() -> Result<()> {
     match cli.command {
         Command::Up(args) => runtime.block_on(serve(args, true)),
         Command::Server(args) => runtime.block_on(serve(args, false)),
+        Command::Agent(args) => runtime.block_on(agent(args)),
     }
+}
+
+/// The agent's credentials: the environment's, else the `flotilla` profile's.
+fn agent_credentials() -> Result<Credentials> {
+    for (id, secret) in [(ACCESS_KEY_ENV, SECRET_KEY_ENV), ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")] {
+        if let (Ok(id), Ok(secret)) = (std::env::var(id), std::env::var(secret))
+            && !id.is_empty()
+        {
+            return Ok(Credentials::new(id, secret));
+        }
+    }
+    let (_, creds_path) = aws_profile::default_paths()?;
+    let (id, secret) = aws_profile::read_credentials(&creds_path, aws_profile::PROFILE).with_context(|| {
+        format!(
+            "no credentials: set {ACCESS_KEY_ENV}/{SECRET_KEY_ENV} or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, \
+             or write the '{}' profile into {}",
+            aws_profile::PROFILE,
+            creds_path.display()
+        )
+    })?;
+    Ok(Credentials::new(id, secret))
+}
+
+async fn agent(args: AgentArgs) -> Result<()> {
+    let credentials = agent_credentials()?;
+    let state_dir = args.state_dir.clone().unwrap_or_else(|| default_data_dir().join("agent"));
+    let config = args.node.config(&args.cluster, state_dir, &args.region, None);
+    println!("flotilla agent joining cluster '{}' at {}", args.cluster, args.endpoint);
+    run_agent(&args.endpoint, credentials, config, args.node.runtime(), shutdown_signal()).await
 }
 
 async fn serve(args: ServeArgs, everything: bool) -> Result<()> {
@@ -99,7 +238,29 @@ async fn serve(args: ServeArgs, everything: bool) -> Result<()> {
     println!("flotilla is listening on {endpoint} (data in {})", args.data_dir.display());
     println!("try: aws --profile {} ecs list-clusters", aws_profile::PROFILE);
     tracing::info!(%endpoint, access_key_id = %credentials.access_key_id, "control plane ready");
-    plane.serve(listener, shutdown_signal()).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let agent = (everything && !args.no_agent).then(|| {
+        let creds = Credentials::new(credentials.access_key_id.clone(), credentials.secret_access_key.clone());
+        let config = args.node.config("default", args.data_dir.join("agent"), &args.region, Some(local.port()));
+        let runtime = args.node.runtime();
+        let endpoint = endpoint.clone();
+        let stop = stopped(stop_rx.clone());
+        tokio::spawn(async move {
+            if let Err(e) = run_agent(&endpoint, creds, config, runtime, stop).await {
+                tracing::error!(error = format!("{e:#}"), "the local agent stopped");
+            }
+        })
+    });
+    let server = tokio::spawn(plane.serve(listener, stopped(stop_rx)));
+    shutdown_signal().await;
+    let _ = stop_tx.send(true);
+    if let Some(agent) = agent {
+        let _ = agent.await;
+    }
+    server.await.context("joining the server")??;
     tracing::info!("stopped cleanly");
     Ok(())
 }

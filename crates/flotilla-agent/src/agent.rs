@@ -1,0 +1,424 @@
+//! The agent's main loop: register, adopt what is already running, then poll for
+//! assignments and keep a supervisor per task, reporting through the control plane
+//! API. Control-plane outages only delay reports: the loop retries with backoff
+//! and containers keep running meanwhile.
+
+use crate::client::{AGENT_TARGET, ClientError, ControlPlaneClient, ECS_TARGET};
+use crate::runtime::{ContainerRuntime, RuntimeError};
+use crate::state::{AgentState, SharedState, StateError, StateFile};
+use crate::supervisor::{Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
+use flotilla_ecs_api::AgentTask;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The agent's version, reported at registration.
+pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// How the agent presents this node and runs its tasks.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub cluster: String,
+    pub region: String,
+    pub state_dir: PathBuf,
+    pub availability_zone: String,
+    pub instance_type: String,
+    /// Custom attributes, besides the standard ones.
+    pub attributes: Vec<(String, Option<String>)>,
+    /// CPU units to offer; default 1024 per core.
+    pub cpu: Option<i64>,
+    /// MiB of memory to offer; default the node's memory less `reserved_memory_mib`.
+    pub memory_mib: Option<i64>,
+    pub reserved_memory_mib: i64,
+    /// Host ports no task may take (the agent's own among them).
+    pub reserved_ports: Vec<u16>,
+    pub poll_wait: Duration,
+    /// How long containers of stopped tasks are kept before removal.
+    pub cleanup_after: Duration,
+    pub default_stop_timeout: Duration,
+}
+
+impl AgentConfig {
+    pub fn new(cluster: &str, state_dir: PathBuf) -> Self {
+        Self {
+            cluster: cluster.to_string(),
+            region: "us-east-1".into(),
+            state_dir,
+            availability_zone: "us-east-1a".into(),
+            instance_type: "local".into(),
+            attributes: Vec::new(),
+            cpu: None,
+            memory_mib: None,
+            reserved_memory_mib: 256,
+            reserved_ports: vec![22, 2375, 2376, 51678, 51679],
+            poll_wait: Duration::from_secs(20),
+            cleanup_after: Duration::from_secs(600),
+            default_stop_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+struct Running {
+    desired: watch::Sender<Desired>,
+    supervisor: tokio::task::JoinHandle<()>,
+    reporter: tokio::task::JoinHandle<()>,
+}
+
+pub struct Agent {
+    config: AgentConfig,
+    client: ControlPlaneClient,
+    runtime: Arc<dyn ContainerRuntime>,
+    state: SharedState,
+    running: HashMap<String, Running>,
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis((500u64 << attempt.min(5)).min(15_000))
+}
+
+impl Agent {
+    pub fn new(
+        config: AgentConfig,
+        client: ControlPlaneClient,
+        runtime: Arc<dyn ContainerRuntime>,
+    ) -> Result<Self, AgentError> {
+        let file = StateFile::new(&config.state_dir);
+        let state = match file.load()? {
+            Some(s) if s.cluster == config.cluster => s,
+            _ => AgentState {
+                cluster: config.cluster.clone(),
+                container_instance_arn: None,
+                ec2_instance_id: format!("i-{}", &uuid::Uuid::new_v4().simple().to_string()[..17]),
+                tasks: BTreeMap::new(),
+            },
+        };
+        let state = SharedState::new(state, file);
+        state.update(|_| ())?;
+        Ok(Self { config, client, runtime, state, running: HashMap::new() })
+    }
+
+    /// The registered instance's ARN, once registered.
+    pub fn container_instance_arn(&self) -> Option<String> {
+        self.state.read(|s| s.container_instance_arn.clone())
+    }
+
+    /// Registers (again) with the control plane, keeping the saved identity.
+    pub async fn register(&mut self) -> Result<String, AgentError> {
+        let info = self.runtime.info().await?;
+        let cpu = self.config.cpu.unwrap_or(info.cpus * 1024);
+        let memory = self.config.memory_mib.unwrap_or(info.memory_mib - self.config.reserved_memory_mib).max(1);
+        let arch = match std::env::consts::ARCH {
+            "aarch64" => "arm64",
+            "x86_64" => "x86_64",
+            other => other,
+        };
+        let mut attributes = vec![
+            json!({"name": "ecs.os-type", "value": "linux"}),
+            json!({"name": "ecs.os-family", "value": "LINUX"}),
+            json!({"name": "ecs.cpu-architecture", "value": arch}),
+            json!({"name": "ecs.availability-zone", "value": self.config.availability_zone}),
+            json!({"name": "ecs.instance-type", "value": self.config.instance_type}),
+            json!({"name": "ecs.capability.container-health-check"}),
+            json!({"name": "ecs.capability.container-ordering"}),
+            json!({"name": "com.amazonaws.ecs.capability.logging-driver.json-file"}),
+        ];
+        for v in 17..=41 {
+            attributes.push(json!({"name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}")}));
+        }
+        for (name, value) in &self.config.attributes {
+            attributes.push(json!({"name": name, "value": value}));
+        }
+        let (ec2_id, previous) = self.state.read(|s| (s.ec2_instance_id.clone(), s.container_instance_arn.clone()));
+        let identity = json!({
+            "instanceId": ec2_id,
+            "availabilityZone": self.config.availability_zone,
+            "instanceType": self.config.instance_type,
+            "region": self.config.region,
+        });
+        let mut input = json!({
+            "cluster": self.config.cluster,
+            "instanceIdentityDocument": identity.to_string(),
+            "totalResources": [
+                {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
+                {"name": "PORTS", "type": "STRINGSET", "stringSetValue": self.config.reserved_ports.iter().map(u16::to_string).collect::<Vec<_>>()},
+                {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
+            ],
+            "versionInfo": {"agentVersion": AGENT_VERSION, "dockerVersion": info.version},
+            "attributes": attributes,
+        });
+        if let Some(arn) = &previous {
+            input["containerInstanceArn"] = json!(arn);
+        }
+        let out: Value = self.client.call(&format!("{ECS_TARGET}.RegisterContainerInstance"), &input).await?;
+        let arn = out["containerInstance"]["containerInstanceArn"].as_str().unwrap_or_default().to_string();
+        self.state.update(|s| s.container_instance_arn = Some(arn.clone()))?;
+        tracing::info!(container_instance = %arn, cpu, memory, "registered");
+        Ok(arn)
+    }
+
+    /// Runs until `shutdown` completes. Running containers are left running: a
+    /// restarted agent adopts them.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
+        tokio::pin!(shutdown);
+        let mut attempt = 0;
+        loop {
+            match self.register().await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "registration failed; retrying");
+                    tokio::select! {
+                        _ = &mut shutdown => return Ok(()),
+                        _ = tokio::time::sleep(backoff(attempt)) => {}
+                    }
+                    attempt += 1;
+                }
+            }
+        }
+        let mut known: BTreeMap<String, i64> = BTreeMap::new();
+        let mut attempt = 0;
+        let mut last_cleanup = tokio::time::Instant::now();
+        loop {
+            let arn = self.container_instance_arn().unwrap_or_default();
+            let input = json!({
+                "cluster": self.config.cluster,
+                "containerInstance": arn,
+                "known": known,
+                "waitSeconds": self.config.poll_wait.as_secs(),
+            });
+            let target = format!("{AGENT_TARGET}.PollTasks");
+            let call = self.client.call::<_, Value>(&target, &input);
+            let result = tokio::select! {
+                _ = &mut shutdown => break,
+                r = call => r,
+            };
+            match result {
+                Ok(out) => {
+                    attempt = 0;
+                    let tasks: Vec<AgentTask> = serde_json::from_value(out["tasks"].clone()).unwrap_or_default();
+                    known = tasks.iter().map(|t| (t.task_arn.clone(), t.version)).collect();
+                    self.reconcile(tasks).await;
+                }
+                Err(e) => {
+                    if e.code() == Some("InvalidParameterException") || e.code() == Some("ClusterNotFoundException") {
+                        tracing::warn!(error = %e, "the control plane does not know this instance; registering again");
+                        if let Err(e) = self.register().await {
+                            tracing::warn!(error = %e, "registration failed");
+                        }
+                    } else {
+                        tracing::warn!(error = %e, "polling for tasks failed; retrying");
+                    }
+                    known.clear();
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tokio::time::sleep(backoff(attempt)) => {}
+                    }
+                    attempt += 1;
+                }
+            }
+            if last_cleanup.elapsed() > Duration::from_secs(10) {
+                self.cleanup().await;
+                last_cleanup = tokio::time::Instant::now();
+            }
+        }
+        for (_, r) in self.running.drain() {
+            r.supervisor.abort();
+            r.reporter.abort();
+        }
+        Ok(())
+    }
+
+    /// Makes local work match the control plane's list for this instance.
+    async fn reconcile(&mut self, tasks: Vec<AgentTask>) {
+        self.running.retain(|_, r| !(r.supervisor.is_finished() && r.reporter.is_finished()));
+        let listed: Vec<String> = tasks.iter().map(|t| t.task_arn.clone()).collect();
+        for t in tasks {
+            let desired = if t.desired_status == "STOPPED" { Desired::Stopped } else { Desired::Running };
+            if let Some(r) = self.running.get(&t.task_arn) {
+                r.desired.send_if_modified(|d| std::mem::replace(d, desired) != desired);
+                continue;
+            }
+            let record = self.state.read(|s| s.tasks.get(&t.task_arn).cloned());
+            if let Some(report) = record.as_ref().and_then(|r| r.stopped_at_ms.and(r.last_report.clone())) {
+                // Ended here already: never start it again, only repeat how it ended.
+                self.resend(report);
+                continue;
+            }
+            let adopted = self.adopted_containers(&t.task_arn, record.map(|r| r.containers)).await;
+            if desired == Desired::Stopped && adopted.is_empty() {
+                let ctx = self.context(&t);
+                let report = json!({
+                    "cluster": ctx.cluster, "task": ctx.task_arn, "status": "STOPPED",
+                    "reason": "Task stopped before it started",
+                    "containers": ctx.definition.container_definitions.iter()
+                        .map(|c| json!({"containerName": c.name, "status": "STOPPED"})).collect::<Vec<_>>(),
+                });
+                self.resend(report);
+                continue;
+            }
+            self.spawn(t, desired, adopted);
+        }
+        // Tasks the control plane no longer lists have ended there; stop any still here.
+        for (arn, r) in &self.running {
+            if !listed.contains(arn) {
+                r.desired.send_if_modified(|d| std::mem::replace(d, Desired::Stopped) != Desired::Stopped);
+            }
+        }
+    }
+
+    fn context(&self, t: &AgentTask) -> TaskContext {
+        TaskContext {
+            cluster: self.config.cluster.clone(),
+            task_arn: t.task_arn.clone(),
+            family: t.family.clone(),
+            revision: t.revision,
+            definition: t.definition.clone(),
+            overrides: t.overrides.clone(),
+        }
+    }
+
+    /// Containers of the task that exist here: recorded ones, and any labelled for it.
+    async fn adopted_containers(
+        &self,
+        task_arn: &str,
+        recorded: Option<BTreeMap<String, String>>,
+    ) -> BTreeMap<String, String> {
+        let mut found = recorded.unwrap_or_default();
+        match self.runtime.list_managed().await {
+            Ok(list) => {
+                for c in list.into_iter().filter(|c| c.task_arn == task_arn) {
+                    found.insert(c.container_name, c.id);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "listing containers to adopt failed"),
+        }
+        let mut present = BTreeMap::new();
+        for (name, id) in found {
+            if matches!(self.runtime.inspect(&id).await, Ok(Some(_))) {
+                present.insert(name, id);
+            }
+        }
+        present
+    }
+
+    fn spawn(&mut self, t: AgentTask, desired: Desired, adopted: BTreeMap<String, String>) {
+        let ctx = self.context(&t);
+        let (desired_tx, desired_rx) = watch::channel(desired);
+        let (publish_tx, publish_rx) = watch::channel::<Option<TaskSnapshot>>(None);
+        let settings = SupervisorSettings {
+            default_stop_timeout: self.config.default_stop_timeout,
+            region: self.config.region.clone(),
+        };
+        if !adopted.is_empty() {
+            tracing::info!(task = %t.task_arn, containers = adopted.len(), "adopting running containers");
+        }
+        let supervisor =
+            Supervisor::new(ctx, self.runtime.clone(), self.state.clone(), settings, desired_rx, publish_tx, adopted);
+        let supervisor = tokio::spawn(supervisor.run());
+        let reporter = tokio::spawn(report_loop(self.client.clone(), publish_rx));
+        self.running.insert(t.task_arn, Running { desired: desired_tx, supervisor, reporter });
+    }
+
+    /// Sends one report until it is accepted, in the background.
+    fn resend(&self, report: Value) {
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let mut attempt = 0;
+            loop {
+                match client.call::<_, Value>(&format!("{ECS_TARGET}.SubmitTaskStateChange"), &report).await {
+                    Ok(_) => return,
+                    Err(e) if e.code().is_some() => {
+                        tracing::warn!(error = %e, "a task report was refused");
+                        return;
+                    }
+                    Err(_) => {
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Removes containers of tasks stopped longer ago than the cleanup delay.
+    async fn cleanup(&mut self) {
+        let cutoff = now_ms() - self.config.cleanup_after.as_millis() as i64;
+        let due: Vec<(String, Vec<String>)> = self.state.read(|s| {
+            s.tasks
+                .iter()
+                .filter(|(_, r)| r.stopped_at_ms.is_some_and(|t| t <= cutoff))
+                .map(|(arn, r)| (arn.clone(), r.containers.values().cloned().collect()))
+                .collect()
+        });
+        for (arn, ids) in due {
+            if self.running.get(&arn).is_some_and(|r| !r.reporter.is_finished()) {
+                continue;
+            }
+            let mut all_removed = true;
+            for id in ids {
+                if let Err(e) = self.runtime.remove(&id).await {
+                    tracing::warn!(task = %arn, container = %id, error = %e, "removing a stopped container failed");
+                    all_removed = false;
+                }
+            }
+            if all_removed {
+                self.running.remove(&arn);
+                if let Err(e) = self.state.update(|s| s.tasks.remove(&arn)) {
+                    tracing::warn!(error = %e, "saving agent state failed");
+                }
+                tracing::info!(task = %arn, "removed the containers of a stopped task");
+            }
+        }
+    }
+}
+
+/// Sends the latest snapshot of a task until the control plane has it, then waits
+/// for the next; ends once the STOPPED snapshot is delivered or the supervisor is
+/// gone and its last snapshot delivered.
+async fn report_loop(client: ControlPlaneClient, mut snapshots: watch::Receiver<Option<TaskSnapshot>>) {
+    let target = format!("{ECS_TARGET}.SubmitTaskStateChange");
+    loop {
+        let closed = snapshots.changed().await.is_err();
+        let latest = snapshots.borrow_and_update().clone();
+        if let Some(snapshot) = latest {
+            let mut attempt = 0;
+            loop {
+                match client.call::<_, Value>(&target, &snapshot).await {
+                    Ok(_) => break,
+                    Err(e) if e.code().is_some() => {
+                        tracing::warn!(task = %snapshot.task, error = %e, "a task report was refused");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::debug!(task = %snapshot.task, error = %e, "reporting failed; retrying");
+                        // A newer snapshot supersedes the one being retried.
+                        if !closed && snapshots.has_changed().unwrap_or(false) {
+                            break;
+                        }
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                }
+            }
+            if snapshot.status == "STOPPED" && !snapshots.has_changed().unwrap_or(false) {
+                return;
+            }
+        }
+        if closed {
+            return;
+        }
+    }
+}

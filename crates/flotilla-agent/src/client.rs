@@ -1,0 +1,105 @@
+//! A SigV4-signing client for the control plane's JSON 1.1 APIs.
+
+use flotilla_sigv4::{Credentials, Payload, SignableRequest, SigningParams, sign};
+use http::{HeaderMap, HeaderValue};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::time::{Duration, SystemTime};
+
+pub const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113";
+pub const AGENT_TARGET: &str = "FlotillaAgentV1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("calling {operation} at {endpoint}: {source}")]
+    Transport { operation: String, endpoint: String, source: reqwest::Error },
+    #[error("{operation} was refused: {code}: {message}")]
+    Api { operation: String, code: String, message: String },
+    #[error("reading the answer to {operation}: {reason}")]
+    Decode { operation: String, reason: String },
+    #[error("signing {operation}: {reason}")]
+    Sign { operation: String, reason: String },
+}
+
+impl ClientError {
+    /// The AWS error code, for refusals.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Calls the control plane as one principal.
+#[derive(Clone)]
+pub struct ControlPlaneClient {
+    http: reqwest::Client,
+    endpoint: String,
+    host: String,
+    credentials: Credentials,
+    region: String,
+}
+
+impl ControlPlaneClient {
+    /// `endpoint` is like `http://127.0.0.1:7700`.
+    pub fn new(endpoint: &str, credentials: Credentials, region: &str) -> Result<Self, ClientError> {
+        let endpoint = endpoint.trim_end_matches('/').to_string();
+        let host = endpoint.split("://").nth(1).unwrap_or(&endpoint).split('/').next().unwrap_or("").to_string();
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|source| ClientError::Transport {
+                operation: "building the HTTP client".into(),
+                endpoint: endpoint.clone(),
+                source,
+            })?;
+        Ok(Self { http, endpoint, host, credentials, region: region.to_string() })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Calls `PREFIX.Operation` with `input` and reads the answer.
+    pub async fn call<I: Serialize, O: DeserializeOwned>(&self, target: &str, input: &I) -> Result<O, ClientError> {
+        let operation = target.rsplit('.').next().unwrap_or(target).to_string();
+        let body = serde_json::to_vec(input)
+            .map_err(|e| ClientError::Decode { operation: operation.clone(), reason: e.to_string() })?;
+        let mut headers = HeaderMap::new();
+        let header = |v: &str| HeaderValue::from_str(v);
+        let sign_err = |reason: String| ClientError::Sign { operation: operation.clone(), reason };
+        headers.insert("host", header(&self.host).map_err(|e| sign_err(e.to_string()))?);
+        headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
+        headers.insert("x-amz-target", header(target).map_err(|e| sign_err(e.to_string()))?);
+        let params = SigningParams {
+            credentials: &self.credentials,
+            region: &self.region,
+            service: "ecs",
+            time: SystemTime::now(),
+        };
+        let signed = sign(&SignableRequest::new("POST", "/", "", &headers), Payload::Bytes(&body), &params)
+            .map_err(|e| sign_err(e.to_string()))?;
+        headers.extend(signed);
+        headers.remove("host");
+        let response = self.http.post(format!("{}/", self.endpoint)).headers(headers).body(body).send().await.map_err(
+            |source| ClientError::Transport { operation: operation.clone(), endpoint: self.endpoint.clone(), source },
+        )?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|source| ClientError::Transport {
+            operation: operation.clone(),
+            endpoint: self.endpoint.clone(),
+            source,
+        })?;
+        if !status.is_success() {
+            let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+            return Err(ClientError::Api {
+                operation,
+                code: v["__type"].as_str().unwrap_or("UnknownError").to_string(),
+                message: v["message"].as_str().unwrap_or("").to_string(),
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode { operation, reason: e.to_string() })
+    }
+}

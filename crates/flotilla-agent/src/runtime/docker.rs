@@ -1,0 +1,294 @@
+//! The Docker runtime, through the Engine API (bollard).
+
+use super::{
+    CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, RuntimeError, RuntimeInfo,
+    TASK_ARN_LABEL,
+};
+use async_trait::async_trait;
+use bollard::Docker;
+use bollard::models::{
+    ContainerCreateBody, HealthConfig, HealthStatusEnum, HostConfig, PortBinding, ResourcesUlimits, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
+    StartContainerOptions, StopContainerOptions,
+};
+use flotilla_domain::task::NetworkBinding;
+use flotilla_domain::task_definition::TransportProtocol;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// When the agent pulls an image (ECS's `ECS_IMAGE_PULL_BEHAVIOR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PullBehaviour {
+    /// Pull every time; fall back to a cached image when the pull fails.
+    Default,
+    /// Pull every time; fail when the pull fails.
+    Always,
+    /// Use a cached image when there is one, else pull.
+    PreferCached,
+}
+
+pub struct DockerRuntime {
+    docker: Docker,
+    pull: PullBehaviour,
+}
+
+fn unavailable(e: bollard::errors::Error) -> RuntimeError {
+    RuntimeError::Unavailable(e.to_string())
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+impl DockerRuntime {
+    /// Connects to the local engine (DOCKER_HOST or the default socket) and agrees
+    /// on an API version it speaks.
+    pub async fn connect(pull: PullBehaviour) -> Result<Self, RuntimeError> {
+        let docker = Docker::connect_with_local_defaults().map_err(unavailable)?;
+        let docker = docker.negotiate_version().await.map_err(unavailable)?;
+        Ok(Self { docker, pull })
+    }
+
+    async fn image_present(&self, image: &str) -> bool {
+        self.docker.inspect_image(image).await.is_ok()
+    }
+
+    async fn pull_now(&self, image: &str) -> Result<(), String> {
+        let (repo, tag) = split_image(image);
+        let options =
+            CreateImageOptions { from_image: Some(repo.to_string()), tag: Some(tag.to_string()), ..Default::default() };
+        let mut stream = self.docker.create_image(Some(options), None, None);
+        while let Some(item) = stream.next().await {
+            item.map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// `repo[:tag]` or `repo@digest`; the tag defaults to `latest`.
+fn split_image(image: &str) -> (&str, &str) {
+    if let Some((repo, digest)) = image.split_once('@') {
+        return (repo, digest);
+    }
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (image, "latest"),
+    }
+}
+
+fn nanos(d: Duration) -> i64 {
+    d.as_nanos() as i64
+}
+
+fn port_key(p: &super::PortSpec) -> String {
+    format!("{}/{}", p.container_port, p.protocol.as_str())
+}
+
+fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
+    for p in &spec.ports {
+        let host_port = if p.host_port == 0 { String::new() } else { p.host_port.to_string() };
+        port_bindings
+            .entry(port_key(p))
+            .or_insert_with(|| Some(Vec::new()))
+            .get_or_insert_with(Vec::new)
+            .push(PortBinding { host_ip: None, host_port: Some(host_port) });
+    }
+    let host_config = HostConfig {
+        cpu_shares: Some(spec.cpu_shares.max(2)),
+        memory: spec.memory_mib.map(|m| m * 1024 * 1024),
+        memory_reservation: spec.memory_reservation_mib.map(|m| m * 1024 * 1024),
+        port_bindings: (!port_bindings.is_empty()).then_some(port_bindings),
+        network_mode: Some(spec.network_mode.clone()),
+        ulimits: (!spec.ulimits.is_empty()).then(|| {
+            spec.ulimits
+                .iter()
+                .map(|u| ResourcesUlimits { name: Some(u.name.clone()), soft: Some(u.soft), hard: Some(u.hard) })
+                .collect()
+        }),
+        readonly_rootfs: Some(spec.readonly_rootfs),
+        privileged: Some(spec.privileged),
+        binds: (!spec.binds.is_empty()).then(|| spec.binds.clone()),
+        volumes_from: (!spec.volumes_from.is_empty()).then(|| spec.volumes_from.clone()),
+        links: (!spec.links.is_empty()).then(|| spec.links.clone()),
+        extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
+        dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
+        dns_search: (!spec.dns_search.is_empty()).then(|| spec.dns_search.clone()),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        cmd: (!spec.command.is_empty()).then(|| spec.command.clone()),
+        entrypoint: (!spec.entry_point.is_empty()).then(|| spec.entry_point.clone()),
+        env: Some(spec.env.clone()),
+        labels: Some(spec.labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+        working_dir: spec.working_dir.clone(),
+        user: spec.user.clone(),
+        hostname: spec.hostname.clone(),
+        exposed_ports: (!spec.ports.is_empty()).then(|| spec.ports.iter().map(port_key).collect()),
+        healthcheck: spec.health.as_ref().map(|h| HealthConfig {
+            test: Some(h.test.clone()),
+            interval: Some(nanos(h.interval)),
+            timeout: Some(nanos(h.timeout)),
+            retries: Some(h.retries.into()),
+            start_period: Some(nanos(h.start_period)),
+            start_interval: None,
+        }),
+        network_disabled: spec.disable_networking.then_some(true),
+        stop_timeout: spec.stop_timeout.map(|t| t.as_secs() as i64),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for DockerRuntime {
+    async fn info(&self) -> Result<RuntimeInfo, RuntimeError> {
+        let info = self.docker.info().await.map_err(unavailable)?;
+        let version = self.docker.version().await.map_err(unavailable)?;
+        Ok(RuntimeInfo {
+            version: version.version.unwrap_or_default(),
+            cpus: info.ncpu.unwrap_or(1),
+            memory_mib: info.mem_total.unwrap_or(0) / (1024 * 1024),
+        })
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+        let pull_error = |reason: String| RuntimeError::Pull { image: image.to_string(), reason };
+        match self.pull {
+            PullBehaviour::PreferCached if self.image_present(image).await => Ok(()),
+            PullBehaviour::Always => self.pull_now(image).await.map_err(pull_error),
+            _ => match self.pull_now(image).await {
+                Ok(()) => Ok(()),
+                Err(_) if self.pull == PullBehaviour::Default && self.image_present(image).await => Ok(()),
+                Err(reason) => Err(pull_error(reason)),
+            },
+        }
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
+        let created = self
+            .docker
+            .create_container(Some(options), create_body(spec))
+            .await
+            .map_err(|e| RuntimeError::Create { name: spec.name.clone(), reason: e.to_string() })?;
+        Ok(created.id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        self.docker
+            .start_container(id, None::<StartContainerOptions>)
+            .await
+            .map_err(|e| RuntimeError::Start { id: id.to_string(), reason: e.to_string() })
+    }
+
+    async fn stop(&self, id: &str, timeout: Duration) -> Result<(), RuntimeError> {
+        let options = StopContainerOptions { t: Some(timeout.as_secs() as i32), signal: None };
+        match self.docker.stop_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(e) => Err(RuntimeError::Other { doing: "stopping", id: id.to_string(), reason: e.to_string() }),
+        }
+    }
+
+    async fn inspect(&self, id: &str) -> Result<Option<ContainerState>, RuntimeError> {
+        let c = match self.docker.inspect_container(id, None::<InspectContainerOptions>).await {
+            Ok(c) => c,
+            Err(e) if is_not_found(&e) => return Ok(None),
+            Err(e) => {
+                return Err(RuntimeError::Other { doing: "inspecting", id: id.to_string(), reason: e.to_string() });
+            }
+        };
+        let state = c.state.unwrap_or_default();
+        let running = state.running.unwrap_or(false);
+        let started = state.started_at.as_deref().is_some_and(|s| !s.starts_with("0001-"));
+        let exit_code = (!running && started).then(|| state.exit_code.unwrap_or(0));
+        let error = if state.oom_killed == Some(true) {
+            Some("OutOfMemoryError: Container killed due to memory usage".to_string())
+        } else {
+            state.error.filter(|e| !e.is_empty())
+        };
+        let health = state.health.and_then(|h| h.status).and_then(|s| match s {
+            HealthStatusEnum::HEALTHY => Some("HEALTHY".to_string()),
+            HealthStatusEnum::UNHEALTHY => Some("UNHEALTHY".to_string()),
+            HealthStatusEnum::STARTING => Some("UNKNOWN".to_string()),
+            _ => None,
+        });
+        let mut bindings = Vec::new();
+        for (key, host) in c.network_settings.and_then(|n| n.ports).unwrap_or_default() {
+            let (port, proto) = key.split_once('/').unwrap_or((key.as_str(), "tcp"));
+            let Ok(container_port) = port.parse::<i64>() else { continue };
+            let protocol = if proto == "udp" { TransportProtocol::Udp } else { TransportProtocol::Tcp };
+            for b in host.unwrap_or_default() {
+                let Some(host_port) = b.host_port.as_deref().and_then(|p| p.parse::<i64>().ok()) else { continue };
+                let bind_ip = b.host_ip.unwrap_or_else(|| "0.0.0.0".into());
+                // Docker lists IPv4 and IPv6 bindings of one port; ECS reports one.
+                if bind_ip.contains(':') {
+                    continue;
+                }
+                bindings.push(NetworkBinding { bind_ip: Some(bind_ip), container_port, host_port, protocol });
+            }
+        }
+        bindings.sort_by_key(|b| (b.container_port, b.host_port));
+        Ok(Some(ContainerState { running, exit_code, error, health, bindings }))
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let options = RemoveContainerOptions { force: true, v: false, link: false };
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(RuntimeError::Other { doing: "removing", id: id.to_string(), reason: e.to_string() }),
+        }
+    }
+
+    async fn list_managed(&self) -> Result<Vec<ManagedContainer>, RuntimeError> {
+        let filters = HashMap::from([("label".to_string(), vec![TASK_ARN_LABEL.to_string()])]);
+        let options = ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+        let list = self.docker.list_containers(Some(options)).await.map_err(unavailable)?;
+        Ok(list
+            .into_iter()
+            .filter_map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                Some(ManagedContainer {
+                    id: c.id?,
+                    task_arn: labels.get(TASK_ARN_LABEL)?.clone(),
+                    container_name: labels.get(CONTAINER_NAME_LABEL)?.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn ensure_volume(&self, name: &str, driver: Option<&str>) -> Result<(), RuntimeError> {
+        let request = VolumeCreateRequest {
+            name: Some(name.to_string()),
+            driver: driver.map(str::to_string),
+            ..Default::default()
+        };
+        self.docker.create_volume(request).await.map(|_| ()).map_err(|e| RuntimeError::Other {
+            doing: "creating volume for",
+            id: name.to_string(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_images() {
+        assert_eq!(split_image("busybox"), ("busybox", "latest"));
+        assert_eq!(split_image("busybox:1.36"), ("busybox", "1.36"));
+        assert_eq!(split_image("127.0.0.1:7700/app"), ("127.0.0.1:7700/app", "latest"));
+        assert_eq!(split_image("127.0.0.1:7700/app:v2"), ("127.0.0.1:7700/app", "v2"));
+        assert_eq!(split_image("app@sha256:abc"), ("app", "sha256:abc"));
+    }
+}

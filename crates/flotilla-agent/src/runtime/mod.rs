@@ -1,0 +1,142 @@
+//! Container runtimes behind one trait: Docker for real work, a simulated runtime
+//! whose containers exist only in memory, for scale tests.
+
+mod docker;
+mod simulated;
+
+pub use docker::{DockerRuntime, PullBehaviour};
+pub use simulated::{SimulatedBehaviour, SimulatedRuntime};
+
+use async_trait::async_trait;
+use flotilla_domain::task::NetworkBinding;
+use flotilla_domain::task_definition::TransportProtocol;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The label every container the agent creates carries, with its task's ARN.
+pub const TASK_ARN_LABEL: &str = "com.amazonaws.ecs.task-arn";
+/// The label naming the container within its task.
+pub const CONTAINER_NAME_LABEL: &str = "com.amazonaws.ecs.container-name";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("CannotPullContainerError: pulling image {image}: {reason}")]
+    Pull { image: String, reason: String },
+    #[error("CannotCreateContainerError: creating container {name}: {reason}")]
+    Create { name: String, reason: String },
+    #[error("CannotStartContainerError: starting container {id}: {reason}")]
+    Start { id: String, reason: String },
+    #[error("{doing} container {id}: {reason}")]
+    Other { doing: &'static str, id: String, reason: String },
+    #[error("the container runtime is unreachable: {0}")]
+    Unavailable(String),
+}
+
+/// A port to publish: `host_port` 0 asks for a dynamic host port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSpec {
+    pub container_port: u16,
+    pub host_port: u16,
+    pub protocol: TransportProtocol,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthSpec {
+    /// As in the task definition: `["CMD-SHELL", "..."]` or `["CMD", ...]`.
+    pub test: Vec<String>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub start_period: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UlimitSpec {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// Everything needed to create one container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub command: Vec<String>,
+    pub entry_point: Vec<String>,
+    pub env: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub working_dir: Option<String>,
+    pub user: Option<String>,
+    pub hostname: Option<String>,
+    pub cpu_shares: i64,
+    pub memory_mib: Option<i64>,
+    pub memory_reservation_mib: Option<i64>,
+    pub ports: Vec<PortSpec>,
+    /// `bridge`, `host` or `none`.
+    pub network_mode: String,
+    pub health: Option<HealthSpec>,
+    pub ulimits: Vec<UlimitSpec>,
+    pub readonly_rootfs: bool,
+    pub privileged: bool,
+    /// `source:destination[:ro]`, sources being host paths or volume names.
+    pub binds: Vec<String>,
+    /// `container[:ro]`.
+    pub volumes_from: Vec<String>,
+    pub links: Vec<String>,
+    pub extra_hosts: Vec<String>,
+    pub dns: Vec<String>,
+    pub dns_search: Vec<String>,
+    pub disable_networking: bool,
+    pub stop_timeout: Option<Duration>,
+}
+
+/// The runtime's view of one container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerState {
+    pub running: bool,
+    /// Set once the container has exited.
+    pub exit_code: Option<i64>,
+    /// Why the runtime ended it, when it says (e.g. OOMKilled).
+    pub error: Option<String>,
+    /// `HEALTHY`, `UNHEALTHY` or `UNKNOWN` when a health check is configured.
+    pub health: Option<String>,
+    pub bindings: Vec<NetworkBinding>,
+}
+
+/// A container the agent created, found again by its labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedContainer {
+    pub id: String,
+    pub task_arn: String,
+    pub container_name: String,
+}
+
+/// Facts about the node the runtime runs on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeInfo {
+    pub version: String,
+    pub cpus: i64,
+    pub memory_mib: i64,
+}
+
+/// What the agent needs from a container runtime.
+#[async_trait]
+pub trait ContainerRuntime: Send + Sync + 'static {
+    async fn info(&self) -> Result<RuntimeInfo, RuntimeError>;
+    /// Makes the image available locally (per the agent's pull behaviour).
+    async fn pull(&self, image: &str) -> Result<(), RuntimeError>;
+    /// Creates (not starts) a container; returns its runtime id. Creating a second
+    /// container of the same name fails, which keeps a task from running twice.
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
+    async fn start(&self, id: &str) -> Result<(), RuntimeError>;
+    /// SIGTERM, then SIGKILL after `timeout`.
+    async fn stop(&self, id: &str, timeout: Duration) -> Result<(), RuntimeError>;
+    /// `None` when the container no longer exists.
+    async fn inspect(&self, id: &str) -> Result<Option<ContainerState>, RuntimeError>;
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError>;
+    /// Every container carrying [`TASK_ARN_LABEL`].
+    async fn list_managed(&self) -> Result<Vec<ManagedContainer>, RuntimeError>;
+    /// Creates a task-scoped named volume (idempotent).
+    async fn ensure_volume(&self, name: &str, driver: Option<&str>) -> Result<(), RuntimeError>;
+}

@@ -1,0 +1,151 @@
+//! A runtime whose containers exist only in memory: the same agent code path, with
+//! a configurable start delay and exit behaviour, so one machine can host
+//! thousands of simulated container instances.
+
+use super::{
+    ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, RuntimeError, RuntimeInfo, TASK_ARN_LABEL,
+};
+use async_trait::async_trait;
+use flotilla_domain::task::NetworkBinding;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How simulated containers behave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimulatedBehaviour {
+    /// How long a start takes.
+    pub start_delay: Duration,
+    /// When set, containers exit on their own this long after starting, with `exit_code`.
+    pub run_for: Option<Duration>,
+    pub exit_code: i64,
+    pub cpus: i64,
+    pub memory_mib: i64,
+}
+
+impl Default for SimulatedBehaviour {
+    fn default() -> Self {
+        Self { start_delay: Duration::from_millis(10), run_for: None, exit_code: 0, cpus: 2, memory_mib: 4096 }
+    }
+}
+
+struct SimContainer {
+    spec: ContainerSpec,
+    started: Option<Instant>,
+    stopped_with: Option<i64>,
+}
+
+pub struct SimulatedRuntime {
+    behaviour: SimulatedBehaviour,
+    containers: Mutex<HashMap<String, SimContainer>>,
+    next_port: Mutex<u16>,
+}
+
+impl SimulatedRuntime {
+    pub fn new(behaviour: SimulatedBehaviour) -> Self {
+        Self { behaviour, containers: Mutex::new(HashMap::new()), next_port: Mutex::new(32768) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SimContainer>> {
+        self.containers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for SimulatedRuntime {
+    async fn info(&self) -> Result<RuntimeInfo, RuntimeError> {
+        Ok(RuntimeInfo {
+            version: "simulated".into(),
+            cpus: self.behaviour.cpus,
+            memory_mib: self.behaviour.memory_mib,
+        })
+    }
+
+    async fn pull(&self, _image: &str) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
+        let mut all = self.lock();
+        if all.values().any(|c| c.spec.name == spec.name) {
+            return Err(RuntimeError::Create { name: spec.name.clone(), reason: "the name is already in use".into() });
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        all.insert(id.clone(), SimContainer { spec: spec.clone(), started: None, stopped_with: None });
+        Ok(id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        tokio::time::sleep(self.behaviour.start_delay).await;
+        let mut all = self.lock();
+        let c =
+            all.get_mut(id).ok_or_else(|| RuntimeError::Start { id: id.into(), reason: "no such container".into() })?;
+        c.started = Some(Instant::now());
+        Ok(())
+    }
+
+    async fn stop(&self, id: &str, _timeout: Duration) -> Result<(), RuntimeError> {
+        if let Some(c) = self.lock().get_mut(id)
+            && c.stopped_with.is_none()
+        {
+            c.stopped_with = Some(143);
+        }
+        Ok(())
+    }
+
+    async fn inspect(&self, id: &str) -> Result<Option<ContainerState>, RuntimeError> {
+        let all = self.lock();
+        let Some(c) = all.get(id) else { return Ok(None) };
+        let natural_exit = match (c.started, self.behaviour.run_for) {
+            (Some(at), Some(run_for)) if at.elapsed() >= run_for => Some(self.behaviour.exit_code),
+            _ => None,
+        };
+        let exit_code = c.stopped_with.or(natural_exit);
+        let mut bindings = Vec::new();
+        for p in &c.spec.ports {
+            let host_port = if p.host_port == 0 {
+                let mut next = self.next_port.lock().unwrap_or_else(|p| p.into_inner());
+                *next = next.wrapping_add(1).max(32768);
+                *next
+            } else {
+                p.host_port
+            };
+            bindings.push(NetworkBinding {
+                bind_ip: Some("0.0.0.0".into()),
+                container_port: p.container_port.into(),
+                host_port: host_port.into(),
+                protocol: p.protocol,
+            });
+        }
+        Ok(Some(ContainerState {
+            running: c.started.is_some() && exit_code.is_none(),
+            exit_code: if c.started.is_some() { exit_code } else { None },
+            error: None,
+            health: c.spec.health.as_ref().map(|_| "HEALTHY".to_string()),
+            bindings,
+        }))
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        self.lock().remove(id);
+        Ok(())
+    }
+
+    async fn list_managed(&self) -> Result<Vec<ManagedContainer>, RuntimeError> {
+        Ok(self
+            .lock()
+            .iter()
+            .filter_map(|(id, c)| {
+                Some(ManagedContainer {
+                    id: id.clone(),
+                    task_arn: c.spec.labels.get(TASK_ARN_LABEL)?.clone(),
+                    container_name: c.spec.labels.get(super::CONTAINER_NAME_LABEL)?.clone(),
+                })
+            })
+            .collect())
+    }
+
+    async fn ensure_volume(&self, _name: &str, _driver: Option<&str>) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+}

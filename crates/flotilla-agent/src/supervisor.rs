@@ -1,0 +1,618 @@
+//! One supervisor per task: pulls, creates and starts its containers in
+//! dependency order, watches them, stops them when asked or when an essential one
+//! exits, and publishes every change as a full report (see [`TaskSnapshot`]).
+//!
+//! Reports are cumulative and statuses only move forward on the control plane, so
+//! the reporter may drop intermediate snapshots and resend the latest one as often
+//! as it must.
+
+use crate::runtime::{
+    CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, HealthSpec, PortSpec, RuntimeError, TASK_ARN_LABEL,
+    UlimitSpec,
+};
+use crate::state::SharedState;
+use flotilla_domain::task::{NetworkBinding, TaskOverride, TaskStatus};
+use flotilla_domain::task_definition::{
+    ContainerCondition, ContainerDefinition, NetworkMode, TaskDefinitionSpec, Volume,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+
+/// How often running containers are inspected.
+const MONITOR_INTERVAL: Duration = Duration::from_millis(500);
+
+/// What the control plane wants of a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Desired {
+    Running,
+    Stopped,
+}
+
+/// A container's state as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerSnapshot {
+    pub container_name: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub runtime_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health_status: Option<String>,
+    pub network_bindings: Vec<NetworkBinding>,
+}
+
+/// A whole task's state: the body of a SubmitTaskStateChange.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskSnapshot {
+    pub cluster: String,
+    pub task: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub containers: Vec<ContainerSnapshot>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_started_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pull_stopped_at: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_stopped_at: Option<f64>,
+}
+
+/// What a supervisor needs to know of its task.
+#[derive(Debug, Clone)]
+pub struct TaskContext {
+    pub cluster: String,
+    pub task_arn: String,
+    pub family: String,
+    pub revision: i64,
+    pub definition: TaskDefinitionSpec,
+    pub overrides: TaskOverride,
+}
+
+impl TaskContext {
+    pub fn task_id(&self) -> &str {
+        self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn)
+    }
+
+    fn docker_name(&self, container: &str) -> String {
+        format!("ecs-{}-{}-{}-{}", self.family, self.revision, container, self.task_id())
+    }
+}
+
+/// Agent-wide settings a supervisor uses.
+#[derive(Debug, Clone)]
+pub struct SupervisorSettings {
+    pub default_stop_timeout: Duration,
+    pub region: String,
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+pub fn now_ms() -> i64 {
+    (now_secs() * 1000.0) as i64
+}
+
+pub struct Supervisor {
+    ctx: TaskContext,
+    runtime: Arc<dyn ContainerRuntime>,
+    state: SharedState,
+    settings: SupervisorSettings,
+    desired: watch::Receiver<Desired>,
+    publish: watch::Sender<Option<TaskSnapshot>>,
+    snapshot: TaskSnapshot,
+    /// Container name → runtime id.
+    ids: BTreeMap<String, String>,
+}
+
+/// Why starting a task failed: the reason reported with STOPPED.
+struct StartFailure(String);
+
+impl From<RuntimeError> for StartFailure {
+    fn from(e: RuntimeError) -> Self {
+        StartFailure(e.to_string())
+    }
+}
+
+enum Wait {
+    Ready,
+    DesiredStop,
+    Failed(String),
+}
+
+impl Supervisor {
+    pub fn new(
+        ctx: TaskContext,
+        runtime: Arc<dyn ContainerRuntime>,
+        state: SharedState,
+        settings: SupervisorSettings,
+        desired: watch::Receiver<Desired>,
+        publish: watch::Sender<Option<TaskSnapshot>>,
+        adopted: BTreeMap<String, String>,
+    ) -> Self {
+        let containers = ctx
+            .definition
+            .container_definitions
+            .iter()
+            .map(|c| ContainerSnapshot {
+                container_name: c.name.clone(),
+                status: TaskStatus::Pending.as_str().into(),
+                runtime_id: adopted.get(&c.name).cloned(),
+                exit_code: None,
+                reason: None,
+                health_status: None,
+                network_bindings: Vec::new(),
+            })
+            .collect();
+        let snapshot = TaskSnapshot {
+            cluster: ctx.cluster.clone(),
+            task: ctx.task_arn.clone(),
+            status: TaskStatus::Pending.as_str().into(),
+            reason: None,
+            containers,
+            pull_started_at: None,
+            pull_stopped_at: None,
+            execution_stopped_at: None,
+        };
+        Self { ctx, runtime, state, settings, desired, publish, snapshot, ids: adopted }
+    }
+
+    fn publish(&self) {
+        self.publish.send_replace(Some(self.snapshot.clone()));
+    }
+
+    fn set_status(&mut self, status: TaskStatus) {
+        self.snapshot.status = status.as_str().into();
+        self.publish();
+    }
+
+    fn container_mut(&mut self, name: &str) -> &mut ContainerSnapshot {
+        let i = self.snapshot.containers.iter().position(|c| c.container_name == name).expect("container of the task");
+        &mut self.snapshot.containers[i]
+    }
+
+    fn definition(&self, name: &str) -> &ContainerDefinition {
+        self.ctx.definition.container_definitions.iter().find(|c| c.name == name).expect("container of the task")
+    }
+
+    fn desired_stop(&self) -> bool {
+        *self.desired.borrow() == Desired::Stopped
+    }
+
+    /// Runs the task to its end.
+    pub async fn run(mut self) {
+        let adopted = !self.ids.is_empty();
+        if self.desired_stop() && !adopted {
+            self.finish(Some("Task stopped before it started".into())).await;
+            return;
+        }
+        match self.start_all().await {
+            Ok(true) => {}
+            Ok(false) => {
+                self.stop_all().await;
+                self.finish(None).await;
+                return;
+            }
+            Err(StartFailure(reason)) => {
+                tracing::warn!(task = %self.ctx.task_arn, %reason, "task failed to start");
+                self.stop_all().await;
+                for c in &mut self.snapshot.containers {
+                    if c.runtime_id.is_none() {
+                        c.reason.get_or_insert_with(|| reason.clone());
+                    }
+                }
+                self.finish(Some(reason)).await;
+                return;
+            }
+        }
+        let reason = self.monitor().await;
+        self.stop_all().await;
+        self.finish(reason).await;
+    }
+
+    /// Pulls and starts every container; `Ok(false)` when told to stop meanwhile.
+    async fn start_all(&mut self) -> Result<bool, StartFailure> {
+        if self.ctx.definition.network_mode == Some(NetworkMode::Awsvpc) {
+            return Err(StartFailure("the awsvpc network mode is not supported on this agent yet".into()));
+        }
+        let all_adopted = self.ids.len() == self.ctx.definition.container_definitions.len();
+        if !all_adopted {
+            self.snapshot.pull_started_at = Some(now_secs());
+            self.set_status(TaskStatus::Pending);
+            let mut images: Vec<String> =
+                self.ctx.definition.container_definitions.iter().map(|c| c.image.clone()).collect();
+            images.dedup();
+            for image in images {
+                self.runtime.pull(&image).await?;
+            }
+            self.snapshot.pull_stopped_at = Some(now_secs());
+            self.set_status(TaskStatus::Activating);
+        }
+        let volumes = self.prepare_volumes().await?;
+        for name in self.start_order() {
+            match self.wait_for_dependencies(&name).await {
+                Wait::Ready => {}
+                Wait::DesiredStop => return Ok(false),
+                Wait::Failed(reason) => return Err(StartFailure(reason)),
+            }
+            if !self.ids.contains_key(&name) {
+                let spec = self.container_spec(&name, &volumes);
+                let id = self.runtime.create(&spec).await?;
+                self.ids.insert(name.clone(), id.clone());
+                let task = self.ctx.task_arn.clone();
+                let (n, i) = (name.clone(), id.clone());
+                self.state
+                    .update(|s| s.tasks.entry(task).or_default().containers.insert(n, i))
+                    .map_err(|e| StartFailure(e.to_string()))?;
+                self.runtime.start(&id).await?;
+            } else if let Some(state) = self.runtime.inspect(&self.ids[&name]).await?
+                && !state.running
+                && state.exit_code.is_none()
+            {
+                // Created before a restart but never started.
+                self.runtime.start(&self.ids[&name]).await?;
+            }
+            let id = self.ids[&name].clone();
+            let c = self.container_mut(&name);
+            c.runtime_id = Some(id);
+            c.status = TaskStatus::Running.as_str().into();
+            self.refresh().await?;
+        }
+        self.set_status(TaskStatus::Running);
+        Ok(true)
+    }
+
+    /// Containers in an order that starts every dependency (dependsOn, links,
+    /// volumesFrom) before its dependants; ties keep the definition's order.
+    fn start_order(&self) -> Vec<String> {
+        let defs = &self.ctx.definition.container_definitions;
+        let needs = |c: &ContainerDefinition| -> Vec<String> {
+            let mut n: Vec<String> = c.depends_on.iter().map(|d| d.container_name.clone()).collect();
+            n.extend(c.links.iter().map(|l| l.split(':').next().unwrap_or("").to_string()));
+            n.extend(c.volumes_from.iter().filter_map(|v| v.source_container.clone()));
+            n
+        };
+        let mut order: Vec<String> = Vec::new();
+        while order.len() < defs.len() {
+            let before = order.len();
+            for c in defs {
+                if !order.contains(&c.name) && needs(c).iter().all(|n| order.contains(n) || n == &c.name) {
+                    order.push(c.name.clone());
+                }
+            }
+            if order.len() == before {
+                // A cycle (registration refuses dependsOn cycles; links could still
+                // form one): start the rest in definition order.
+                order.extend(
+                    defs.iter().filter(|c| !order.contains(&c.name)).map(|c| c.name.clone()).collect::<Vec<_>>(),
+                );
+            }
+        }
+        order
+    }
+
+    async fn wait_for_dependencies(&mut self, name: &str) -> Wait {
+        let deps = self.definition(name).depends_on.clone();
+        let started = tokio::time::Instant::now();
+        let timeout = self.definition(name).start_timeout.map(|s| Duration::from_secs(s as u64));
+        loop {
+            if self.desired_stop() {
+                return Wait::DesiredStop;
+            }
+            let mut ready = true;
+            for d in &deps {
+                let Some(id) = self.ids.get(&d.container_name) else {
+                    ready = false;
+                    continue;
+                };
+                let state = match self.runtime.inspect(id).await {
+                    Ok(Some(s)) => s,
+                    Ok(None) => return Wait::Failed(format!("dependency container {} vanished", d.container_name)),
+                    Err(e) => return Wait::Failed(e.to_string()),
+                };
+                let met = match d.condition {
+                    ContainerCondition::Start => true,
+                    ContainerCondition::Complete => state.exit_code.is_some(),
+                    ContainerCondition::Success => match state.exit_code {
+                        Some(0) => true,
+                        Some(code) => {
+                            return Wait::Failed(format!(
+                                "dependency container {} exited with code {code}, not 0 (condition SUCCESS)",
+                                d.container_name
+                            ));
+                        }
+                        None => false,
+                    },
+                    ContainerCondition::Healthy => match state.health.as_deref() {
+                        Some("HEALTHY") => true,
+                        Some("UNHEALTHY") => {
+                            return Wait::Failed(format!(
+                                "dependency container {} is UNHEALTHY (condition HEALTHY)",
+                                d.container_name
+                            ));
+                        }
+                        _ => false,
+                    },
+                };
+                ready &= met;
+            }
+            if ready {
+                return Wait::Ready;
+            }
+            if timeout.is_some_and(|t| started.elapsed() > t) {
+                return Wait::Failed(format!("container {name}: its dependencies were not met within startTimeout"));
+            }
+            self.refresh().await.ok();
+            tokio::time::sleep(MONITOR_INTERVAL).await;
+        }
+    }
+
+    /// Docker volume or host path for each task volume name.
+    async fn prepare_volumes(&self) -> Result<HashMap<String, String>, StartFailure> {
+        let mut sources = HashMap::new();
+        for v in &self.ctx.definition.volumes {
+            let name = v.name.clone().unwrap_or_default();
+            let source = self.volume_source(v)?;
+            if let Some((volume, driver)) = &source.1 {
+                self.runtime.ensure_volume(volume, driver.as_deref()).await?;
+            }
+            sources.insert(name, source.0);
+        }
+        Ok(sources)
+    }
+
+    /// (bind source, volume to create with its driver).
+    #[allow(clippy::type_complexity)]
+    fn volume_source(&self, v: &Volume) -> Result<(String, Option<(String, Option<String>)>), StartFailure> {
+        let name = v.name.clone().unwrap_or_default();
+        let task_scoped = format!("ecs-{}-{}", self.ctx.task_id(), name);
+        if let Some(path) = v.host.as_ref().and_then(|h| h.source_path.clone()) {
+            return Ok((path, None));
+        }
+        if let Some(d) = &v.docker_volume_configuration {
+            let shared = d.scope == Some(flotilla_domain::task_definition::VolumeScope::Shared);
+            let volume = if shared { name } else { task_scoped };
+            return Ok((volume.clone(), Some((volume, d.driver.clone()))));
+        }
+        if v.efs_volume_configuration.is_some()
+            || v.fsx_windows_file_server_volume_configuration.is_some()
+            || v.s3files_volume_configuration.is_some()
+        {
+            return Err(StartFailure(format!("volume {name}: this volume type is not supported on this agent yet")));
+        }
+        Ok((task_scoped.clone(), Some((task_scoped, None))))
+    }
+
+    fn container_spec(&self, name: &str, volumes: &HashMap<String, String>) -> ContainerSpec {
+        let def = self.definition(name);
+        let o = self.ctx.overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(name));
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        for kv in def.environment.iter().chain(o.and_then(|o| o.environment.as_ref()).into_iter().flatten()) {
+            if let Some(n) = &kv.name {
+                env.insert(n.clone(), kv.value.clone().unwrap_or_default());
+            }
+        }
+        env.entry("AWS_EXECUTION_ENV".into()).or_insert_with(|| "AWS_ECS_EC2".into());
+        env.entry("AWS_REGION".into()).or_insert_with(|| self.settings.region.clone());
+        env.entry("AWS_DEFAULT_REGION".into()).or_insert_with(|| self.settings.region.clone());
+        let mut labels: BTreeMap<String, String> = def.docker_labels.clone().into_iter().collect();
+        labels.insert(TASK_ARN_LABEL.into(), self.ctx.task_arn.clone());
+        labels.insert(CONTAINER_NAME_LABEL.into(), name.into());
+        labels.insert("com.amazonaws.ecs.cluster".into(), self.ctx.cluster.clone());
+        labels.insert("com.amazonaws.ecs.task-definition-family".into(), self.ctx.family.clone());
+        labels.insert("com.amazonaws.ecs.task-definition-version".into(), self.ctx.revision.to_string());
+        let mode = self.ctx.definition.network_mode.unwrap_or(NetworkMode::Bridge);
+        let ports = if mode == NetworkMode::Bridge {
+            def.port_mappings
+                .iter()
+                .filter_map(|p| {
+                    Some(PortSpec {
+                        container_port: u16::try_from(p.container_port?).ok()?,
+                        host_port: p.host_port.and_then(|h| u16::try_from(h).ok()).unwrap_or(0),
+                        protocol: p.protocol.unwrap_or(flotilla_domain::task_definition::TransportProtocol::Tcp),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let binds = def
+            .mount_points
+            .iter()
+            .filter_map(|m| {
+                let source = volumes.get(m.source_volume.as_deref()?)?;
+                let ro = if m.read_only == Some(true) { ":ro" } else { "" };
+                Some(format!("{source}:{}{ro}", m.container_path.as_deref()?))
+            })
+            .collect();
+        let volumes_from = def
+            .volumes_from
+            .iter()
+            .filter_map(|v| {
+                let id = self.ids.get(v.source_container.as_deref()?)?;
+                Some(if v.read_only == Some(true) { format!("{id}:ro") } else { id.clone() })
+            })
+            .collect();
+        let links = def
+            .links
+            .iter()
+            .filter_map(|l| {
+                let (target, alias) = l.split_once(':').unwrap_or((l, l));
+                self.ids.contains_key(target).then(|| format!("{}:{alias}", self.ctx.docker_name(target)))
+            })
+            .collect();
+        let secs = |s: Option<i64>, default: u64| Duration::from_secs(s.map_or(default, |v| v.max(0) as u64));
+        ContainerSpec {
+            name: self.ctx.docker_name(name),
+            image: def.image.clone(),
+            command: o.and_then(|o| o.command.clone()).unwrap_or_else(|| def.command.clone()),
+            entry_point: def.entry_point.clone(),
+            env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            labels,
+            working_dir: def.working_directory.clone(),
+            user: def.user.clone(),
+            hostname: def.hostname.clone(),
+            cpu_shares: o.and_then(|o| o.cpu).unwrap_or(def.cpu),
+            memory_mib: o.and_then(|o| o.memory).or(def.memory),
+            memory_reservation_mib: o.and_then(|o| o.memory_reservation).or(def.memory_reservation),
+            ports,
+            network_mode: mode.as_str().into(),
+            health: def.health_check.as_ref().map(|h| HealthSpec {
+                test: h.command.clone(),
+                interval: secs(h.interval, 30),
+                timeout: secs(h.timeout, 5),
+                retries: h.retries.unwrap_or(3).max(1) as u32,
+                start_period: secs(h.start_period, 0),
+            }),
+            ulimits: def
+                .ulimits
+                .iter()
+                .map(|u| UlimitSpec { name: u.name.as_str().into(), soft: u.soft_limit, hard: u.hard_limit })
+                .collect(),
+            readonly_rootfs: def.readonly_root_filesystem == Some(true),
+            privileged: def.privileged == Some(true),
+            binds,
+            volumes_from,
+            links,
+            extra_hosts: def.extra_hosts.iter().map(|h| format!("{}:{}", h.hostname, h.ip_address)).collect(),
+            dns: def.dns_servers.clone(),
+            dns_search: def.dns_search_domains.clone(),
+            disable_networking: def.disable_networking == Some(true),
+            stop_timeout: Some(self.stop_timeout(name)),
+        }
+    }
+
+    fn stop_timeout(&self, name: &str) -> Duration {
+        self.definition(name)
+            .stop_timeout
+            .map(|s| Duration::from_secs(s.max(0) as u64))
+            .unwrap_or(self.settings.default_stop_timeout)
+    }
+
+    /// Inspects every created container and folds what changed into the snapshot.
+    /// Returns the reason to stop the task, if one of its containers ended it.
+    async fn refresh(&mut self) -> Result<Option<String>, RuntimeError> {
+        let mut changed = false;
+        let mut stop_reason = None;
+        for (name, id) in self.ids.clone() {
+            let state = self.runtime.inspect(&id).await?;
+            let essential = self.definition(&name).is_essential();
+            let c = self.container_mut(&name);
+            let before = c.clone();
+            match state {
+                None => {
+                    if c.status != TaskStatus::Stopped.as_str() {
+                        c.status = TaskStatus::Stopped.as_str().into();
+                        c.reason = Some("the container was removed outside the agent".into());
+                        if essential {
+                            stop_reason = Some("Essential container in task exited".to_string());
+                        }
+                    }
+                }
+                Some(s) => {
+                    if !s.bindings.is_empty() {
+                        c.network_bindings = s.bindings;
+                    }
+                    if s.health.is_some() {
+                        c.health_status = s.health;
+                    }
+                    if let Some(code) = s.exit_code {
+                        c.status = TaskStatus::Stopped.as_str().into();
+                        c.exit_code = Some(code);
+                        if let Some(e) = s.error {
+                            c.reason = Some(e);
+                        }
+                        if essential {
+                            stop_reason = Some("Essential container in task exited".to_string());
+                        }
+                    } else if s.running {
+                        c.status = TaskStatus::Running.as_str().into();
+                    }
+                }
+            }
+            changed |= *c != before;
+        }
+        if changed {
+            self.publish();
+        }
+        Ok(stop_reason)
+    }
+
+    /// Watches the running task until it must stop; returns the reason.
+    async fn monitor(&mut self) -> Option<String> {
+        loop {
+            match self.refresh().await {
+                Ok(Some(reason)) => return Some(reason),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(task = %self.ctx.task_arn, error = %e, "inspecting the task's containers failed")
+                }
+            }
+            let all_exited = self.snapshot.containers.iter().all(|c| c.status == TaskStatus::Stopped.as_str());
+            if all_exited {
+                return Some("All containers of the task exited".into());
+            }
+            tokio::select! {
+                changed = self.desired.changed() => {
+                    if changed.is_err() || self.desired_stop() {
+                        return None;
+                    }
+                }
+                _ = tokio::time::sleep(MONITOR_INTERVAL) => {}
+            }
+            if self.desired_stop() {
+                return None;
+            }
+        }
+    }
+
+    /// Stops every container still running, dependants first, each with its stop timeout.
+    async fn stop_all(&mut self) {
+        if self.ids.is_empty() {
+            return;
+        }
+        self.set_status(TaskStatus::Deactivating);
+        self.set_status(TaskStatus::Stopping);
+        let mut order = self.start_order();
+        order.reverse();
+        for name in order {
+            let Some(id) = self.ids.get(&name).cloned() else { continue };
+            if let Err(e) = self.runtime.stop(&id, self.stop_timeout(&name)).await {
+                tracing::warn!(task = %self.ctx.task_arn, container = %name, error = %e, "stopping a container failed");
+            }
+        }
+        if let Err(e) = self.refresh().await {
+            tracing::warn!(task = %self.ctx.task_arn, error = %e, "reading stopped containers failed");
+        }
+        self.set_status(TaskStatus::Deprovisioning);
+    }
+
+    /// Publishes STOPPED and records that the task has ended here.
+    async fn finish(&mut self, reason: Option<String>) {
+        for c in &mut self.snapshot.containers {
+            c.status = TaskStatus::Stopped.as_str().into();
+        }
+        self.snapshot.reason = reason;
+        self.snapshot.execution_stopped_at = Some(now_secs());
+        self.snapshot.status = TaskStatus::Stopped.as_str().into();
+        let report = serde_json::to_value(&self.snapshot).ok();
+        let task = self.ctx.task_arn.clone();
+        if let Err(e) = self.state.update(|s| {
+            let record = s.tasks.entry(task).or_default();
+            record.stopped_at_ms = Some(now_ms());
+            record.last_report = report;
+        }) {
+            tracing::error!(task = %self.ctx.task_arn, error = %e, "recording a stopped task failed");
+        }
+        self.publish();
+    }
+}
