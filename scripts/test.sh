@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test: the Rust unit and integration tests, then the end-to-end suite
-# that drives the real binary with boto3 and the aws CLI.
+# that drives the real binary with boto3 and the aws CLI, running real containers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv="${FLOTILLA_TEST_VENV:-$HOME/.cache/flotilla/test-venv}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+
+# The end-to-end suite runs real containers.
+bash scripts/ensure-docker.sh
 
 echo "== rust tests"
 cargo test --workspace --locked

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Sets up and starts Flotilla on this machine: builds the `flotilla` binary, installs
-# it to /usr/local/bin, and starts `flotilla up` in the background. Idempotent: a
+# Sets up and starts Flotilla on this machine: makes sure Docker runs, builds the
+# `flotilla` binary, installs it to /usr/local/bin, and starts `flotilla up` (the
+# control plane and a local agent) in the background. Idempotent: a
 # second run rebuilds and restarts it on the same data directory.
 #
 #   bash scripts/up.sh            # listen on 127.0.0.1:7700, data in /var/lib/flotilla
@@ -15,6 +16,8 @@ bin_dir="${FLOTILLA_BIN_DIR:-/usr/local/bin}"
 
 command -v cargo >/dev/null || { echo "cargo is needed: install the Rust toolchain (rustup) first" >&2; exit 1; }
 command -v curl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl; }
+
+bash scripts/ensure-docker.sh
 
 echo "building flotilla (release)..."
 cargo build --release --locked -p flotilla
