@@ -4,9 +4,10 @@
 //! and containers keep running meanwhile.
 
 use crate::client::{AGENT_TARGET, ClientError, ControlPlaneClient, ECS_TARGET};
+use crate::metadata::MetadataRegistry;
 use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::state::{AgentState, SharedState, StateError, StateFile};
-use crate::supervisor::{Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
+use crate::supervisor::{Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
 use flotilla_ecs_api::AgentTask;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
@@ -49,6 +50,9 @@ pub struct AgentConfig {
     /// How long containers of stopped tasks are kept before removal.
     pub cleanup_after: Duration,
     pub default_stop_timeout: Duration,
+    /// Port of the task metadata endpoint on the bridge gateway (0: any free port;
+    /// `None`: no endpoint).
+    pub metadata_port: Option<u16>,
 }
 
 impl AgentConfig {
@@ -67,6 +71,7 @@ impl AgentConfig {
             poll_wait: Duration::from_secs(20),
             cleanup_after: Duration::from_secs(600),
             default_stop_timeout: Duration::from_secs(30),
+            metadata_port: Some(51679),
         }
     }
 }
@@ -83,6 +88,8 @@ pub struct Agent {
     runtime: Arc<dyn ContainerRuntime>,
     state: SharedState,
     running: HashMap<String, Running>,
+    metadata: MetadataRegistry,
+    metadata_base: Option<String>,
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -107,7 +114,8 @@ impl Agent {
         };
         let state = SharedState::new(state, file);
         state.update(|_| ())?;
-        Ok(Self { config, client, runtime, state, running: HashMap::new() })
+        let metadata = MetadataRegistry::new(&config.availability_zone);
+        Ok(Self { config, client, runtime, state, running: HashMap::new(), metadata, metadata_base: None })
     }
 
     /// The registered instance's ARN, once registered.
@@ -174,6 +182,7 @@ impl Agent {
     /// restarted agent adopts them.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
         tokio::pin!(shutdown);
+        let endpoint = self.start_metadata_endpoint().await;
         let mut attempt = 0;
         loop {
             match self.register().await {
@@ -238,7 +247,36 @@ impl Agent {
             r.supervisor.abort();
             r.reporter.abort();
         }
+        if let Some(endpoint) = endpoint {
+            endpoint.abort();
+        }
         Ok(())
+    }
+
+    /// Serves the task metadata endpoint on the bridge gateway (loopback without one).
+    async fn start_metadata_endpoint(&mut self) -> Option<tokio::task::JoinHandle<()>> {
+        let port = self.config.metadata_port?;
+        let ip = self.runtime.gateway_ip().await.unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        let listener = match tokio::net::TcpListener::bind((ip, port)).await {
+            Ok(l) => l,
+            Err(e) if port != 0 => {
+                tracing::warn!(%ip, port, error = %e, "the metadata port is taken; using a free one");
+                tokio::net::TcpListener::bind((ip, 0)).await.ok()?
+            }
+            Err(e) => {
+                tracing::error!(%ip, error = %e, "cannot serve the task metadata endpoint");
+                return None;
+            }
+        };
+        let addr = listener.local_addr().ok()?;
+        self.metadata_base = Some(format!("http://{addr}"));
+        tracing::info!(%addr, "task metadata endpoint ready");
+        let app = crate::metadata::router(self.metadata.clone(), self.runtime.clone());
+        Some(tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "the task metadata endpoint stopped");
+            }
+        }))
     }
 
     /// Makes local work match the control plane's list for this instance.
@@ -287,6 +325,7 @@ impl Agent {
             revision: t.revision,
             definition: t.definition.clone(),
             overrides: t.overrides.clone(),
+            container_arns: t.container_arns.clone(),
         }
     }
 
@@ -321,12 +360,20 @@ impl Agent {
         let settings = SupervisorSettings {
             default_stop_timeout: self.config.default_stop_timeout,
             region: self.config.region.clone(),
+            metadata_base: self.metadata_base.clone(),
         };
         if !adopted.is_empty() {
             tracing::info!(task = %t.task_arn, containers = adopted.len(), "adopting running containers");
         }
-        let supervisor =
-            Supervisor::new(ctx, self.runtime.clone(), self.state.clone(), settings, desired_rx, publish_tx, adopted);
+        let supervisor = Supervisor::new(
+            ctx,
+            self.runtime.clone(),
+            self.state.clone(),
+            settings,
+            Channels { desired: desired_rx, publish: publish_tx },
+            self.metadata.clone(),
+            adopted,
+        );
         let supervisor = tokio::spawn(supervisor.run());
         let reporter = tokio::spawn(report_loop(self.client.clone(), publish_rx));
         self.running.insert(t.task_arn, Running { desired: desired_tx, supervisor, reporter });
@@ -376,6 +423,7 @@ impl Agent {
             }
             if all_removed {
                 self.running.remove(&arn);
+                self.metadata.forget(arn.rsplit('/').next().unwrap_or(&arn));
                 if let Err(e) = self.state.update(|s| s.tasks.remove(&arn)) {
                     tracing::warn!(error = %e, "saving agent state failed");
                 }

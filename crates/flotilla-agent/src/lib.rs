@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod client;
+pub mod metadata;
 pub mod runtime;
 pub mod state;
 pub mod supervisor;

@@ -6,6 +6,7 @@
 //! the reporter may drop intermediate snapshots and resend the latest one as often
 //! as it must.
 
+use crate::metadata::MetadataRegistry;
 use crate::runtime::{
     CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, HealthSpec, PortSpec, RuntimeError, TASK_ARN_LABEL,
     UlimitSpec,
@@ -75,6 +76,8 @@ pub struct TaskContext {
     pub revision: i64,
     pub definition: TaskDefinitionSpec,
     pub overrides: TaskOverride,
+    /// Container name → container ARN.
+    pub container_arns: BTreeMap<String, String>,
 }
 
 impl TaskContext {
@@ -92,6 +95,8 @@ impl TaskContext {
 pub struct SupervisorSettings {
     pub default_stop_timeout: Duration,
     pub region: String,
+    /// Base URL of the task metadata endpoint, e.g. `http://172.17.0.1:51679`.
+    pub metadata_base: Option<String>,
 }
 
 fn now_secs() -> f64 {
@@ -102,6 +107,12 @@ pub fn now_ms() -> i64 {
     (now_secs() * 1000.0) as i64
 }
 
+/// How a supervisor hears what is wanted and tells what happened.
+pub struct Channels {
+    pub desired: watch::Receiver<Desired>,
+    pub publish: watch::Sender<Option<TaskSnapshot>>,
+}
+
 pub struct Supervisor {
     ctx: TaskContext,
     runtime: Arc<dyn ContainerRuntime>,
@@ -109,6 +120,7 @@ pub struct Supervisor {
     settings: SupervisorSettings,
     desired: watch::Receiver<Desired>,
     publish: watch::Sender<Option<TaskSnapshot>>,
+    metadata: MetadataRegistry,
     snapshot: TaskSnapshot,
     /// Container name → runtime id.
     ids: BTreeMap<String, String>,
@@ -135,10 +147,11 @@ impl Supervisor {
         runtime: Arc<dyn ContainerRuntime>,
         state: SharedState,
         settings: SupervisorSettings,
-        desired: watch::Receiver<Desired>,
-        publish: watch::Sender<Option<TaskSnapshot>>,
+        channels: Channels,
+        metadata: MetadataRegistry,
         adopted: BTreeMap<String, String>,
     ) -> Self {
+        let Channels { desired, publish } = channels;
         let containers = ctx
             .definition
             .container_definitions
@@ -163,10 +176,12 @@ impl Supervisor {
             pull_stopped_at: None,
             execution_stopped_at: None,
         };
-        Self { ctx, runtime, state, settings, desired, publish, snapshot, ids: adopted }
+        Self { ctx, runtime, state, settings, desired, publish, metadata, snapshot, ids: adopted }
     }
 
     fn publish(&self) {
+        let desired = if self.desired_stop() { "STOPPED" } else { "RUNNING" };
+        self.metadata.update(&self.ctx, &self.snapshot, desired);
         self.publish.send_replace(Some(self.snapshot.clone()));
     }
 
@@ -402,6 +417,12 @@ impl Supervisor {
             }
         }
         env.entry("AWS_EXECUTION_ENV".into()).or_insert_with(|| "AWS_ECS_EC2".into());
+        if let Some(base) = &self.settings.metadata_base {
+            env.insert(
+                "ECS_CONTAINER_METADATA_URI_V4".into(),
+                format!("{base}/v4/{}", crate::metadata::token(&self.ctx, name)),
+            );
+        }
         env.entry("AWS_REGION".into()).or_insert_with(|| self.settings.region.clone());
         env.entry("AWS_DEFAULT_REGION".into()).or_insert_with(|| self.settings.region.clone());
         let mut labels: BTreeMap<String, String> = def.docker_labels.clone().into_iter().collect();

@@ -36,6 +36,10 @@ impl AccountContext {
         format!("{}task/{cluster}/{id}", self.prefix())
     }
 
+    pub fn container_arn(&self, cluster: &str, task_id: &str, container_id: &str) -> String {
+        format!("{}container/{cluster}/{task_id}/{container_id}", self.prefix())
+    }
+
     /// The principal that registers resources: the account's root user.
     pub fn root_principal_arn(&self) -> String {
         format!("arn:aws:iam::{}:root", self.account_id)

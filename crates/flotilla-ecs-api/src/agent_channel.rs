@@ -80,6 +80,10 @@ pub struct AgentTask {
     pub revision: i64,
     pub overrides: TaskOverride,
     pub definition: TaskDefinitionSpec,
+    /// Container name → container ARN.
+    pub container_arns: BTreeMap<String, String>,
+    /// When the control plane created the task (epoch seconds).
+    pub created_at: f64,
 }
 
 #[derive(Serialize)]
@@ -129,7 +133,14 @@ impl AgentChannel {
         let td = svc.store.get_task_definition(&t.family, t.revision).await?.ok_or_else(|| {
             EcsError::client(format!("task definition {}:{} of a task is gone", t.family, t.revision))
         })?;
+        let container_arns = t
+            .containers
+            .iter()
+            .map(|c| (c.name.clone(), svc.account.container_arn(&t.cluster, &t.id, &c.id)))
+            .collect();
         Ok(AgentTask {
+            container_arns,
+            created_at: t.created_at.as_epoch_seconds(),
             task_arn: svc.account.task_arn(&t.cluster, &t.id),
             version: t.version,
             desired_status: t.desired_status.as_str().into(),

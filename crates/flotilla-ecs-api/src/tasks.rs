@@ -117,10 +117,7 @@ impl EcsService {
                 .containers
                 .iter()
                 .map(|c| ContainerShape {
-                    container_arn: format!(
-                        "arn:aws:ecs:{}:{}:container/{}/{}/{}",
-                        self.account.region, self.account.account_id, t.cluster, t.id, c.id
-                    ),
+                    container_arn: self.account.container_arn(&t.cluster, &t.id, &c.id),
                     task_arn: task_arn.clone(),
                     name: c.name.clone(),
                     image: c.image.clone(),

@@ -77,6 +77,10 @@ struct NodeArgs {
     /// Seconds before the containers of a stopped task are removed.
     #[arg(long, default_value_t = 600)]
     cleanup_after: u64,
+    /// Port of the task metadata endpoint (v4) on the Docker bridge gateway; 0
+    /// picks a free one.
+    #[arg(long, default_value_t = 51679)]
+    metadata_port: u16,
     /// Simulated runtime: milliseconds a container takes to start.
     #[arg(long, default_value_t = 10)]
     simulated_start_delay_ms: u64,
@@ -113,6 +117,7 @@ impl NodeArgs {
         config.cpu = self.cpu;
         config.memory_mib = self.memory;
         config.cleanup_after = Duration::from_secs(self.cleanup_after);
+        config.metadata_port = Some(self.metadata_port);
         config.attributes = self
             .attributes
             .iter()

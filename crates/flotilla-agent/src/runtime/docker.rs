@@ -10,8 +10,8 @@ use bollard::models::{
     ContainerCreateBody, HealthConfig, HealthStatusEnum, HostConfig, PortBinding, ResourcesUlimits, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, ListContainersOptions, RemoveContainerOptions,
-    StartContainerOptions, StopContainerOptions,
+    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions, ListContainersOptions,
+    RemoveContainerOptions, StartContainerOptions, StatsOptions, StopContainerOptions,
 };
 use flotilla_domain::task::NetworkBinding;
 use flotilla_domain::task_definition::TransportProtocol;
@@ -77,6 +77,15 @@ fn split_image(image: &str) -> (&str, &str) {
         Some((repo, tag)) if !tag.contains('/') => (repo, tag),
         _ => (image, "latest"),
     }
+}
+
+/// The first host address of an IPv4 subnet (`172.17.0.0/16` → `172.17.0.1`).
+fn first_host(subnet: &str) -> Option<std::net::IpAddr> {
+    let (addr, len) = subnet.split_once('/')?;
+    let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+    let len: u32 = len.parse().ok().filter(|l| *l < 32)?;
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    Some(std::net::IpAddr::V4(((u32::from(addr) & mask) + 1).into()))
 }
 
 fn nanos(d: Duration) -> i64 {
@@ -205,7 +214,14 @@ impl ContainerRuntime for DockerRuntime {
                 return Err(RuntimeError::Other { doing: "inspecting", id: id.to_string(), reason: e.to_string() });
             }
         };
+        let ipv4 = c
+            .network_settings
+            .as_ref()
+            .and_then(|n| n.networks.as_ref())
+            .and_then(|nets| nets.values().find_map(|e| e.ip_address.clone().filter(|ip| !ip.is_empty())));
+        let image_id = c.image.clone();
         let state = c.state.unwrap_or_default();
+        let started_at = state.started_at.clone().filter(|s| !s.starts_with("0001-"));
         let running = state.running.unwrap_or(false);
         let started = state.started_at.as_deref().is_some_and(|s| !s.starts_with("0001-"));
         let exit_code = (!running && started).then(|| state.exit_code.unwrap_or(0));
@@ -236,7 +252,7 @@ impl ContainerRuntime for DockerRuntime {
             }
         }
         bindings.sort_by_key(|b| (b.container_port, b.host_port));
-        Ok(Some(ContainerState { running, exit_code, error, health, bindings }))
+        Ok(Some(ContainerState { running, exit_code, error, health, bindings, ipv4, started_at, image_id }))
     }
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
@@ -277,6 +293,28 @@ impl ContainerRuntime for DockerRuntime {
             reason: e.to_string(),
         })
     }
+
+    async fn stats(&self, id: &str) -> Result<Option<serde_json::Value>, RuntimeError> {
+        let options = StatsOptions { stream: false, one_shot: true };
+        let mut stream = self.docker.stats(id, Some(options));
+        match stream.next().await {
+            None => Ok(None),
+            Some(Err(e)) if is_not_found(&e) => Ok(None),
+            Some(Err(e)) => {
+                Err(RuntimeError::Other { doing: "reading stats of", id: id.to_string(), reason: e.to_string() })
+            }
+            Some(Ok(stats)) => Ok(serde_json::to_value(stats).ok()),
+        }
+    }
+
+    async fn gateway_ip(&self) -> Option<std::net::IpAddr> {
+        let network = self.docker.inspect_network("bridge", None::<InspectNetworkOptions>).await.ok()?;
+        network.ipam?.config?.into_iter().find_map(|c| match c.gateway.filter(|g| !g.is_empty()) {
+            Some(g) => g.parse().ok(),
+            // Without an explicit gateway Docker gives the bridge the subnet's first address.
+            None => first_host(c.subnet.as_deref()?),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -290,5 +328,12 @@ mod tests {
         assert_eq!(split_image("127.0.0.1:7700/app"), ("127.0.0.1:7700/app", "latest"));
         assert_eq!(split_image("127.0.0.1:7700/app:v2"), ("127.0.0.1:7700/app", "v2"));
         assert_eq!(split_image("app@sha256:abc"), ("app", "sha256:abc"));
+    }
+
+    #[test]
+    fn gateway_from_subnet() {
+        assert_eq!(first_host("172.17.0.0/16"), Some("172.17.0.1".parse().unwrap()));
+        assert_eq!(first_host("10.1.2.0/24"), Some("10.1.2.1".parse().unwrap()));
+        assert_eq!(first_host("fd00::/64"), None);
     }
 }

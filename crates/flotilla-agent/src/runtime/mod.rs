@@ -102,6 +102,11 @@ pub struct ContainerState {
     /// `HEALTHY`, `UNHEALTHY` or `UNKNOWN` when a health check is configured.
     pub health: Option<String>,
     pub bindings: Vec<NetworkBinding>,
+    /// The container's address on its network, when it has one.
+    pub ipv4: Option<String>,
+    /// RFC 3339 start time, once started.
+    pub started_at: Option<String>,
+    pub image_id: Option<String>,
 }
 
 /// A container the agent created, found again by its labels.
@@ -139,4 +144,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn list_managed(&self) -> Result<Vec<ManagedContainer>, RuntimeError>;
     /// Creates a task-scoped named volume (idempotent).
     async fn ensure_volume(&self, name: &str, driver: Option<&str>) -> Result<(), RuntimeError>;
+    /// One sample of the container's resource usage, in Docker's stats format.
+    async fn stats(&self, id: &str) -> Result<Option<serde_json::Value>, RuntimeError>;
+    /// The address containers reach the node at (the bridge gateway), if any.
+    async fn gateway_ip(&self) -> Option<std::net::IpAddr>;
 }

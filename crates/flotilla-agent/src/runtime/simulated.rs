@@ -123,6 +123,9 @@ impl ContainerRuntime for SimulatedRuntime {
             error: None,
             health: c.spec.health.as_ref().map(|_| "HEALTHY".to_string()),
             bindings,
+            ipv4: None,
+            started_at: None,
+            image_id: None,
         }))
     }
 
@@ -147,5 +150,21 @@ impl ContainerRuntime for SimulatedRuntime {
 
     async fn ensure_volume(&self, _name: &str, _driver: Option<&str>) -> Result<(), RuntimeError> {
         Ok(())
+    }
+
+    async fn stats(&self, id: &str) -> Result<Option<serde_json::Value>, RuntimeError> {
+        let all = self.lock();
+        Ok(all.get(id).map(|c| {
+            serde_json::json!({
+                "id": id,
+                "name": c.spec.name,
+                "memory_stats": {"usage": 0, "limit": c.spec.memory_mib.unwrap_or(0) * 1024 * 1024},
+                "cpu_stats": {"cpu_usage": {"total_usage": 0}, "online_cpus": self.behaviour.cpus},
+            })
+        }))
+    }
+
+    async fn gateway_ip(&self) -> Option<std::net::IpAddr> {
+        None
     }
 }
