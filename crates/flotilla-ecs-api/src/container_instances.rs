@@ -388,10 +388,10 @@ pub(crate) async fn list_container_instances(
     input: ListContainerInstancesInput,
 ) -> Result<ListContainerInstancesOutput, EcsError> {
     let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
-    if input.filter.is_some() {
-        return Err(EcsError::invalid("filter: cluster query language filters are not supported yet"));
-    }
     let status = input.status.as_deref().map(parse_instance_status).transpose()?;
+    if let Some(filter) = &input.filter {
+        return list_filtered(svc, &cluster.name, status, filter, input.next_token.as_deref(), input.max_results).await;
+    }
     let limit = max_results(input.max_results, 100)?;
     let after = input.next_token.as_deref().map(decode_token).transpose()?;
     let mut loads = svc.store.list_container_instances(&cluster.name, status, Page { after, limit: limit + 1 }).await?;
@@ -407,6 +407,46 @@ pub(crate) async fn list_container_instances(
             .filter(|l| status.is_some() || l.instance.status != InstanceStatus::Inactive)
             .map(|l| svc.account.container_instance_arn(&cluster.name, &l.instance.id))
             .collect(),
+        next_token,
+    })
+}
+
+/// ListContainerInstances with a cluster query language `filter`.
+async fn list_filtered(
+    svc: &EcsService,
+    cluster: &str,
+    status: Option<InstanceStatus>,
+    filter: &str,
+    next_token: Option<&str>,
+    wanted: Option<i64>,
+) -> Result<ListContainerInstancesOutput, EcsError> {
+    if filter.len() > 2000 {
+        return Err(EcsError::invalid("filter: an expression is at most 2000 characters"));
+    }
+    let limit = max_results(wanted, 100)? as usize;
+    let after = next_token.map(decode_token).transpose()?;
+    let loads: Vec<InstanceLoad> = svc
+        .store
+        .list_container_instances(cluster, status, Page { after: None, limit: u32::MAX })
+        .await?
+        .into_iter()
+        .filter(|l| status.is_some() || l.instance.status != InstanceStatus::Inactive)
+        .collect();
+    let selected = crate::placement::filter_instances(&svc.account, &loads, filter)?;
+    let mut ids: Vec<&str> = selected
+        .iter()
+        .map(|i| loads[*i].instance.id.as_str())
+        .filter(|id| after.as_deref().is_none_or(|a| *id > a))
+        .take(limit + 1)
+        .collect();
+    let next_token = if ids.len() > limit {
+        ids.truncate(limit);
+        ids.last().map(|id| encode_token(id))
+    } else {
+        None
+    };
+    Ok(ListContainerInstancesOutput {
+        container_instance_arns: ids.iter().map(|id| svc.account.container_instance_arn(cluster, id)).collect(),
         next_token,
     })
 }

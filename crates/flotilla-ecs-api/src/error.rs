@@ -20,6 +20,8 @@ pub enum EcsError {
     InvalidParameter(String),
     LimitExceeded(String),
     ServiceNotFound(String),
+    TargetNotFound(String),
+    AttributeLimitExceeded(String),
     /// DeleteCluster on a cluster still holding something: (code, message).
     ClusterContains(&'static str, &'static str),
     /// The request body is not JSON of the operation's shape.
@@ -60,7 +62,9 @@ impl std::fmt::Display for EcsError {
             | Self::InvalidParameter(m)
             | Self::LimitExceeded(m)
             | Self::Serialization(m)
-            | Self::ServiceNotFound(m) => {
+            | Self::ServiceNotFound(m)
+            | Self::TargetNotFound(m)
+            | Self::AttributeLimitExceeded(m) => {
                 write!(f, "{m}")
             }
         }
@@ -83,6 +87,8 @@ impl From<EcsError> for AwsError {
             EcsError::LimitExceeded(m) => AwsError::client("LimitExceededException", m),
             EcsError::Serialization(m) => AwsError::serialization(m),
             EcsError::ServiceNotFound(m) => AwsError::client("ServiceNotFoundException", m),
+            EcsError::TargetNotFound(m) => AwsError::client("TargetNotFoundException", m),
+            EcsError::AttributeLimitExceeded(m) => AwsError::client("AttributeLimitExceededException", m),
             EcsError::ClusterContains(code, m) => AwsError::client(code, m),
             EcsError::Store(StoreError::Limit(m)) => AwsError::client("LimitExceededException", m),
             EcsError::Store(StoreError::Conflict { what }) => AwsError::client(

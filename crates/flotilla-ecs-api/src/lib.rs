@@ -7,9 +7,11 @@
 //! AWS error codes for every failure are chosen in [`error`], and only there.
 
 mod agent_channel;
+mod attributes;
 mod clusters;
 mod container_instances;
 mod error;
+mod placement;
 mod tags;
 mod task_definitions;
 mod tasks;
@@ -87,6 +89,9 @@ impl JsonService for EcsService {
             "ListContainerInstances" => op!(container_instances::list_container_instances),
             "UpdateContainerInstancesState" => op!(container_instances::update_container_instances_state),
             "DiscoverPollEndpoint" => op!(container_instances::discover_poll_endpoint),
+            "PutAttributes" => op!(attributes::put_attributes),
+            "DeleteAttributes" => op!(attributes::delete_attributes),
+            "ListAttributes" => op!(attributes::list_attributes),
             "RunTask" => op!(tasks::run_task),
             "StartTask" => op!(tasks::start_task),
             "StopTask" => op!(tasks::stop_task),

@@ -114,6 +114,7 @@ pub(crate) async fn register_task_definition(
     }
     validate_tags(&tags)?;
     let validated = normalize_and_validate(spec)?;
+    crate::placement::check_definition_constraints(&validated.spec)?;
     let td = svc
         .store
         .register_task_definition(&validated, &tags, &svc.account.root_principal_arn(), Timestamp::now())

@@ -4,18 +4,19 @@
 use crate::EcsService;
 use crate::container_instances::new_id;
 use crate::error::EcsError;
+use crate::placement::{self, ConstraintWire, NO_INSTANCES, Rules, StrategyWire};
 use crate::wire::{Failure, decode_token, encode_token, epoch, max_results, required};
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::tag::{MAX_TAGS_PER_RESOURCE, Tag, validate_tags};
 use flotilla_domain::task::{
-    ContainerReport, NetworkBinding, PlacementFailure, StopCode, Task, TaskContainer, TaskOverride, TaskReport,
-    TaskStatus, first_fit, task_needs,
+    ContainerReport, NetworkBinding, StopCode, Task, TaskContainer, TaskOverride, TaskReport, TaskStatus, task_needs,
 };
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus};
 use flotilla_store::{InstanceLoad, Page, StoreError, TaskFilter};
 use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
 
 const UPDATE_ATTEMPTS: usize = 8;
 
@@ -224,9 +225,9 @@ pub(crate) struct RunTaskInput {
     client_token: Option<String>,
     launch_type: Option<String>,
     #[serde(default)]
-    placement_constraints: Vec<serde_json::Value>,
+    placement_constraints: Vec<ConstraintWire>,
     #[serde(default)]
-    placement_strategy: Vec<serde_json::Value>,
+    placement_strategy: Vec<StrategyWire>,
     #[serde(default)]
     capacity_provider_strategy: Vec<serde_json::Value>,
 }
@@ -317,11 +318,6 @@ fn new_task(
     }
 }
 
-fn first_fit_placer(loads: &[InstanceLoad], task: &Task) -> Result<usize, PlacementFailure> {
-    let remaining: Vec<_> = loads.iter().map(|l| l.remaining.clone()).collect();
-    first_fit(&remaining, &task.reservation)
-}
-
 async fn checked_definition(svc: &EcsService, given: Option<String>) -> Result<TaskDefinition, EcsError> {
     let given = required(given, "taskDefinition")?;
     let td = svc
@@ -341,9 +337,6 @@ fn check_run_options(input: &RunTaskInput) -> Result<(), EcsError> {
     {
         return Err(EcsError::invalid(format!("launchType '{lt}' is not supported yet; use EC2")));
     }
-    if !input.placement_constraints.is_empty() || !input.placement_strategy.is_empty() {
-        return Err(EcsError::invalid("placementConstraints and placementStrategy are not supported yet"));
-    }
     if !input.capacity_provider_strategy.is_empty() {
         return Err(EcsError::invalid("capacityProviderStrategy is not supported yet"));
     }
@@ -362,15 +355,24 @@ fn check_run_options(input: &RunTaskInput) -> Result<(), EcsError> {
     Ok(())
 }
 
+/// (container instance ARN, reason) for each instance that could take no task.
+type FailureLog = Mutex<Vec<(String, String)>>;
+
+/// Chooses instances for tasks (see [`flotilla_store::Placer`]), logging per-instance failures.
+type LaunchPlacer<'a> = dyn Fn(&[InstanceLoad], &[Task], &FailureLog) -> Vec<Result<usize, String>> + Sync + 'a;
+
+/// Places and stores tasks; failures are per instance, as ECS reports them.
 async fn launch(
     svc: &EcsService,
     cluster: &str,
     tasks: Vec<Task>,
     tags: &[Tag],
-    placer: flotilla_store::Placer<'_>,
+    placer: &LaunchPlacer<'_>,
 ) -> Result<TasksOutput, EcsError> {
-    let placed = svc.store.place_tasks(cluster, tasks, placer, Timestamp::now()).await?;
+    let failures = Mutex::new(Vec::new());
+    let placed = svc.store.place_tasks(cluster, tasks, &|loads, tasks| placer(loads, tasks, &failures)).await?;
     let mut out = TasksOutput { tasks: Vec::new(), failures: Vec::new() };
+    let mut unplaced_reasons = Vec::new();
     for result in placed {
         match result {
             Ok(task) => {
@@ -383,11 +385,23 @@ async fn launch(
                 }
                 out.tasks.push(svc.task_shape(task, true).await?);
             }
-            Err(f) => out.failures.push(Failure {
+            Err(reason) => unplaced_reasons.push(reason),
+        }
+    }
+    if unplaced_reasons.iter().any(|r| r == NO_INSTANCES) && out.tasks.is_empty() {
+        return Err(EcsError::invalid(NO_INSTANCES));
+    }
+    let per_instance = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !unplaced_reasons.is_empty() {
+        if per_instance.is_empty() {
+            out.failures.push(Failure {
                 arn: svc.account.cluster_arn(cluster),
-                reason: f.reason().to_string(),
+                reason: unplaced_reasons[0].clone(),
                 detail: None,
-            }),
+            });
+        }
+        for (arn, reason) in per_instance {
+            out.failures.push(Failure { arn, reason, detail: None });
         }
     }
     Ok(out)
@@ -403,9 +417,22 @@ pub(crate) async fn run_task(svc: &EcsService, input: RunTaskInput) -> Result<Ta
     let td = checked_definition(svc, input.task_definition.clone()).await?;
     let overrides = input.overrides.clone().unwrap_or_default();
     check_overrides(&td, &overrides)?;
+    let rules = Rules {
+        strategies: if input.placement_strategy.is_empty() {
+            None
+        } else {
+            Some(placement::parse_strategies(&input.placement_strategy)?)
+        },
+        constraints: placement::parse_constraints(&td, &input.placement_constraints)?,
+        required_attributes: td.requires_attributes.clone(),
+    };
     let now = Timestamp::now();
     let tasks = (0..count).map(|_| new_task(&td, &cluster.name, &input, &overrides, now)).collect();
-    launch(svc, &cluster.name, tasks, &input.tags, &first_fit_placer).await
+    let account = svc.account.clone();
+    let placer = move |loads: &[InstanceLoad], tasks: &[Task], failures: &FailureLog| {
+        placement::place_tasks(&account, loads, tasks, &rules, failures)
+    };
+    launch(svc, &cluster.name, tasks, &input.tags, &placer).await
 }
 
 #[derive(Deserialize)]
@@ -447,9 +474,21 @@ pub(crate) async fn start_task(svc: &EcsService, input: StartTaskInput) -> Resul
             continue;
         };
         let target = ci.id.clone();
-        let only_target = move |loads: &[InstanceLoad], task: &Task| -> Result<usize, PlacementFailure> {
-            let i = loads.iter().position(|l| l.instance.id == target).ok_or(PlacementFailure::NoInstances)?;
-            first_fit(std::slice::from_ref(&loads[i].remaining), &task.reservation).map(|_| i)
+        let rules = Rules {
+            strategies: Some(Vec::new()),
+            constraints: Vec::new(),
+            required_attributes: td.requires_attributes.clone(),
+        };
+        let account = svc.account.clone();
+        // StartTask names the instance: only it is considered, with no strategy.
+        let only_target = move |loads: &[InstanceLoad], tasks: &[Task], failures: &FailureLog| {
+            let Some(i) = loads.iter().position(|l| l.instance.id == target) else {
+                return tasks.iter().map(|_| Err("MISSING".to_string())).collect();
+            };
+            placement::place_tasks(&account, std::slice::from_ref(&loads[i]), tasks, &rules, failures)
+                .into_iter()
+                .map(|r| r.map(|_| i))
+                .collect()
         };
         let task = new_task(&td, &cluster.name, &run, &overrides, now);
         let mut one = launch(svc, &cluster.name, vec![task], &run.tags, &only_target).await?;

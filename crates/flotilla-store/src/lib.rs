@@ -17,8 +17,9 @@ use flotilla_domain::Timestamp;
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
 use flotilla_domain::tag::Tag;
-use flotilla_domain::task::{PlacementFailure, Task, TaskStatus};
+use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus, ValidatedTaskDefinition};
+use std::collections::BTreeMap;
 
 /// Which families ListTaskDefinitionFamilies returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,8 @@ pub struct InstanceLoad {
     pub remaining: Resources,
     pub running_tasks: i64,
     pub pending_tasks: i64,
+    /// Task group → how many of the instance's non-STOPPED tasks belong to it.
+    pub groups: BTreeMap<String, u32>,
 }
 
 /// Filters of ListTasks.
@@ -64,8 +67,9 @@ pub struct TaskFilter {
     pub desired_status: Option<TaskStatus>,
 }
 
-/// Chooses an instance for a task from a snapshot of the cluster's instances.
-pub type Placer<'a> = &'a (dyn Fn(&[InstanceLoad], &Task) -> Result<usize, PlacementFailure> + Sync);
+/// Chooses an instance for each task from a snapshot of the cluster's instances:
+/// an index into the loads, or the reason (ECS's wording) the task could not be placed.
+pub type Placer<'a> = &'a (dyn Fn(&[InstanceLoad], &[Task]) -> Vec<Result<usize, String>> + Sync);
 
 /// Durable state behind the API. Implementations must be safe to share between
 /// control-plane replicas: every method is one transaction.
@@ -149,8 +153,8 @@ pub trait Store: Send + Sync + 'static {
     async fn heartbeat(&self, id: &str, now: flotilla_domain::Timestamp) -> StoreResult<()>;
 
     /// Places and stores new tasks in one transaction, so concurrent placements never
-    /// overcommit an instance. `placer` sees the ACTIVE instances with connected
-    /// agents and their load, updated after each task placed. Tasks carrying a
+    /// overcommit an instance. `placer` sees every ACTIVE or DRAINING instance of the
+    /// cluster with its load (it decides which may take tasks). Tasks carrying a
     /// client token already used in the cluster are not placed again: the stored
     /// ones are returned instead.
     async fn place_tasks(
@@ -158,8 +162,7 @@ pub trait Store: Send + Sync + 'static {
         cluster: &str,
         tasks: Vec<Task>,
         placer: Placer<'_>,
-        now: flotilla_domain::Timestamp,
-    ) -> StoreResult<Vec<Result<Task, PlacementFailure>>>;
+    ) -> StoreResult<Vec<Result<Task, String>>>;
     async fn get_task(&self, id: &str) -> StoreResult<Option<Task>>;
     /// Task ids in id order.
     async fn list_task_ids(&self, cluster: &str, filter: &TaskFilter, page: Page<String>) -> StoreResult<Vec<String>>;

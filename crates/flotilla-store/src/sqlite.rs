@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
 use flotilla_domain::tag::Tag;
-use flotilla_domain::task::{PlacementFailure, Task, TaskStatus};
+use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::TransportProtocol;
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus, ValidatedTaskDefinition};
 use flotilla_domain::{AccountContext, Timestamp};
@@ -14,6 +14,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Row, Sqlite, Transaction};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -158,15 +159,17 @@ fn task_from_body(body: &str) -> StoreResult<Task> {
 fn load_of(instance: ContainerInstance, tasks: &[Task]) -> InstanceLoad {
     let mut remaining = instance.registered.clone();
     let (mut running, mut pending) = (0, 0);
+    let mut groups: BTreeMap<String, u32> = BTreeMap::new();
     for t in tasks.iter().filter(|t| t.holds_resources()) {
         add_reservation(&mut remaining, t);
+        *groups.entry(t.group.clone()).or_default() += 1;
         if t.last_status == TaskStatus::Running {
             running += 1;
         } else if t.last_status.is_pending() {
             pending += 1;
         }
     }
-    InstanceLoad { instance, remaining, running_tasks: running, pending_tasks: pending }
+    InstanceLoad { instance, remaining, running_tasks: running, pending_tasks: pending, groups }
 }
 
 fn add_reservation(remaining: &mut Resources, task: &Task) {
@@ -604,8 +607,7 @@ impl Store for SqliteStore {
         cluster: &str,
         tasks: Vec<Task>,
         placer: Placer<'_>,
-        now: Timestamp,
-    ) -> StoreResult<Vec<Result<Task, PlacementFailure>>> {
+    ) -> StoreResult<Vec<Result<Task, String>>> {
         let mut tx = self.write().await?;
         if let Some(token) = tasks.first().and_then(|t| t.client_token.clone()) {
             let rows = sqlx::query("SELECT body FROM tasks WHERE cluster = ? AND client_token = ? ORDER BY id")
@@ -619,7 +621,7 @@ impl Store for SqliteStore {
             }
         }
         let rows = sqlx::query(
-            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = ? AND status = 'ACTIVE' ORDER BY id",
+            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = ? AND status <> 'INACTIVE' ORDER BY id",
         )
         .bind(cluster)
         .fetch_all(&mut *tx)
@@ -629,23 +631,19 @@ impl Store for SqliteStore {
         for r in rows {
             let mut ci = instance_from_body(&r.get::<String, _>("body"))?;
             ci.last_heartbeat = Timestamp(r.get("last_heartbeat"));
-            if !ci.agent_connected(now) {
-                continue;
-            }
             let live = live_tasks_of(&mut *tx, &ci.id).await?;
             loads.push(load_of(ci, &live));
         }
+        let decisions = placer(&loads, &tasks);
         let mut out = Vec::with_capacity(tasks.len());
-        for mut task in tasks {
-            match placer(&loads, &task) {
+        for (mut task, decision) in tasks.into_iter().zip(decisions) {
+            match decision {
                 Ok(i) => {
                     task.container_instance_id = Some(loads[i].instance.id.clone());
-                    add_reservation(&mut loads[i].remaining, &task);
-                    loads[i].pending_tasks += 1;
                     insert_task(&mut tx, &task).await?;
                     out.push(Ok(task));
                 }
-                Err(f) => out.push(Err(f)),
+                Err(reason) => out.push(Err(reason)),
             }
         }
         tx.commit().await.doing("committing placed tasks")?;

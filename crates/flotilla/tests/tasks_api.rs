@@ -153,13 +153,14 @@ async fn draining_and_refusals() {
         call(&p, "UpdateContainerInstancesState", json!({"containerInstances": [instance], "status": "DRAINING"}))
             .await;
     assert_eq!(out["containerInstances"][0]["status"], "DRAINING");
-    let (_, out) = call(&p, "RunTask", json!({"taskDefinition": "small"})).await;
-    assert_eq!(out["tasks"], json!([]));
+    let (status, out) = call(&p, "RunTask", json!({"taskDefinition": "small"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a DRAINING instance takes no task: {out}");
+    assert_eq!(out["message"], "No Container Instances were found in your cluster.");
     let (_, out) = call(&p, "ListContainerInstances", json!({"status": "DRAINING"})).await;
     assert_eq!(out["containerInstanceArns"], json!([instance]));
 
     let (_, out) = call(&p, "RunTask", json!({"taskDefinition": "small", "clientToken": "once"})).await;
-    assert_eq!(out["failures"].as_array().unwrap().len(), 1);
+    assert_eq!(out["__type"], "InvalidParameterException", "a refused call stores nothing for its token");
     call(&p, "UpdateContainerInstancesState", json!({"containerInstances": [instance], "status": "ACTIVE"})).await;
     let (_, first) = call(&p, "RunTask", json!({"taskDefinition": "small", "clientToken": "tok"})).await;
     let (_, second) = call(&p, "RunTask", json!({"taskDefinition": "small", "clientToken": "tok"})).await;

@@ -85,20 +85,6 @@ fn stop_before_start_is_a_failed_start_unless_user_asked() {
 }
 
 #[test]
-fn first_fit_reports_the_closest_reason() {
-    let need = Resources { cpu: 100, memory: 100, ports_tcp: vec![80], ports_udp: vec![] };
-    let small = Resources { cpu: 50, memory: 1000, ..Default::default() };
-    let no_mem = Resources { cpu: 500, memory: 10, ..Default::default() };
-    let port_taken = Resources { cpu: 500, memory: 1000, ports_tcp: vec![80], ports_udp: vec![] };
-    let fits = Resources { cpu: 500, memory: 1000, ..Default::default() };
-    assert_eq!(first_fit(std::slice::from_ref(&small), &need), Err(PlacementFailure::Cpu));
-    assert_eq!(first_fit(&[small.clone(), no_mem.clone()], &need), Err(PlacementFailure::Memory));
-    assert_eq!(first_fit(&[no_mem, port_taken.clone()], &need), Err(PlacementFailure::Ports));
-    assert_eq!(first_fit(&[port_taken, fits], &need), Ok(1));
-    assert_eq!(first_fit(&[], &need), Err(PlacementFailure::NoInstances));
-}
-
-#[test]
 fn needs_count_task_level_values_and_static_ports() {
     let spec: TaskDefinitionSpec = serde_json::from_value(serde_json::json!({
         "family": "web",

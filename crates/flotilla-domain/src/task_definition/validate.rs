@@ -657,7 +657,11 @@ fn required_attributes(spec: &TaskDefinitionSpec, mode: NetworkMode) -> Vec<Stri
             add("ecs.capability.env-files.s3");
         }
     }
-    if spec.execution_role_arn.is_some() {
+    let awslogs = spec
+        .container_definitions
+        .iter()
+        .any(|c| c.log_configuration.as_ref().is_some_and(|l| l.log_driver == LogDriver::Awslogs));
+    if spec.execution_role_arn.is_some() && awslogs {
         add("ecs.capability.execution-role-awslogs");
     }
     attrs.into_iter().collect()

@@ -202,7 +202,7 @@ async fn tag_limit_rolls_back() {
 mod placement {
     use super::*;
     use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources, VersionInfo};
-    use flotilla_domain::task::{PlacementFailure, Task, TaskOverride, TaskStatus, first_fit};
+    use flotilla_domain::task::{Task, TaskOverride, TaskStatus};
 
     fn instance(id: &str, now: Timestamp) -> ContainerInstance {
         ContainerInstance {
@@ -249,9 +249,24 @@ mod placement {
         }
     }
 
-    fn place(loads: &[InstanceLoad], t: &Task) -> Result<usize, PlacementFailure> {
-        let remaining: Vec<Resources> = loads.iter().map(|l| l.remaining.clone()).collect();
-        first_fit(&remaining, &t.reservation)
+    /// First fit on memory and TCP ports among instances with a live agent.
+    fn place(loads: &[InstanceLoad], tasks: &[Task]) -> Vec<Result<usize, String>> {
+        let now = Timestamp::now();
+        let mut remaining: Vec<Resources> = loads.iter().map(|l| l.remaining.clone()).collect();
+        tasks
+            .iter()
+            .map(|t| {
+                let fits = |r: &Resources| {
+                    r.memory >= t.reservation.memory && !t.reservation.ports_tcp.iter().any(|p| r.ports_tcp.contains(p))
+                };
+                let i = (0..loads.len())
+                    .find(|&i| loads[i].instance.agent_connected(now) && fits(&remaining[i]))
+                    .ok_or_else(|| "no fit".to_string())?;
+                remaining[i].memory -= t.reservation.memory;
+                remaining[i].ports_tcp.extend(&t.reservation.ports_tcp);
+                Ok(i)
+            })
+            .collect()
     }
 
     #[tokio::test]
@@ -265,7 +280,7 @@ mod placement {
             let store = store.clone();
             handles.push(tokio::spawn(async move {
                 let t = task(&format!("t{i:02}"), 100, None, None);
-                store.place_tasks("default", vec![t], &place, now).await.unwrap().remove(0).is_ok()
+                store.place_tasks("default", vec![t], &place).await.unwrap().remove(0).is_ok()
             }));
         }
         let mut placed = 0;
@@ -285,23 +300,21 @@ mod placement {
         let store = open(&dir).await;
         let now = Timestamp::now();
         store.put_container_instance(&instance("a", now)).await.unwrap();
-        let first =
-            store.place_tasks("default", vec![task("t1", 10, Some(80), Some("tok"))], &place, now).await.unwrap();
+        let first = store.place_tasks("default", vec![task("t1", 10, Some(80), Some("tok"))], &place).await.unwrap();
         assert!(first[0].is_ok());
-        let again =
-            store.place_tasks("default", vec![task("t9", 10, Some(80), Some("tok"))], &place, now).await.unwrap();
+        let again = store.place_tasks("default", vec![task("t9", 10, Some(80), Some("tok"))], &place).await.unwrap();
         assert_eq!(again[0].as_ref().unwrap().id, "t1", "the client token returns the stored task");
-        let clash = store.place_tasks("default", vec![task("t2", 10, Some(80), None)], &place, now).await.unwrap();
-        assert_eq!(clash[0], Err(PlacementFailure::Ports));
-        let reserved = store.place_tasks("default", vec![task("t3", 10, Some(22), None)], &place, now).await.unwrap();
-        assert_eq!(reserved[0], Err(PlacementFailure::Ports));
+        let clash = store.place_tasks("default", vec![task("t2", 10, Some(80), None)], &place).await.unwrap();
+        assert!(clash[0].is_err());
+        let reserved = store.place_tasks("default", vec![task("t3", 10, Some(22), None)], &place).await.unwrap();
+        assert!(reserved[0].is_err(), "port 22 is reserved by the instance");
 
         let mut t1 = store.get_task("t1").await.unwrap().unwrap();
         t1.last_status = TaskStatus::Stopped;
         let stored = store.update_task(&t1).await.unwrap();
         assert_eq!(stored.version, 2);
         assert!(matches!(store.update_task(&t1).await, Err(StoreError::Conflict { .. })));
-        let freed = store.place_tasks("default", vec![task("t2", 10, Some(80), None)], &place, now).await.unwrap();
+        let freed = store.place_tasks("default", vec![task("t2", 10, Some(80), None)], &place).await.unwrap();
         assert!(freed[0].is_ok());
         assert_eq!(store.tasks_for_instance("a").await.unwrap().len(), 1);
     }
@@ -312,10 +325,10 @@ mod placement {
         let store = open(&dir).await;
         let now = Timestamp::now();
         store.put_container_instance(&instance("a", Timestamp(now.0 - 120_000))).await.unwrap();
-        let out = store.place_tasks("default", vec![task("t1", 10, None, None)], &place, now).await.unwrap();
-        assert_eq!(out[0], Err(PlacementFailure::NoInstances));
+        let out = store.place_tasks("default", vec![task("t1", 10, None, None)], &place).await.unwrap();
+        assert!(out[0].is_err());
         store.heartbeat("a", now).await.unwrap();
-        let out = store.place_tasks("default", vec![task("t1", 10, None, None)], &place, now).await.unwrap();
+        let out = store.place_tasks("default", vec![task("t1", 10, None, None)], &place).await.unwrap();
         assert!(out[0].is_ok());
     }
 }
