@@ -1,0 +1,1 @@
+//! ECR lifecycle policies: parsing and evaluating rules against a repository's images.
