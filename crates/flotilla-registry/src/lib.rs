@@ -58,7 +58,6 @@ pub(crate) type SessionHash = Arc<tokio::sync::Mutex<Option<(u64, Hasher)>>>;
 pub(crate) struct State {
     pub(crate) store: Arc<dyn RegistryStore>,
     pub(crate) files: BlobFiles,
-    #[allow(dead_code)] // read by the ECR API
     pub(crate) account: AccountContext,
     pub(crate) tokens: TokenKey,
     pub(crate) config: RegistryConfig,
@@ -147,6 +146,74 @@ impl Registry {
     /// Removes blobs no manifest references and no push has touched within `grace`.
     pub async fn collect_garbage(&self, grace: std::time::Duration) -> Result<gc::GcReport, RegistryError> {
         gc::collect(&self.state, grace).await
+    }
+}
+
+impl Registry {
+    /// Runs every repository's lifecycle policy now, deleting the images it expires.
+    /// Returns the digests expired, per repository.
+    pub async fn apply_lifecycle_policies(&self) -> Result<Vec<(String, Vec<String>)>, RegistryError> {
+        let state = &self.state;
+        let mut report = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = state.store.list_repositories(after.as_deref(), 100).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.name.clone());
+            for mut repository in page {
+                let Some(text) = repository.lifecycle_policy.clone() else { continue };
+                let policy = match lifecycle::parse(&text) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(repository = %repository.name, error = %e, "skipping a stored lifecycle policy");
+                        continue;
+                    }
+                };
+                let images = state.store.images(&repository.name).await?;
+                let images: Vec<lifecycle::Image> = images
+                    .into_iter()
+                    .map(|i| lifecycle::Image { digest: i.digest, tags: i.tags, pushed_at: i.pushed_at })
+                    .collect();
+                let mut expired = Vec::new();
+                for e in lifecycle::evaluate(&policy, &images, flotilla_domain::Timestamp::now()) {
+                    match state.store.delete_manifest(&repository.name, &e.digest).await? {
+                        store::DeleteManifest::Deleted { .. } => expired.push(e.digest),
+                        other => tracing::info!(repository = %repository.name, digest = %e.digest, outcome = ?other,
+                            "lifecycle expiry skipped"),
+                    }
+                }
+                repository.lifecycle_evaluated_at = Some(flotilla_domain::Timestamp::now());
+                // A concurrent settings change wins; the next run records the evaluation.
+                state.store.update_repository(&repository).await?;
+                if !expired.is_empty() {
+                    tracing::info!(repository = %repository.name, expired = expired.len(), "lifecycle policy expired images");
+                }
+                report.push((repository.name, expired));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs lifecycle policies and then garbage collection every `interval`, forever.
+    pub fn spawn_maintenance(
+        &self,
+        interval: std::time::Duration,
+        gc_grace: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if let Err(e) = registry.apply_lifecycle_policies().await {
+                    tracing::warn!(error = %e, "applying lifecycle policies failed");
+                }
+                if let Err(e) = registry.collect_garbage(gc_grace).await {
+                    tracing::warn!(error = %e, "registry garbage collection failed");
+                }
+            }
+        })
     }
 }
 
