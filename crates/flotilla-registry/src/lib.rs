@@ -95,6 +95,7 @@ impl Registry {
         token_key: Vec<u8>,
         config: RegistryConfig,
     ) -> Result<Self, RegistryError> {
+        tokio::fs::create_dir_all(data_dir).await.map_err(error::io_error("creating the data directory", data_dir))?;
         let store = SqliteRegistryStore::open(&data_dir.join("registry.db")).await?;
         Self::with_store(data_dir, Arc::new(store), account, token_key, config).await
     }

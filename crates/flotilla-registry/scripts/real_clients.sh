@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Drives the registry with clients nobody on the team wrote: the aws CLI (ECR API and
+# get-login-password), docker login/push/pull, and skopeo copy both ways.
+# Usage: crates/flotilla-registry/scripts/real_clients.sh   (needs dockerd, skopeo, aws)
+set -euo pipefail
+
+repo_root=$(cd "$(dirname "$0")/../../.." && pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo_root/target}
+cargo build -q -p flotilla-registry --example registry_server -j "${JOBS:-1}"
+bin=$CARGO_TARGET_DIR/debug/examples/registry_server
+
+work=$(mktemp -d)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+host=127.0.0.1:$port
+export AWS_ACCESS_KEY_ID=AKIDFLOTILLA AWS_SECRET_ACCESS_KEY=flotilla-secret AWS_DEFAULT_REGION=us-east-1
+"$bin" "$work/data" "$host" >"$work/server.log" 2>&1 &
+server=$!
+cleanup() { kill "$server" 2>/dev/null || true; docker logout "$host" >/dev/null 2>&1 || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 50); do curl -s -o /dev/null "http://$host/v2/" && break; sleep 0.1; done
+
+ecr() { aws --endpoint-url "http://$host" ecr "$@"; }
+step() { printf '== %s\n' "$*"; }
+
+step "create repositories"
+ecr create-repository --repository-name smoke/app --image-tag-mutability IMMUTABLE >/dev/null
+ecr create-repository --repository-name smoke/copy >/dev/null
+
+step "docker login with get-login-password"
+ecr get-login-password | docker login --username AWS --password-stdin "$host"
+
+step "build a tiny image"
+mkdir -p "$work/rootfs/etc"
+echo "hello from flotilla $RANDOM" >"$work/rootfs/etc/greeting"
+head -c 3000000 /dev/urandom >"$work/rootfs/etc/noise"
+tar -C "$work/rootfs" -c . | docker import - "$host/smoke/app:v1" >/dev/null
+
+step "docker push"
+docker push "$host/smoke/app:v1"
+step "docker pull after removing the local image"
+docker rmi "$host/smoke/app:v1" >/dev/null
+docker pull "$host/smoke/app:v1"
+
+step "immutable tag refuses a different image"
+echo changed >"$work/rootfs/etc/greeting"
+tar -C "$work/rootfs" -c . | docker import - "$host/smoke/app:v1" >/dev/null
+if docker push "$host/smoke/app:v1" 2>"$work/push.err"; then echo "FAIL: immutable tag was overwritten"; exit 1; fi
+grep -q "cannot be overwritten" "$work/push.err" && echo "refused as expected"
+
+step "skopeo copy registry -> oci layout -> registry"
+password=$(ecr get-login-password)
+skopeo copy --src-tls-verify=false --src-creds "AWS:$password" "docker://$host/smoke/app:v1" "oci:$work/layout:v1"
+skopeo copy --dest-tls-verify=false --dest-creds "AWS:$password" "oci:$work/layout:v1" "docker://$host/smoke/copy:v1"
+skopeo inspect --tls-verify=false --creds "AWS:$password" "docker://$host/smoke/copy:v1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Digest"])'
+
+step "ECR sees the images"
+ecr describe-images --repository-name smoke/copy --query 'imageDetails[].[imageDigest,imageTags[0],imageSizeInBytes]' --output text
+ecr list-images --repository-name smoke/app --output text
+ecr batch-delete-image --repository-name smoke/copy --image-ids imageTag=v1 --output text
+ecr delete-repository --repository-name smoke/app --force --query repository.repositoryName --output text
+
+step "unauthenticated pull is refused"
+docker logout "$host" >/dev/null
+if docker pull "$host/smoke/copy:v1" 2>/dev/null; then echo "FAIL: pulled without credentials"; exit 1; fi
+echo "ALL OK"
