@@ -31,3 +31,26 @@ pub(crate) async fn collect(state: &State, grace: Duration) -> Result<GcReport, 
     tracing::info!(removed = removed.len(), "registry garbage collection finished");
     Ok(GcReport { removed })
 }
+
+/// Cancels uploads started more than `max_age` ago (abandoned by their clients),
+/// waiting for any chunk in flight on each. Returns their ids.
+pub(crate) async fn purge_uploads(state: &State, max_age: Duration) -> Result<Vec<String>, RegistryError> {
+    let cutoff = Timestamp::now().0 - max_age.as_millis() as i64;
+    let mut purged = Vec::new();
+    for upload in state.store.uploads().await? {
+        if upload.started_at.0 >= cutoff {
+            continue;
+        }
+        let session = state.session(&upload.id);
+        let _in_flight = session.lock().await;
+        if state.store.delete_upload(&upload.id).await? {
+            state.files.remove_upload(&upload.id).await?;
+            purged.push(upload.id.clone());
+        }
+        state.forget_session(&upload.id);
+    }
+    if !purged.is_empty() {
+        tracing::info!(purged = purged.len(), "abandoned uploads purged");
+    }
+    Ok(purged)
+}

@@ -33,6 +33,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+/// How long an upload may stay unfinished before maintenance cancels it.
+pub const UPLOAD_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
 /// How the registry is reached and behaves.
 #[derive(Debug, Clone)]
 pub struct RegistryConfig {
@@ -195,7 +198,13 @@ impl Registry {
         Ok(report)
     }
 
-    /// Runs lifecycle policies and then garbage collection every `interval`, forever.
+    /// Cancels uploads started more than `max_age` ago; returns their ids.
+    pub async fn purge_uploads(&self, max_age: std::time::Duration) -> Result<Vec<String>, RegistryError> {
+        gc::purge_uploads(&self.state, max_age).await
+    }
+
+    /// Runs lifecycle policies, purges uploads abandoned for a week, then collects
+    /// garbage, every `interval`, forever.
     pub fn spawn_maintenance(
         &self,
         interval: std::time::Duration,
@@ -209,6 +218,9 @@ impl Registry {
                 ticker.tick().await;
                 if let Err(e) = registry.apply_lifecycle_policies().await {
                     tracing::warn!(error = %e, "applying lifecycle policies failed");
+                }
+                if let Err(e) = registry.purge_uploads(UPLOAD_MAX_AGE).await {
+                    tracing::warn!(error = %e, "purging abandoned uploads failed");
                 }
                 if let Err(e) = registry.collect_garbage(gc_grace).await {
                     tracing::warn!(error = %e, "registry garbage collection failed");

@@ -123,6 +123,9 @@ async fn dispatch(
     query: HashMap<String, String>,
     request: Request,
 ) -> Answer {
+    if path == "_catalog" && method == Method::GET {
+        return catalog(state, &query).await;
+    }
     let route = parse_route(path)?;
     let (parts, body) = request.into_parts();
     let headers = &parts.headers;
@@ -654,15 +657,42 @@ async fn delete_manifest(state: &State, name: &str, reference: &str) -> Answer {
 
 // ---- tags and referrers ----
 
+/// Reads the `n` query parameter of a paginated list.
+fn page_size(query: &HashMap<String, String>) -> Result<Option<i64>, OciError> {
+    query
+        .get("n")
+        .map(|n| {
+            n.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                OciError::new(OciCode::Unsupported, format!("n must be a non-negative integer, not '{n}'"))
+                    .with_status(StatusCode::BAD_REQUEST)
+            })
+        })
+        .transpose()
+}
+
+/// `GET /v2/_catalog`: repository names, paginated like tags (a Docker registry extension).
+async fn catalog(state: &State, query: &HashMap<String, String>) -> Answer {
+    let n = page_size(query)?;
+    let last = query.get("last").map(String::as_str);
+    let limit = n.map_or(10_000, |n| n + 1);
+    let mut names: Vec<String> =
+        state.store.list_repositories(last, limit).await?.into_iter().map(|r| r.name).collect();
+    let mut out = vec![("content-type", "application/json".to_string())];
+    if let Some(n) = n
+        && names.len() as i64 > n
+    {
+        names.truncate(n as usize);
+        if let Some(last) = names.last() {
+            out.push(("link", format!("</v2/_catalog?n={n}&last={last}>; rel=\"next\"")));
+        }
+    }
+    let body = serde_json::to_vec(&serde_json::json!({ "repositories": names })).unwrap_or_default();
+    Ok(response(StatusCode::OK, &out, Body::from(body)))
+}
+
 async fn list_tags(state: &State, name: &str, query: &HashMap<String, String>) -> Answer {
     repository(state, name, false).await?;
-    let n = match query.get("n") {
-        None => None,
-        Some(n) => Some(n.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            OciError::new(OciCode::Unsupported, format!("n must be a non-negative integer, not '{n}'"))
-                .with_status(StatusCode::BAD_REQUEST)
-        })?),
-    };
+    let n = page_size(query)?;
     let last = query.get("last").map(String::as_str);
     let mut tags = state.store.list_tags(name, last, n.map_or(-1, |n| n + 1)).await?;
     let mut out = vec![("content-type", "application/json".to_string())];

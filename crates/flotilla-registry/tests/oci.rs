@@ -345,3 +345,84 @@ async fn garbage_collection_keeps_referenced_and_recent_blobs() {
     let kept = sha256(b"kept layer");
     assert_eq!(s.send(Method::GET, &format!("/v2/gc/blobs/{kept}"), &[], "").await.body.as_ref(), b"kept layer");
 }
+
+#[tokio::test]
+async fn concurrent_pushes_of_the_same_image_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(start(dir.path(), true).await);
+    let layer = b"shared layer bytes ".repeat(50_000);
+    let mut tasks = Vec::new();
+    for i in 0..4 {
+        let s = s.clone();
+        let layer = layer.clone();
+        tasks.push(tokio::spawn(async move {
+            if i % 2 == 0 {
+                s.push_image("race", "v1", &layer).await
+            } else {
+                // Chunked, in two halves.
+                let a = s.send(Method::POST, "/v2/race/blobs/uploads/", &[], "").await;
+                let loc = a.header("location").to_string();
+                let half = layer.len() / 2;
+                let range = format!("0-{}", half - 1);
+                let a = s.send(Method::PATCH, &loc, &[("content-range", &range)], layer[..half].to_vec()).await;
+                assert_eq!(a.status, StatusCode::ACCEPTED);
+                let range = format!("{half}-{}", layer.len() - 1);
+                let put = format!("{loc}?digest={}", sha256(&layer));
+                let a = s.send(Method::PUT, &put, &[("content-range", &range)], layer[half..].to_vec()).await;
+                assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+                s.push_image("race", "v1", &layer).await
+            }
+        }));
+    }
+    let mut digests = Vec::new();
+    for t in tasks {
+        digests.push(t.await.unwrap());
+    }
+    digests.dedup();
+    assert_eq!(digests.len(), 1, "every client pushed the same manifest");
+    let a = s.send(Method::GET, &format!("/v2/race/blobs/{}", sha256(&layer)), &[], "").await;
+    assert_eq!(a.body.as_ref(), layer.as_slice());
+    assert_eq!(std::fs::read_dir(dir.path().join("registry/uploads")).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_torn_chunk_from_a_crash_is_cut_off_on_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (location, id) = {
+        let s = start(dir.path(), true).await;
+        let a = s.send(Method::POST, "/v2/torn/blobs/uploads/", &[], "").await;
+        let id = a.header("docker-upload-uuid").to_string();
+        let location = a.header("location").to_string();
+        s.send(Method::PATCH, &location, &[], "good ").await;
+        (location, id)
+    };
+    // A crash mid-chunk leaves bytes past what was recorded as committed.
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(dir.path().join("registry/uploads").join(&id)).unwrap();
+    f.write_all(b"GARBAGE").unwrap();
+    drop(f);
+    let s = start(dir.path(), true).await;
+    assert_eq!(s.send(Method::GET, &location, &[], "").await.header("range"), "0-4");
+    s.send(Method::PATCH, &location, &[("content-range", "5-9")], "bytes").await;
+    let d = sha256(b"good bytes");
+    let a = s.send(Method::PUT, &format!("{location}?digest={d}"), &[], "").await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+}
+
+#[tokio::test]
+async fn abandoned_uploads_are_purged_and_catalog_lists_repositories() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), true).await;
+    let a = s.send(Method::POST, "/v2/old/blobs/uploads/", &[], "").await;
+    let location = a.header("location").to_string();
+    s.push_blob("new", b"x").await;
+    assert!(s.registry.purge_uploads(std::time::Duration::from_secs(3600)).await.unwrap().is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    assert_eq!(s.registry.purge_uploads(std::time::Duration::ZERO).await.unwrap().len(), 1);
+    assert_eq!(s.send(Method::GET, &location, &[], "").await.error_code(), "BLOB_UPLOAD_UNKNOWN");
+    let a = s.send(Method::GET, "/v2/_catalog?n=1", &[], "").await;
+    assert_eq!(a.json()["repositories"], serde_json::json!(["new"]));
+    assert_eq!(a.header("link"), "</v2/_catalog?n=1&last=new>; rel=\"next\"");
+    let a = s.send(Method::GET, "/v2/_catalog", &[], "").await;
+    assert_eq!(a.json()["repositories"], serde_json::json!(["new", "old"]));
+}
