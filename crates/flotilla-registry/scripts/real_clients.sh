@@ -13,11 +13,20 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 host=127.0.0.1:$port
 export AWS_ACCESS_KEY_ID=AKIDFLOTILLA AWS_SECRET_ACCESS_KEY=flotilla-secret AWS_DEFAULT_REGION=us-east-1
-"$bin" "$work/data" "$host" >"$work/server.log" 2>&1 &
-server=$!
-cleanup() { kill "$server" 2>/dev/null || true; docker logout "$host" >/dev/null 2>&1 || true; rm -rf "$work"; }
+start_server() {
+    "$bin" "$work/data" "$host" >>"$work/server.log" 2>&1 &
+    server=$!
+    for _ in $(seq 100); do curl -s -o /dev/null "http://$host/v2/" && return; sleep 0.1; done
+    echo "FAIL: the server did not start"; cat "$work/server.log"; exit 1
+}
+cleanup() {
+    kill "$server" 2>/dev/null || true
+    docker logout "$host" >/dev/null 2>&1 || true
+    docker rmi -f "$host/smoke/app:v1" "$host/smoke/big:v1" >/dev/null 2>&1 || true
+    rm -rf "$work"
+}
 trap cleanup EXIT
-for _ in $(seq 50); do curl -s -o /dev/null "http://$host/v2/" && break; sleep 0.1; done
+start_server
 
 ecr() { aws --endpoint-url "http://$host" ecr "$@"; }
 step() { printf '== %s\n' "$*"; }
@@ -58,6 +67,27 @@ ecr describe-images --repository-name smoke/copy --query 'imageDetails[].[imageD
 ecr list-images --repository-name smoke/app --output text
 ecr batch-delete-image --repository-name smoke/copy --image-ids imageTag=v1 --output text
 ecr delete-repository --repository-name smoke/app --force --query repository.repositoryName --output text
+
+step "kill -9 in the middle of a push, restart, push again"
+ecr create-repository --repository-name smoke/big >/dev/null
+mkdir -p "$work/big"
+head -c 150000000 /dev/urandom >"$work/big/blob"
+tar -C "$work/big" -c . | docker import - "$host/smoke/big:v1" >/dev/null
+docker push "$host/smoke/big:v1" >"$work/push1.log" 2>&1 &
+pusher=$!
+for _ in $(seq 200); do
+    [ "$(du -sb "$work/data/registry/uploads" | cut -f1)" -gt 4096 ] && break
+    sleep 0.05
+done
+kill -9 "$server"
+wait "$server" 2>/dev/null || true
+echo "server killed with $(du -sb "$work/data/registry/uploads" | cut -f1) bytes of uploads in flight"
+wait "$pusher" || echo "the interrupted push failed, as it should"
+start_server
+docker push "$host/smoke/big:v1"
+docker rmi "$host/smoke/big:v1" >/dev/null
+docker pull "$host/smoke/big:v1" >/dev/null
+echo "pulled back after the crash"
 
 step "unauthenticated pull is refused"
 docker logout "$host" >/dev/null

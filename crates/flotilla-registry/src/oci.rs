@@ -374,7 +374,9 @@ fn digest_mismatch(expected: &Digest, actual: &Digest) -> OciError {
 }
 
 async fn find_upload(state: &State, name: &str, id: &str) -> Result<UploadRecord, OciError> {
-    match state.store.upload(id).await? {
+    // Ids are UUIDs this registry made; anything else never names an upload (or a file).
+    let known = if uuid::Uuid::parse_str(id).is_ok() { state.store.upload(id).await? } else { None };
+    match known {
         Some(u) if u.repository == name => Ok(u),
         _ => Err(OciError::new(
             OciCode::BlobUploadUnknown,
@@ -499,7 +501,8 @@ async fn complete_upload(
     let session = state.session(id);
     let mut session = session.lock().await;
     let mut upload = find_upload(state, name, id).await?;
-    if content_length(headers).is_some_and(|l| l > 0) || header_str(headers, header::CONTENT_RANGE).is_some() {
+    // A final chunk may come with the PUT; only an explicit empty body means none.
+    if content_length(headers) != Some(0) {
         upload.committed = append_chunk(state, &upload, headers, body, &mut session).await?;
     }
     finish_upload(state, &upload, &digest, &mut session).await?;

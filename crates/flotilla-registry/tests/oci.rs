@@ -426,3 +426,17 @@ async fn abandoned_uploads_are_purged_and_catalog_lists_repositories() {
     let a = s.send(Method::GET, "/v2/_catalog", &[], "").await;
     assert_eq!(a.json()["repositories"], serde_json::json!(["new", "old"]));
 }
+
+#[tokio::test]
+async fn upload_ids_that_are_not_uuids_are_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), true).await;
+    s.push_blob("ids", b"x").await;
+    for id in ["..", "abc", "%2e%2e"] {
+        let a = s.send(Method::GET, &format!("/v2/ids/blobs/uploads/{id}"), &[], "").await;
+        assert_eq!(a.error_code(), "BLOB_UPLOAD_UNKNOWN", "{id}");
+        let a = s.send(Method::DELETE, &format!("/v2/ids/blobs/uploads/{id}"), &[], "").await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND, "{id}");
+    }
+    assert!(dir.path().join("registry/blobs").exists());
+}
