@@ -15,7 +15,9 @@ use tokio::fs::{File, OpenOptions};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 
 const WRITE_BUFFER: usize = 1 << 20;
-const READ_CHUNK: usize = 256 << 10;
+const READ_CHUNK: usize = 1 << 20;
+/// Chunks read ahead of a slow client, per download.
+const READ_AHEAD: usize = 4;
 
 /// Why writing a request body to an upload file stopped.
 #[derive(Debug, thiserror::Error)]
@@ -147,7 +149,8 @@ impl BlobFiles {
         }
     }
 
-    /// A stream of `len` bytes of a blob from `start`.
+    /// A stream of `len` bytes of a blob from `start`. One blocking thread reads the
+    /// file ahead of the client by a few chunks (bounded, so memory stays small).
     pub async fn read_blob(
         &self,
         digest: &Digest,
@@ -155,25 +158,36 @@ impl BlobFiles {
         len: u64,
     ) -> Result<impl Stream<Item = std::io::Result<Bytes>> + Send + 'static> {
         let path = self.blob_path(digest);
-        let mut file = File::open(&path).await.map_err(io_error("opening blob file", &path))?;
-        file.seek(SeekFrom::Start(start)).await.map_err(io_error("seeking in blob file", &path))?;
-        Ok(futures_util::stream::unfold((file, len), |(mut file, left)| async move {
-            if left == 0 {
-                return None;
+        let file = File::open(&path).await.map_err(io_error("opening blob file", &path))?;
+        let mut file = file.into_std().await;
+        let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(READ_AHEAD);
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Seek};
+            if let Err(e) = file.seek(SeekFrom::Start(start)) {
+                let _ = tx.blocking_send(Err(e));
+                return;
             }
-            let mut buf = vec![0u8; READ_CHUNK.min(left as usize)];
-            match file.read(&mut buf).await {
-                Ok(0) => Some((
-                    Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "blob file shorter than recorded")),
-                    (file, 0),
-                )),
-                Ok(n) => {
-                    buf.truncate(n);
-                    Some((Ok(Bytes::from(buf)), (file, left - n as u64)))
+            let mut left = len;
+            while left > 0 {
+                let mut buf = vec![0u8; READ_CHUNK.min(left as usize)];
+                let item = match file.read(&mut buf) {
+                    Ok(0) => {
+                        Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "blob file shorter than recorded"))
+                    }
+                    Ok(n) => {
+                        buf.truncate(n);
+                        left -= n as u64;
+                        Ok(Bytes::from(buf))
+                    }
+                    Err(e) => Err(e),
+                };
+                let failed = item.is_err();
+                if tx.blocking_send(item).is_err() || failed {
+                    return;
                 }
-                Err(e) => Some((Err(e), (file, 0))),
             }
-        }))
+        });
+        Ok(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
     }
 
     /// Reads a whole blob (for small blobs such as an image config).

@@ -198,6 +198,11 @@ impl Registry {
         Ok(report)
     }
 
+    /// Flushes and closes the registry's store; call on shutdown.
+    pub async fn close(&self) {
+        self.state.store.close().await;
+    }
+
     /// Cancels uploads started more than `max_age` ago; returns their ids.
     pub async fn purge_uploads(&self, max_age: std::time::Duration) -> Result<Vec<String>, RegistryError> {
         gc::purge_uploads(&self.state, max_age).await

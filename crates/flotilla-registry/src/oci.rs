@@ -52,6 +52,8 @@ pub(crate) fn router(state: Arc<State>) -> Router {
 }
 
 async fn authenticate(state: &State, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let (method, path) = (request.method().clone(), request.uri().path().to_string());
     let authorized = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -63,6 +65,14 @@ async fn authenticate(state: &State, request: Request, next: Next) -> Response {
         OciError::new(OciCode::Unauthorized, "authentication required").into_response()
     };
     response.headers_mut().insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
+    tracing::info!(
+        target: "flotilla::registry",
+        method = %method,
+        path = %path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
     response
 }
 
@@ -317,10 +327,11 @@ async fn start_upload(
     repository(state, name, true).await?;
     if let (Some(mount), Some(from)) = (query.get("mount"), query.get("from")) {
         let digest = parse_digest(mount)?;
+        // Held from the check to the link, so collection cannot remove the blob between.
+        let _no_gc = state.gc_lock.read().await;
         if is_valid_repository_name(from)
             && let Some(size) = state.store.repository_blob(from, digest.as_str()).await?
         {
-            let _no_gc = state.gc_lock.read().await;
             state.store.link_blob(name, digest.as_str(), size, Timestamp::now()).await?;
             return Ok(blob_created(name, &digest));
         }

@@ -181,6 +181,9 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// Blobs no manifest references whose newest link is older than `cutoff`: deletes
     /// their rows and links and returns their digests (the caller removes the files).
     async fn collect_garbage(&self, cutoff: Timestamp) -> Result<Vec<String>>;
+
+    /// Flushes and closes the store (for a clean shutdown).
+    async fn close(&self) {}
 }
 
 /// A [`RegistryStore`] in one SQLite file.
@@ -207,12 +210,6 @@ impl SqliteRegistryStore {
             .doing(format!("opening the registry database {display}"))?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
-    }
-
-    /// Flushes the write-ahead log and closes every connection.
-    pub async fn close(&self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
-        self.pool.close().await;
     }
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
@@ -735,5 +732,11 @@ impl RegistryStore for SqliteRegistryStore {
         }
         tx.commit().await.doing(doing)?;
         Ok(digests)
+    }
+
+    /// Flushes the write-ahead log and closes every connection.
+    async fn close(&self) {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
+        self.pool.close().await;
     }
 }
