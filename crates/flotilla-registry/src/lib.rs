@@ -6,6 +6,33 @@
 //! Basic authentication) and [`Registry::ecr_service`] (a [`flotilla_protocol::JsonService`]
 //! behind the SigV4 front door).
 //!
+//! Wiring into a server (the ECR service goes behind the SigV4 front door; `/v2/`
+//! authenticates by itself and must not be behind SigV4):
+//!
+//! ```no_run
+//! # async fn wire(front_door_credentials: flotilla_sigv4::Credentials) -> Result<(), Box<dyn std::error::Error>> {
+//! use flotilla_registry::{Registry, RegistryConfig};
+//! use std::sync::Arc;
+//! let config = RegistryConfig { endpoint: "http://127.0.0.1:4566".into(), create_on_push: false };
+//! let registry = Registry::open(
+//!     std::path::Path::new("/var/lib/flotilla"),
+//!     flotilla_domain::AccountContext::default(),
+//!     b"a stable secret of the data dir".to_vec(),
+//!     config,
+//! )
+//! .await?;
+//! let front_door = flotilla_protocol::FrontDoor::new(Arc::new(front_door_credentials), "us-east-1", 16 << 20)
+//!     .with_service(registry.ecr_service());
+//! let app: axum::Router = axum::Router::new().merge(registry.router()); // plus POST / to `front_door`
+//! let _maintenance = registry.spawn_maintenance(
+//!     std::time::Duration::from_secs(3600), // lifecycle policies, upload purge, GC
+//!     std::time::Duration::from_secs(24 * 3600), // GC grace for blobs pushed without a manifest yet
+//! );
+//! # let _ = (front_door, app);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Storage: metadata in `DATA_DIR/registry.db` (SQLite, behind [`RegistryStore`]);
 //! blob files under `DATA_DIR/registry/blobs`, uploads in progress under
 //! `DATA_DIR/registry/uploads` (see [`blobs`]).
@@ -166,20 +193,15 @@ impl Registry {
             after = Some(last.name.clone());
             for mut repository in page {
                 let Some(text) = repository.lifecycle_policy.clone() else { continue };
-                let policy = match lifecycle::parse(&text) {
-                    Ok(p) => p,
+                let expiries = match lifecycle_expiries(state, &repository.name, &text).await? {
+                    Ok(e) => e,
                     Err(e) => {
                         tracing::warn!(repository = %repository.name, error = %e, "skipping a stored lifecycle policy");
                         continue;
                     }
                 };
-                let images = state.store.images(&repository.name).await?;
-                let images: Vec<lifecycle::Image> = images
-                    .into_iter()
-                    .map(|i| lifecycle::Image { digest: i.digest, tags: i.tags, pushed_at: i.pushed_at })
-                    .collect();
                 let mut expired = Vec::new();
-                for e in lifecycle::evaluate(&policy, &images, flotilla_domain::Timestamp::now()) {
+                for e in expiries {
                     match state.store.delete_manifest(&repository.name, &e.digest).await? {
                         store::DeleteManifest::Deleted { .. } => expired.push(e.digest),
                         other => tracing::info!(repository = %repository.name, digest = %e.digest, outcome = ?other,
@@ -233,6 +255,27 @@ impl Registry {
             }
         })
     }
+}
+
+/// What a repository's lifecycle policy `text` expires now (the inner error when the
+/// policy is invalid).
+pub(crate) async fn lifecycle_expiries(
+    state: &State,
+    repository: &str,
+    text: &str,
+) -> Result<Result<Vec<lifecycle::Expiry>, lifecycle::PolicyError>, RegistryError> {
+    let policy = match lifecycle::parse(text) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let images: Vec<lifecycle::Image> = state
+        .store
+        .images(repository)
+        .await?
+        .into_iter()
+        .map(|i| lifecycle::Image { digest: i.digest, tags: i.tags, pushed_at: i.pushed_at })
+        .collect();
+    Ok(Ok(lifecycle::evaluate(&policy, &images, flotilla_domain::Timestamp::now())))
 }
 
 /// The `/v2/` router of a registry (same as [`Registry::router`]).

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::State;
 use crate::auth::{TOKEN_LIFETIME_SECS, authorization_token};
-use crate::lifecycle::{self, Expiry};
+use crate::lifecycle;
 use crate::store::{DeleteRepository, RepositoryRecord};
 use flotilla_domain::Timestamp;
 use flotilla_domain::tag::{Tag, validate_tag_key, validate_tags};
@@ -481,21 +481,6 @@ pub(super) async fn delete_lifecycle_policy(state: &State, input: RepositoryRef)
     Ok(lifecycle_json(state, &before, &text))
 }
 
-/// What a repository's lifecycle policy would expire now.
-pub(crate) async fn lifecycle_expiries(
-    state: &State,
-    r: &RepositoryRecord,
-    text: &str,
-) -> Result<Vec<Expiry>, AwsError> {
-    let policy = lifecycle::parse(text).map_err(|e| invalid(e.to_string()))?;
-    let images = state.store.images(&r.name).await.map_err(server)?;
-    let images: Vec<lifecycle::Image> = images
-        .into_iter()
-        .map(|i| lifecycle::Image { digest: i.digest, tags: i.tags, pushed_at: i.pushed_at })
-        .collect();
-    Ok(lifecycle::evaluate(&policy, &images, Timestamp::now()))
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct StartLifecyclePolicyPreview {
@@ -543,8 +528,9 @@ pub(super) async fn get_lifecycle_policy_preview(
         )
     })?;
     let tag_status = input.filter.and_then(|f| f.tag_status);
-    let results: Vec<Value> = lifecycle_expiries(state, &r, &text)
-        .await?
+    let expiries =
+        crate::lifecycle_expiries(state, &r.name, &text).await.map_err(server)?.map_err(|e| invalid(e.to_string()))?;
+    let results: Vec<Value> = expiries
         .into_iter()
         .filter(|e| match tag_status.as_deref() {
             Some("TAGGED") => !e.tags.is_empty(),

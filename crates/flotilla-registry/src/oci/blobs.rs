@@ -231,7 +231,7 @@ pub(super) async fn upload_status(state: &State, name: &str, id: &str) -> Answer
 
 /// Parses `Content-Range: <start>-<end>` (also tolerating a `bytes ` prefix and `/size`).
 pub(crate) fn parse_content_range(value: &str) -> Option<(u64, u64)> {
-    let v = value.trim().trim_start_matches("bytes").trim();
+    let v = value.trim().trim_start_matches("bytes").trim_start_matches('=').trim();
     let v = v.split('/').next()?;
     let (a, b) = v.split_once('-')?;
     let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
@@ -361,6 +361,7 @@ mod tests {
         }
         assert_eq!(parse_content_range("0-99"), Some((0, 99)));
         assert_eq!(parse_content_range("bytes 100-199/*"), Some((100, 199)));
+        assert_eq!(parse_content_range("bytes=0-9"), Some((0, 9)));
         assert_eq!(parse_content_range("5-1"), None);
     }
 }
