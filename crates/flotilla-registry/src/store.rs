@@ -171,8 +171,8 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<DeleteManifest>;
     /// Removes a tag; `false` when there was none.
     async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool>;
-    /// Tags in lexical order after `last`, at most `limit`.
-    async fn list_tags(&self, repository: &str, last: Option<&str>, limit: i64) -> Result<Vec<String>>;
+    /// Tags in lexical order after `last`, at most `limit` (`None`: all).
+    async fn list_tags(&self, repository: &str, last: Option<&str>, limit: Option<i64>) -> Result<Vec<String>>;
     /// Manifests of the repository whose subject is `digest`.
     async fn referrers(&self, repository: &str, digest: &str) -> Result<Vec<ImageRow>>;
     /// Every manifest of a repository with its tags, newest first.
@@ -210,6 +210,23 @@ impl SqliteRegistryStore {
             .doing(format!("opening the registry database {display}"))?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
+    }
+
+    /// Fills in the tags of `images` (kept out of the image query for portability).
+    async fn with_tags(&self, repository: &str, mut images: Vec<ImageRow>) -> Result<Vec<ImageRow>> {
+        let rows = sqlx::query("SELECT digest, tag FROM tags WHERE repository = ? ORDER BY tag")
+            .bind(repository)
+            .fetch_all(&self.pool)
+            .await
+            .doing(format!("reading the tags of repository {repository}"))?;
+        let mut by_digest: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+        for row in &rows {
+            by_digest.entry(row.get("digest")).or_default().push(row.get("tag"));
+        }
+        for image in &mut images {
+            image.tags = by_digest.remove(&image.digest).unwrap_or_default();
+        }
+        Ok(images)
     }
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
@@ -255,13 +272,9 @@ fn manifest_from_row(row: &SqliteRow) -> ManifestRecord {
     }
 }
 
-const IMAGE_COLUMNS: &str = "m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.image_size, m.pushed_at, \
-     (SELECT group_concat(t.tag, char(10)) FROM tags t WHERE t.repository = m.repository AND t.digest = m.digest) AS tag_list";
+const IMAGE_COLUMNS: &str = "m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.image_size, m.pushed_at";
 
 fn image_from_row(row: &SqliteRow) -> ImageRow {
-    let tags: Option<String> = row.get("tag_list");
-    let mut tags: Vec<String> = tags.map(|t| t.split('\n').map(str::to_string).collect()).unwrap_or_default();
-    tags.sort();
     ImageRow {
         digest: row.get("digest"),
         media_type: row.get("media_type"),
@@ -270,7 +283,7 @@ fn image_from_row(row: &SqliteRow) -> ImageRow {
         size: row.get("size"),
         image_size: row.get("image_size"),
         pushed_at: Timestamp(row.get("pushed_at")),
-        tags,
+        tags: Vec::new(),
     }
 }
 
@@ -679,11 +692,11 @@ impl RegistryStore for SqliteRegistryStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn list_tags(&self, repository: &str, last: Option<&str>, limit: i64) -> Result<Vec<String>> {
+    async fn list_tags(&self, repository: &str, last: Option<&str>, limit: Option<i64>) -> Result<Vec<String>> {
         sqlx::query_scalar("SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?")
             .bind(repository)
             .bind(last.unwrap_or(""))
-            .bind(limit)
+            .bind(limit.unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .doing(format!("listing the tags of repository {repository}"))
@@ -698,7 +711,7 @@ impl RegistryStore for SqliteRegistryStore {
         .fetch_all(&self.pool)
         .await
         .doing(format!("listing the referrers of {digest} in repository {repository}"))?;
-        Ok(rows.iter().map(image_from_row).collect())
+        self.with_tags(repository, rows.iter().map(image_from_row).collect()).await
     }
 
     async fn images(&self, repository: &str) -> Result<Vec<ImageRow>> {
@@ -709,7 +722,7 @@ impl RegistryStore for SqliteRegistryStore {
         .fetch_all(&self.pool)
         .await
         .doing(format!("listing the images of repository {repository}"))?;
-        Ok(rows.iter().map(image_from_row).collect())
+        self.with_tags(repository, rows.iter().map(image_from_row).collect()).await
     }
 
     async fn collect_garbage(&self, cutoff: Timestamp) -> Result<Vec<String>> {

@@ -46,7 +46,7 @@ pub(super) async fn list_tags(state: &State, name: &str, query: &HashMap<String,
     repository(state, name, false).await?;
     let n = page_size(query)?;
     let last = query.get("last").map(String::as_str);
-    let mut tags = state.store.list_tags(name, last, n.map_or(-1, |n| n + 1)).await?;
+    let mut tags = state.store.list_tags(name, last, n.map(|n| n + 1)).await?;
     let mut out = vec![("content-type", "application/json".to_string())];
     if let Some(n) = n
         && tags.len() as i64 > n
