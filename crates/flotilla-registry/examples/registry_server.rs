@@ -4,7 +4,8 @@
 //!
 //! `cargo run -p flotilla-registry --example registry_server -- DATA_DIR 127.0.0.1:5000`
 //! Credentials: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (defaults `AKIDFLOTILLA` /
-//! `flotilla-secret`). `FLOTILLA_CREATE_ON_PUSH=1` creates repositories on push.
+//! `flotilla-secret`). `FLOTILLA_CREATE_ON_PUSH=1` creates repositories on push;
+//! `FLOTILLA_MAINTENANCE_SECS=N` runs lifecycle policies and GC every N seconds.
 
 use axum::Router;
 use axum::extract::Request;
@@ -40,6 +41,9 @@ async fn main() {
         .route("/", post(move |req: Request| async move { front_door.handle(req).await }))
         .merge(registry.router())
         .layer(axum::middleware::from_fn(request_id_layer));
+    if let Some(secs) = std::env::var("FLOTILLA_MAINTENANCE_SECS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        registry.spawn_maintenance(std::time::Duration::from_secs(secs), std::time::Duration::from_secs(3600));
+    }
     println!("registry listening on http://{addr}");
     axum::serve(listener, app).await.expect("serving");
 }

@@ -14,7 +14,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 host=127.0.0.1:$port
 export AWS_ACCESS_KEY_ID=AKIDFLOTILLA AWS_SECRET_ACCESS_KEY=flotilla-secret AWS_DEFAULT_REGION=us-east-1
 start_server() {
-    "$bin" "$work/data" "$host" >>"$work/server.log" 2>&1 &
+    FLOTILLA_MAINTENANCE_SECS=1 "$bin" "$work/data" "$host" >>"$work/server.log" 2>&1 &
     server=$!
     for _ in $(seq 100); do curl -s -o /dev/null "http://$host/v2/" && return; sleep 0.1; done
     echo "FAIL: the server did not start"; cat "$work/server.log"; exit 1
@@ -67,6 +67,36 @@ ecr describe-images --repository-name smoke/copy --query 'imageDetails[].[imageD
 ecr list-images --repository-name smoke/app --output text
 ecr batch-delete-image --repository-name smoke/copy --image-ids imageTag=v1 --output text
 ecr delete-repository --repository-name smoke/app --force --query repository.repositoryName --output text
+
+step "two docker clients push the same image at once"
+ecr create-repository --repository-name smoke/race >/dev/null
+docker tag "$host/smoke/app:v1" "$host/smoke/race:a"
+docker tag "$host/smoke/app:v1" "$host/smoke/race:b"
+docker push "$host/smoke/race:a" >"$work/race-a.log" 2>&1 & ra=$!
+docker push "$host/smoke/race:b" >"$work/race-b.log" 2>&1 & rb=$!
+wait $ra && wait $rb
+ecr describe-images --repository-name smoke/race --query 'length(imageDetails)' --output text | grep -qx 1
+echo "both pushes succeeded into one image"
+
+step "a lifecycle policy really expires images"
+ecr create-repository --repository-name smoke/life >/dev/null
+for t in t1 t2; do
+    echo "$t" >"$work/rootfs/etc/greeting"
+    tar -C "$work/rootfs" -c . | docker import - "$host/smoke/life:$t" >/dev/null
+    docker push "$host/smoke/life:$t" >/dev/null
+    docker rmi "$host/smoke/life:$t" >/dev/null
+done
+cat >"$work/policy.json" <<'JSON'
+{"rules":[{"rulePriority":1,"description":"keep the newest t*","selection":{"tagStatus":"tagged","tagPrefixList":["t"],"countType":"imageCountMoreThan","countNumber":1},"action":{"type":"expire"}}]}
+JSON
+ecr put-lifecycle-policy --repository-name smoke/life --lifecycle-policy-text "file://$work/policy.json" >/dev/null
+ecr get-lifecycle-policy-preview --repository-name smoke/life --query 'previewResults[].imageTags[0]' --output text | grep -qx t1
+for _ in $(seq 50); do
+    [ "$(ecr list-images --repository-name smoke/life --query 'imageIds[].imageTag' --output text)" = t2 ] && break
+    sleep 0.2
+done
+[ "$(ecr list-images --repository-name smoke/life --query 'imageIds[].imageTag' --output text)" = t2 ]
+echo "t1 expired, t2 kept"
 
 step "kill -9 in the middle of a push, restart, push again"
 ecr create-repository --repository-name smoke/big >/dev/null
