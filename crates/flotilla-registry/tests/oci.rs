@@ -440,3 +440,50 @@ async fn upload_ids_that_are_not_uuids_are_unknown() {
     }
     assert!(dir.path().join("registry/blobs").exists());
 }
+
+#[tokio::test]
+async fn image_indexes_reference_their_manifests() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), true).await;
+    let amd = s.push_image("multi", "amd64", b"amd64 layer").await;
+    let arm = s.push_image("multi", "arm64", b"arm64 layer").await;
+    let size = |d: &str| {
+        let s = &s;
+        let d = d.to_string();
+        async move {
+            s.send(Method::HEAD, &format!("/v2/multi/manifests/{d}"), &[], "")
+                .await
+                .header("content-length")
+                .parse::<u64>()
+                .unwrap()
+        }
+    };
+    let index = serde_json::json!({
+    "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+    "manifests": [
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": amd, "size": size(&amd).await,
+         "platform": {"architecture": "amd64", "os": "linux"}},
+        {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": arm, "size": size(&arm).await,
+         "platform": {"architecture": "arm64", "os": "linux"}},
+    ]});
+    let ct = [("content-type", "application/vnd.docker.distribution.manifest.list.v2+json")];
+    let a = s.send(Method::PUT, "/v2/multi/manifests/latest", &ct, index.to_string()).await;
+    assert_eq!(a.status, StatusCode::CREATED, "{:?}", a.body);
+    let a = s.send(Method::GET, "/v2/multi/manifests/latest", &[], "").await;
+    assert_eq!(a.header("content-type"), "application/vnd.docker.distribution.manifest.list.v2+json");
+    assert_eq!(a.json()["manifests"][1]["platform"]["architecture"], "arm64");
+    // A manifest an index lists cannot be deleted from under it.
+    let a = s.send(Method::DELETE, &format!("/v2/multi/manifests/{amd}"), &[], "").await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.error_code(), "DENIED");
+    let index_digest =
+        s.send(Method::HEAD, "/v2/multi/manifests/latest", &[], "").await.header("docker-content-digest").to_string();
+    assert_eq!(
+        s.send(Method::DELETE, &format!("/v2/multi/manifests/{index_digest}"), &[], "").await.status,
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(
+        s.send(Method::DELETE, &format!("/v2/multi/manifests/{amd}"), &[], "").await.status,
+        StatusCode::ACCEPTED
+    );
+}
