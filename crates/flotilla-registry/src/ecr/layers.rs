@@ -11,8 +11,9 @@ use http::{HeaderMap, HeaderValue, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// The part size ECR advertises for layer uploads.
-const PART_SIZE: i64 = 10 << 20;
+/// The part size advertised for layer uploads: small enough that a part, base64-encoded
+/// in its JSON request, stays under the front door's 4 MiB body limit.
+const PART_SIZE: i64 = 2 << 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
