@@ -1,0 +1,49 @@
+//! A stand-alone registry for trying real clients (docker, skopeo, the aws CLI) against
+//! this crate before the main binary mounts it: `/v2/` plus the ECR API behind the
+//! SigV4 front door, on one listener.
+//!
+//! `cargo run -p flotilla-registry --example registry_server -- DATA_DIR 127.0.0.1:5000`
+//! Credentials: `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (defaults `AKIDFLOTILLA` /
+//! `flotilla-secret`). `FLOTILLA_CREATE_ON_PUSH=1` creates repositories on push;
+//! `FLOTILLA_MAINTENANCE_SECS=N` runs lifecycle policies and GC every N seconds.
+
+use axum::Router;
+use axum::extract::Request;
+use axum::routing::post;
+use flotilla_domain::AccountContext;
+use flotilla_protocol::{FrontDoor, request_id_layer};
+use flotilla_registry::{Registry, RegistryConfig};
+use flotilla_sigv4::Credentials;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let data_dir = std::path::PathBuf::from(args.next().expect("usage: registry_server DATA_DIR HOST:PORT"));
+    let listen = args.next().unwrap_or_else(|| "127.0.0.1:5000".into());
+    let key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| "AKIDFLOTILLA".into());
+    let secret = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| "flotilla-secret".into());
+    let listener = tokio::net::TcpListener::bind(&listen).await.expect("binding the listen address");
+    let addr = listener.local_addr().expect("reading the bound address");
+    let config = RegistryConfig {
+        endpoint: format!("http://{addr}"),
+        create_on_push: std::env::var("FLOTILLA_CREATE_ON_PUSH").is_ok_and(|v| v == "1"),
+    };
+    let account = AccountContext::default();
+    let registry = Registry::open(&data_dir, account.clone(), b"example-token-key".to_vec(), config)
+        .await
+        .expect("opening the registry");
+    let front_door = Arc::new(
+        FrontDoor::new(Arc::new(Credentials::new(key, secret)), account.region.clone(), 16 << 20)
+            .with_service(registry.ecr_service()),
+    );
+    let app = Router::new()
+        .route("/", post(move |req: Request| async move { front_door.handle(req).await }))
+        .merge(registry.router())
+        .layer(axum::middleware::from_fn(request_id_layer));
+    if let Some(secs) = std::env::var("FLOTILLA_MAINTENANCE_SECS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        registry.spawn_maintenance(std::time::Duration::from_secs(secs), std::time::Duration::from_secs(3600));
+    }
+    println!("registry listening on http://{addr}");
+    axum::serve(listener, app).await.expect("serving");
+}

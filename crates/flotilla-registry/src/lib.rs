@@ -1,0 +1,288 @@
+//! Flotilla's container registry: the OCI distribution API under `/v2/`, the ECR API
+//! (an AWS JSON 1.1 service), and `docker login` with ECR-style tokens.
+//!
+//! [`Registry::open`] opens the registry's state in a data directory and gives the two
+//! pieces the server mounts: [`Registry::router`] (the `/v2/` routes, with their own
+//! Basic authentication) and [`Registry::ecr_service`] (a [`flotilla_protocol::JsonService`]
+//! behind the SigV4 front door).
+//!
+//! Wiring into a server (the ECR service goes behind the SigV4 front door; `/v2/`
+//! authenticates by itself and must not be behind SigV4):
+//!
+//! ```no_run
+//! # async fn wire(front_door_credentials: flotilla_sigv4::Credentials) -> Result<(), Box<dyn std::error::Error>> {
+//! use flotilla_registry::{Registry, RegistryConfig};
+//! use std::sync::Arc;
+//! let config = RegistryConfig { endpoint: "http://127.0.0.1:4566".into(), create_on_push: false };
+//! let registry = Registry::open(
+//!     std::path::Path::new("/var/lib/flotilla"),
+//!     flotilla_domain::AccountContext::default(),
+//!     b"a stable secret of the data dir".to_vec(),
+//!     config,
+//! )
+//! .await?;
+//! let front_door = flotilla_protocol::FrontDoor::new(Arc::new(front_door_credentials), "us-east-1", 16 << 20)
+//!     .with_service(registry.ecr_service());
+//! let app: axum::Router = axum::Router::new().merge(registry.router()); // plus POST / to `front_door`
+//! let _maintenance = registry.spawn_maintenance(
+//!     std::time::Duration::from_secs(3600), // lifecycle policies, upload purge, GC
+//!     std::time::Duration::from_secs(24 * 3600), // GC grace for blobs pushed without a manifest yet
+//! );
+//! # let _ = (front_door, app);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Storage: metadata in `DATA_DIR/registry.db` (SQLite, behind [`RegistryStore`]);
+//! blob files under `DATA_DIR/registry/blobs`, uploads in progress under
+//! `DATA_DIR/registry/uploads` (see [`blobs`]).
+
+pub mod auth;
+pub mod blobs;
+pub mod digest;
+mod ecr;
+pub mod error;
+pub mod gc;
+pub mod lifecycle;
+pub mod manifest;
+pub mod name;
+mod oci;
+pub mod store;
+
+use crate::auth::TokenKey;
+use crate::blobs::BlobFiles;
+use crate::digest::Hasher;
+pub use crate::ecr::EcrService;
+pub use crate::error::{OciError, RegistryError};
+pub use crate::store::{RegistryStore, SqliteRegistryStore};
+use flotilla_domain::AccountContext;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// How long an upload may stay unfinished before maintenance cancels it.
+pub const UPLOAD_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// How the registry is reached and behaves.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// The URL clients reach the registry at (e.g. `http://127.0.0.1:4566`): ECR's
+    /// `proxyEndpoint` and the base of download URLs.
+    pub endpoint: String,
+    /// Whether pushing to a repository that does not exist creates it (ECR's
+    /// create-on-push); when false such pushes get NAME_UNKNOWN, as ECR answers.
+    pub create_on_push: bool,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self { endpoint: "http://localhost".into(), create_on_push: false }
+    }
+}
+
+/// The incremental sha256 of an upload session, kept while its bytes stream in so
+/// completing it needs no second read; rebuilt from the file when absent or stale.
+pub(crate) type SessionHash = Arc<tokio::sync::Mutex<Option<(u64, Hasher)>>>;
+
+/// Everything the registry's handlers share.
+pub(crate) struct State {
+    pub(crate) store: Arc<dyn RegistryStore>,
+    pub(crate) files: BlobFiles,
+    pub(crate) account: AccountContext,
+    pub(crate) tokens: TokenKey,
+    pub(crate) config: RegistryConfig,
+    /// Per-upload serialisation and running hash (a cache; the store is the truth).
+    pub(crate) sessions: Mutex<HashMap<String, SessionHash>>,
+    /// Held shared while a blob file is placed and recorded, exclusively while garbage
+    /// is collected, so collection never removes a blob being committed.
+    pub(crate) gc_lock: tokio::sync::RwLock<()>,
+}
+
+impl State {
+    pub(crate) fn session(&self, id: &str) -> SessionHash {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        sessions.entry(id.to_string()).or_default().clone()
+    }
+
+    pub(crate) fn forget_session(&self, id: &str) {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    }
+}
+
+/// An opened registry.
+#[derive(Clone)]
+pub struct Registry {
+    state: Arc<State>,
+}
+
+impl Registry {
+    /// Opens (creating) the registry's database and directories under `data_dir`.
+    /// `token_key` signs registry passwords; keep it stable across restarts so issued
+    /// tokens stay valid.
+    pub async fn open(
+        data_dir: &Path,
+        account: AccountContext,
+        token_key: Vec<u8>,
+        config: RegistryConfig,
+    ) -> Result<Self, RegistryError> {
+        tokio::fs::create_dir_all(data_dir).await.map_err(error::io_error("creating the data directory", data_dir))?;
+        let store = SqliteRegistryStore::open(&data_dir.join("registry.db")).await?;
+        Self::with_store(data_dir, Arc::new(store), account, token_key, config).await
+    }
+
+    /// Opens the registry over a given store (the blob files still live in `data_dir`).
+    pub async fn with_store(
+        data_dir: &Path,
+        store: Arc<dyn RegistryStore>,
+        account: AccountContext,
+        token_key: Vec<u8>,
+        config: RegistryConfig,
+    ) -> Result<Self, RegistryError> {
+        let files = BlobFiles::open(&data_dir.join("registry")).await?;
+        // Upload files nobody records (a monolithic push cut off by a crash) are junk.
+        let known: std::collections::HashSet<String> = store.uploads().await?.into_iter().map(|u| u.id).collect();
+        for id in files.upload_ids().await? {
+            if !known.contains(&id) {
+                tracing::info!(upload = %id, "removing an abandoned upload file");
+                files.remove_upload(&id).await?;
+            }
+        }
+        let state = State {
+            store,
+            files,
+            account,
+            tokens: TokenKey::new(token_key),
+            config,
+            sessions: Mutex::default(),
+            gc_lock: tokio::sync::RwLock::new(()),
+        };
+        Ok(Self { state: Arc::new(state) })
+    }
+
+    /// The `/v2/` routes (OCI distribution API), answering with Basic authentication.
+    pub fn router(&self) -> axum::Router {
+        oci::router(self.state.clone())
+    }
+
+    /// The ECR API, to add to the front door.
+    pub fn ecr_service(&self) -> Arc<EcrService> {
+        Arc::new(EcrService::new(self.state.clone()))
+    }
+
+    /// A registry password valid for [`auth::TOKEN_LIFETIME_SECS`] (as GetAuthorizationToken gives).
+    pub fn issue_password(&self) -> String {
+        self.state.tokens.issue(now_secs() + auth::TOKEN_LIFETIME_SECS)
+    }
+
+    /// Removes blobs no manifest references and no push has touched within `grace`.
+    pub async fn collect_garbage(&self, grace: std::time::Duration) -> Result<gc::GcReport, RegistryError> {
+        gc::collect(&self.state, grace).await
+    }
+}
+
+impl Registry {
+    /// Runs every repository's lifecycle policy now, deleting the images it expires.
+    /// Returns the digests expired, per repository.
+    pub async fn apply_lifecycle_policies(&self) -> Result<Vec<(String, Vec<String>)>, RegistryError> {
+        let state = &self.state;
+        let mut report = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let page = state.store.list_repositories(after.as_deref(), 100).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.name.clone());
+            for mut repository in page {
+                let Some(text) = repository.lifecycle_policy.clone() else { continue };
+                let expiries = match lifecycle_expiries(state, &repository.name, &text).await? {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::warn!(repository = %repository.name, error = %e, "skipping a stored lifecycle policy");
+                        continue;
+                    }
+                };
+                let mut expired = Vec::new();
+                for e in expiries {
+                    match state.store.delete_manifest(&repository.name, &e.digest).await? {
+                        store::DeleteManifest::Deleted { .. } => expired.push(e.digest),
+                        other => tracing::info!(repository = %repository.name, digest = %e.digest, outcome = ?other,
+                            "lifecycle expiry skipped"),
+                    }
+                }
+                repository.lifecycle_evaluated_at = Some(flotilla_domain::Timestamp::now());
+                // A concurrent settings change wins; the next run records the evaluation.
+                state.store.update_repository(&repository).await?;
+                if !expired.is_empty() {
+                    tracing::info!(repository = %repository.name, expired = expired.len(), "lifecycle policy expired images");
+                }
+                report.push((repository.name, expired));
+            }
+        }
+        Ok(report)
+    }
+
+    /// Flushes and closes the registry's store; call on shutdown.
+    pub async fn close(&self) {
+        self.state.store.close().await;
+    }
+
+    /// Cancels uploads started more than `max_age` ago; returns their ids.
+    pub async fn purge_uploads(&self, max_age: std::time::Duration) -> Result<Vec<String>, RegistryError> {
+        gc::purge_uploads(&self.state, max_age).await
+    }
+
+    /// Runs lifecycle policies, purges uploads abandoned for a week, then collects
+    /// garbage, every `interval`, forever.
+    pub fn spawn_maintenance(
+        &self,
+        interval: std::time::Duration,
+        gc_grace: std::time::Duration,
+    ) -> tokio::task::JoinHandle<()> {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                if let Err(e) = registry.apply_lifecycle_policies().await {
+                    tracing::warn!(error = %e, "applying lifecycle policies failed");
+                }
+                if let Err(e) = registry.purge_uploads(UPLOAD_MAX_AGE).await {
+                    tracing::warn!(error = %e, "purging abandoned uploads failed");
+                }
+                if let Err(e) = registry.collect_garbage(gc_grace).await {
+                    tracing::warn!(error = %e, "registry garbage collection failed");
+                }
+            }
+        })
+    }
+}
+
+/// What a repository's lifecycle policy `text` expires now (the inner error when the
+/// policy is invalid).
+pub(crate) async fn lifecycle_expiries(
+    state: &State,
+    repository: &str,
+    text: &str,
+) -> Result<Result<Vec<lifecycle::Expiry>, lifecycle::PolicyError>, RegistryError> {
+    let policy = match lifecycle::parse(text) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(e)),
+    };
+    let images: Vec<lifecycle::Image> = state
+        .store
+        .images(repository)
+        .await?
+        .into_iter()
+        .map(|i| lifecycle::Image { digest: i.digest, tags: i.tags, pushed_at: i.pushed_at })
+        .collect();
+    Ok(Ok(lifecycle::evaluate(&policy, &images, flotilla_domain::Timestamp::now())))
+}
+
+/// The `/v2/` router of a registry (same as [`Registry::router`]).
+pub fn registry_router(registry: &Registry) -> axum::Router {
+    registry.router()
+}
+
+pub(crate) fn now_secs() -> i64 {
+    flotilla_domain::Timestamp::now().0 / 1000
+}
