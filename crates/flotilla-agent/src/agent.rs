@@ -5,6 +5,7 @@
 
 use crate::client::{AGENT_TARGET, ClientError, ControlPlaneClient, ECS_TARGET};
 use crate::metadata::MetadataRegistry;
+use crate::registry_login::RegistryLogin;
 use crate::runtime::{ContainerRuntime, RuntimeError};
 use crate::state::{AgentState, SharedState, StateError, StateFile};
 use crate::supervisor::{Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
@@ -14,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// The agent's version, reported at registration.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -90,6 +91,7 @@ pub struct Agent {
     running: HashMap<String, Running>,
     metadata: MetadataRegistry,
     metadata_base: Option<String>,
+    registry: Arc<RegistryLogin>,
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -115,7 +117,8 @@ impl Agent {
         let state = SharedState::new(state, file);
         state.update(|_| ())?;
         let metadata = MetadataRegistry::new(&config.availability_zone);
-        Ok(Self { config, client, runtime, state, running: HashMap::new(), metadata, metadata_base: None })
+        let registry = Arc::new(RegistryLogin::new(client.clone()));
+        Ok(Self { config, client, runtime, state, running: HashMap::new(), metadata, metadata_base: None, registry })
     }
 
     /// The registered instance's ARN, once registered.
@@ -356,11 +359,12 @@ impl Agent {
     fn spawn(&mut self, t: AgentTask, desired: Desired, adopted: BTreeMap<String, String>) {
         let ctx = self.context(&t);
         let (desired_tx, desired_rx) = watch::channel(desired);
-        let (publish_tx, publish_rx) = watch::channel::<Option<TaskSnapshot>>(None);
+        let (publish_tx, publish_rx) = mpsc::unbounded_channel::<TaskSnapshot>();
         let settings = SupervisorSettings {
             default_stop_timeout: self.config.default_stop_timeout,
             region: self.config.region.clone(),
             metadata_base: self.metadata_base.clone(),
+            registry: self.registry.clone(),
         };
         if !adopted.is_empty() {
             tracing::info!(task = %t.task_arn, containers = adopted.len(), "adopting running containers");
@@ -403,14 +407,15 @@ impl Agent {
     /// Removes containers of tasks stopped longer ago than the cleanup delay.
     async fn cleanup(&mut self) {
         let cutoff = now_ms() - self.config.cleanup_after.as_millis() as i64;
-        let due: Vec<(String, Vec<String>)> = self.state.read(|s| {
+        #[allow(clippy::type_complexity)]
+        let due: Vec<(String, Vec<String>, Vec<String>)> = self.state.read(|s| {
             s.tasks
                 .iter()
                 .filter(|(_, r)| r.stopped_at_ms.is_some_and(|t| t <= cutoff))
-                .map(|(arn, r)| (arn.clone(), r.containers.values().cloned().collect()))
+                .map(|(arn, r)| (arn.clone(), r.containers.values().cloned().collect(), r.volumes.clone()))
                 .collect()
         });
-        for (arn, ids) in due {
+        for (arn, ids, volumes) in due {
             if self.running.get(&arn).is_some_and(|r| !r.reporter.is_finished()) {
                 continue;
             }
@@ -418,6 +423,12 @@ impl Agent {
             for id in ids {
                 if let Err(e) = self.runtime.remove(&id).await {
                     tracing::warn!(task = %arn, container = %id, error = %e, "removing a stopped container failed");
+                    all_removed = false;
+                }
+            }
+            for volume in volumes {
+                if let Err(e) = self.runtime.remove_volume(&volume).await {
+                    tracing::warn!(task = %arn, %volume, error = %e, "removing a task volume failed");
                     all_removed = false;
                 }
             }
@@ -433,15 +444,20 @@ impl Agent {
     }
 }
 
-/// Sends the latest snapshot of a task until the control plane has it, then waits
-/// for the next; ends once the STOPPED snapshot is delivered or the supervisor is
-/// gone and its last snapshot delivered.
-async fn report_loop(client: ControlPlaneClient, mut snapshots: watch::Receiver<Option<TaskSnapshot>>) {
+/// Sends a task's snapshots in order until the control plane has each, keeping
+/// only the latest of consecutive snapshots of one status; ends once the STOPPED
+/// snapshot is delivered or the supervisor is gone and everything sent.
+async fn report_loop(client: ControlPlaneClient, mut snapshots: mpsc::UnboundedReceiver<TaskSnapshot>) {
     let target = format!("{ECS_TARGET}.SubmitTaskStateChange");
-    loop {
-        let closed = snapshots.changed().await.is_err();
-        let latest = snapshots.borrow_and_update().clone();
-        if let Some(snapshot) = latest {
+    while let Some(first) = snapshots.recv().await {
+        let mut pending = vec![first];
+        while let Ok(next) = snapshots.try_recv() {
+            match pending.last_mut() {
+                Some(last) if last.status == next.status => *last = next,
+                _ => pending.push(next),
+            }
+        }
+        for snapshot in pending {
             let mut attempt = 0;
             loop {
                 match client.call::<_, Value>(&target, &snapshot).await {
@@ -452,21 +468,14 @@ async fn report_loop(client: ControlPlaneClient, mut snapshots: watch::Receiver<
                     }
                     Err(e) => {
                         tracing::debug!(task = %snapshot.task, error = %e, "reporting failed; retrying");
-                        // A newer snapshot supersedes the one being retried.
-                        if !closed && snapshots.has_changed().unwrap_or(false) {
-                            break;
-                        }
                         tokio::time::sleep(backoff(attempt)).await;
                         attempt += 1;
                     }
                 }
             }
-            if snapshot.status == "STOPPED" && !snapshots.has_changed().unwrap_or(false) {
+            if snapshot.status == "STOPPED" {
                 return;
             }
-        }
-        if closed {
-            return;
         }
     }
 }

@@ -62,8 +62,23 @@ impl ControlPlaneClient {
         &self.endpoint
     }
 
-    /// Calls `PREFIX.Operation` with `input` and reads the answer.
+    /// The `host:port` the control plane is reached at.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Calls `PREFIX.Operation` of the ECS signing scope with `input` and reads the answer.
     pub async fn call<I: Serialize, O: DeserializeOwned>(&self, target: &str, input: &I) -> Result<O, ClientError> {
+        self.call_service("ecs", target, input).await
+    }
+
+    /// Calls `PREFIX.Operation`, signing for `service` (e.g. `ecr`).
+    pub async fn call_service<I: Serialize, O: DeserializeOwned>(
+        &self,
+        service: &str,
+        target: &str,
+        input: &I,
+    ) -> Result<O, ClientError> {
         let operation = target.rsplit('.').next().unwrap_or(target).to_string();
         let body = serde_json::to_vec(input)
             .map_err(|e| ClientError::Decode { operation: operation.clone(), reason: e.to_string() })?;
@@ -73,12 +88,8 @@ impl ControlPlaneClient {
         headers.insert("host", header(&self.host).map_err(|e| sign_err(e.to_string()))?);
         headers.insert("content-type", HeaderValue::from_static("application/x-amz-json-1.1"));
         headers.insert("x-amz-target", header(target).map_err(|e| sign_err(e.to_string()))?);
-        let params = SigningParams {
-            credentials: &self.credentials,
-            region: &self.region,
-            service: "ecs",
-            time: SystemTime::now(),
-        };
+        let params =
+            SigningParams { credentials: &self.credentials, region: &self.region, service, time: SystemTime::now() };
         let signed = sign(&SignableRequest::new("POST", "/", "", &headers), Payload::Bytes(&body), &params)
             .map_err(|e| sign_err(e.to_string()))?;
         headers.extend(signed);

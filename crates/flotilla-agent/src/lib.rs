@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod client;
 pub mod metadata;
+pub mod registry_login;
 pub mod runtime;
 pub mod state;
 pub mod supervisor;

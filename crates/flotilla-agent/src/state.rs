@@ -27,6 +27,9 @@ pub struct TaskRecord {
     pub stopped_at_ms: Option<i64>,
     /// The last report sent for the task, re-sent until the control plane has it.
     pub last_report: Option<serde_json::Value>,
+    /// Task-scoped volumes created for the task, removed with its containers.
+    #[serde(default)]
+    pub volumes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -3,10 +3,12 @@
 //! exits, and publishes every change as a full report (see [`TaskSnapshot`]).
 //!
 //! Reports are cumulative and statuses only move forward on the control plane, so
-//! the reporter may drop intermediate snapshots and resend the latest one as often
-//! as it must.
+//! the reporter may drop intermediate snapshots of one status (keeping the latest)
+//! and resend as often as it must; it never skips a status, so the control plane
+//! sees every step of the lifecycle (RUNNING before STOPPED, say).
 
 use crate::metadata::MetadataRegistry;
+use crate::registry_login::RegistryLogin;
 use crate::runtime::{
     CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, HealthSpec, PortSpec, RuntimeError, TASK_ARN_LABEL,
     UlimitSpec,
@@ -20,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// How often running containers are inspected.
 const MONITOR_INTERVAL: Duration = Duration::from_millis(500);
@@ -91,12 +93,14 @@ impl TaskContext {
 }
 
 /// Agent-wide settings a supervisor uses.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SupervisorSettings {
     pub default_stop_timeout: Duration,
     pub region: String,
     /// Base URL of the task metadata endpoint, e.g. `http://172.17.0.1:51679`.
     pub metadata_base: Option<String>,
+    /// Logs in to the control plane's registry for images stored there.
+    pub registry: Arc<RegistryLogin>,
 }
 
 fn now_secs() -> f64 {
@@ -110,7 +114,7 @@ pub fn now_ms() -> i64 {
 /// How a supervisor hears what is wanted and tells what happened.
 pub struct Channels {
     pub desired: watch::Receiver<Desired>,
-    pub publish: watch::Sender<Option<TaskSnapshot>>,
+    pub publish: mpsc::UnboundedSender<TaskSnapshot>,
 }
 
 pub struct Supervisor {
@@ -119,7 +123,7 @@ pub struct Supervisor {
     state: SharedState,
     settings: SupervisorSettings,
     desired: watch::Receiver<Desired>,
-    publish: watch::Sender<Option<TaskSnapshot>>,
+    publish: mpsc::UnboundedSender<TaskSnapshot>,
     metadata: MetadataRegistry,
     snapshot: TaskSnapshot,
     /// Container name → runtime id.
@@ -182,7 +186,8 @@ impl Supervisor {
     fn publish(&self) {
         let desired = if self.desired_stop() { "STOPPED" } else { "RUNNING" };
         self.metadata.update(&self.ctx, &self.snapshot, desired);
-        self.publish.send_replace(Some(self.snapshot.clone()));
+        // The reporter outlives the supervisor; a send fails only at agent shutdown.
+        let _ = self.publish.send(self.snapshot.clone());
     }
 
     fn set_status(&mut self, status: TaskStatus) {
@@ -247,7 +252,8 @@ impl Supervisor {
                 self.ctx.definition.container_definitions.iter().map(|c| c.image.clone()).collect();
             images.dedup();
             for image in images {
-                self.runtime.pull(&image).await?;
+                let auth = self.settings.registry.auth_for(&image).await;
+                self.runtime.pull(&image, auth.as_ref()).await?;
             }
             self.snapshot.pull_stopped_at = Some(now_secs());
             self.set_status(TaskStatus::Activating);
@@ -268,6 +274,11 @@ impl Supervisor {
                 self.state
                     .update(|s| s.tasks.entry(task).or_default().containers.insert(n, i))
                     .map_err(|e| StartFailure(e.to_string()))?;
+                // The container may read its metadata the moment it starts.
+                let c = self.container_mut(&name);
+                c.runtime_id = Some(id.clone());
+                c.status = TaskStatus::Running.as_str().into();
+                self.publish();
                 self.runtime.start(&id).await?;
             } else if let Some(state) = self.runtime.inspect(&self.ids[&name]).await?
                 && !state.running
@@ -379,6 +390,17 @@ impl Supervisor {
             let source = self.volume_source(v)?;
             if let Some((volume, driver)) = &source.1 {
                 self.runtime.ensure_volume(volume, driver.as_deref()).await?;
+                if volume.starts_with(&format!("ecs-{}-", self.ctx.task_id())) {
+                    let (task, volume) = (self.ctx.task_arn.clone(), volume.clone());
+                    self.state
+                        .update(|s| {
+                            let record = s.tasks.entry(task).or_default();
+                            if !record.volumes.contains(&volume) {
+                                record.volumes.push(volume);
+                            }
+                        })
+                        .map_err(|e| StartFailure(e.to_string()))?;
+                }
             }
             sources.insert(name, source.0);
         }

@@ -139,6 +139,13 @@ pub struct TaskContainer {
     pub memory: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_reservation: Option<i64>,
+    /// Whether the task stops when this container stops (and its health counts).
+    #[serde(default = "essential_by_default")]
+    pub essential: bool,
+}
+
+fn essential_by_default() -> bool {
+    true
 }
 
 /// A task, stored as one document.
@@ -277,7 +284,10 @@ impl Task {
                     self.execution_stopped_at = Some(report.execution_stopped_at.unwrap_or(now));
                     self.stopped_at = Some(now);
                     if self.stop_code.is_none() {
-                        let essential_exit = self.started_at.is_some();
+                        // A container that exited with a code had started, even if
+                        // the RUNNING report was never seen.
+                        let essential_exit =
+                            self.started_at.is_some() || self.containers.iter().any(|c| c.exit_code.is_some());
                         self.stop_code = Some(if essential_exit {
                             StopCode::EssentialContainerExited
                         } else {
@@ -295,6 +305,19 @@ impl Task {
             }
         }
         *self != before
+    }
+
+    /// ECS's task health: HEALTHY when every essential container is, UNHEALTHY when
+    /// any essential one is, UNKNOWN otherwise. Non-essential containers do not count.
+    pub fn health_status(&self) -> &'static str {
+        let essential: Vec<&TaskContainer> = self.containers.iter().filter(|c| c.essential).collect();
+        if essential.iter().any(|c| c.health_status.as_deref() == Some("UNHEALTHY")) {
+            "UNHEALTHY"
+        } else if !essential.is_empty() && essential.iter().all(|c| c.health_status.as_deref() == Some("HEALTHY")) {
+            "HEALTHY"
+        } else {
+            "UNKNOWN"
+        }
     }
 
     /// Whether the task still holds resources on its instance.

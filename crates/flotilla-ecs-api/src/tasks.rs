@@ -105,14 +105,7 @@ impl EcsService {
             None => None,
         };
         let health = |c: &TaskContainer| c.health_status.clone().unwrap_or_else(|| "UNKNOWN".into());
-        let task_health = if t.containers.iter().any(|c| c.health_status.as_deref() == Some("UNHEALTHY")) {
-            "UNHEALTHY"
-        } else if !t.containers.is_empty() && t.containers.iter().all(|c| c.health_status.as_deref() == Some("HEALTHY"))
-        {
-            "HEALTHY"
-        } else {
-            "UNKNOWN"
-        };
+        let task_health = t.health_status();
         Ok(TaskShape {
             containers: t
                 .containers
@@ -286,6 +279,7 @@ fn new_task(
                 cpu: o.and_then(|o| o.cpu).unwrap_or(c.cpu),
                 memory: o.and_then(|o| o.memory).or(c.memory),
                 memory_reservation: o.and_then(|o| o.memory_reservation).or(c.memory_reservation),
+                essential: c.is_essential(),
             }
         })
         .collect();

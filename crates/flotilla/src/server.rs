@@ -1,5 +1,5 @@
-//! Assembles the control plane: the store, every API on one router, and the
-//! listener with graceful shutdown.
+//! Assembles the control plane: the store, the registry, every API on one router,
+//! and the listener with graceful shutdown.
 
 use crate::credentials::RootCredentials;
 use crate::metrics::Metrics;
@@ -10,6 +10,7 @@ use axum::routing::{get, post};
 use flotilla_domain::AccountContext;
 use flotilla_ecs_api::{AgentChannel, EcsService};
 use flotilla_protocol::{FrontDoor, request_id_layer};
+use flotilla_registry::{Registry, RegistryConfig};
 use flotilla_sigv4::Credentials;
 use flotilla_store::SqliteStore;
 use std::path::PathBuf;
@@ -28,11 +29,34 @@ pub struct ServerConfig {
     pub endpoint: String,
 }
 
+/// How often the registry applies lifecycle policies and collects garbage.
+const REGISTRY_MAINTENANCE: std::time::Duration = std::time::Duration::from_secs(600);
+/// How long an unreferenced blob is kept before garbage collection may remove it.
+const REGISTRY_GC_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// A control plane with its state open, ready to serve.
 pub struct ControlPlane {
     pub store: SqliteStore,
     pub ecs: Arc<EcsService>,
+    pub registry: Registry,
     router: Router,
+}
+
+/// The key registry passwords are signed with, created on first start and kept in
+/// the data directory, so `docker login` sessions survive restarts.
+fn registry_token_key(data_dir: &std::path::Path) -> Result<Vec<u8>> {
+    let path = data_dir.join("registry-token-key");
+    match std::fs::read(&path) {
+        Ok(key) if key.len() >= 32 => Ok(key),
+        Ok(_) => anyhow::bail!("the registry token key {} is shorter than 32 bytes", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key: Vec<u8> = (0..2).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect();
+            crate::credentials::write_private(&path, &key)
+                .with_context(|| format!("saving the registry token key {}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading the registry token key {}", path.display())),
+    }
 }
 
 impl ControlPlane {
@@ -44,6 +68,14 @@ impl ControlPlane {
             .await
             .with_context(|| format!("opening the store {}", db.display()))?;
         let ecs = Arc::new(EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone()));
+        let registry = Registry::open(
+            &config.data_dir,
+            config.account.clone(),
+            registry_token_key(&config.data_dir)?,
+            RegistryConfig { endpoint: config.endpoint.clone(), create_on_push: false },
+        )
+        .await
+        .context("opening the registry")?;
         let metrics = Arc::new(Metrics::default());
         let root =
             Credentials::new(config.credentials.access_key_id.clone(), config.credentials.secret_access_key.clone());
@@ -51,14 +83,16 @@ impl ControlPlane {
             FrontDoor::new(Arc::new(root), config.account.region.clone(), MAX_REQUEST_BYTES)
                 .with_service(ecs.clone())
                 .with_service(Arc::new(AgentChannel::new(ecs.clone())))
+                .with_service(registry.ecr_service())
                 .with_observer(metrics.clone()),
         );
         let router = Router::new()
             .route("/", post(move |req: Request| async move { front_door.handle(req).await }))
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/metrics", get(move || async move { metrics.render() }))
+            .merge(registry.router())
             .layer(axum::middleware::from_fn(request_id_layer));
-        Ok(Self { store, ecs, router })
+        Ok(Self { store, ecs, registry, router })
     }
 
     /// The HTTP application: every API on one router.
@@ -72,7 +106,10 @@ impl ControlPlane {
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
+        let maintenance = self.registry.spawn_maintenance(REGISTRY_MAINTENANCE, REGISTRY_GC_GRACE);
         axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
+        maintenance.abort();
+        self.registry.close().await;
         self.store.close().await;
         Ok(())
     }

@@ -1,17 +1,18 @@
 //! The Docker runtime, through the Engine API (bollard).
 
 use super::{
-    CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, RuntimeError, RuntimeInfo,
-    TASK_ARN_LABEL,
+    CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, RegistryAuth,
+    RuntimeError, RuntimeInfo, TASK_ARN_LABEL,
 };
 use async_trait::async_trait;
 use bollard::Docker;
+use bollard::auth::DockerCredentials;
 use bollard::models::{
     ContainerCreateBody, HealthConfig, HealthStatusEnum, HostConfig, PortBinding, ResourcesUlimits, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions, ListContainersOptions,
-    RemoveContainerOptions, StartContainerOptions, StatsOptions, StopContainerOptions,
+    RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StatsOptions, StopContainerOptions,
 };
 use flotilla_domain::task::NetworkBinding;
 use flotilla_domain::task_definition::TransportProtocol;
@@ -56,11 +57,17 @@ impl DockerRuntime {
         self.docker.inspect_image(image).await.is_ok()
     }
 
-    async fn pull_now(&self, image: &str) -> Result<(), String> {
+    async fn pull_now(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<(), String> {
         let (repo, tag) = split_image(image);
         let options =
             CreateImageOptions { from_image: Some(repo.to_string()), tag: Some(tag.to_string()), ..Default::default() };
-        let mut stream = self.docker.create_image(Some(options), None, None);
+        let credentials = auth.map(|a| DockerCredentials {
+            username: Some(a.username.clone()),
+            password: Some(a.password.clone()),
+            serveraddress: Some(a.server_address.clone()),
+            ..Default::default()
+        });
+        let mut stream = self.docker.create_image(Some(options), None, credentials);
         while let Some(item) = stream.next().await {
             item.map_err(|e| e.to_string())?;
         }
@@ -165,12 +172,12 @@ impl ContainerRuntime for DockerRuntime {
         })
     }
 
-    async fn pull(&self, image: &str) -> Result<(), RuntimeError> {
+    async fn pull(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<(), RuntimeError> {
         let pull_error = |reason: String| RuntimeError::Pull { image: image.to_string(), reason };
         match self.pull {
             PullBehaviour::PreferCached if self.image_present(image).await => Ok(()),
-            PullBehaviour::Always => self.pull_now(image).await.map_err(pull_error),
-            _ => match self.pull_now(image).await {
+            PullBehaviour::Always => self.pull_now(image, auth).await.map_err(pull_error),
+            _ => match self.pull_now(image, auth).await {
                 Ok(()) => Ok(()),
                 Err(_) if self.pull == PullBehaviour::Default && self.image_present(image).await => Ok(()),
                 Err(reason) => Err(pull_error(reason)),
@@ -292,6 +299,16 @@ impl ContainerRuntime for DockerRuntime {
             id: name.to_string(),
             reason: e.to_string(),
         })
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError> {
+        match self.docker.remove_volume(name, None::<RemoveVolumeOptions>).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => {
+                Err(RuntimeError::Other { doing: "removing volume", id: name.to_string(), reason: e.to_string() })
+            }
+        }
     }
 
     async fn stats(&self, id: &str) -> Result<Option<serde_json::Value>, RuntimeError> {

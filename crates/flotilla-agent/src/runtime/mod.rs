@@ -117,6 +117,24 @@ pub struct ManagedContainer {
     pub container_name: String,
 }
 
+/// Credentials for pulling from a registry.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+    pub server_address: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("server_address", &self.server_address)
+            .finish()
+    }
+}
+
 /// Facts about the node the runtime runs on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeInfo {
@@ -130,7 +148,7 @@ pub struct RuntimeInfo {
 pub trait ContainerRuntime: Send + Sync + 'static {
     async fn info(&self) -> Result<RuntimeInfo, RuntimeError>;
     /// Makes the image available locally (per the agent's pull behaviour).
-    async fn pull(&self, image: &str) -> Result<(), RuntimeError>;
+    async fn pull(&self, image: &str, auth: Option<&RegistryAuth>) -> Result<(), RuntimeError>;
     /// Creates (not starts) a container; returns its runtime id. Creating a second
     /// container of the same name fails, which keeps a task from running twice.
     async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError>;
@@ -144,6 +162,8 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn list_managed(&self) -> Result<Vec<ManagedContainer>, RuntimeError>;
     /// Creates a task-scoped named volume (idempotent).
     async fn ensure_volume(&self, name: &str, driver: Option<&str>) -> Result<(), RuntimeError>;
+    /// Removes a named volume; a missing one is not an error.
+    async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
     /// One sample of the container's resource usage, in Docker's stats format.
     async fn stats(&self, id: &str) -> Result<Option<serde_json::Value>, RuntimeError>;
     /// The address containers reach the node at (the bridge gateway), if any.

@@ -61,7 +61,7 @@ impl ContainerRuntime for SimulatedRuntime {
         })
     }
 
-    async fn pull(&self, _image: &str) -> Result<(), RuntimeError> {
+    async fn pull(&self, _image: &str, _auth: Option<&super::RegistryAuth>) -> Result<(), RuntimeError> {
         Ok(())
     }
 
@@ -149,6 +149,10 @@ impl ContainerRuntime for SimulatedRuntime {
     }
 
     async fn ensure_volume(&self, _name: &str, _driver: Option<&str>) -> Result<(), RuntimeError> {
+        Ok(())
+    }
+
+    async fn remove_volume(&self, _name: &str) -> Result<(), RuntimeError> {
         Ok(())
     }
 

@@ -26,6 +26,7 @@ fn task() -> Task {
             cpu: 0,
             memory: Some(64),
             memory_reservation: None,
+            essential: true,
         }],
         cpu: None,
         memory: None,
@@ -104,4 +105,34 @@ fn needs_count_task_level_values_and_static_ports() {
     };
     let n = task_needs(&spec, &o);
     assert_eq!((n.cpu, n.memory), (60, 512));
+}
+
+#[test]
+fn an_exit_code_means_the_task_had_started() {
+    let mut t = task();
+    t.apply_report(
+        &TaskReport {
+            status: Some(TaskStatus::Stopped),
+            containers: vec![ContainerReport { name: "app".into(), exit_code: Some(3), ..Default::default() }],
+            ..Default::default()
+        },
+        Timestamp(5),
+    );
+    assert_eq!(t.stop_code, Some(StopCode::EssentialContainerExited));
+}
+
+#[test]
+fn only_essential_containers_decide_health() {
+    let mut t = task();
+    let mut sidecar = t.containers[0].clone();
+    sidecar.name = "sidecar".into();
+    sidecar.essential = false;
+    t.containers.push(sidecar);
+    assert_eq!(t.health_status(), "UNKNOWN");
+    t.containers[0].health_status = Some("HEALTHY".into());
+    assert_eq!(t.health_status(), "HEALTHY", "the non-essential sidecar has no health check");
+    t.containers[1].health_status = Some("UNHEALTHY".into());
+    assert_eq!(t.health_status(), "HEALTHY");
+    t.containers[0].health_status = Some("UNHEALTHY".into());
+    assert_eq!(t.health_status(), "UNHEALTHY");
 }

@@ -1,0 +1,112 @@
+//! Credentials for pulling task images from the control plane's own registry: the
+//! agent asks ECR's GetAuthorizationToken (as `aws ecr get-login-password` does), so
+//! tasks run images from it with no manual `docker login`.
+
+use crate::client::ControlPlaneClient;
+use crate::runtime::RegistryAuth;
+use serde_json::{Value, json};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const ECR_TARGET: &str = "AmazonEC2ContainerRegistry_V20150921";
+/// Tokens last 12 hours; renew well before.
+const RENEW_AFTER: Duration = Duration::from_secs(6 * 3600);
+
+pub struct RegistryLogin {
+    client: ControlPlaneClient,
+    cached: Mutex<Option<(Instant, RegistryAuth)>>,
+}
+
+/// The registry host of an image reference, if it names one (`host[:port]/repo`).
+pub fn registry_host(image: &str) -> Option<&str> {
+    let (first, _) = image.split_once('/')?;
+    (first.contains('.') || first.contains(':') || first == "localhost").then_some(first)
+}
+
+/// Whether two `host:port` strings name the same loopback or identical endpoint.
+fn same_host(a: &str, b: &str) -> bool {
+    let normalise = |h: &str| h.replace("localhost", "127.0.0.1");
+    normalise(a) == normalise(b)
+}
+
+impl RegistryLogin {
+    pub fn new(client: ControlPlaneClient) -> Self {
+        Self { client, cached: Mutex::new(None) }
+    }
+
+    /// Credentials for `image` when it lives in the control plane's registry.
+    pub async fn auth_for(&self, image: &str) -> Option<RegistryAuth> {
+        let host = registry_host(image)?;
+        if !same_host(host, self.client.host()) {
+            return None;
+        }
+        if let Some((at, auth)) = self.cached.lock().unwrap_or_else(|p| p.into_inner()).clone()
+            && at.elapsed() < RENEW_AFTER
+        {
+            return Some(auth);
+        }
+        let out: Value =
+            match self.client.call_service("ecr", &format!("{ECR_TARGET}.GetAuthorizationToken"), &json!({})).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(error = %e, "getting a registry token failed; pulling without credentials");
+                    return None;
+                }
+            };
+        let token = out["authorizationData"][0]["authorizationToken"].as_str()?;
+        let decoded = decode_base64(token)?;
+        let (username, password) = decoded.split_once(':')?;
+        let auth = RegistryAuth {
+            username: username.to_string(),
+            password: password.to_string(),
+            server_address: host.to_string(),
+        };
+        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), auth.clone()));
+        Some(auth)
+    }
+}
+
+/// Standard base64 (with or without padding) to text.
+fn decode_base64(s: &str) -> Option<String> {
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for c in s.bytes().filter(|c| *c != b'=') {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_registry_hosts() {
+        assert_eq!(registry_host("127.0.0.1:7700/app:1"), Some("127.0.0.1:7700"));
+        assert_eq!(registry_host("localhost/app"), Some("localhost"));
+        assert_eq!(registry_host("library/busybox"), None);
+        assert_eq!(registry_host("busybox"), None);
+        assert!(same_host("localhost:7700", "127.0.0.1:7700"));
+    }
+
+    #[test]
+    fn decodes_tokens() {
+        assert_eq!(decode_base64("QVdTOnNlY3JldA==").as_deref(), Some("AWS:secret"));
+        assert_eq!(decode_base64("QVdTOnNlY3JldA").as_deref(), Some("AWS:secret"));
+        assert_eq!(decode_base64("!!"), None);
+    }
+}
