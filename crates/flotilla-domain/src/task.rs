@@ -284,10 +284,10 @@ impl Task {
                     self.execution_stopped_at = Some(report.execution_stopped_at.unwrap_or(now));
                     self.stopped_at = Some(now);
                     if self.stop_code.is_none() {
-                        // A container that exited with a code had started, even if
-                        // the RUNNING report was never seen.
-                        let essential_exit =
-                            self.started_at.is_some() || self.containers.iter().any(|c| c.exit_code.is_some());
+                        // An essential container that exited with a code had started,
+                        // even if the RUNNING report was never seen.
+                        let essential_exit = self.started_at.is_some()
+                            || self.containers.iter().any(|c| c.essential && c.exit_code.is_some());
                         self.stop_code = Some(if essential_exit {
                             StopCode::EssentialContainerExited
                         } else {
