@@ -64,7 +64,9 @@ class PortTaken(RuntimeError):
 class Server:
     """One `flotilla` process on a data directory; can be stopped and started again."""
 
-    def __init__(self, data_dir, home, command="up", credentials=True, aws_profile=False, extra_env=None):
+    def __init__(self, data_dir, home, command="up", credentials=True, aws_profile=False, extra_env=None,
+                 args=()):
+        self.args = list(args)
         self.data_dir = Path(data_dir)
         self.home = Path(home)
         self.command = command
@@ -97,6 +99,7 @@ class Server:
             args = [FLOTILLA_BIN, self.command, "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"]
             if not self.aws_profile:
                 args.append("--no-aws-profile")
+            args.extend(self.args)
             self.log = open(self.log_path, "ab")
             self.log_offset = self.log.tell()
             self.proc = subprocess.Popen(args, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT)
@@ -311,3 +314,296 @@ def aws_cli(tmp_path):
     run.config = config
     run.credentials = creds
     return run
+
+
+# Real containers ---------------------------------------------------------------
+#
+# Tests that run tasks on Docker make their own image from Debian's busybox-static
+# (no registry is reachable), run `flotilla up` (control plane + a local Docker agent)
+# or `flotilla server` next to separate `flotilla agent` processes, and remove every
+# container their tasks caused, found by the task-ARN label the agent puts on them.
+
+BUSYBOX_IMAGE = os.environ.get("FLOTILLA_E2E_BUSYBOX_IMAGE", "flotilla-test/busybox:e2e")
+TASK_ARN_LABEL = "com.amazonaws.ecs.task-arn"
+# Bounds for waits on a busy two-core machine; never timing assertions.
+TASK_TIMEOUT = float(os.environ.get("FLOTILLA_E2E_TASK_TIMEOUT", "120"))
+
+
+def docker(*args, check=True, timeout=120):
+    """Runs the `docker` CLI; returns the CompletedProcess (text)."""
+    p = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def docker_inspect(container_id):
+    """`docker inspect` of one container as a dict, or None when it does not exist."""
+    p = docker("inspect", "--type", "container", container_id, check=False)
+    if p.returncode != 0:
+        return None
+    return json.loads(p.stdout)[0]
+
+
+def containers_of_task(task_arn):
+    """Ids of every container (running or not) labelled with the task's ARN."""
+    p = docker("ps", "-aq", "--no-trunc", "--filter", f"label={TASK_ARN_LABEL}={task_arn}", check=False)
+    return [line for line in p.stdout.split() if line]
+
+
+def remove_task_containers(task_arns):
+    """Removes the tasks' containers and their task-scoped Docker volumes
+    (`ecs-<task id>-<volume>`)."""
+    ids = [i for arn in task_arns for i in containers_of_task(arn)]
+    if ids:
+        docker("rm", "-f", "-v", *ids, check=False)
+    for arn in task_arns:
+        task_id = arn.rsplit("/", 1)[-1]
+        p = docker("volume", "ls", "-q", "--filter", f"name=ecs-{task_id}-", check=False)
+        volumes = [v for v in p.stdout.split() if v.startswith(f"ecs-{task_id}-")]
+        if volumes:
+            docker("volume", "rm", "-f", *volumes, check=False)
+
+
+def docker_engine_problem():
+    """Why Docker cannot be used here, or None when it can."""
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    try:
+        p = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
+                           timeout=30)
+    except subprocess.TimeoutExpired:
+        return "`docker info` timed out"
+    if p.returncode != 0 or not p.stdout.strip():
+        return f"the Docker engine is not reachable (`docker info`: {(p.stderr or p.stdout).strip()[:300]})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    problem = docker_engine_problem()
+    if problem:
+        pytest.skip(f"real-container tests need Docker: {problem}")
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_engine, tmp_path_factory):
+    """A tiny local image: busybox-static with a symlink per applet, imported with
+    `docker import` (skipped when the image already exists)."""
+    if docker("image", "inspect", BUSYBOX_IMAGE, check=False).returncode == 0:
+        return BUSYBOX_IMAGE
+    busybox = next((p for p in ("/bin/busybox", "/usr/bin/busybox") if os.path.exists(p)), None)
+    if busybox is None:
+        pytest.skip("real-container tests need busybox-static (apt-get install busybox-static)")
+    root = tmp_path_factory.mktemp("busybox-root")
+    (root / "bin").mkdir()
+    shutil.copy2(busybox, root / "bin" / "busybox")
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for name in set(applets) | {"sh", "nc", "httpd", "sleep", "echo", "cat", "env", "true", "false", "ls"}:
+        if name != "busybox" and "/" not in name:
+            os.symlink("busybox", root / "bin" / name)
+    for d in ("tmp", "etc", "www", "data", "proc", "sys", "dev"):
+        (root / d).mkdir()
+    os.chmod(root / "tmp", 0o1777)
+    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n")
+    (root / "etc" / "group").write_text("root:x:0:\nnogroup:x:65534:\n")
+    (root / "www" / "index.html").write_text("hello from flotilla e2e\n")
+    tar = tmp_path_factory.mktemp("busybox-tar") / "rootfs.tar"
+    subprocess.run(["tar", "-C", str(root), "-cf", str(tar), "."], check=True)
+    docker("import", "--change", 'CMD ["sh"]', "--change", "ENV PATH=/bin", str(tar), BUSYBOX_IMAGE)
+    return BUSYBOX_IMAGE
+
+
+def wait_for(what, probe, timeout=TASK_TIMEOUT, interval=0.5):
+    """Calls `probe()` until it returns something truthy; fails after `timeout` seconds
+    with the last value seen."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = probe()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; last seen: {last!r}")
+        time.sleep(interval)
+
+
+def describe_task(ecs, cluster, arn):
+    resp = ecs.describe_tasks(cluster=cluster, tasks=[arn])
+    assert not resp["failures"], resp["failures"]
+    return resp["tasks"][0]
+
+
+def wait_task(ecs, cluster, arn, predicate, what, timeout=TASK_TIMEOUT):
+    """Polls DescribeTasks until `predicate(task)`; returns the task. Fails with the
+    last description seen."""
+    seen = {}
+
+    def probe():
+        seen["task"] = describe_task(ecs, cluster, arn)
+        return predicate(seen["task"])
+
+    try:
+        wait_for(what, probe, timeout)
+    except AssertionError as e:
+        t = seen.get("task", {})
+        brief = {k: t.get(k) for k in ("lastStatus", "desiredStatus", "stopCode", "stoppedReason", "version")}
+        brief["containers"] = [{k: c.get(k) for k in ("name", "lastStatus", "exitCode", "reason", "healthStatus")}
+                               for c in t.get("containers", [])]
+        raise AssertionError(f"{e}\ntask {arn}: {json.dumps(brief, default=str)}") from None
+    return seen["task"]
+
+
+def wait_running(ecs, cluster, arn, timeout=TASK_TIMEOUT):
+    return wait_task(ecs, cluster, arn, lambda t: t["lastStatus"] in ("RUNNING", "STOPPED"), "RUNNING", timeout)
+
+
+def wait_stopped(ecs, cluster, arn, timeout=TASK_TIMEOUT):
+    return wait_task(ecs, cluster, arn, lambda t: t["lastStatus"] == "STOPPED", "STOPPED", timeout)
+
+
+@pytest.fixture
+def task_cleanup():
+    """Records the tasks a test starts: track(*arns, ecs=client, cluster=name). At
+    teardown asks the control plane to stop them (so an agent that has not created a
+    container yet never does), waits a bounded time for them to stop, then removes
+    every container labelled with one of them and their task-scoped volumes, whatever
+    state the control plane or agent is in."""
+    arns = []
+    owners = {}
+
+    def track(*task_arns, ecs=None, cluster=None):
+        arns.extend(task_arns)
+        if ecs is not None:
+            for arn in task_arns:
+                owners[arn] = (ecs, cluster)
+        return task_arns[0] if len(task_arns) == 1 else (task_arns or None)
+
+    track.arns = arns
+    yield track
+    pending = []
+    for arn, (ecs, cluster) in owners.items():
+        try:
+            if describe_task(ecs, cluster, arn)["lastStatus"] != "STOPPED":
+                ecs.stop_task(cluster=cluster, task=arn, reason="e2e cleanup")
+                if not containers_of_task(arn):
+                    # Placed but not started yet: wait for the agent to settle it rather
+                    # than race it to creating a container.
+                    pending.append(arn)
+        except Exception:  # the control plane may be down by design; removal below still runs
+            pass
+    deadline = time.monotonic() + 30
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.5)
+        still = []
+        for arn in pending:
+            ecs, cluster = owners[arn]
+            try:
+                if describe_task(ecs, cluster, arn)["lastStatus"] != "STOPPED":
+                    still.append(arn)
+            except Exception:
+                pass
+        pending = still
+    remove_task_containers(arns)
+    if owners:
+        time.sleep(1)
+        remove_task_containers(arns)
+
+
+@pytest.fixture(scope="session")
+def docker_server(busybox_image, tmp_path_factory):
+    """`flotilla up` with its local Docker agent in the `default` cluster, shared by the
+    real-container tests (each uses its own task-definition families)."""
+    base = tmp_path_factory.mktemp("docker-up")
+    home = base / "home"
+    home.mkdir()
+    srv = Server(base / "data", home, args=["--attribute", "e2e.suite=docker", "--attribute", "e2e.flag"])
+    srv.start()
+    ecs = srv.client()
+    wait_for("the local agent to register", lambda: ecs.list_container_instances(cluster="default")["containerInstanceArns"])
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def decs(docker_server):
+    """boto3 ECS client of the shared Docker-backed server."""
+    return docker_server.client()
+
+
+class Agent:
+    """A separate `flotilla agent` process; can be killed and started again on the
+    same state directory."""
+
+    def __init__(self, endpoint, cluster, state_dir, args=(), log_path=None):
+        self.endpoint = endpoint
+        self.cluster = cluster
+        self.state_dir = Path(state_dir)
+        self.args = list(args)
+        self.log_path = Path(log_path or f"{self.state_dir}-agent.log")
+        self.proc = None
+        self.log = None
+
+    def env(self):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLOTILLA_"))}
+        env.setdefault("RUST_LOG", "info")
+        env["FLOTILLA_ROOT_ACCESS_KEY_ID"] = ACCESS_KEY
+        env["FLOTILLA_ROOT_SECRET_ACCESS_KEY"] = SECRET_KEY
+        env["HOME"] = str(self.state_dir.parent)
+        return env
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        args = [FLOTILLA_BIN, "agent", "--endpoint", self.endpoint, "--cluster", self.cluster,
+                "--state-dir", str(self.state_dir), *self.args]
+        self.proc = subprocess.Popen(args, env=self.env(), stdout=self.log, stderr=subprocess.STDOUT)
+        return self
+
+    def read_log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def kill9(self):
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+            self.log.close()
+            self.proc = None
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        self.proc = None
+
+
+@pytest.fixture
+def agents(tmp_path):
+    """Starts separate agents: agents(endpoint, cluster, *args) -> Agent (running);
+    all are stopped at teardown."""
+    started = []
+
+    def start(endpoint, cluster, *args, state_dir=None):
+        a = Agent(endpoint, cluster, state_dir or tmp_path / f"agent{len(started)}", args)
+        started.append(a)
+        return a.start()
+
+    yield start
+    for a in started:
+        a.stop()
+
+
+def instance_of(ecs, cluster, timeout=TASK_TIMEOUT):
+    """The one container instance of a cluster, once registered (described)."""
+    arns = wait_for(f"an instance in {cluster}",
+                    lambda: ecs.list_container_instances(cluster=cluster)["containerInstanceArns"], timeout)
+    return ecs.describe_container_instances(cluster=cluster, containerInstances=arns)["containerInstances"][0]
