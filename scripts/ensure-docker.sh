@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers on this machine: installs Debian's docker.io
-# (and busybox-static, which the tests build their images from) when missing, and
+# (with busybox-static, which the tests build their images from, and skopeo, which
+# they copy images with) when missing, and
 # starts dockerd when it is not running. Needs root for the install and start.
 set -euo pipefail
 
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 [[ -x /bin/busybox || -x /usr/bin/busybox ]] || need+=(busybox-static)
+command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
 if (( ${#need[@]} )); then
     echo "installing ${need[*]}..."
     apt-get update -qq
