@@ -3,7 +3,7 @@
 
 use crate::EcsService;
 use crate::error::EcsError;
-use crate::wire::{decode_token, encode_token, max_results, required};
+use crate::wire::{decode_token, finish_page, max_results, required};
 use flotilla_domain::container_instance::{Attribute, ContainerInstance, InstanceStatus};
 use flotilla_store::{Page, StoreError};
 use serde::{Deserialize, Serialize};
@@ -194,13 +194,8 @@ pub(crate) async fn list_attributes(
         }
     }
     all.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut page: Vec<(String, AttributeShape)> =
+    let page: Vec<(String, AttributeShape)> =
         all.into_iter().filter(|(k, _)| after.as_ref().is_none_or(|a| k > a)).take(limit + 1).collect();
-    let next_token = if page.len() > limit {
-        page.truncate(limit);
-        page.last().map(|(k, _)| encode_token(k))
-    } else {
-        None
-    };
+    let (page, next_token) = finish_page(page, limit, |(k, _)| k.clone());
     Ok(ListAttributesOutput { attributes: page.into_iter().map(|(_, a)| a).collect(), next_token })
 }

@@ -3,7 +3,7 @@
 
 use crate::EcsService;
 use crate::error::EcsError;
-use crate::wire::{Failure, decode_token, encode_token, max_results, required};
+use crate::wire::{Failure, decode_token, finish_page, max_results, required};
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::cluster::{
@@ -256,13 +256,8 @@ pub(crate) struct ListClustersOutput {
 pub(crate) async fn list_clusters(svc: &EcsService, input: ListClustersInput) -> Result<ListClustersOutput, EcsError> {
     let limit = max_results(input.max_results, 100)?;
     let after = input.next_token.as_deref().map(decode_token).transpose()?;
-    let mut names = svc.store.list_cluster_names(Page { after, limit: limit + 1 }).await?;
-    let next_token = if names.len() > limit as usize {
-        names.truncate(limit as usize);
-        names.last().map(|n| encode_token(n))
-    } else {
-        None
-    };
+    let names = svc.store.list_cluster_names(Page { after, limit: limit + 1 }).await?;
+    let (names, next_token) = finish_page(names, limit as usize, String::clone);
     Ok(ListClustersOutput { cluster_arns: names.iter().map(|n| svc.account.cluster_arn(n)).collect(), next_token })
 }
 

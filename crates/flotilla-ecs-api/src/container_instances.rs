@@ -4,7 +4,7 @@
 
 use crate::EcsService;
 use crate::error::EcsError;
-use crate::wire::{Failure, decode_token, encode_token, epoch, max_results, required};
+use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::cluster::{Cluster, DEFAULT_CLUSTER};
@@ -394,13 +394,8 @@ pub(crate) async fn list_container_instances(
     }
     let limit = max_results(input.max_results, 100)?;
     let after = input.next_token.as_deref().map(decode_token).transpose()?;
-    let mut loads = svc.store.list_container_instances(&cluster.name, status, Page { after, limit: limit + 1 }).await?;
-    let next_token = if loads.len() > limit as usize {
-        loads.truncate(limit as usize);
-        loads.last().map(|l| encode_token(&l.instance.id))
-    } else {
-        None
-    };
+    let loads = svc.store.list_container_instances(&cluster.name, status, Page { after, limit: limit + 1 }).await?;
+    let (loads, next_token) = finish_page(loads, limit as usize, |l| l.instance.id.clone());
     Ok(ListContainerInstancesOutput {
         container_instance_arns: loads
             .iter()
@@ -433,18 +428,13 @@ async fn list_filtered(
         .filter(|l| status.is_some() || l.instance.status != InstanceStatus::Inactive)
         .collect();
     let selected = crate::placement::filter_instances(&svc.account, &loads, filter)?;
-    let mut ids: Vec<&str> = selected
+    let ids: Vec<&str> = selected
         .iter()
         .map(|i| loads[*i].instance.id.as_str())
         .filter(|id| after.as_deref().is_none_or(|a| *id > a))
         .take(limit + 1)
         .collect();
-    let next_token = if ids.len() > limit {
-        ids.truncate(limit);
-        ids.last().map(|id| encode_token(id))
-    } else {
-        None
-    };
+    let (ids, next_token) = finish_page(ids, limit, |id| id.to_string());
     Ok(ListContainerInstancesOutput {
         container_instance_arns: ids.iter().map(|id| svc.account.container_instance_arn(cluster, id)).collect(),
         next_token,

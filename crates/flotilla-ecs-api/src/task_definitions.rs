@@ -4,7 +4,7 @@
 
 use crate::EcsService;
 use crate::error::{EcsError, INVALID_PARAMETER};
-use crate::wire::{Failure, NamedAttribute, decode_token, encode_token, epoch, max_results, required};
+use crate::wire::{Failure, NamedAttribute, decode_token, epoch, finish_page, max_results, required};
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::tag::{Tag, validate_tags};
@@ -212,16 +212,11 @@ pub(crate) async fn list_task_definitions(
         },
     };
     let descending = input.sort == Some(SortOrder::Desc);
-    let mut rows = svc
+    let rows = svc
         .store
         .list_task_definitions(input.family_prefix.as_deref(), status, descending, Page { after, limit: limit + 1 })
         .await?;
-    let next_token = if rows.len() > limit as usize {
-        rows.truncate(limit as usize);
-        rows.last().map(|(f, r)| encode_token(&format!("{f}:{r}")))
-    } else {
-        None
-    };
+    let (rows, next_token) = finish_page(rows, limit as usize, |(f, r)| format!("{f}:{r}"));
     Ok(ListTaskDefinitionsOutput {
         task_definition_arns: rows.iter().map(|(f, r)| svc.account.task_definition_arn(f, *r)).collect(),
         next_token,
@@ -266,16 +261,11 @@ pub(crate) async fn list_task_definition_families(
         FamilyStatus::All => FamilyStatusFilter::All,
     };
     let after = input.next_token.as_deref().map(decode_token).transpose()?;
-    let mut families = svc
+    let families = svc
         .store
         .list_task_definition_families(input.family_prefix.as_deref(), status, Page { after, limit: limit + 1 })
         .await?;
-    let next_token = if families.len() > limit as usize {
-        families.truncate(limit as usize);
-        families.last().map(|f| encode_token(f))
-    } else {
-        None
-    };
+    let (families, next_token) = finish_page(families, limit as usize, String::clone);
     Ok(ListTaskDefinitionFamiliesOutput { families, next_token })
 }
 

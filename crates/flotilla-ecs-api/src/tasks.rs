@@ -5,7 +5,7 @@ use crate::EcsService;
 use crate::container_instances::new_id;
 use crate::error::EcsError;
 use crate::placement::{self, ConstraintWire, NO_INSTANCES, Rules, StrategyWire};
-use crate::wire::{Failure, decode_token, encode_token, epoch, max_results, required};
+use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
@@ -593,13 +593,8 @@ pub(crate) async fn list_tasks(svc: &EcsService, input: ListTasksInput) -> Resul
         return Ok(ListTasksOutput { task_arns: Vec::new(), next_token: None });
     }
     let after = input.next_token.as_deref().map(decode_token).transpose()?;
-    let mut ids = svc.store.list_task_ids(&cluster.name, &filter, Page { after, limit: limit + 1 }).await?;
-    let next_token = if ids.len() > limit as usize {
-        ids.truncate(limit as usize);
-        ids.last().map(|i| encode_token(i))
-    } else {
-        None
-    };
+    let ids = svc.store.list_task_ids(&cluster.name, &filter, Page { after, limit: limit + 1 }).await?;
+    let (ids, next_token) = finish_page(ids, limit as usize, String::clone);
     Ok(ListTasksOutput {
         task_arns: ids.iter().map(|id| svc.account.task_arn(&cluster.name, id)).collect(),
         next_token,

@@ -51,6 +51,17 @@ pub(crate) fn decode_token(token: &str) -> Result<String, EcsError> {
     String::from_utf8(bytes).map_err(|_| invalid())
 }
 
+/// Cuts a page fetched with one item more than `limit` down to `limit`, and gives
+/// the token of its last item when more remain.
+pub(crate) fn finish_page<T>(mut items: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+    if items.len() <= limit {
+        return (items, None);
+    }
+    items.truncate(limit);
+    let token = items.last().map(|item| encode_token(&key(item)));
+    (items, token)
+}
+
 /// Requires a member the model marks required.
 pub(crate) fn required<T>(value: Option<T>, field: &str) -> Result<T, EcsError> {
     value.ok_or_else(|| EcsError::invalid(format!("{field} is required")))
