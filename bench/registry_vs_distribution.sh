@@ -3,11 +3,11 @@
 # the stand-alone example server) against Debian's docker-registry (CNCF distribution
 # 2.8), with skopeo (from an OCI layout) and the docker CLI, on one image of SIZE_MB
 # random bytes. Prints one JSON object per measurement, then the ratios.
-# Usage: crates/flotilla-registry/scripts/bench.sh   (needs dockerd, skopeo, docker-registry)
+# Usage: bench/registry_vs_distribution.sh   (needs dockerd, skopeo, docker-registry)
 set -euo pipefail
 
 size_mb=${SIZE_MB:-200}
-repo_root=$(cd "$(dirname "$0")/../../.." && pwd)
+repo_root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$repo_root/target}
 cargo build -q --release -p flotilla-registry --example registry_server -j "${JOBS:-1}"
 flotilla_bin=$CARGO_TARGET_DIR/release/examples/registry_server
