@@ -541,6 +541,26 @@ impl Supervisor {
             .unwrap_or(self.settings.default_stop_timeout)
     }
 
+    /// In host mode Docker publishes nothing: each port mapping is the host's own port.
+    fn host_mode_bindings(&self, name: &str) -> Vec<NetworkBinding> {
+        if self.ctx.definition.network_mode != Some(NetworkMode::Host) {
+            return Vec::new();
+        }
+        self.definition(name)
+            .port_mappings
+            .iter()
+            .filter_map(|p| {
+                let port = p.container_port?;
+                Some(NetworkBinding {
+                    bind_ip: Some("0.0.0.0".into()),
+                    container_port: port,
+                    host_port: port,
+                    protocol: p.protocol.unwrap_or(flotilla_domain::task_definition::TransportProtocol::Tcp),
+                })
+            })
+            .collect()
+    }
+
     /// Inspects every created container and folds what changed into the snapshot.
     /// Returns the reason to stop the task, if one of its containers ended it.
     async fn refresh(&mut self) -> Result<Option<String>, RuntimeError> {
@@ -549,6 +569,7 @@ impl Supervisor {
         for (name, id) in self.ids.clone() {
             let state = self.runtime.inspect(&id).await?;
             let essential = self.definition(&name).is_essential();
+            let host_bindings = self.host_mode_bindings(&name);
             let c = self.container_mut(&name);
             let before = c.clone();
             match state {
@@ -564,6 +585,8 @@ impl Supervisor {
                 Some(s) => {
                     if !s.bindings.is_empty() {
                         c.network_bindings = s.bindings;
+                    } else if !host_bindings.is_empty() {
+                        c.network_bindings = host_bindings;
                     }
                     if s.health.is_some() {
                         c.health_status = s.health;
