@@ -34,6 +34,7 @@ def test_create_get_put_describe(sm):
     assert got["VersionId"] == created["VersionId"]
     assert got["VersionStages"] == ["AWSCURRENT"]
     assert sm.get_secret_value(SecretId=arn)["ARN"] == arn
+    assert sm.get_secret_value(SecretId=arn[:-7])["ARN"] == arn, "a partial ARN names the secret too"
 
     put = sm.put_secret_value(SecretId=arn, SecretString="two")
     assert put["VersionStages"] == ["AWSCURRENT"]
@@ -56,6 +57,17 @@ def test_binary_secrets(sm):
     got = sm.get_secret_value(SecretId=name)
     assert got["SecretBinary"] == b"\x00\x01\xffbytes"
     assert "SecretString" not in got
+
+
+def test_secret_created_without_a_value(sm):
+    name = unique("later")
+    created = sm.create_secret(Name=name)
+    assert "VersionId" not in created
+    with pytest.raises(ClientError) as e:
+        sm.get_secret_value(SecretId=name)
+    assert code_of(e) == "ResourceNotFoundException"
+    sm.put_secret_value(SecretId=name, SecretString="now")
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "now"
 
 
 def test_list_secrets_pages(sm):

@@ -353,9 +353,6 @@ impl SecretsService {
             tracing::debug!(secret = %input.name, "KmsKeyId ignored; secrets are stored unencrypted at rest");
         }
         let value = read_value(input.secret_string, input.secret_binary, false)?;
-        let Some(value) = value else {
-            return Err(invalid("Creating a secret without a value is not supported by this Secrets Manager."));
-        };
         let now = Timestamp::now();
         let secret = SecretRecord {
             arn: self.arn(&input.name),
@@ -367,16 +364,21 @@ impl SecretsService {
             deleted_at: None,
             deletion_date: None,
         };
-        let version = VersionRecord {
+        // A secret may be created without a value; it gets its first version later.
+        let version = value.map(|value| VersionRecord {
             version_id: input.client_request_token.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             value,
             stages: vec![AWSCURRENT.to_string()],
             created_at: now,
-        };
-        match self.store.create(&secret, &version).await.map_err(server)? {
+        });
+        match self.store.create(&secret, version.as_ref()).await.map_err(server)? {
             Create::Created => {
                 tracing::info!(secret = %secret.arn, "secret created");
-                Ok(json!({"ARN": secret.arn, "Name": secret.name, "VersionId": version.version_id}))
+                let mut out = json!({"ARN": secret.arn, "Name": secret.name});
+                if let Some(v) = &version {
+                    out["VersionId"] = json!(v.version_id);
+                }
+                Ok(out)
             }
             Create::NameTaken { deleted: true } => Err(AwsError::client(
                 INVALID_REQUEST,

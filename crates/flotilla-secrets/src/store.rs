@@ -78,9 +78,10 @@ pub enum PutVersion {
 /// Where secrets are kept.
 #[async_trait]
 pub trait SecretStore: Send + Sync + 'static {
-    /// Creates a secret with its first version (staged `AWSCURRENT`).
-    async fn create(&self, secret: &SecretRecord, version: &VersionRecord) -> Result<Create>;
-    /// A secret by name or full ARN, with its versions.
+    /// Creates a secret with its first version (staged `AWSCURRENT`), if any.
+    async fn create(&self, secret: &SecretRecord, version: Option<&VersionRecord>) -> Result<Create>;
+    /// A secret by name, full ARN or partial ARN (without the random suffix), with
+    /// its versions.
     async fn find(&self, id: &str) -> Result<Option<(SecretRecord, Vec<VersionRecord>)>>;
     /// Adds a version to the secret `arn`, moving `AWSCURRENT` to it and the previous
     /// current version to `AWSPREVIOUS`.
@@ -200,7 +201,7 @@ impl SqliteSecretStore {
 
 #[async_trait]
 impl SecretStore for SqliteSecretStore {
-    async fn create(&self, secret: &SecretRecord, version: &VersionRecord) -> Result<Create> {
+    async fn create(&self, secret: &SecretRecord, version: Option<&VersionRecord>) -> Result<Create> {
         let mut tx = self.write().await?;
         let existing = sqlx::query("SELECT deleted_at FROM secrets WHERE name = ?")
             .bind(&secret.name)
@@ -222,7 +223,9 @@ impl SecretStore for SqliteSecretStore {
         .execute(&mut *tx)
         .await
         .doing(format!("creating the secret {}", secret.name))?;
-        insert_version(&mut tx, &secret.arn, version).await?;
+        if let Some(version) = version {
+            insert_version(&mut tx, &secret.arn, version).await?;
+        }
         tx.commit().await.doing(format!("committing the secret {}", secret.name))?;
         Ok(Create::Created)
     }
@@ -234,7 +237,26 @@ impl SecretStore for SqliteSecretStore {
             .fetch_optional(&self.pool)
             .await
             .doing(format!("looking up the secret {id}"))?;
-        let Some(row) = row else { return Ok(None) };
+        let row = match (row, id.split_once(":secret:")) {
+            (Some(row), _) => row,
+            // A partial ARN: the secret's ARN is it plus `-` and six characters.
+            (None, Some((_, name))) if id.starts_with("arn:") => {
+                let Some(row) = sqlx::query("SELECT * FROM secrets WHERE name = ?")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .doing(format!("looking up the secret {id}"))?
+                else {
+                    return Ok(None);
+                };
+                let arn: String = row.get("arn");
+                if arn.len() != id.len() + 7 || !arn.starts_with(&format!("{id}-")) {
+                    return Ok(None);
+                }
+                row
+            }
+            (None, _) => return Ok(None),
+        };
         let secret = secret_from_row(&row)?;
         let versions = self.versions(&secret.arn).await?;
         Ok(Some((secret, versions)))

@@ -159,3 +159,19 @@ fn values_are_redacted_in_debug() {
     assert!(!format!("{v:?}").contains("hunter2"));
     assert!(!format!("{:?}", SecretValue::Binary(b"hunter2".to_vec())).contains("hunter2"));
 }
+
+#[tokio::test]
+async fn secrets_without_a_value_and_partial_arns() {
+    let (_dir, s) = service().await;
+    let created = call(&s, "CreateSecret", json!({"Name": "later"})).await.unwrap();
+    assert!(created.get("VersionId").is_none());
+    let e = call(&s, "GetSecretValue", json!({"SecretId": "later"})).await.unwrap_err();
+    assert_eq!(e.code, "ResourceNotFoundException");
+    call(&s, "PutSecretValue", json!({"SecretId": "later", "SecretString": "now"})).await.unwrap();
+    let arn = created["ARN"].as_str().unwrap();
+    let partial = &arn[..arn.len() - 7];
+    let got = call(&s, "GetSecretValue", json!({"SecretId": partial})).await.unwrap();
+    assert_eq!(got["SecretString"], "now");
+    let e = call(&s, "GetSecretValue", json!({"SecretId": &arn[..arn.len() - 8]})).await.unwrap_err();
+    assert_eq!(e.code, "ResourceNotFoundException");
+}
