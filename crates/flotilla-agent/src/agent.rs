@@ -145,6 +145,7 @@ impl Agent {
             json!({"name": "ecs.capability.container-health-check"}),
             json!({"name": "ecs.capability.container-ordering"}),
             json!({"name": "com.amazonaws.ecs.capability.logging-driver.json-file"}),
+            json!({"name": "com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager"}),
         ];
         for v in 17..=41 {
             attributes.push(json!({"name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}")}));

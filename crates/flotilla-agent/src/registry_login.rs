@@ -1,8 +1,10 @@
-//! Credentials for pulling task images from the control plane's own registry: the
+//! Credentials for pulling task images. For the control plane's own registry the
 //! agent asks ECR's GetAuthorizationToken (as `aws ecr get-login-password` does), so
-//! tasks run images from it with no manual `docker login`.
+//! tasks run images from it with no manual `docker login`. A container definition's
+//! `repositoryCredentials` names a Secrets Manager secret holding
+//! `{"username", "password"}` for any registry; it takes precedence.
 
-use crate::client::ControlPlaneClient;
+use crate::client::{ClientError, ControlPlaneClient};
 use crate::runtime::RegistryAuth;
 use serde_json::{Value, json};
 use std::sync::Mutex;
@@ -66,6 +68,52 @@ impl RegistryLogin {
     }
 }
 
+/// Why a container's `repositoryCredentials` could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("fetching the secret {parameter}: {source}")]
+    Fetch { parameter: String, source: ClientError },
+    #[error("the secret {parameter} has no SecretString")]
+    NoString { parameter: String },
+    #[error("the secret {parameter} is not JSON with string fields \"username\" and \"password\"")]
+    Shape { parameter: String },
+}
+
+/// The registry an image is pulled from: its host, or `docker.io` when it names none.
+pub fn registry_of(image: &str) -> &str {
+    registry_host(image).unwrap_or("docker.io")
+}
+
+/// Reads a `{"username": .., "password": ..}` secret string into credentials for `host`.
+fn parse_credentials(parameter: &str, secret: &str, host: &str) -> Result<RegistryAuth, CredentialsError> {
+    let shape = || CredentialsError::Shape { parameter: parameter.to_string() };
+    let v: Value = serde_json::from_str(secret).map_err(|_| shape())?;
+    let (Some(username), Some(password)) = (v["username"].as_str(), v["password"].as_str()) else {
+        return Err(shape());
+    };
+    Ok(RegistryAuth {
+        username: username.to_string(),
+        password: password.to_string(),
+        server_address: host.to_string(),
+    })
+}
+
+impl RegistryLogin {
+    /// Credentials for `image` from the Secrets Manager secret `parameter` (an ARN or
+    /// a name), as ECS's private registry authentication does.
+    pub async fn auth_from_secret(&self, image: &str, parameter: &str) -> Result<RegistryAuth, CredentialsError> {
+        let out: Value = self
+            .client
+            .call_service("secretsmanager", "secretsmanager.GetSecretValue", &json!({"SecretId": parameter}))
+            .await
+            .map_err(|source| CredentialsError::Fetch { parameter: parameter.to_string(), source })?;
+        let secret = out["SecretString"]
+            .as_str()
+            .ok_or_else(|| CredentialsError::NoString { parameter: parameter.to_string() })?;
+        parse_credentials(parameter, secret, registry_of(image))
+    }
+}
+
 /// Standard base64 (with or without padding) to text.
 fn decode_base64(s: &str) -> Option<String> {
     let mut bits = 0u32;
@@ -101,6 +149,18 @@ mod tests {
         assert_eq!(registry_host("library/busybox"), None);
         assert_eq!(registry_host("busybox"), None);
         assert!(same_host("localhost:7700", "127.0.0.1:7700"));
+    }
+
+    #[test]
+    fn reads_credentials_secrets() {
+        let auth = parse_credentials("s", r#"{"username":"AWS","password":"pw"}"#, registry_of("busybox")).unwrap();
+        assert_eq!((auth.username.as_str(), auth.password.as_str()), ("AWS", "pw"));
+        assert_eq!(auth.server_address, "docker.io");
+        assert_eq!(registry_of("127.0.0.1:7700/app:1"), "127.0.0.1:7700");
+        let e = parse_credentials("s", "not json", "h").unwrap_err();
+        assert!(!e.to_string().contains("not json"), "the secret's text is never shown");
+        assert!(parse_credentials("s", r#"{"username":"u"}"#, "h").is_err());
+        assert!(parse_credentials("s", r#"{"username":"u","password":1}"#, "h").is_err());
     }
 
     #[test]

@@ -248,11 +248,24 @@ impl Supervisor {
         if !all_adopted {
             self.snapshot.pull_started_at = Some(now_secs());
             self.set_status(TaskStatus::Pending);
-            let mut images: Vec<String> =
-                self.ctx.definition.container_definitions.iter().map(|c| c.image.clone()).collect();
-            images.dedup();
-            for image in images {
-                let auth = self.settings.registry.auth_for(&image).await;
+            // Each image once per set of credentials it is pulled with.
+            let mut pulls: Vec<(String, Option<String>)> = Vec::new();
+            for c in &self.ctx.definition.container_definitions {
+                let pull =
+                    (c.image.clone(), c.repository_credentials.as_ref().map(|r| r.credentials_parameter.clone()));
+                if !pulls.contains(&pull) {
+                    pulls.push(pull);
+                }
+            }
+            for (image, parameter) in pulls {
+                let auth = match parameter {
+                    Some(parameter) => {
+                        Some(self.settings.registry.auth_from_secret(&image, &parameter).await.map_err(|e| {
+                            StartFailure(format!("CannotPullContainerError: pulling image {image}: {e}"))
+                        })?)
+                    }
+                    None => self.settings.registry.auth_for(&image).await,
+                };
                 self.runtime.pull(&image, auth.as_ref()).await?;
             }
             self.snapshot.pull_stopped_at = Some(now_secs());

@@ -1,4 +1,4 @@
-//! Assembles the control plane: the store, the registry, every API on one router,
+//! Assembles the control plane: the store, the registry, Secrets Manager, every API on one router,
 //! and the listener with graceful shutdown.
 
 use crate::credentials::RootCredentials;
@@ -11,6 +11,7 @@ use flotilla_domain::AccountContext;
 use flotilla_ecs_api::{AgentChannel, EcsService};
 use flotilla_protocol::{FrontDoor, request_id_layer};
 use flotilla_registry::{Registry, RegistryConfig};
+use flotilla_secrets::SecretsService;
 use flotilla_sigv4::Credentials;
 use flotilla_store::SqliteStore;
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ pub struct ControlPlane {
     pub store: SqliteStore,
     pub ecs: Arc<EcsService>,
     pub registry: Registry,
+    pub secrets: Arc<SecretsService>,
     router: Router,
 }
 
@@ -76,6 +78,9 @@ impl ControlPlane {
         )
         .await
         .context("opening the registry")?;
+        let secrets = Arc::new(
+            SecretsService::open(&config.data_dir, config.account.clone()).await.context("opening Secrets Manager")?,
+        );
         let metrics = Arc::new(Metrics::default());
         let root =
             Credentials::new(config.credentials.access_key_id.clone(), config.credentials.secret_access_key.clone());
@@ -84,6 +89,7 @@ impl ControlPlane {
                 .with_service(ecs.clone())
                 .with_service(Arc::new(AgentChannel::new(ecs.clone())))
                 .with_service(registry.ecr_service())
+                .with_service(secrets.clone())
                 .with_observer(metrics.clone()),
         );
         let router = Router::new()
@@ -92,7 +98,7 @@ impl ControlPlane {
             .route("/metrics", get(move || async move { metrics.render() }))
             .merge(registry.router())
             .layer(axum::middleware::from_fn(request_id_layer));
-        Ok(Self { store, ecs, registry, router })
+        Ok(Self { store, ecs, registry, secrets, router })
     }
 
     /// The HTTP application: every API on one router.
@@ -110,6 +116,7 @@ impl ControlPlane {
         axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
         maintenance.abort();
         self.registry.close().await;
+        self.secrets.close().await;
         self.store.close().await;
         Ok(())
     }

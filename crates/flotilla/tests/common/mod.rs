@@ -35,8 +35,14 @@ pub async fn call(plane: &ControlPlane, operation: &str, input: Value) -> (Statu
         format!("AmazonEC2ContainerServiceV20141113.{operation}")
     };
     headers.insert("x-amz-target", HeaderValue::from_str(&target).unwrap());
+    // Each service checks that the signature is scoped to its own signing name.
+    let service = match target.split_once('.').map(|(prefix, _)| prefix) {
+        Some("secretsmanager") => "secretsmanager",
+        Some("AmazonEC2ContainerRegistry_V20150921") => "ecr",
+        _ => "ecs",
+    };
     let creds = Credentials::new(KEY, SECRET);
-    let params = SigningParams { credentials: &creds, region: "us-east-1", service: "ecs", time: SystemTime::now() };
+    let params = SigningParams { credentials: &creds, region: "us-east-1", service, time: SystemTime::now() };
     let signed = sign(&SignableRequest::new("POST", "/", "", &headers), Payload::Bytes(&body), &params).unwrap();
     headers.extend(signed);
     let mut request = Request::builder().method("POST").uri("/").body(Body::from(body)).unwrap();

@@ -1,0 +1,25 @@
+//! The crate's error type: storage failures, each saying what was being done.
+
+/// A failure of the secrets store.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("{doing}: {source}")]
+    Database { doing: String, source: sqlx::Error },
+    #[error("{doing}: {source}")]
+    Migrate { doing: String, source: sqlx::migrate::MigrateError },
+    #[error("{doing}: stored data is corrupt: {reason}")]
+    Corrupt { doing: String, reason: String },
+}
+
+pub type Result<T, E = SecretsError> = std::result::Result<T, E>;
+
+/// Adds what was being done to a database error.
+pub(crate) trait Doing<T> {
+    fn doing(self, doing: impl Into<String>) -> Result<T>;
+}
+
+impl<T> Doing<T> for std::result::Result<T, sqlx::Error> {
+    fn doing(self, doing: impl Into<String>) -> Result<T> {
+        self.map_err(|source| SecretsError::Database { doing: doing.into(), source })
+    }
+}

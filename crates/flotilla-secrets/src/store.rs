@@ -1,0 +1,363 @@
+//! Durable secrets: the [`SecretStore`] trait and its SQLite implementation
+//! (`secrets.db`, WAL, `synchronous=FULL`, writes in `BEGIN IMMEDIATE` transactions).
+
+use crate::error::{Doing, Result, SecretsError};
+use async_trait::async_trait;
+use flotilla_domain::Timestamp;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, Sqlite, Transaction};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub const AWSCURRENT: &str = "AWSCURRENT";
+pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
+
+/// A secret's value: text or bytes. `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecretValue {
+    String(String),
+    Binary(Vec<u8>),
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretValue::String(_) => f.write_str("String(<redacted>)"),
+            SecretValue::Binary(_) => f.write_str("Binary(<redacted>)"),
+        }
+    }
+}
+
+/// A secret, without its values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecretRecord {
+    pub arn: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// `[{"Key":..,"Value":..}]` as JSON.
+    pub tags: serde_json::Value,
+    pub created_at: Timestamp,
+    pub last_changed_at: Timestamp,
+    pub deleted_at: Option<Timestamp>,
+    pub deletion_date: Option<Timestamp>,
+}
+
+/// One version of a secret's value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VersionRecord {
+    pub version_id: String,
+    pub value: SecretValue,
+    pub stages: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+/// The outcome of creating a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Create {
+    Created,
+    /// A secret of that name exists; `deleted` when it is scheduled for deletion.
+    NameTaken {
+        deleted: bool,
+    },
+}
+
+/// The outcome of adding a version.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PutVersion {
+    /// Stored, or the same version id with the same value was there already.
+    Stored(Vec<String>),
+    NotFound,
+    Deleted,
+    /// The version id exists with another value.
+    VersionExists,
+}
+
+/// Where secrets are kept.
+#[async_trait]
+pub trait SecretStore: Send + Sync + 'static {
+    /// Creates a secret with its first version (staged `AWSCURRENT`), if any.
+    async fn create(&self, secret: &SecretRecord, version: Option<&VersionRecord>) -> Result<Create>;
+    /// A secret by name, full ARN or partial ARN (without the random suffix), with
+    /// its versions.
+    async fn find(&self, id: &str) -> Result<Option<(SecretRecord, Vec<VersionRecord>)>>;
+    /// Adds a version to the secret `arn`, moving `AWSCURRENT` to it and the previous
+    /// current version to `AWSPREVIOUS`.
+    async fn put_version(&self, arn: &str, version: &VersionRecord, now: Timestamp) -> Result<PutVersion>;
+    /// Every secret (with its versions' stages) by name.
+    async fn list(&self) -> Result<Vec<(SecretRecord, Vec<VersionRecord>)>>;
+    /// Schedules the secret for deletion on `deletion_date`; `false` when absent.
+    async fn mark_deleted(&self, arn: &str, now: Timestamp, deletion_date: Timestamp) -> Result<bool>;
+    /// Removes the secret and its versions; `false` when absent.
+    async fn purge(&self, arn: &str) -> Result<bool>;
+    async fn close(&self) {}
+}
+
+/// A [`SecretStore`] in one SQLite file.
+#[derive(Clone)]
+pub struct SqliteSecretStore {
+    pool: SqlitePool,
+}
+
+impl SqliteSecretStore {
+    pub async fn open(path: &Path) -> Result<Self> {
+        let display = path.display().to_string();
+        let options = SqliteConnectOptions::from_str(&format!("sqlite://{display}"))
+            .doing(format!("reading the database path {display}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .doing(format!("opening the secrets database {display}"))?;
+        MIGRATOR.run(&pool).await.map_err(|source| SecretsError::Migrate {
+            doing: format!("migrating the secrets database {display}"),
+            source,
+        })?;
+        Ok(Self { pool })
+    }
+
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.doing("starting a secrets write transaction")
+    }
+}
+
+fn secret_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SecretRecord> {
+    let tags: String = row.get("tags");
+    let tags = serde_json::from_str(&tags)
+        .map_err(|e| SecretsError::Corrupt { doing: "reading a secret's tags".into(), reason: e.to_string() })?;
+    Ok(SecretRecord {
+        arn: row.get("arn"),
+        name: row.get("name"),
+        description: row.get("description"),
+        tags,
+        created_at: Timestamp(row.get("created_at")),
+        last_changed_at: Timestamp(row.get("last_changed_at")),
+        deleted_at: row.get::<Option<i64>, _>("deleted_at").map(Timestamp),
+        deletion_date: row.get::<Option<i64>, _>("deletion_date").map(Timestamp),
+    })
+}
+
+fn version_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<VersionRecord> {
+    let string: Option<String> = row.get("secret_string");
+    let binary: Option<Vec<u8>> = row.get("secret_binary");
+    let value = match (string, binary) {
+        (Some(s), _) => SecretValue::String(s),
+        (None, Some(b)) => SecretValue::Binary(b),
+        (None, None) => {
+            return Err(SecretsError::Corrupt { doing: "reading a secret version".into(), reason: "no value".into() });
+        }
+    };
+    let stages: String = row.get("stages");
+    Ok(VersionRecord {
+        version_id: row.get("version_id"),
+        value,
+        stages: stages.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        created_at: Timestamp(row.get("created_at")),
+    })
+}
+
+fn value_columns(value: &SecretValue) -> (Option<&str>, Option<&[u8]>) {
+    match value {
+        SecretValue::String(s) => (Some(s.as_str()), None),
+        SecretValue::Binary(b) => (None, Some(b.as_slice())),
+    }
+}
+
+async fn insert_version(tx: &mut Transaction<'static, Sqlite>, arn: &str, v: &VersionRecord) -> Result<()> {
+    let (string, binary) = value_columns(&v.value);
+    sqlx::query(
+        "INSERT INTO secret_versions (secret_arn, version_id, secret_string, secret_binary, stages, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(arn)
+    .bind(&v.version_id)
+    .bind(string)
+    .bind(binary)
+    .bind(v.stages.join(","))
+    .bind(v.created_at.0)
+    .execute(&mut **tx)
+    .await
+    .doing(format!("storing a version of {arn}"))?;
+    Ok(())
+}
+
+impl SqliteSecretStore {
+    async fn versions(&self, arn: &str) -> Result<Vec<VersionRecord>> {
+        let rows = sqlx::query("SELECT * FROM secret_versions WHERE secret_arn = ? ORDER BY created_at, version_id")
+            .bind(arn)
+            .fetch_all(&self.pool)
+            .await
+            .doing(format!("reading the versions of {arn}"))?;
+        rows.iter().map(version_from_row).collect()
+    }
+}
+
+#[async_trait]
+impl SecretStore for SqliteSecretStore {
+    async fn create(&self, secret: &SecretRecord, version: Option<&VersionRecord>) -> Result<Create> {
+        let mut tx = self.write().await?;
+        let existing = sqlx::query("SELECT deleted_at FROM secrets WHERE name = ?")
+            .bind(&secret.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing(format!("looking up the secret {}", secret.name))?;
+        if let Some(row) = existing {
+            return Ok(Create::NameTaken { deleted: row.get::<Option<i64>, _>("deleted_at").is_some() });
+        }
+        sqlx::query(
+            "INSERT INTO secrets (arn, name, description, tags, created_at, last_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&secret.arn)
+        .bind(&secret.name)
+        .bind(&secret.description)
+        .bind(secret.tags.to_string())
+        .bind(secret.created_at.0)
+        .bind(secret.last_changed_at.0)
+        .execute(&mut *tx)
+        .await
+        .doing(format!("creating the secret {}", secret.name))?;
+        if let Some(version) = version {
+            insert_version(&mut tx, &secret.arn, version).await?;
+        }
+        tx.commit().await.doing(format!("committing the secret {}", secret.name))?;
+        Ok(Create::Created)
+    }
+
+    async fn find(&self, id: &str) -> Result<Option<(SecretRecord, Vec<VersionRecord>)>> {
+        let row = sqlx::query("SELECT * FROM secrets WHERE name = ? OR arn = ?")
+            .bind(id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .doing(format!("looking up the secret {id}"))?;
+        let row = match (row, id.split_once(":secret:")) {
+            (Some(row), _) => row,
+            // A partial ARN: the secret's ARN is it plus `-` and six characters.
+            (None, Some((_, name))) if id.starts_with("arn:") => {
+                let Some(row) = sqlx::query("SELECT * FROM secrets WHERE name = ?")
+                    .bind(name)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .doing(format!("looking up the secret {id}"))?
+                else {
+                    return Ok(None);
+                };
+                let arn: String = row.get("arn");
+                if arn.len() != id.len() + 7 || !arn.starts_with(&format!("{id}-")) {
+                    return Ok(None);
+                }
+                row
+            }
+            (None, _) => return Ok(None),
+        };
+        let secret = secret_from_row(&row)?;
+        let versions = self.versions(&secret.arn).await?;
+        Ok(Some((secret, versions)))
+    }
+
+    async fn put_version(&self, arn: &str, version: &VersionRecord, now: Timestamp) -> Result<PutVersion> {
+        let mut tx = self.write().await?;
+        let row = sqlx::query("SELECT deleted_at FROM secrets WHERE arn = ?")
+            .bind(arn)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing(format!("looking up the secret {arn}"))?;
+        match row {
+            None => return Ok(PutVersion::NotFound),
+            Some(r) if r.get::<Option<i64>, _>("deleted_at").is_some() => return Ok(PutVersion::Deleted),
+            Some(_) => {}
+        }
+        let rows = sqlx::query("SELECT * FROM secret_versions WHERE secret_arn = ?")
+            .bind(arn)
+            .fetch_all(&mut *tx)
+            .await
+            .doing(format!("reading the versions of {arn}"))?;
+        let versions: Vec<VersionRecord> = rows.iter().map(version_from_row).collect::<Result<_>>()?;
+        if let Some(same) = versions.iter().find(|v| v.version_id == version.version_id) {
+            return Ok(if same.value == version.value {
+                PutVersion::Stored(same.stages.clone())
+            } else {
+                PutVersion::VersionExists
+            });
+        }
+        for v in &versions {
+            let mut stages: Vec<String> = v.stages.iter().filter(|s| *s != AWSPREVIOUS).cloned().collect();
+            if let Some(i) = stages.iter().position(|s| s == AWSCURRENT) {
+                stages[i] = AWSPREVIOUS.to_string();
+            }
+            if stages.is_empty() {
+                sqlx::query("DELETE FROM secret_versions WHERE secret_arn = ? AND version_id = ?")
+                    .bind(arn)
+                    .bind(&v.version_id)
+                    .execute(&mut *tx)
+                    .await
+                    .doing(format!("removing an unstaged version of {arn}"))?;
+            } else if stages != v.stages {
+                sqlx::query("UPDATE secret_versions SET stages = ? WHERE secret_arn = ? AND version_id = ?")
+                    .bind(stages.join(","))
+                    .bind(arn)
+                    .bind(&v.version_id)
+                    .execute(&mut *tx)
+                    .await
+                    .doing(format!("moving the stages of {arn}"))?;
+            }
+        }
+        insert_version(&mut tx, arn, version).await?;
+        sqlx::query("UPDATE secrets SET last_changed_at = ? WHERE arn = ?")
+            .bind(now.0)
+            .bind(arn)
+            .execute(&mut *tx)
+            .await
+            .doing(format!("updating {arn}"))?;
+        tx.commit().await.doing(format!("committing a version of {arn}"))?;
+        Ok(PutVersion::Stored(version.stages.clone()))
+    }
+
+    async fn list(&self) -> Result<Vec<(SecretRecord, Vec<VersionRecord>)>> {
+        let rows =
+            sqlx::query("SELECT * FROM secrets ORDER BY name").fetch_all(&self.pool).await.doing("listing secrets")?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let secret = secret_from_row(row)?;
+            let versions = self.versions(&secret.arn).await?;
+            out.push((secret, versions));
+        }
+        Ok(out)
+    }
+
+    async fn mark_deleted(&self, arn: &str, now: Timestamp, deletion_date: Timestamp) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("UPDATE secrets SET deleted_at = ?, deletion_date = ? WHERE arn = ?")
+            .bind(now.0)
+            .bind(deletion_date.0)
+            .bind(arn)
+            .execute(&mut *tx)
+            .await
+            .doing(format!("scheduling the deletion of {arn}"))?;
+        tx.commit().await.doing(format!("committing the deletion of {arn}"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn purge(&self, arn: &str) -> Result<bool> {
+        let mut tx = self.write().await?;
+        let done = sqlx::query("DELETE FROM secrets WHERE arn = ?")
+            .bind(arn)
+            .execute(&mut *tx)
+            .await
+            .doing(format!("deleting {arn}"))?;
+        tx.commit().await.doing(format!("committing the deletion of {arn}"))?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn close(&self) {
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
+        self.pool.close().await;
+    }
+}
