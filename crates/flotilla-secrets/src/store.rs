@@ -4,11 +4,10 @@
 use crate::error::{Doing, Result, SecretsError};
 use async_trait::async_trait;
 use flotilla_domain::Timestamp;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use flotilla_store::durable_sqlite_options;
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use sqlx::{Row, Sqlite, Transaction};
 use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -104,13 +103,7 @@ pub struct SqliteSecretStore {
 impl SqliteSecretStore {
     pub async fn open(path: &Path) -> Result<Self> {
         let display = path.display().to_string();
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{display}"))
-            .doing(format!("reading the database path {display}"))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+        let options = durable_sqlite_options(path).doing(format!("reading the database path {display}"))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)

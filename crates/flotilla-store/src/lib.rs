@@ -10,7 +10,7 @@ mod error;
 mod sqlite;
 
 pub use error::{StoreError, StoreResult};
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, durable_sqlite_options};
 
 use async_trait::async_trait;
 use flotilla_domain::Timestamp;

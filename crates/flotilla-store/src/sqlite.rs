@@ -21,6 +21,18 @@ use std::time::Duration;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// Connection options for a durable SQLite file, shared by every Flotilla store:
+/// created if missing, WAL journal, `synchronous=FULL` (an acknowledged write
+/// survives `kill -9` and power loss), a 10 s busy timeout and foreign keys on.
+pub fn durable_sqlite_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
+    Ok(SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(true))
+}
+
 /// A [`Store`] in one SQLite database file.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -36,13 +48,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub async fn open(path: &Path, account: AccountContext) -> StoreResult<Self> {
         let display = path.display().to_string();
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{display}"))
-            .map_err(|source| StoreError::Open { path: display.clone(), source })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+        let options =
+            durable_sqlite_options(path).map_err(|source| StoreError::Open { path: display.clone(), source })?;
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(60))
