@@ -6,7 +6,7 @@
 use crate::client::{AGENT_TARGET, ClientError, ControlPlaneClient, ECS_TARGET};
 use crate::metadata::MetadataRegistry;
 use crate::registry_login::RegistryLogin;
-use crate::runtime::{ContainerRuntime, RuntimeError};
+use crate::runtime::{ContainerRuntime, ManagedContainer, RuntimeError};
 use crate::state::{AgentState, SharedState, StateError, StateFile};
 use crate::supervisor::{Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
 use flotilla_ecs_api::AgentTask;
@@ -287,6 +287,8 @@ impl Agent {
     async fn reconcile(&mut self, tasks: Vec<AgentTask>) {
         self.running.retain(|_, r| !(r.supervisor.is_finished() && r.reporter.is_finished()));
         let listed: Vec<String> = tasks.iter().map(|t| t.task_arn.clone()).collect();
+        // The runtime's labelled containers, listed once per pass and only if needed.
+        let mut managed: Option<Vec<ManagedContainer>> = None;
         for t in tasks {
             let desired = if t.desired_status == "STOPPED" { Desired::Stopped } else { Desired::Running };
             if let Some(r) = self.running.get(&t.task_arn) {
@@ -299,7 +301,14 @@ impl Agent {
                 self.resend(report);
                 continue;
             }
-            let adopted = self.adopted_containers(&t.task_arn, record.map(|r| r.containers)).await;
+            if managed.is_none() {
+                managed = Some(self.runtime.list_managed().await.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "listing containers to adopt failed");
+                    Vec::new()
+                }));
+            }
+            let labelled = managed.as_deref().unwrap_or_default();
+            let adopted = self.adopted_containers(&t.task_arn, record.map(|r| r.containers), labelled).await;
             if desired == Desired::Stopped && adopted.is_empty() {
                 let ctx = self.context(&t);
                 let report = json!({
@@ -338,15 +347,11 @@ impl Agent {
         &self,
         task_arn: &str,
         recorded: Option<BTreeMap<String, String>>,
+        labelled: &[ManagedContainer],
     ) -> BTreeMap<String, String> {
         let mut found = recorded.unwrap_or_default();
-        match self.runtime.list_managed().await {
-            Ok(list) => {
-                for c in list.into_iter().filter(|c| c.task_arn == task_arn) {
-                    found.insert(c.container_name, c.id);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "listing containers to adopt failed"),
+        for c in labelled.iter().filter(|c| c.task_arn == task_arn) {
+            found.insert(c.container_name.clone(), c.id.clone());
         }
         let mut present = BTreeMap::new();
         for (name, id) in found {

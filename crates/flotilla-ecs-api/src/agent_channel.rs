@@ -114,9 +114,18 @@ impl AgentChannel {
                 tasks.iter().map(|t| (svc.account.task_arn(&t.cluster, &t.id), t.version)).collect();
             let now = tokio::time::Instant::now();
             if current != input.known || now >= deadline || instance.status == InstanceStatus::Inactive {
+                // Tasks of one revision share its definition: read each revision once.
+                let mut definitions: HashMap<(String, i64), TaskDefinitionSpec> = HashMap::new();
                 let mut out = Vec::with_capacity(tasks.len());
                 for t in tasks {
-                    out.push(self.agent_task(t).await?);
+                    let key = (t.family.clone(), t.revision);
+                    if !definitions.contains_key(&key) {
+                        let td = svc.store.get_task_definition(&t.family, t.revision).await?.ok_or_else(|| {
+                            EcsError::client(format!("task definition {}:{} of a task is gone", t.family, t.revision))
+                        })?;
+                        definitions.insert(key.clone(), td.spec);
+                    }
+                    out.push(self.agent_task(t, definitions[&key].clone()));
                 }
                 return Ok(PollTasksOutput { instance_status: instance.status.as_str(), tasks: out });
             }
@@ -128,17 +137,14 @@ impl AgentChannel {
         }
     }
 
-    async fn agent_task(&self, t: Task) -> Result<AgentTask, EcsError> {
+    fn agent_task(&self, t: Task, definition: TaskDefinitionSpec) -> AgentTask {
         let svc = &self.ecs;
-        let td = svc.store.get_task_definition(&t.family, t.revision).await?.ok_or_else(|| {
-            EcsError::client(format!("task definition {}:{} of a task is gone", t.family, t.revision))
-        })?;
         let container_arns = t
             .containers
             .iter()
             .map(|c| (c.name.clone(), svc.account.container_arn(&t.cluster, &t.id, &c.id)))
             .collect();
-        Ok(AgentTask {
+        AgentTask {
             container_arns,
             created_at: t.created_at.as_epoch_seconds(),
             task_arn: svc.account.task_arn(&t.cluster, &t.id),
@@ -148,8 +154,8 @@ impl AgentChannel {
             family: t.family,
             revision: t.revision,
             overrides: t.overrides,
-            definition: td.spec,
-        })
+            definition,
+        }
     }
 }
 
