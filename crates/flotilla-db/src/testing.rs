@@ -1,9 +1,13 @@
 //! For store test suites: the backends every suite must pass on.
 //!
-//! SQLite always (a fresh temporary directory). PostgreSQL when
-//! `FLOTILLA_TEST_POSTGRES_URL` names a server (fresh schemas per call, so tests never
-//! see each other's rows); under `CI=true` a missing URL fails the test instead of
-//! skipping PostgreSQL, so a broken install step cannot hide.
+//! Two ways in:
+//! - [`backends`]: SQLite always (a fresh temporary directory), and PostgreSQL when
+//!   `FLOTILLA_TEST_POSTGRES_URL` names a server; under `CI=true` a missing URL fails
+//!   the test instead of skipping PostgreSQL, so a broken install step cannot hide.
+//! - [`location`]: the one backend `FLOTILLA_TEST_STORE` names (`sqlite`, the default,
+//!   or `postgres`), so a whole crate's tests run again on PostgreSQL unchanged.
+//!
+//! PostgreSQL gets fresh schemas per call, so tests never see each other's rows.
 
 use crate::location::StoreLocation;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,6 +20,26 @@ pub struct TestBackend {
     pub label: &'static str,
     pub location: StoreLocation,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// The environment variable choosing the backend of [`location`].
+pub const STORE_VAR: &str = "FLOTILLA_TEST_STORE";
+
+/// The backend `FLOTILLA_TEST_STORE` names: SQLite files in `dir`, or PostgreSQL
+/// schemas named after `dir`, so the same `dir` reopens the same state on either.
+pub fn location(dir: &std::path::Path) -> StoreLocation {
+    match std::env::var(STORE_VAR).as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => StoreLocation::Sqlite { dir: dir.to_path_buf() },
+        Ok("postgres") => StoreLocation::Postgres { url: postgres_url(), schema_prefix: prefix_for(dir) },
+        Ok(other) => panic!("{STORE_VAR}={other}: expected sqlite or postgres"),
+    }
+}
+
+fn postgres_url() -> String {
+    std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| panic!("{STORE_VAR}=postgres needs {POSTGRES_URL_VAR}"))
 }
 
 /// Every backend a store suite runs on, each fresh.
@@ -38,6 +62,16 @@ pub fn backends() -> Vec<TestBackend> {
         _ => eprintln!("{POSTGRES_URL_VAR} is not set: this store test runs on SQLite only"),
     }
     out
+}
+
+/// A schema prefix for a (unique, temporary) directory.
+fn prefix_for(dir: &std::path::Path) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in dir.as_os_str().as_encoded_bytes() {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("d{hash:016x}_")
 }
 
 /// A schema prefix no other test run uses.

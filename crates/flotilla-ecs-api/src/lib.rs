@@ -11,6 +11,7 @@ mod attributes;
 mod clusters;
 mod container_instances;
 mod error;
+mod launch;
 mod placement;
 mod tags;
 mod task_definitions;
@@ -27,6 +28,8 @@ use std::sync::Arc;
 
 pub use agent_channel::{AgentChannel, AgentTask, MAX_WAIT_SECONDS};
 pub use error::EcsError;
+pub use launch::{Launched, Target, TaskSpec};
+pub use placement::Rules;
 
 /// The ECS service, backed by a store.
 pub struct EcsService {

@@ -30,9 +30,15 @@ async fn main() {
         create_on_push: std::env::var("FLOTILLA_CREATE_ON_PUSH").is_ok_and(|v| v == "1"),
     };
     let account = AccountContext::default();
-    let registry = Registry::open(&data_dir, account.clone(), b"example-token-key".to_vec(), config)
-        .await
-        .expect("opening the registry");
+    let registry = Registry::open(
+        &data_dir,
+        &flotilla_registry::StoreLocation::Sqlite { dir: data_dir.clone() },
+        account.clone(),
+        b"example-token-key".to_vec(),
+        config,
+    )
+    .await
+    .expect("opening the registry");
     let front_door = Arc::new(
         FrontDoor::new(Arc::new(Credentials::new(key, secret)), account.region.clone(), 16 << 20)
             .with_service(registry.ecr_service()),

@@ -14,8 +14,10 @@
 //! use flotilla_registry::{Registry, RegistryConfig};
 //! use std::sync::Arc;
 //! let config = RegistryConfig { endpoint: "http://127.0.0.1:4566".into(), create_on_push: false };
+//! let data_dir = std::path::Path::new("/var/lib/flotilla");
 //! let registry = Registry::open(
-//!     std::path::Path::new("/var/lib/flotilla"),
+//!     data_dir,
+//!     &flotilla_registry::StoreLocation::Sqlite { dir: data_dir.into() },
 //!     flotilla_domain::AccountContext::default(),
 //!     b"a stable secret of the data dir".to_vec(),
 //!     config,
@@ -33,7 +35,8 @@
 //! # }
 //! ```
 //!
-//! Storage: metadata in `DATA_DIR/registry.db` (SQLite, behind [`RegistryStore`]);
+//! Storage: metadata behind [`RegistryStore`], in `DATA_DIR/registry.db` (SQLite) or the
+//! `registry` schema of a PostgreSQL database;
 //! blob files under `DATA_DIR/registry/blobs`, uploads in progress under
 //! `DATA_DIR/registry/uploads` (see [`blobs`]).
 
@@ -54,7 +57,8 @@ use crate::blobs::BlobFiles;
 use crate::digest::Hasher;
 pub use crate::ecr::EcrService;
 pub use crate::error::{OciError, RegistryError};
-pub use crate::store::{RegistryStore, SqliteRegistryStore};
+pub use crate::store::{RegistryStore, SqlRegistryStore};
+pub use flotilla_db::StoreLocation;
 use flotilla_domain::AccountContext;
 use std::collections::HashMap;
 use std::path::Path;
@@ -116,17 +120,19 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens (creating) the registry's database and directories under `data_dir`.
+    /// Opens (creating) the registry's store at `location` and its directories under
+    /// `data_dir`.
     /// `token_key` signs registry passwords; keep it stable across restarts so issued
     /// tokens stay valid.
     pub async fn open(
         data_dir: &Path,
+        location: &StoreLocation,
         account: AccountContext,
         token_key: Vec<u8>,
         config: RegistryConfig,
     ) -> Result<Self, RegistryError> {
         tokio::fs::create_dir_all(data_dir).await.map_err(error::io_error("creating the data directory", data_dir))?;
-        let store = SqliteRegistryStore::open(&data_dir.join("registry.db")).await?;
+        let store = SqlRegistryStore::open(location).await?;
         Self::with_store(data_dir, Arc::new(store), account, token_key, config).await
     }
 

@@ -21,7 +21,10 @@ const SECRET: &str = "registry-test-secret-key-0123456789abcdef";
 
 async fn app(dir: &std::path::Path) -> Router {
     let config = RegistryConfig { endpoint: "http://localhost:4566".into(), create_on_push: false };
-    let registry = Registry::open(dir, AccountContext::default(), b"k".to_vec(), config).await.unwrap();
+    let registry =
+        Registry::open(dir, &flotilla_db::testing::location(dir), AccountContext::default(), b"k".to_vec(), config)
+            .await
+            .unwrap();
     let front_door = Arc::new(
         FrontDoor::new(Arc::new(Credentials::new(KEY, SECRET)), "us-east-1", 1 << 20)
             .with_service(registry.ecr_service()),

@@ -4,7 +4,7 @@
 //! Operations: CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret,
 //! ListSecrets and DeleteSecret. Secrets have versions (uuid `VersionId`) staged
 //! `AWSCURRENT` and `AWSPREVIOUS`; ARNs end in `-` and six random characters, as
-//! AWS's do. State lives in a [`SecretStore`] ([`SqliteSecretStore`], `secrets.db`).
+//! AWS's do. State lives in a [`SecretStore`] ([`SqlSecretStore`]: `secrets.db` or PostgreSQL).
 //!
 //! Secret values never reach logs: [`SecretValue`] redacts itself in `Debug`, and no
 //! request body is logged. This module is the one place Secrets Manager error codes
@@ -15,8 +15,7 @@ mod store;
 
 pub use error::{Result, SecretsError};
 pub use store::{
-    AWSCURRENT, AWSPREVIOUS, Create, PutVersion, SecretRecord, SecretStore, SecretValue, SqliteSecretStore,
-    VersionRecord,
+    AWSCURRENT, AWSPREVIOUS, Create, PutVersion, SecretRecord, SecretStore, SecretValue, SqlSecretStore, VersionRecord,
 };
 
 use async_trait::async_trait;
@@ -24,13 +23,13 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
+pub use flotilla_db::StoreLocation;
 use flotilla_domain::{AccountContext, Timestamp};
 use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_request};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 const TARGET_PREFIX: &str = "secretsmanager";
@@ -51,9 +50,9 @@ impl SecretsService {
         Self { store, account }
     }
 
-    /// Opens (creating if needed) `DATA_DIR/secrets.db`.
-    pub async fn open(data_dir: &Path, account: AccountContext) -> Result<Self> {
-        let store = SqliteSecretStore::open(&data_dir.join("secrets.db")).await?;
+    /// Opens (creating if needed) the secrets store at `location`.
+    pub async fn open(location: &StoreLocation, account: AccountContext) -> Result<Self> {
+        let store = SqlSecretStore::open(location).await?;
         Ok(Self::new(Arc::new(store), account))
     }
 

@@ -2,7 +2,8 @@ use super::*;
 
 async fn service() -> (tempfile::TempDir, SecretsService) {
     let dir = tempfile::tempdir().unwrap();
-    let service = SecretsService::open(dir.path(), AccountContext::default()).await.unwrap();
+    let service =
+        SecretsService::open(&flotilla_db::testing::location(dir.path()), AccountContext::default()).await.unwrap();
     (dir, service)
 }
 
@@ -141,10 +142,10 @@ async fn list_pages_and_filters() {
 #[tokio::test]
 async fn survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let s = SecretsService::open(dir.path(), AccountContext::default()).await.unwrap();
+    let s = SecretsService::open(&flotilla_db::testing::location(dir.path()), AccountContext::default()).await.unwrap();
     call(&s, "CreateSecret", json!({"Name": "kept", "SecretString": "v"})).await.unwrap();
     s.close().await;
-    let s = SecretsService::open(dir.path(), AccountContext::default()).await.unwrap();
+    let s = SecretsService::open(&flotilla_db::testing::location(dir.path()), AccountContext::default()).await.unwrap();
     assert_eq!(call(&s, "GetSecretValue", json!({"SecretId": "kept"})).await.unwrap()["SecretString"], "v");
 }
 

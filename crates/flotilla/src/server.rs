@@ -13,7 +13,7 @@ use flotilla_protocol::{FrontDoor, request_id_layer};
 use flotilla_registry::{Registry, RegistryConfig};
 use flotilla_secrets::SecretsService;
 use flotilla_sigv4::Credentials;
-use flotilla_store::SqliteStore;
+use flotilla_store::{SqlStore, StoreLocation};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,6 +24,8 @@ pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
+    /// Where the stores are: SQLite files in the data directory, or PostgreSQL.
+    pub store: StoreLocation,
     pub account: AccountContext,
     pub credentials: RootCredentials,
     /// The URL clients and agents reach this control plane at.
@@ -37,7 +39,7 @@ const REGISTRY_GC_GRACE: std::time::Duration = std::time::Duration::from_secs(36
 
 /// A control plane with its state open, ready to serve.
 pub struct ControlPlane {
-    pub store: SqliteStore,
+    pub store: SqlStore,
     pub ecs: Arc<EcsService>,
     pub registry: Registry,
     pub secrets: Arc<SecretsService>,
@@ -65,13 +67,11 @@ impl ControlPlane {
     pub async fn open(config: &ServerConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let db = config.data_dir.join("flotilla.db");
-        let store = SqliteStore::open(&db, config.account.clone())
-            .await
-            .with_context(|| format!("opening the store {}", db.display()))?;
+        let store = SqlStore::open(&config.store, config.account.clone()).await.context("opening the ECS store")?;
         let ecs = Arc::new(EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone()));
         let registry = Registry::open(
             &config.data_dir,
+            &config.store,
             config.account.clone(),
             registry_token_key(&config.data_dir)?,
             RegistryConfig { endpoint: config.endpoint.clone(), create_on_push: false },
@@ -79,7 +79,7 @@ impl ControlPlane {
         .await
         .context("opening the registry")?;
         let secrets = Arc::new(
-            SecretsService::open(&config.data_dir, config.account.clone()).await.context("opening Secrets Manager")?,
+            SecretsService::open(&config.store, config.account.clone()).await.context("opening Secrets Manager")?,
         );
         let metrics = Arc::new(Metrics::default());
         let root =
