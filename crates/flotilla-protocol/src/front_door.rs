@@ -125,15 +125,19 @@ impl FrontDoor {
         let started = Instant::now();
         let (parts, body) = request.into_parts();
         let protocol = Protocol::detect(&parts);
-        let mut operation = match &protocol {
-            Protocol::Json { target, .. } => target.clone(),
-            Protocol::Query => String::new(),
-            Protocol::RpcV2Cbor { service, operation } => format!("{service}.{operation}"),
+        let mut route = Route {
+            operation: match &protocol {
+                Protocol::Json { target, .. } => target.clone(),
+                Protocol::Query => String::new(),
+                Protocol::RpcV2Cbor { service, operation } => format!("{service}.{operation}"),
+            },
+            xmlns: None,
         };
-        let response = match self.dispatch(parts, body, &protocol, &request_id, &mut operation).await {
+        let response = match self.dispatch(parts, body, &protocol, &request_id, &mut route).await {
             Ok(response) => protocol.fit_answer(response),
-            Err(error) => protocol.error_response(&error, &request_id),
+            Err(error) => protocol.error_response(&error, &request_id, route.xmlns),
         };
+        let operation = route.operation;
         if let Some(observer) = &self.observer {
             observer.observe(&operation, response.status().as_u16(), started.elapsed());
         }
@@ -154,7 +158,7 @@ impl FrontDoor {
         body: Body,
         protocol: &Protocol,
         request_id: &str,
-        label: &mut String,
+        route: &mut Route,
     ) -> Result<Response, AwsError> {
         let limit = self.config.max_body_bytes;
         let body = read_bounded(body, &parts.headers, limit).await.map_err(|e| match e {
@@ -195,7 +199,7 @@ impl FrontDoor {
             }
             Protocol::Query => {
                 let query = QueryRequest::parse(&body)?;
-                *label = format!("{}.{}", identity.service, query.action);
+                route.operation = format!("{}.{}", identity.service, query.action);
                 let module = self.query.get(identity.service.as_str()).ok_or_else(|| {
                     protocol.unknown_operation(format!(
                         "unknown operation: no query-protocol service signed as '{}' serves action '{}' here",
@@ -210,6 +214,9 @@ impl FrontDoor {
                 )));
             }
         };
+        if let Wire::Query { xmlns, .. } = module.wire() {
+            route.xmlns = Some(xmlns);
+        }
         if identity.service != module.signing_name() {
             return Err(protocol
                 .scope_error(format!("Credential should be scoped to correct service: '{}'.", module.signing_name())));
@@ -235,10 +242,7 @@ impl FrontDoor {
                 q.action,
                 q.version.as_deref().unwrap_or("(none)")
             )),
-            None => protocol.unknown_operation(format!(
-                "unknown operation: the service signed as '{}' has no operation '{operation}'",
-                module.signing_name()
-            )),
+            None => protocol.unknown_operation(format!("unknown operation: X-Amz-Target '{}'", route.operation)),
         })?;
 
         // May they?
@@ -271,6 +275,14 @@ impl FrontDoor {
         }
         module.call(operation.name, body, &caller).await
     }
+}
+
+/// What routing learnt about a request, for its log line, metrics and error shape.
+struct Route {
+    /// `Prefix.Operation` (see [`RequestObserver::observe`]).
+    operation: String,
+    /// The XML namespace of the query-protocol module it reached.
+    xmlns: Option<&'static str>,
 }
 
 /// The access key id a request claims to be signed with, before anything is verified.

@@ -77,15 +77,16 @@ impl Protocol {
     }
 
     /// `error` in this protocol's error shape. `error.code` is used as given; pick codes
-    /// per protocol with the helpers below.
-    pub fn error_response(&self, error: &AwsError, request_id: &str) -> Response {
+    /// per protocol with the helpers below. `xmlns` is the namespace of the query
+    /// service that was reached, if one was.
+    pub fn error_response(&self, error: &AwsError, request_id: &str, xmlns: Option<&str>) -> Response {
         match self {
             Protocol::Json { version, .. } => {
                 let mut response = error.clone().into_response();
                 set_content_type(&mut response, version.content_type());
                 response
             }
-            Protocol::Query => xml_response(error.status, query_error_body(error, request_id)),
+            Protocol::Query => xml_response(error.status, query_error_body(error, request_id, xmlns)),
             Protocol::RpcV2Cbor { .. } => {
                 let body = cbor_text_map(&[("__type", &error.code), ("message", &error.message)]);
                 (

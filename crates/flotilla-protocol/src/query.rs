@@ -159,11 +159,15 @@ pub fn query_response(action: &str, xmlns: &str, request_id: &str, result: impl 
 }
 
 /// AWS's query-protocol error body: `Type` is `Sender` for client errors and
-/// `Receiver` for server errors.
-pub fn query_error_body(error: &AwsError, request_id: &str) -> String {
+/// `Receiver` for server errors; `ErrorResponse` carries the service's namespace when
+/// the request reached one.
+pub fn query_error_body(error: &AwsError, request_id: &str, xmlns: Option<&str>) -> String {
     let fault = if error.status.is_server_error() { "Receiver" } else { "Sender" };
     let mut w = XmlWriter::new();
-    w.open("ErrorResponse");
+    match xmlns {
+        Some(ns) => w.open_ns("ErrorResponse", ns),
+        None => w.open("ErrorResponse"),
+    };
     w.open("Error").element("Type", fault).element("Code", &error.code).element("Message", &error.message).close();
     w.element("RequestId", request_id);
     w.finish()
@@ -226,11 +230,14 @@ mod tests {
         );
         let client = AwsError::client("InvalidAction", "no <such> action");
         assert_eq!(
-            query_error_body(&client, "rid"),
+            query_error_body(&client, "rid", None),
             "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>\
              <Message>no &lt;such&gt; action</Message></Error><RequestId>rid</RequestId></ErrorResponse>"
         );
         let server = AwsError::internal("InternalFailure", "x");
-        assert!(query_error_body(&server, "rid").contains("<Type>Receiver</Type>"));
+        let body = query_error_body(&server, "rid", Some("https://sts.amazonaws.com/doc/2011-06-15/"));
+        assert!(body.starts_with(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Receiver</Type>"
+        ));
     }
 }
