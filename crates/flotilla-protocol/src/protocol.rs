@@ -65,15 +65,12 @@ impl Protocol {
         }
         let content_type = header(http::header::CONTENT_TYPE.as_str()).unwrap_or("");
         let media_type = content_type.split(';').next().unwrap_or("").trim();
-        if let Some(target) = header("x-amz-target") {
-            let version =
-                if media_type.eq_ignore_ascii_case(AWS_JSON_1_0) { JsonVersion::V1_0 } else { JsonVersion::V1_1 };
-            return Protocol::Json { version, target: target.to_string() };
+        let version = if media_type.eq_ignore_ascii_case(AWS_JSON_1_0) { JsonVersion::V1_0 } else { JsonVersion::V1_1 };
+        match header("x-amz-target") {
+            Some(target) => Protocol::Json { version, target: target.to_string() },
+            None if media_type.eq_ignore_ascii_case(FORM_CONTENT_TYPE) => Protocol::Query,
+            None => Protocol::Json { version, target: String::new() },
         }
-        if media_type.eq_ignore_ascii_case(FORM_CONTENT_TYPE) {
-            return Protocol::Query;
-        }
-        Protocol::Json { version: JsonVersion::V1_1, target: String::new() }
     }
 
     /// `error` in this protocol's error shape. `error.code` is used as given; pick codes
@@ -232,6 +229,7 @@ mod tests {
             (parts("/", &[("x-amz-target", "A.B")]), json(JsonVersion::V1_1, "A.B")),
             (parts("/", &[("content-type", "application/x-www-form-urlencoded; charset=utf-8")]), Protocol::Query),
             (parts("/", &[]), json(JsonVersion::V1_1, "")),
+            (parts("/", &[("content-type", AWS_JSON_1_0)]), json(JsonVersion::V1_0, "")),
             (
                 parts(
                     "/service/GraniteServiceVersion20100801/operation/GetMetricData",
