@@ -18,7 +18,7 @@ use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::task::{Task, TaskOverride};
 use flotilla_domain::task_definition::TaskDefinitionSpec;
-use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_request};
+use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_response, parse_request};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -160,13 +160,17 @@ impl AgentChannel {
 }
 
 #[async_trait]
-impl JsonService for AgentChannel {
-    fn target_prefix(&self) -> &'static str {
-        "FlotillaAgentV1"
+impl ServiceModule for AgentChannel {
+    fn wire(&self) -> Wire {
+        Wire::Json { target_prefix: "FlotillaAgentV1" }
     }
 
     fn signing_name(&self) -> &'static str {
         "ecs"
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        crate::operations::AGENT_OPERATIONS
     }
 
     async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {

@@ -25,7 +25,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use bytes::Bytes;
 pub use flotilla_db::StoreLocation;
 use flotilla_domain::{AccountContext, Timestamp};
-use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_request};
+use flotilla_protocol::{
+    ArnScope, AwsError, Caller, Operation, OperationInput, Resources, ServiceModule, Wire, json_response, parse_request,
+};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -69,14 +71,46 @@ macro_rules! run {
     }};
 }
 
+/// The secret a request names: its ARN when given one; for a name, the ARN without
+/// the six random characters AWS appends (the secret is not looked up to authorize).
+fn secret_arn(id: &str, scope: &ArnScope<'_>) -> String {
+    if id.starts_with("arn:") { id.to_string() } else { scope.arn("secretsmanager", &format!("secret:{id}")) }
+}
+
+fn named_secret(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    input.str("Name").map(|id| secret_arn(id, scope)).into_iter().collect()
+}
+
+fn secret_id(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    input.str("SecretId").map(|id| secret_arn(id, scope)).into_iter().collect()
+}
+
+/// Every operation served, with its IAM action and the secret it touches.
+static OPERATIONS: &[Operation] = &[
+    Operation::new("CreateSecret", "secretsmanager:CreateSecret", Resources::From(named_secret)),
+    Operation::new("GetSecretValue", "secretsmanager:GetSecretValue", Resources::From(secret_id)),
+    Operation::new("PutSecretValue", "secretsmanager:PutSecretValue", Resources::From(secret_id)),
+    Operation::new("DescribeSecret", "secretsmanager:DescribeSecret", Resources::From(secret_id)),
+    Operation::new("ListSecrets", "secretsmanager:ListSecrets", Resources::Any),
+    Operation::new("DeleteSecret", "secretsmanager:DeleteSecret", Resources::From(secret_id)),
+];
+
 #[async_trait]
-impl JsonService for SecretsService {
-    fn target_prefix(&self) -> &'static str {
-        TARGET_PREFIX
+impl ServiceModule for SecretsService {
+    fn wire(&self) -> Wire {
+        Wire::Json { target_prefix: TARGET_PREFIX }
     }
 
     fn signing_name(&self) -> &'static str {
         "secretsmanager"
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        OPERATIONS
+    }
+
+    async fn close(&self) {
+        SecretsService::close(self).await;
     }
 
     async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {
