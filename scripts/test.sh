@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
-# Runs every test: the Rust unit and integration tests, then the end-to-end suite
-# that drives the real binary with boto3 and the aws CLI, running real containers.
+# Runs every test: the Rust unit and integration tests (the store suites on SQLite and
+# PostgreSQL), then the end-to-end suite that drives the real binary with boto3 and the
+# aws CLI, running real containers: once on the default SQLite store and once with
+# `--store` on PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 venv="${FLOTILLA_TEST_VENV:-$HOME/.cache/flotilla/test-venv}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
-# The end-to-end suite runs real containers.
+# The end-to-end suite runs real containers; every store runs on PostgreSQL too.
 bash scripts/ensure-docker.sh
+postgres_url="$(bash scripts/ensure-postgres.sh | tail -n 1)"
+export FLOTILLA_TEST_POSTGRES_URL="$postgres_url"
 
 echo "== rust tests"
 cargo test --workspace --locked
+
+echo "== rust tests of the stores' users, on PostgreSQL"
+FLOTILLA_TEST_STORE=postgres cargo test --locked -p flotilla-registry -p flotilla-secrets -p flotilla
 
 echo "== end-to-end tests"
 cargo build --locked -p flotilla
@@ -25,3 +32,7 @@ fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 export PATH="$venv/bin:$PATH"
 FLOTILLA_BIN="$target_dir/debug/flotilla" "$venv/bin/python" -m pytest tests/e2e -q
+
+echo "== end-to-end tests on PostgreSQL"
+FLOTILLA_E2E_POSTGRES_URL="${postgres_url%/*}" FLOTILLA_BIN="$target_dir/debug/flotilla" \
+    "$venv/bin/python" -m pytest tests/e2e -q

@@ -5,6 +5,10 @@ The binary comes from `FLOTILLA_BIN` (default: the workspace's debug build). Eve
 server runs on a free port of 127.0.0.1 with its own temporary data directory, fixed
 root credentials, and a temporary HOME so nothing outside the test's directories is
 touched.
+
+With `FLOTILLA_E2E_POSTGRES_URL` set (a server URL such as
+`postgres://postgres@127.0.0.1:55432`), every server keeps its state in a PostgreSQL
+database of its own (`--store`), created on first start and kept across restarts.
 """
 
 import json
@@ -34,6 +38,8 @@ ACCOUNT = "000000000000"
 ACCESS_KEY = "AKIAFLOTILLAE2ETEST1"
 SECRET_KEY = "e2e/Secret+Key/0123456789abcdefghijklmnopqrs"
 ECS_TARGET = "AmazonEC2ContainerServiceV20141113"
+# When set, servers keep their state in PostgreSQL: one database per data directory.
+POSTGRES_URL = os.environ.get("FLOTILLA_E2E_POSTGRES_URL", "").rstrip("/")
 # A busy two-core machine may take a while to start a debug binary.
 READY_TIMEOUT = float(os.environ.get("FLOTILLA_E2E_READY_TIMEOUT", "60"))
 
@@ -76,6 +82,7 @@ class Server:
         self.port = None
         self.proc = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
+        self.store_url = None
 
     @property
     def endpoint(self):
@@ -99,6 +106,8 @@ class Server:
             args = [FLOTILLA_BIN, self.command, "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"]
             if not self.aws_profile:
                 args.append("--no-aws-profile")
+            if POSTGRES_URL and self.command in ("up", "server"):
+                args.extend(["--store", self.postgres_store()])
             args.extend(self.args)
             self.log = open(self.log_path, "ab")
             self.log_offset = self.log.tell()
@@ -115,6 +124,15 @@ class Server:
                     raise
                 self.port = free_port()
         return self
+
+    def postgres_store(self):
+        """This server's own PostgreSQL database, created on first use."""
+        if self.store_url is None:
+            name = f"e2e_{uuid.uuid4().hex[:12]}"
+            subprocess.run(["psql", f"{POSTGRES_URL}/postgres", "-qc", f"CREATE DATABASE {name}"], check=True,
+                           capture_output=True, timeout=60)
+            self.store_url = f"{POSTGRES_URL}/{name}"
+        return self.store_url
 
     def wait_ready(self):
         deadline = time.monotonic() + READY_TIMEOUT
