@@ -27,17 +27,10 @@ pub struct Leases {
 }
 
 impl Leases {
-    /// The leases kept in `db`; creates their table if it is missing.
-    pub async fn open(db: Db) -> DbResult<Self> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS flotilla_leases (\
-             name TEXT PRIMARY KEY NOT NULL, holder TEXT NOT NULL, \
-             expires_at BIGINT NOT NULL, token BIGINT NOT NULL)",
-        )
-        .execute(db.writer())
-        .await
-        .doing("creating the leases table")?;
-        Ok(Self { db })
+    /// The leases kept in `db`, whose migrations must create the table
+    /// `flotilla_leases (name TEXT PRIMARY KEY, holder TEXT, expires_at BIGINT, token BIGINT)`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
     }
 
     /// Takes or renews `name` for `holder` until `now_ms + ttl_ms`. Returns the lease

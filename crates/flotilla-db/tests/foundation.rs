@@ -119,7 +119,7 @@ async fn concurrent_writers_never_lose_an_increment() {
 async fn a_lease_has_one_holder_until_it_expires_or_is_released() {
     for backend in backends() {
         let db = Db::open(&backend.location, "sample", &MIGRATIONS).await.unwrap();
-        let leases = Leases::open(db.clone()).await.unwrap();
+        let leases = Leases::new(db.clone());
         let a = leases.acquire("gc", "replica-a", 1_000, 500).await.unwrap().expect("free lease taken");
         assert_eq!((a.holder.as_str(), a.expires_at), ("replica-a", 1_500));
         assert_eq!(leases.acquire("gc", "replica-b", 1_200, 500).await.unwrap(), None, "{}", backend.label);
@@ -141,7 +141,7 @@ async fn a_lease_has_one_holder_until_it_expires_or_is_released() {
 async fn racing_holders_get_the_lease_exactly_once() {
     for backend in backends() {
         let db = Db::open(&backend.location, "sample", &MIGRATIONS).await.unwrap();
-        let leases = Leases::open(db.clone()).await.unwrap();
+        let leases = Leases::new(db.clone());
         let mut racers = Vec::new();
         for i in 0..8 {
             let leases = leases.clone();
