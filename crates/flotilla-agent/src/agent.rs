@@ -11,7 +11,7 @@ use crate::state::{AgentState, SharedState, StateError, StateFile};
 use crate::supervisor::{Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
 use flotilla_ecs_api::AgentTask;
 use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,12 +219,21 @@ impl Agent {
                 r = call => r,
             };
             match result {
-                Ok(out) => {
-                    attempt = 0;
-                    let tasks: Vec<AgentTask> = serde_json::from_value(out["tasks"].clone()).unwrap_or_default();
-                    known = tasks.iter().map(|t| (t.task_arn.clone(), t.version)).collect();
-                    self.reconcile(tasks).await;
-                }
+                Ok(out) => match read_poll_answer(&out) {
+                    Some(plan) => {
+                        attempt = 0;
+                        known = plan.known.clone();
+                        self.reconcile(plan).await;
+                    }
+                    None => {
+                        tracing::warn!("cannot read the task list of a poll answer; changing nothing");
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(backoff(attempt)) => {}
+                        }
+                        attempt += 1;
+                    }
+                },
                 Err(e) => {
                     if e.code() == Some("InvalidParameterException") || e.code() == Some("ClusterNotFoundException") {
                         tracing::warn!(error = %e, "the control plane does not know this instance; registering again");
@@ -284,9 +293,10 @@ impl Agent {
     }
 
     /// Makes local work match the control plane's list for this instance.
-    async fn reconcile(&mut self, tasks: Vec<AgentTask>) {
+    async fn reconcile(&mut self, plan: PollPlan) {
         self.running.retain(|_, r| !(r.supervisor.is_finished() && r.reporter.is_finished()));
-        let listed: Vec<String> = tasks.iter().map(|t| t.task_arn.clone()).collect();
+        let to_stop = unlisted(self.running.keys(), &plan);
+        let tasks = plan.tasks;
         // The runtime's labelled containers, listed once per pass and only if needed.
         let mut managed: Option<Vec<ManagedContainer>> = None;
         for t in tasks {
@@ -323,8 +333,8 @@ impl Agent {
             self.spawn(t, desired, adopted);
         }
         // Tasks the control plane no longer lists have ended there; stop any still here.
-        for (arn, r) in &self.running {
-            if !listed.contains(arn) {
+        for arn in to_stop {
+            if let Some(r) = self.running.get(&arn) {
                 r.desired.send_if_modified(|d| std::mem::replace(d, Desired::Stopped) != Desired::Stopped);
             }
         }
@@ -450,6 +460,60 @@ impl Agent {
     }
 }
 
+/// What the agent makes of one poll answer.
+#[derive(Debug, Default)]
+pub(crate) struct PollPlan {
+    /// The listed tasks the agent can read, to run or stop as each asks.
+    pub tasks: Vec<AgentTask>,
+    /// Every listed task's ARN, read or not.
+    pub listed: BTreeSet<String>,
+    /// Task ARN → version, sent back with the next poll.
+    pub known: BTreeMap<String, i64>,
+    /// False when a listed task has no readable ARN: then no running task can be
+    /// known to be unlisted.
+    pub complete: bool,
+}
+
+/// Reads a PollTasks answer task by task; `None` when the answer has no task list.
+///
+/// A task this agent cannot read (a status or field value newer than it, say) is
+/// reported and left alone: it still counts as listed, so it is never stopped.
+pub(crate) fn read_poll_answer(out: &Value) -> Option<PollPlan> {
+    let listed = out.get("tasks")?.as_array()?;
+    let mut plan = PollPlan { complete: true, ..PollPlan::default() };
+    for raw in listed {
+        let arn = raw.get("taskArn").and_then(Value::as_str);
+        match serde_json::from_value::<AgentTask>(raw.clone()) {
+            Ok(task) => {
+                plan.listed.insert(task.task_arn.clone());
+                plan.known.insert(task.task_arn.clone(), task.version);
+                plan.tasks.push(task);
+            }
+            Err(e) => {
+                tracing::warn!(task = arn.unwrap_or("(no arn)"), error = %e, "cannot read a listed task; leaving it as it is");
+                match arn {
+                    Some(arn) => {
+                        plan.listed.insert(arn.to_string());
+                        if let Some(version) = raw.get("version").and_then(Value::as_i64) {
+                            plan.known.insert(arn.to_string(), version);
+                        }
+                    }
+                    None => plan.complete = false,
+                }
+            }
+        }
+    }
+    Some(plan)
+}
+
+/// The running tasks the answer no longer lists: they ended on the control plane.
+pub(crate) fn unlisted<'a>(running: impl IntoIterator<Item = &'a String>, plan: &PollPlan) -> Vec<String> {
+    if !plan.complete {
+        return Vec::new();
+    }
+    running.into_iter().filter(|arn| !plan.listed.contains(*arn)).cloned().collect()
+}
+
 /// Sends a task's snapshots in order until the control plane has each, keeping
 /// only the latest of consecutive snapshots of one status; ends once the STOPPED
 /// snapshot is delivered or the supervisor is gone and everything sent.
@@ -483,5 +547,53 @@ async fn report_loop(client: ControlPlaneClient, mut snapshots: mpsc::UnboundedR
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(arn: &str, version: i64, network_mode: &str) -> Value {
+        json!({
+            "taskArn": arn, "version": version, "desiredStatus": "RUNNING", "lastStatus": "RUNNING",
+            "family": "web", "revision": 1, "overrides": {},
+            "definition": {
+                "family": "web", "networkMode": network_mode,
+                "containerDefinitions": [{"name": "app", "image": "busybox"}],
+            },
+            "containerArns": {}, "createdAt": 1.5,
+        })
+    }
+
+    const A: &str = "arn:aws:ecs:us-east-1:000000000000:task/default/a";
+    const B: &str = "arn:aws:ecs:us-east-1:000000000000:task/default/b";
+
+    #[test]
+    fn a_task_the_agent_cannot_read_is_left_alone() {
+        let answer = json!({"instanceStatus": "ACTIVE", "tasks": [task(A, 3, "bridge"), task(B, 7, "quantum-mesh")]});
+        let plan = read_poll_answer(&answer).expect("a task list");
+        assert_eq!(plan.tasks.iter().map(|t| t.task_arn.as_str()).collect::<Vec<_>>(), [A]);
+        let running = [A.to_string(), B.to_string()];
+        assert!(unlisted(&running, &plan).is_empty(), "no listed task may be stopped");
+        assert_eq!(plan.known, BTreeMap::from([(A.to_string(), 3), (B.to_string(), 7)]));
+    }
+
+    #[test]
+    fn an_answer_the_agent_cannot_read_stops_nothing() {
+        let running = [A.to_string()];
+        for answer in [json!({"tasks": "soon"}), json!({"instanceStatus": "ACTIVE"}), json!([1, 2])] {
+            assert!(read_poll_answer(&answer).is_none(), "{answer} was read as a task list");
+        }
+        // A listed task without a readable ARN could be any running task.
+        let plan = read_poll_answer(&json!({"tasks": [{"taskArn": 5}]})).expect("a task list");
+        assert!(unlisted(&running, &plan).is_empty());
+    }
+
+    #[test]
+    fn a_task_no_longer_listed_is_stopped() {
+        let plan = read_poll_answer(&json!({"instanceStatus": "ACTIVE", "tasks": [task(A, 1, "bridge")]})).unwrap();
+        let running = [A.to_string(), B.to_string()];
+        assert_eq!(unlisted(&running, &plan), [B.to_string()]);
     }
 }
