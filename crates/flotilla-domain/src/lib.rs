@@ -17,6 +17,7 @@ pub mod task;
 pub mod task_definition;
 pub mod time;
 
-pub use arn::{AccountContext, ResourceArn};
+pub use arn::{AccountContext, EcsArns, ResourceArn};
 pub use error::{ValidationError, ValidationKind};
+pub use flotilla_core;
 pub use time::Timestamp;

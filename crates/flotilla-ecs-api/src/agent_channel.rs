@@ -14,6 +14,7 @@ use crate::wire::required;
 use async_trait::async_trait;
 use axum::response::Response;
 use bytes::Bytes;
+use flotilla_domain::EcsArns;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::task::{Task, TaskOverride};

@@ -6,6 +6,7 @@ use crate::container_instances::new_id;
 use crate::error::EcsError;
 use crate::placement::{self, ConstraintWire, NO_INSTANCES, Rules, StrategyWire};
 use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
+use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
