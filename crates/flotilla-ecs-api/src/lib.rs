@@ -25,8 +25,9 @@ use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_requ
 use flotilla_store::Store;
 use std::sync::Arc;
 
-pub use agent_channel::{AgentChannel, AgentTask, MAX_WAIT_SECONDS};
+pub use agent_channel::AgentChannel;
 pub use error::EcsError;
+pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
 
 /// The ECS service, backed by a store.
 pub struct EcsService {
@@ -51,7 +52,7 @@ impl EcsService {
 #[async_trait]
 impl JsonService for EcsService {
     fn target_prefix(&self) -> &'static str {
-        "AmazonEC2ContainerServiceV20141113"
+        flotilla_ecs_model::ECS_TARGET
     }
 
     fn signing_name(&self) -> &'static str {
