@@ -1,5 +1,5 @@
 //! The agent runs on every node: it must not carry the control plane's store,
-//! placement engine or ECS API (nor SQLite through them). It shares wire shapes
+//! placement engine, front door or services (nor SQLite through them). It shares wire shapes
 //! with the control plane through `flotilla-ecs-model` instead.
 
 use std::collections::BTreeSet;
@@ -8,7 +8,17 @@ use std::process::Command;
 /// Crates the agent's normal dependency tree must never contain.
 fn forbidden(name: &str) -> bool {
     name.starts_with("sqlx")
-        || matches!(name, "libsqlite3-sys" | "flotilla-store" | "flotilla-placement" | "flotilla-ecs-api")
+        || matches!(
+            name,
+            "libsqlite3-sys"
+                | "flotilla"
+                | "flotilla-store"
+                | "flotilla-placement"
+                | "flotilla-ecs-api"
+                | "flotilla-protocol"
+                | "flotilla-registry"
+                | "flotilla-secrets"
+        )
 }
 
 #[test]
