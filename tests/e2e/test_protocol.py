@@ -1,10 +1,12 @@
-"""The AWS JSON 1.1 front door: SigV4, error shapes, request ids, limits, health and
-metrics. Requests are built with botocore's own signers and sent as raw HTTP."""
+"""The front door: SigV4, error shapes in each protocol (AWS JSON 1.0/1.1, the query
+protocol's XML), request ids, limits, health and metrics. Requests are built with
+botocore's own signers and sent as raw HTTP, or made by boto3 clients."""
 
 import datetime
 import http.client
 import json
 import urllib.request
+import xml.etree.ElementTree as ET
 
 import botocore.auth
 import botocore.awsrequest
@@ -315,3 +317,60 @@ def test_credential_scoped_to_other_service_refused(server):
     status, _, body = send(req.prepare())
     assert status == 400
     assert error_of(body)[0] == "InvalidSignatureException"
+
+
+def test_json_1_0_is_answered_in_json_1_0(server):
+    status, headers, body = server.raw("ListClusters", {}, headers={"Content-Type": "application/x-amz-json-1.0"})
+    assert status == 200
+    assert header(headers, "Content-Type") == "application/x-amz-json-1.0"
+    assert cluster_arn("default") in json.loads(body)["clusterArns"]
+
+
+# No query-protocol service is served yet: calls reach the front door, are verified,
+# and come back as XML errors in AWS's query shape that botocore's QueryParser reads.
+QUERY_CALLS = [
+    ("sts", lambda c: c.get_caller_identity()),
+    ("iam", lambda c: c.list_users()),
+    ("elbv2", lambda c: c.describe_load_balancers()),
+]
+
+
+@pytest.mark.parametrize("service, call", QUERY_CALLS, ids=[s for s, _ in QUERY_CALLS])
+def test_query_protocol_call_gets_an_xml_error_boto3_parses(server, service, call):
+    with pytest.raises(ClientError) as e:
+        call(server.client(service))
+    response = e.value.response
+    assert response["Error"]["Code"] == "InvalidAction"
+    assert response["Error"]["Type"] == "Sender"
+    assert response["Error"]["Message"]
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert response["ResponseMetadata"]["RequestId"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, code",
+    [
+        ({"secret_key": "wrong-secret-key-0000000000000000000000"}, "SignatureDoesNotMatch"),
+        ({"access_key": "AKIANOTAKNOWNKEY0000"}, "InvalidClientTokenId"),
+    ],
+)
+def test_query_protocol_auth_refusals_are_query_errors(server, kwargs, code):
+    with pytest.raises(ClientError) as e:
+        server.client("sts", **kwargs).get_caller_identity()
+    assert e.value.response["Error"]["Code"] == code
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_unsigned_form_request_is_refused_in_xml(server):
+    status, headers, body = server.raw(
+        body=b"Action=GetCallerIdentity&Version=2011-06-15",
+        sign=False,
+        headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
+    assert status == 403
+    assert header(headers, "Content-Type") == "text/xml"
+    root = ET.fromstring(body)
+    assert root.tag == "ErrorResponse"
+    assert root.findtext("Error/Type") == "Sender"
+    assert root.findtext("Error/Code") == "MissingAuthenticationToken"
+    assert root.findtext("RequestId") == header(headers, "x-amzn-RequestId")

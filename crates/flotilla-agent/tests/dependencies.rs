@@ -12,6 +12,7 @@ fn forbidden(name: &str) -> bool {
             name,
             "libsqlite3-sys"
                 | "flotilla"
+                | "flotilla-db"
                 | "flotilla-store"
                 | "flotilla-placement"
                 | "flotilla-ecs-api"

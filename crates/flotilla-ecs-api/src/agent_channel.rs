@@ -21,7 +21,7 @@ use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::task::Task;
 use flotilla_domain::task_definition::TaskDefinitionSpec;
 use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS, PollTasksRequest, PollTasksResponse};
-use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_request};
+use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_response, parse_request};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -123,13 +123,17 @@ impl AgentChannel {
 }
 
 #[async_trait]
-impl JsonService for AgentChannel {
-    fn target_prefix(&self) -> &'static str {
-        flotilla_ecs_model::AGENT_TARGET
+impl ServiceModule for AgentChannel {
+    fn wire(&self) -> Wire {
+        Wire::Json { target_prefix: flotilla_ecs_model::AGENT_TARGET }
     }
 
     fn signing_name(&self) -> &'static str {
         "ecs"
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        crate::operations::AGENT_OPERATIONS
     }
 
     async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {

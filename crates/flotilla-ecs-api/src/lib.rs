@@ -4,13 +4,16 @@
 //! tags), each holding its
 //! operations' wire shapes and handlers; handlers read the request, apply domain
 //! rules, and call the [`Store`]. Wire shapes follow botocore's ECS service model.
-//! AWS error codes for every failure are chosen in [`error`], and only there.
+//! AWS error codes for every failure are chosen in [`error`], and only there; each
+//! operation's IAM action and resources are listed in `operations`.
 
 mod agent_channel;
 mod attributes;
 mod clusters;
 mod container_instances;
 mod error;
+mod launch;
+mod operations;
 mod placement;
 mod tags;
 mod task_definitions;
@@ -21,13 +24,15 @@ use async_trait::async_trait;
 use axum::response::Response;
 use bytes::Bytes;
 use flotilla_domain::AccountContext;
-use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_request};
+use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_response, parse_request};
 use flotilla_store::Store;
 use std::sync::Arc;
 
 pub use agent_channel::AgentChannel;
 pub use error::EcsError;
 pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
+pub use launch::{Launched, Target, TaskSpec};
+pub use placement::Rules;
 
 /// The ECS service, backed by a store.
 pub struct EcsService {
@@ -50,13 +55,17 @@ impl EcsService {
 }
 
 #[async_trait]
-impl JsonService for EcsService {
-    fn target_prefix(&self) -> &'static str {
-        flotilla_ecs_model::ECS_TARGET
+impl ServiceModule for EcsService {
+    fn wire(&self) -> Wire {
+        Wire::Json { target_prefix: flotilla_ecs_model::ECS_TARGET }
     }
 
     fn signing_name(&self) -> &'static str {
         "ecs"
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        operations::ECS_OPERATIONS
     }
 
     async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {

@@ -105,7 +105,7 @@ pub(crate) fn snapshot(
 }
 
 /// What one placement call asks of the engine, besides the tasks themselves.
-pub(crate) struct Rules {
+pub struct Rules {
     pub strategies: Option<Vec<PlacementStrategy>>,
     pub constraints: Vec<PlacementConstraint>,
     pub required_attributes: Vec<String>,

@@ -2,25 +2,24 @@
 //! agent's SubmitTaskStateChange and SubmitContainerStateChange.
 
 use crate::EcsService;
-use crate::container_instances::new_id;
 use crate::error::EcsError;
+use crate::launch::{Target, TaskSpec};
 use crate::placement::{self, ConstraintWire, NO_INSTANCES, Rules, StrategyWire};
 use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
 use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
-use flotilla_domain::tag::{MAX_TAGS_PER_RESOURCE, Tag, validate_tags};
+use flotilla_domain::tag::{Tag, validate_tags};
 use flotilla_domain::task::{
-    ContainerReport, NetworkBinding, StopCode, Task, TaskContainer, TaskOverride, TaskReport, TaskStatus, task_needs,
+    ContainerReport, NetworkBinding, StopCode, Task, TaskContainer, TaskOverride, TaskReport, TaskStatus,
 };
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus};
 use flotilla_ecs_model::state_change::{
     Acknowledgment, ContainerStateChange, SubmitContainerStateChangeRequest, SubmitTaskStateChangeRequest,
 };
-use flotilla_store::{InstanceLoad, Page, StoreError, TaskFilter};
+use flotilla_store::{Page, StoreError, TaskFilter};
 use serde::{Deserialize, Serialize};
-use std::sync::Mutex;
 
 const UPDATE_ATTEMPTS: usize = 8;
 
@@ -256,66 +255,6 @@ fn check_overrides(td: &TaskDefinition, overrides: &TaskOverride) -> Result<(), 
     Ok(())
 }
 
-/// Builds a not-yet-placed task of a definition.
-fn new_task(
-    td: &TaskDefinition,
-    cluster: &str,
-    input: &RunTaskInput,
-    overrides: &TaskOverride,
-    now: Timestamp,
-) -> Task {
-    let containers = td
-        .spec
-        .container_definitions
-        .iter()
-        .map(|c| {
-            let o = overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(&c.name));
-            TaskContainer {
-                id: new_id(),
-                name: c.name.clone(),
-                image: c.image.clone(),
-                last_status: TaskStatus::Pending,
-                exit_code: None,
-                reason: None,
-                runtime_id: None,
-                health_status: c.health_check.as_ref().map(|_| "UNKNOWN".to_string()),
-                network_bindings: Vec::new(),
-                cpu: o.and_then(|o| o.cpu).unwrap_or(c.cpu),
-                memory: o.and_then(|o| o.memory).or(c.memory),
-                memory_reservation: o.and_then(|o| o.memory_reservation).or(c.memory_reservation),
-                essential: c.is_essential(),
-            }
-        })
-        .collect();
-    Task {
-        id: new_id(),
-        cluster: cluster.to_string(),
-        family: td.family.clone(),
-        revision: td.revision,
-        container_instance_id: None,
-        last_status: TaskStatus::Provisioning,
-        desired_status: TaskStatus::Running,
-        started_by: input.started_by.clone(),
-        group: input.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
-        overrides: overrides.clone(),
-        reservation: task_needs(&td.spec, overrides),
-        containers,
-        cpu: overrides.cpu.clone().or_else(|| td.spec.cpu.clone()),
-        memory: overrides.memory.clone().or_else(|| td.spec.memory.clone()),
-        created_at: now,
-        pull_started_at: None,
-        pull_stopped_at: None,
-        started_at: None,
-        stopping_at: None,
-        execution_stopped_at: None,
-        stopped_at: None,
-        stop_code: None,
-        stopped_reason: None,
-        client_token: input.client_token.clone(),
-        version: 1,
-    }
-}
-
 async fn checked_definition(svc: &EcsService, given: Option<String>) -> Result<TaskDefinition, EcsError> {
     let given = required(given, "taskDefinition")?;
     let td = svc
@@ -353,58 +292,6 @@ fn check_run_options(input: &RunTaskInput) -> Result<(), EcsError> {
     Ok(())
 }
 
-/// (container instance ARN, reason) for each instance that could take no task.
-type FailureLog = Mutex<Vec<(String, String)>>;
-
-/// Chooses instances for tasks (see [`flotilla_store::Placer`]), logging per-instance failures.
-type LaunchPlacer<'a> = dyn Fn(&[InstanceLoad], &[Task], &FailureLog) -> Vec<Result<usize, String>> + Sync + 'a;
-
-/// Places and stores tasks; failures are per instance, as ECS reports them.
-async fn launch(
-    svc: &EcsService,
-    cluster: &str,
-    tasks: Vec<Task>,
-    tags: &[Tag],
-    placer: &LaunchPlacer<'_>,
-) -> Result<TasksOutput, EcsError> {
-    let failures = Mutex::new(Vec::new());
-    let placed = svc.store.place_tasks(cluster, tasks, &|loads, tasks| placer(loads, tasks, &failures)).await?;
-    let mut out = TasksOutput { tasks: Vec::new(), failures: Vec::new() };
-    let mut unplaced_reasons = Vec::new();
-    for result in placed {
-        match result {
-            Ok(task) => {
-                let arn = svc.account.task_arn(&task.cluster, &task.id);
-                if !tags.is_empty() {
-                    svc.store.tag_resource(&arn, tags, MAX_TAGS_PER_RESOURCE).await?;
-                }
-                if let Some(id) = &task.container_instance_id {
-                    svc.wakeups.wake(id);
-                }
-                out.tasks.push(svc.task_shape(task, true).await?);
-            }
-            Err(reason) => unplaced_reasons.push(reason),
-        }
-    }
-    if unplaced_reasons.iter().any(|r| r == NO_INSTANCES) && out.tasks.is_empty() {
-        return Err(EcsError::invalid(NO_INSTANCES));
-    }
-    let per_instance = failures.into_inner().unwrap_or_else(|p| p.into_inner());
-    if !unplaced_reasons.is_empty() {
-        if per_instance.is_empty() {
-            out.failures.push(Failure {
-                arn: svc.account.cluster_arn(cluster),
-                reason: unplaced_reasons[0].clone(),
-                detail: None,
-            });
-        }
-        for (arn, reason) in per_instance {
-            out.failures.push(Failure { arn, reason, detail: None });
-        }
-    }
-    Ok(out)
-}
-
 pub(crate) async fn run_task(svc: &EcsService, input: RunTaskInput) -> Result<TasksOutput, EcsError> {
     let cluster = svc.cluster_for_use(input.cluster.as_deref()).await?;
     check_run_options(&input)?;
@@ -424,13 +311,36 @@ pub(crate) async fn run_task(svc: &EcsService, input: RunTaskInput) -> Result<Ta
         constraints: placement::parse_constraints(&td, &input.placement_constraints)?,
         required_attributes: td.requires_attributes.clone(),
     };
-    let now = Timestamp::now();
-    let tasks = (0..count).map(|_| new_task(&td, &cluster.name, &input, &overrides, now)).collect();
-    let account = svc.account.clone();
-    let placer = move |loads: &[InstanceLoad], tasks: &[Task], failures: &FailureLog| {
-        placement::place_tasks(&account, loads, tasks, &rules, failures)
+    let spec = TaskSpec {
+        definition: &td,
+        overrides,
+        group: input.group.clone(),
+        started_by: input.started_by.clone(),
+        client_token: input.client_token.clone(),
+        tags: input.tags.clone(),
     };
-    launch(svc, &cluster.name, tasks, &input.tags, &placer).await
+    let launched =
+        svc.launch_tasks(&cluster.name, &spec, count as usize, &Target::Cluster(rules), Timestamp::now()).await?;
+    if launched.no_instances() {
+        return Err(EcsError::invalid(NO_INSTANCES));
+    }
+    let mut out = TasksOutput { tasks: Vec::new(), failures: Vec::new() };
+    for task in launched.tasks {
+        out.tasks.push(svc.task_shape(task, true).await?);
+    }
+    if let Some(reason) = launched.unplaced.first() {
+        if launched.instance_failures.is_empty() {
+            out.failures.push(Failure {
+                arn: svc.account.cluster_arn(&cluster.name),
+                reason: reason.clone(),
+                detail: None,
+            });
+        }
+        for (arn, reason) in launched.instance_failures {
+            out.failures.push(Failure { arn, reason, detail: None });
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -471,34 +381,27 @@ pub(crate) async fn start_task(svc: &EcsService, input: StartTaskInput) -> Resul
             out.failures.push(Failure { arn, reason: "MISSING".into(), detail: None });
             continue;
         };
-        let target = ci.id.clone();
-        let rules = Rules {
-            strategies: Some(Vec::new()),
-            constraints: Vec::new(),
-            required_attributes: td.requires_attributes.clone(),
+        let spec = TaskSpec {
+            definition: &td,
+            overrides: overrides.clone(),
+            group: run.group.clone(),
+            started_by: run.started_by.clone(),
+            client_token: None,
+            tags: run.tags.clone(),
         };
-        let account = svc.account.clone();
-        // StartTask names the instance: only it is considered, with no strategy.
-        let only_target = move |loads: &[InstanceLoad], tasks: &[Task], failures: &FailureLog| {
-            let Some(i) = loads.iter().position(|l| l.instance.id == target) else {
-                return tasks.iter().map(|_| Err("MISSING".to_string())).collect();
-            };
-            placement::place_tasks(&account, std::slice::from_ref(&loads[i]), tasks, &rules, failures)
-                .into_iter()
-                .map(|r| r.map(|_| i))
-                .collect()
-        };
-        let task = new_task(&td, &cluster.name, &run, &overrides, now);
-        let mut one = launch(svc, &cluster.name, vec![task], &run.tags, &only_target).await?;
-        for f in &mut one.failures {
-            f.arn = svc.account.container_instance_arn(&cluster.name, &ci.id);
+        let target = Target::Instance { id: ci.id.clone(), required_attributes: td.requires_attributes.clone() };
+        let launched = svc.launch_tasks(&cluster.name, &spec, 1, &target, now).await?;
+        let instance_arn = svc.account.container_instance_arn(&cluster.name, &ci.id);
+        for task in launched.tasks {
+            out.tasks.push(svc.task_shape(task, true).await?);
         }
-        out.tasks.append(&mut one.tasks);
-        out.failures.append(&mut one.failures);
+        if let Some(reason) = launched.unplaced.into_iter().next() {
+            let reason = launched.instance_failures.into_iter().next().map_or(reason, |(_, r)| r);
+            out.failures.push(Failure { arn: instance_arn, reason, detail: None });
+        }
     }
     Ok(out)
 }
-
 #[derive(Deserialize)]
 pub(crate) struct StopTaskInput {
     cluster: Option<String>,

@@ -1,14 +1,24 @@
-//! `POST /` for AWS JSON 1.1: bound the body, verify SigV4, route by `X-Amz-Target`.
+//! `POST /`: bound the body, verify SigV4, route by protocol, authorize, dispatch.
+//!
+//! AWS JSON 1.0/1.1 requests are routed by `X-Amz-Target`; query-protocol requests by
+//! the SigV4 scope's service and the form's `Action`; smithy RPC v2 CBOR requests are
+//! verified and refused (no service speaks it yet). Every refusal is answered in the
+//! protocol the request used.
 
+use crate::auth::{AllowAll, AuthorizationRequest, Authorizer, Caller, CredentialSource, Decision};
 use crate::error::AwsError;
-use async_trait::async_trait;
+use crate::module::{ArnScope, OperationInput, Resources, ServiceModule, Wire, find_operation};
+use crate::protocol::Protocol;
+use crate::query::QueryRequest;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use axum::routing::post;
 use bytes::Bytes;
-use flotilla_sigv4::{CredentialStore, SignableRequest, verify};
-use http::{HeaderValue, StatusCode};
+use flotilla_sigv4::{SecretKey, SignableRequest, verify};
+use http::HeaderValue;
+use http::request::Parts;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,51 +29,67 @@ pub const REQUEST_ID_HEADER: &str = "x-amzn-RequestId";
 #[derive(Debug, Clone)]
 struct RequestId(String);
 
-/// Who made a verified call.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub access_key_id: String,
-    pub request_id: String,
-}
-
-/// An AWS JSON 1.1 service: answers the operations of one `X-Amz-Target` prefix.
-#[async_trait]
-pub trait JsonService: Send + Sync + 'static {
-    /// The `X-Amz-Target` prefix, e.g. `AmazonEC2ContainerServiceV20141113`.
-    fn target_prefix(&self) -> &'static str;
-    /// The SigV4 signing name clients use, e.g. `ecs`.
-    fn signing_name(&self) -> &'static str;
-    /// Answers one operation; `body` is the raw request JSON.
-    async fn call(&self, operation: &str, body: Bytes, caller: &Caller) -> Result<Response, AwsError>;
-}
-
 /// Told of every answered request, e.g. to keep metrics.
 pub trait RequestObserver: Send + Sync + 'static {
-    /// `target` is the `X-Amz-Target` as sent (empty when absent).
-    fn observe(&self, target: &str, status: u16, elapsed: Duration);
+    /// `operation` is `Prefix.Operation` as sent: the `X-Amz-Target` of JSON requests,
+    /// `service.Action` of query requests (empty when the request named none).
+    fn observe(&self, operation: &str, status: u16, elapsed: Duration);
 }
 
-/// The shared front door of every AWS JSON 1.1 service.
+/// Where this endpoint is and how much it reads.
+#[derive(Debug, Clone)]
+pub struct FrontDoorConfig {
+    /// The region requests must be signed for; also the region of the ARNs built here.
+    pub region: String,
+    /// The account of the ARNs built here.
+    pub account_id: String,
+    /// The largest request body read.
+    pub max_body_bytes: usize,
+}
+
+/// The shared front door of every AWS service module.
 pub struct FrontDoor {
-    services: HashMap<&'static str, Arc<dyn JsonService>>,
+    modules: Vec<Arc<dyn ServiceModule>>,
+    /// `X-Amz-Target` prefix → module.
+    json: HashMap<&'static str, Arc<dyn ServiceModule>>,
+    /// Signing name → query-protocol module.
+    query: HashMap<&'static str, Arc<dyn ServiceModule>>,
+    credentials: Arc<dyn CredentialSource>,
+    authorizer: Arc<dyn Authorizer>,
     observer: Option<Arc<dyn RequestObserver>>,
-    credentials: Arc<dyn CredentialStore + Send + Sync>,
-    region: String,
-    max_body_bytes: usize,
+    config: FrontDoorConfig,
 }
 
 impl FrontDoor {
-    pub fn new(
-        credentials: Arc<dyn CredentialStore + Send + Sync>,
-        region: impl Into<String>,
-        max_body_bytes: usize,
-    ) -> Self {
-        Self { services: HashMap::new(), observer: None, credentials, region: region.into(), max_body_bytes }
+    /// A front door serving no module yet, allowing every verified call.
+    pub fn new(credentials: Arc<dyn CredentialSource>, config: FrontDoorConfig) -> Self {
+        Self {
+            modules: Vec::new(),
+            json: HashMap::new(),
+            query: HashMap::new(),
+            credentials,
+            authorizer: Arc::new(AllowAll),
+            observer: None,
+            config,
+        }
     }
 
-    /// Adds a service, routed by its target prefix.
-    pub fn with_service(mut self, service: Arc<dyn JsonService>) -> Self {
-        self.services.insert(service.target_prefix(), service);
+    /// Adds a module, routed by its [`Wire`]; it replaces a module routed the same way.
+    pub fn with_module(mut self, module: Arc<dyn ServiceModule>) -> Self {
+        let replaced = match module.wire() {
+            Wire::Json { target_prefix } => self.json.insert(target_prefix, module.clone()),
+            Wire::Query { .. } => self.query.insert(module.signing_name(), module.clone()),
+        };
+        if let Some(old) = replaced {
+            self.modules.retain(|m| !Arc::ptr_eq(m, &old));
+        }
+        self.modules.push(module);
+        self
+    }
+
+    /// Decides every verified call with `authorizer`.
+    pub fn with_authorizer(mut self, authorizer: Arc<dyn Authorizer>) -> Self {
+        self.authorizer = authorizer;
         self
     }
 
@@ -73,20 +99,52 @@ impl FrontDoor {
         self
     }
 
-    /// Answers `POST /`.
+    /// The modules served, in the order added.
+    pub fn modules(&self) -> &[Arc<dyn ServiceModule>] {
+        &self.modules
+    }
+
+    /// `POST /`, `POST /service/…` (RPC v2 CBOR) and every module's own routes.
+    pub fn router(self: Arc<Self>) -> axum::Router {
+        let root = self.clone();
+        let cbor = self.clone();
+        let mut router = axum::Router::new()
+            .route("/", post(move |req: Request| async move { root.handle(req).await }))
+            .route("/service/{*rest}", post(move |req: Request| async move { cbor.handle(req).await }));
+        for module in &self.modules {
+            if let Some(routes) = module.routes() {
+                router = router.merge(routes);
+            }
+        }
+        router
+    }
+
+    /// Answers one request.
     pub async fn handle(&self, request: Request) -> Response {
         let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-        let target = request.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
         let started = Instant::now();
-        let outcome = self.dispatch(request, &target, &request_id).await;
-        let response = outcome.unwrap_or_else(IntoResponse::into_response);
+        let (parts, body) = request.into_parts();
+        let protocol = Protocol::detect(&parts);
+        let mut route = Route {
+            operation: match &protocol {
+                Protocol::Json { target, .. } => target.clone(),
+                Protocol::Query => String::new(),
+                Protocol::RpcV2Cbor { service, operation } => format!("{service}.{operation}"),
+            },
+            xmlns: None,
+        };
+        let response = match self.dispatch(parts, body, &protocol, &request_id, &mut route).await {
+            Ok(response) => protocol.fit_answer(response),
+            Err(error) => protocol.error_response(&error, &request_id, route.xmlns),
+        };
+        let operation = route.operation;
         if let Some(observer) = &self.observer {
-            observer.observe(&target, response.status().as_u16(), started.elapsed());
+            observer.observe(&operation, response.status().as_u16(), started.elapsed());
         }
         tracing::info!(
             target: "flotilla::api",
             request_id = %request_id,
-            operation = %target,
+            operation = %operation,
             status = response.status().as_u16(),
             micros = started.elapsed().as_micros() as u64,
             "request"
@@ -94,61 +152,171 @@ impl FrontDoor {
         response
     }
 
-    async fn dispatch(&self, request: Request, target: &str, request_id: &str) -> Result<Response, AwsError> {
-        let (parts, body) = request.into_parts();
-        let body = read_bounded(body, &parts.headers, self.max_body_bytes).await?;
-        let identity =
-            verify(&SignableRequest::from_parts(&parts), Some(&body), self.credentials.as_ref(), SystemTime::now())
-                .map_err(|e| {
-                    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::FORBIDDEN);
-                    AwsError::new(status, e.code(), e.message())
-                })?;
-        let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
-        let service = self.services.get(prefix).filter(|_| !operation.is_empty()).ok_or_else(|| {
-            AwsError::client("UnknownOperationException", format!("unknown operation: X-Amz-Target '{target}'"))
+    async fn dispatch(
+        &self,
+        parts: Parts,
+        body: Body,
+        protocol: &Protocol,
+        request_id: &str,
+        route: &mut Route,
+    ) -> Result<Response, AwsError> {
+        let limit = self.config.max_body_bytes;
+        let body = read_bounded(body, &parts.headers, limit).await.map_err(|e| match e {
+            BodyError::TooLarge => protocol.too_large(limit),
+            BodyError::Unreadable(message) => AwsError::serialization(message),
         })?;
-        if identity.service != service.signing_name() {
-            return Err(AwsError::client(
-                "InvalidSignatureException",
-                format!("Credential should be scoped to correct service: '{}'.", service.signing_name()),
-            ));
+
+        // Who is it? Look the key up (maybe in a store), then verify against that key.
+        let principal = match claimed_access_key(&parts) {
+            Some(key) => self.credentials.lookup(&key).await.map_err(|e| {
+                tracing::error!(error = %e, "credential lookup failed");
+                AwsError::internal("InternalFailure", format!("looking up the credentials of access key {key} failed"))
+            })?,
+            None => None,
+        };
+        let signable = SignableRequest::from_parts(&parts);
+        let now = SystemTime::now();
+        let verified = match &principal {
+            Some(p) => verify(&signable, Some(&body), &p.credentials, now),
+            None => verify(&signable, Some(&body), &HashMap::<String, SecretKey>::new(), now),
+        };
+        let identity = verified.map_err(|e| protocol.auth_error(&e))?;
+        let caller = Caller {
+            access_key_id: identity.access_key_id.clone(),
+            principal_arn: principal.and_then(|p| p.arn),
+            request_id: request_id.to_string(),
+        };
+
+        // Which module and operation?
+        let (module, operation, query) = match protocol {
+            Protocol::Json { target, .. } => {
+                let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
+                let module =
+                    self.json.get(prefix).filter(|_| !operation.is_empty()).ok_or_else(|| {
+                        protocol.unknown_operation(format!("unknown operation: X-Amz-Target '{target}'"))
+                    })?;
+                (module, operation.to_string(), None)
+            }
+            Protocol::Query => {
+                let query = QueryRequest::parse(&body)?;
+                route.operation = format!("{}.{}", identity.service, query.action);
+                let module = self.query.get(identity.service.as_str()).ok_or_else(|| {
+                    protocol.unknown_operation(format!(
+                        "unknown operation: no query-protocol service signed as '{}' serves action '{}' here",
+                        identity.service, query.action
+                    ))
+                })?;
+                (module, query.action.clone(), Some(query))
+            }
+            Protocol::RpcV2Cbor { service, operation } => {
+                return Err(protocol.unknown_operation(format!(
+                    "unknown operation: the smithy rpc-v2-cbor protocol is not served yet (service '{service}', operation '{operation}')"
+                )));
+            }
+        };
+        if let Wire::Query { xmlns, .. } = module.wire() {
+            route.xmlns = Some(xmlns);
         }
-        if identity.region != self.region {
-            return Err(AwsError::client(
-                "InvalidSignatureException",
-                format!(
-                    "Credential should be scoped to a valid region, not '{}'; this endpoint serves '{}'.",
-                    identity.region, self.region
-                ),
-            ));
+        if identity.service != module.signing_name() {
+            return Err(protocol
+                .scope_error(format!("Credential should be scoped to correct service: '{}'.", module.signing_name())));
         }
-        let caller = Caller { access_key_id: identity.access_key_id, request_id: request_id.to_string() };
-        service.call(operation, body, &caller).await
+        if identity.region != self.config.region {
+            return Err(protocol.scope_error(format!(
+                "Credential should be scoped to a valid region, not '{}'; this endpoint serves '{}'.",
+                identity.region, self.config.region
+            )));
+        }
+        if let (Wire::Query { version, .. }, Some(q)) = (module.wire(), &query)
+            && q.version.as_deref().is_some_and(|v| v != version)
+        {
+            return Err(protocol.unknown_operation(format!(
+                "Could not find operation {} for version {}",
+                q.action,
+                q.version.as_deref().unwrap_or_default()
+            )));
+        }
+        let operation = find_operation(module.operations(), &operation).ok_or_else(|| match &query {
+            Some(q) => protocol.unknown_operation(format!(
+                "Could not find operation {} for version {}",
+                q.action,
+                q.version.as_deref().unwrap_or("(none)")
+            )),
+            None => protocol.unknown_operation(format!("unknown operation: X-Amz-Target '{}'", route.operation)),
+        })?;
+
+        // May they?
+        let scope = ArnScope { region: &self.config.region, account_id: &self.config.account_id };
+        let mut resources = match (operation.resources, &query) {
+            (Resources::Any, _) => Vec::new(),
+            (Resources::From(read), Some(q)) => read(&OperationInput::Query(q), &scope),
+            (Resources::From(read), None) => {
+                let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                read(&OperationInput::Json(&json), &scope)
+            }
+        };
+        if resources.is_empty() {
+            resources.push("*".to_string());
+        }
+        let request = AuthorizationRequest {
+            caller: &caller,
+            service: module.signing_name(),
+            operation: operation.name,
+            action: operation.action,
+            resources: &resources,
+        };
+        if let Decision::Deny { resource } = self.authorizer.authorize(&request).await {
+            tracing::info!(access_key_id = %caller.access_key_id, action = operation.action, %resource, "access denied");
+            return Err(protocol.access_denied(format!(
+                "User: {} is not authorized to perform: {} on resource: {resource}",
+                caller.display_name(),
+                operation.action
+            )));
+        }
+        module.call(operation.name, body, &caller).await
     }
 }
 
-fn too_large(limit: usize) -> AwsError {
-    AwsError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "RequestEntityTooLargeException",
-        format!("the request body is larger than the limit of {limit} bytes"),
-    )
+/// What routing learnt about a request, for its log line, metrics and error shape.
+struct Route {
+    /// `Prefix.Operation` (see [`RequestObserver::observe`]).
+    operation: String,
+    /// The XML namespace of the query-protocol module it reached.
+    xmlns: Option<&'static str>,
 }
 
-async fn read_bounded(body: Body, headers: &http::HeaderMap, limit: usize) -> Result<Bytes, AwsError> {
+/// The access key id a request claims to be signed with, before anything is verified.
+fn claimed_access_key(parts: &Parts) -> Option<String> {
+    let first_segment = |credential: &str| credential.split('/').next().filter(|k| !k.is_empty()).map(str::to_string);
+    if let Some(auth) = parts.headers.get(http::header::AUTHORIZATION) {
+        let auth = auth.to_str().ok()?;
+        let credential = auth.split([',', ' ', '\t']).find_map(|p| p.strip_prefix("Credential="))?;
+        return first_segment(credential);
+    }
+    let query = flotilla_sigv4::encode::parse_query(parts.uri.query()?);
+    let (_, credential) = query.into_iter().find(|(name, _)| name.as_slice() == b"X-Amz-Credential")?;
+    first_segment(std::str::from_utf8(&credential).ok()?)
+}
+
+enum BodyError {
+    TooLarge,
+    Unreadable(String),
+}
+
+async fn read_bounded(body: Body, headers: &http::HeaderMap, limit: usize) -> Result<Bytes, BodyError> {
     let declared = headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large(limit));
+        return Err(BodyError::TooLarge);
     }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let mut source: Option<&dyn std::error::Error> = Some(&e);
         while let Some(err) = source {
             if err.to_string().contains("length limit exceeded") {
-                return too_large(limit);
+                return BodyError::TooLarge;
             }
             source = err.source();
         }
-        AwsError::serialization(format!("reading the request body failed: {e}"))
+        BodyError::Unreadable(format!("reading the request body failed: {e}"))
     })
 }
 

@@ -1,10 +1,12 @@
-//! Reading request JSON and writing response JSON for the AWS JSON 1.1 protocol.
+//! Reading request JSON and writing response JSON for the AWS JSON protocols (the front
+//! door answers 1.0 requests with the 1.0 content type).
 
 use crate::error::AwsError;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub const AWS_JSON_1_0: &str = "application/x-amz-json-1.0";
 pub const AWS_JSON_1_1: &str = "application/x-amz-json-1.1";
 
 /// Reads an operation's input. An empty body reads as `{}`.

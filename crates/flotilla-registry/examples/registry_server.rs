@@ -7,12 +7,9 @@
 //! `flotilla-secret`). `FLOTILLA_CREATE_ON_PUSH=1` creates repositories on push;
 //! `FLOTILLA_MAINTENANCE_SECS=N` runs lifecycle policies and GC every N seconds.
 
-use axum::Router;
-use axum::extract::Request;
-use axum::routing::post;
 use flotilla_domain::AccountContext;
-use flotilla_protocol::{FrontDoor, request_id_layer};
-use flotilla_registry::{Registry, RegistryConfig};
+use flotilla_protocol::{CancellationToken, FrontDoor, FrontDoorConfig, ServiceModule, request_id_layer};
+use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_sigv4::Credentials;
 use std::sync::Arc;
 
@@ -30,20 +27,30 @@ async fn main() {
         create_on_push: std::env::var("FLOTILLA_CREATE_ON_PUSH").is_ok_and(|v| v == "1"),
     };
     let account = AccountContext::default();
-    let registry = Registry::open(&data_dir, account.clone(), b"example-token-key".to_vec(), config)
-        .await
-        .expect("opening the registry");
-    let front_door = Arc::new(
-        FrontDoor::new(Arc::new(Credentials::new(key, secret)), account.region.clone(), 16 << 20)
-            .with_service(registry.ecr_service()),
-    );
-    let app = Router::new()
-        .route("/", post(move |req: Request| async move { front_door.handle(req).await }))
-        .merge(registry.router())
-        .layer(axum::middleware::from_fn(request_id_layer));
-    if let Some(secs) = std::env::var("FLOTILLA_MAINTENANCE_SECS").ok().and_then(|v| v.parse::<u64>().ok()) {
-        registry.spawn_maintenance(std::time::Duration::from_secs(secs), std::time::Duration::from_secs(3600));
-    }
+    let registry = Registry::open(
+        &data_dir,
+        &flotilla_registry::StoreLocation::Sqlite { dir: data_dir.clone() },
+        account.clone(),
+        b"example-token-key".to_vec(),
+        config,
+    )
+    .await
+    .expect("opening the registry");
+    let module = match std::env::var("FLOTILLA_MAINTENANCE_SECS").ok().and_then(|v| v.parse::<u64>().ok()) {
+        Some(secs) => registry.service_module(Maintenance {
+            interval: std::time::Duration::from_secs(secs),
+            gc_grace: std::time::Duration::from_secs(3600),
+        }),
+        None => registry.ecr_service(),
+    };
+    let config = FrontDoorConfig {
+        region: account.region.clone(),
+        account_id: account.account_id.clone(),
+        max_body_bytes: 16 << 20,
+    };
+    let front_door = FrontDoor::new(Arc::new(Credentials::new(key, secret)), config).with_module(module.clone());
+    let app = Arc::new(front_door).router().layer(axum::middleware::from_fn(request_id_layer));
+    let _background = module.spawn_background(CancellationToken::new());
     println!("registry listening on http://{addr}");
     axum::serve(listener, app).await.expect("serving");
 }

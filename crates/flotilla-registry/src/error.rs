@@ -9,10 +9,9 @@ use http::{HeaderValue, StatusCode, header};
 pub enum RegistryError {
     #[error("{doing} {path}: {source}")]
     Io { doing: &'static str, path: String, source: std::io::Error },
-    #[error("{doing}: {source}")]
-    Database { doing: String, source: sqlx::Error },
-    #[error("applying the registry database migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The registry store's database failed.
+    #[error(transparent)]
+    Db(#[from] flotilla_db::DbError),
     #[error("stored {what} is corrupt: {reason}")]
     Corrupt { what: String, reason: String },
 }
@@ -26,7 +25,7 @@ pub(crate) trait Doing<T> {
 
 impl<T> Doing<T> for std::result::Result<T, sqlx::Error> {
     fn doing(self, what: impl Into<String>) -> Result<T> {
-        self.map_err(|source| RegistryError::Database { doing: what.into(), source })
+        self.map_err(|source| flotilla_db::DbError::Query { doing: what.into(), source }.into())
     }
 }
 

@@ -1,39 +1,50 @@
 //! Flotilla's container registry: the OCI distribution API under `/v2/`, the ECR API
 //! (an AWS JSON 1.1 service), and `docker login` with ECR-style tokens.
 //!
-//! [`Registry::open`] opens the registry's state in a data directory and gives the two
-//! pieces the server mounts: [`Registry::router`] (the `/v2/` routes, with their own
-//! Basic authentication) and [`Registry::ecr_service`] (a [`flotilla_protocol::JsonService`]
-//! behind the SigV4 front door).
+//! [`Registry::open`] opens the registry's state in a data directory;
+//! [`Registry::service_module`] is what the server serves: a
+//! [`flotilla_protocol::ServiceModule`] with the ECR API behind the SigV4 front door, the
+//! `/v2/` routes (with their own Basic authentication) and maintenance in the
+//! background. [`Registry::router`] alone gives the `/v2/` routes.
 //!
-//! Wiring into a server (the ECR service goes behind the SigV4 front door; `/v2/`
-//! authenticates by itself and must not be behind SigV4):
+//! Wiring into a server (the ECR service goes behind the SigV4 front door, which also
+//! mounts the module's `/v2/` routes; `/v2/` authenticates by itself, not with SigV4):
 //!
 //! ```no_run
 //! # async fn wire(front_door_credentials: flotilla_sigv4::Credentials) -> Result<(), Box<dyn std::error::Error>> {
-//! use flotilla_registry::{Registry, RegistryConfig};
+//! use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 //! use std::sync::Arc;
 //! let config = RegistryConfig { endpoint: "http://127.0.0.1:4566".into(), create_on_push: false };
+//! let data_dir = std::path::Path::new("/var/lib/flotilla");
 //! let registry = Registry::open(
-//!     std::path::Path::new("/var/lib/flotilla"),
+//!     data_dir,
+//!     &flotilla_registry::StoreLocation::Sqlite { dir: data_dir.into() },
 //!     flotilla_domain::AccountContext::default(),
 //!     b"a stable secret of the data dir".to_vec(),
 //!     config,
 //! )
 //! .await?;
-//! let front_door = flotilla_protocol::FrontDoor::new(Arc::new(front_door_credentials), "us-east-1", 16 << 20)
-//!     .with_service(registry.ecr_service());
-//! let app: axum::Router = axum::Router::new().merge(registry.router()); // plus POST / to `front_door`
-//! let _maintenance = registry.spawn_maintenance(
-//!     std::time::Duration::from_secs(3600), // lifecycle policies, upload purge, GC
-//!     std::time::Duration::from_secs(24 * 3600), // GC grace for blobs pushed without a manifest yet
-//! );
-//! # let _ = (front_door, app);
+//! let module = registry.service_module(Maintenance {
+//!     interval: std::time::Duration::from_secs(3600), // lifecycle policies, upload purge, GC
+//!     gc_grace: std::time::Duration::from_secs(24 * 3600), // for blobs pushed without a manifest yet
+//! });
+//! let front_door_config = flotilla_protocol::FrontDoorConfig {
+//!     region: "us-east-1".into(),
+//!     account_id: "000000000000".into(),
+//!     max_body_bytes: 16 << 20,
+//! };
+//! let front_door = flotilla_protocol::FrontDoor::new(Arc::new(front_door_credentials), front_door_config)
+//!     .with_module(module.clone());
+//! let app: axum::Router = Arc::new(front_door).router(); // `POST /` and `/v2/`
+//! let shutdown = flotilla_protocol::CancellationToken::new();
+//! let _maintenance = flotilla_protocol::ServiceModule::spawn_background(module.as_ref(), shutdown.clone());
+//! # let _ = app;
 //! # Ok(())
 //! # }
 //! ```
 //!
-//! Storage: metadata in `DATA_DIR/registry.db` (SQLite, behind [`RegistryStore`]);
+//! Storage: metadata behind [`RegistryStore`], in `DATA_DIR/registry.db` (SQLite) or the
+//! `registry` schema of a PostgreSQL database;
 //! blob files under `DATA_DIR/registry/blobs`, uploads in progress under
 //! `DATA_DIR/registry/uploads` (see [`blobs`]).
 
@@ -54,7 +65,8 @@ use crate::blobs::BlobFiles;
 use crate::digest::Hasher;
 pub use crate::ecr::EcrService;
 pub use crate::error::{OciError, RegistryError};
-pub use crate::store::{RegistryStore, SqliteRegistryStore};
+pub use crate::store::{RegistryStore, SqlRegistryStore};
+pub use flotilla_db::StoreLocation;
 use flotilla_domain::AccountContext;
 use std::collections::HashMap;
 use std::path::Path;
@@ -83,6 +95,14 @@ impl Default for RegistryConfig {
 /// The incremental sha256 of an upload session, kept while its bytes stream in so
 /// completing it needs no second read; rebuilt from the file when absent or stale.
 pub(crate) type SessionHash = Arc<tokio::sync::Mutex<Option<(u64, Hasher)>>>;
+
+/// How often the registry runs its maintenance (lifecycle policies, abandoned uploads,
+/// garbage collection) and how long unreferenced blobs are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Maintenance {
+    pub interval: std::time::Duration,
+    pub gc_grace: std::time::Duration,
+}
 
 /// Everything the registry's handlers share.
 pub(crate) struct State {
@@ -116,17 +136,19 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Opens (creating) the registry's database and directories under `data_dir`.
+    /// Opens (creating) the registry's store at `location` and its directories under
+    /// `data_dir`.
     /// `token_key` signs registry passwords; keep it stable across restarts so issued
     /// tokens stay valid.
     pub async fn open(
         data_dir: &Path,
+        location: &StoreLocation,
         account: AccountContext,
         token_key: Vec<u8>,
         config: RegistryConfig,
     ) -> Result<Self, RegistryError> {
         tokio::fs::create_dir_all(data_dir).await.map_err(error::io_error("creating the data directory", data_dir))?;
-        let store = SqliteRegistryStore::open(&data_dir.join("registry.db")).await?;
+        let store = SqlRegistryStore::open(location).await?;
         Self::with_store(data_dir, Arc::new(store), account, token_key, config).await
     }
 
@@ -164,9 +186,16 @@ impl Registry {
         oci::router(self.state.clone())
     }
 
-    /// The ECR API, to add to the front door.
+    /// The ECR API alone, to add to a front door (the `/v2/` routes come with it;
+    /// nothing runs in the background).
     pub fn ecr_service(&self) -> Arc<EcrService> {
-        Arc::new(EcrService::new(self.state.clone()))
+        Arc::new(EcrService::new(self.state.clone(), None))
+    }
+
+    /// The whole registry as a service module: the ECR API, the `/v2/` routes, and
+    /// `maintenance` in the background.
+    pub fn service_module(&self, maintenance: Maintenance) -> Arc<EcrService> {
+        Arc::new(EcrService::new(self.state.clone(), Some(maintenance)))
     }
 
     /// A registry password valid for [`auth::TOKEN_LIFETIME_SECS`] (as GetAuthorizationToken gives).

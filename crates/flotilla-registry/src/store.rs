@@ -1,4 +1,5 @@
-//! Registry metadata: the [`RegistryStore`] trait and its SQLite implementation.
+//! Registry metadata: the [`RegistryStore`] trait and its SQL implementation on the
+//! storage foundation (SQLite's `registry.db`, or the `registry` schema on PostgreSQL).
 //!
 //! The store knows which blobs exist and which repositories may serve them, the
 //! manifests and tags of each repository, repositories' settings, and uploads in
@@ -8,14 +9,20 @@
 
 use crate::error::{Doing, RegistryError, Result};
 use async_trait::async_trait;
+use flotilla_db::{Db, Migrations, RowExt, StoreLocation, Tx};
 use flotilla_domain::Timestamp;
 use flotilla_domain::tag::Tag;
-use flotilla_store::durable_sqlite_options;
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions, SqliteRow};
-use sqlx::{Row, Sqlite, Transaction};
-use std::path::Path;
+use sqlx::any::AnyRow;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The registry store's name: `registry.db` on SQLite, schema `registry` on PostgreSQL.
+pub const STORE_NAME: &str = "registry";
+
+/// The repository columns, read the same way on both backends.
+const REPOSITORY_COLUMNS: &str = "name, created_at, tag_mutability, CAST(scan_on_push AS BIGINT) AS scan_on_push, \
+     encryption_type, tags, repository_policy, lifecycle_policy, lifecycle_evaluated_at, version";
 
 /// A repository and its settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -183,36 +190,29 @@ pub trait RegistryStore: Send + Sync + 'static {
     async fn close(&self) {}
 }
 
-/// A [`RegistryStore`] in one SQLite file.
+/// A [`RegistryStore`] in a SQL database (through [`Db`]).
 #[derive(Clone)]
-pub struct SqliteRegistryStore {
-    pool: SqlitePool,
+pub struct SqlRegistryStore {
+    db: Db,
 }
 
-impl SqliteRegistryStore {
-    /// Opens (creating if needed) the database at `path` and applies migrations.
-    pub async fn open(path: &Path) -> Result<Self> {
-        let display = path.display().to_string();
-        let options = durable_sqlite_options(path).doing(format!("reading the database path {display}"))?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .doing(format!("opening the registry database {display}"))?;
-        MIGRATOR.run(&pool).await?;
-        Ok(Self { pool })
+impl SqlRegistryStore {
+    /// Opens (creating if needed) the registry store at `location` and applies migrations.
+    pub async fn open(location: &StoreLocation) -> Result<Self> {
+        let db = Db::open(location, STORE_NAME, &Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
+        Ok(Self { db })
     }
 
     /// Fills in the tags of `images` (kept out of the image query for portability).
     async fn with_tags(&self, repository: &str, mut images: Vec<ImageRow>) -> Result<Vec<ImageRow>> {
-        let rows = sqlx::query("SELECT digest, tag FROM tags WHERE repository = ? ORDER BY tag")
+        let rows = sqlx::query("SELECT digest, tag FROM tags WHERE repository = $1 ORDER BY tag")
             .bind(repository)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db.reader())
             .await
             .doing(format!("reading the tags of repository {repository}"))?;
         let mut by_digest: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
         for row in &rows {
-            by_digest.entry(row.get("digest")).or_default().push(row.get("tag"));
+            by_digest.entry(row.col("digest")?).or_default().push(row.col("tag")?);
         }
         for image in &mut images {
             image.tags = by_digest.remove(&image.digest).unwrap_or_default();
@@ -220,26 +220,26 @@ impl SqliteRegistryStore {
         Ok(images)
     }
 
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.doing("starting a registry write transaction")
+    async fn write(&self) -> Result<Tx> {
+        Ok(self.db.write().await?)
     }
 }
 
-fn repository_from_row(row: &SqliteRow) -> Result<RepositoryRecord> {
-    let name: String = row.get("name");
-    let tags: String = row.get("tags");
+fn repository_from_row(row: &AnyRow) -> Result<RepositoryRecord> {
+    let name: String = row.col("name")?;
+    let tags: String = row.col("tags")?;
     let tags: Vec<(String, String)> = serde_json::from_str(&tags)
         .map_err(|e| RegistryError::Corrupt { what: format!("tags of repository {name}"), reason: e.to_string() })?;
     Ok(RepositoryRecord {
-        created_at: Timestamp(row.get("created_at")),
-        tag_mutability: row.get("tag_mutability"),
-        scan_on_push: row.get("scan_on_push"),
-        encryption_type: row.get("encryption_type"),
+        created_at: Timestamp(row.col("created_at")?),
+        tag_mutability: row.col("tag_mutability")?,
+        scan_on_push: row.col::<i64>("scan_on_push")? != 0,
+        encryption_type: row.col("encryption_type")?,
         tags: tags.into_iter().map(|(key, value)| Tag { key, value }).collect(),
-        repository_policy: row.get("repository_policy"),
-        lifecycle_policy: row.get("lifecycle_policy"),
-        lifecycle_evaluated_at: row.get::<Option<i64>, _>("lifecycle_evaluated_at").map(Timestamp),
-        version: row.get("version"),
+        repository_policy: row.col("repository_policy")?,
+        lifecycle_policy: row.col("lifecycle_policy")?,
+        lifecycle_evaluated_at: row.col::<Option<i64>>("lifecycle_evaluated_at")?.map(Timestamp),
+        version: row.col("version")?,
         name,
     })
 }
@@ -249,57 +249,57 @@ fn tags_json(tags: &[Tag]) -> String {
     serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
 }
 
-fn manifest_from_row(row: &SqliteRow) -> ManifestRecord {
-    ManifestRecord {
-        repository: row.get("repository"),
-        digest: row.get("digest"),
-        media_type: row.get("media_type"),
-        artifact_type: row.get("artifact_type"),
-        subject: row.get("subject"),
-        size: row.get("size"),
-        image_size: row.get("image_size"),
-        body: row.get("body"),
-        pushed_at: Timestamp(row.get("pushed_at")),
-    }
+fn manifest_from_row(row: &AnyRow) -> Result<ManifestRecord> {
+    Ok(ManifestRecord {
+        repository: row.col("repository")?,
+        digest: row.col("digest")?,
+        media_type: row.col("media_type")?,
+        artifact_type: row.col("artifact_type")?,
+        subject: row.col("subject")?,
+        size: row.col("size")?,
+        image_size: row.col("image_size")?,
+        body: row.col("body")?,
+        pushed_at: Timestamp(row.col("pushed_at")?),
+    })
 }
 
 const IMAGE_COLUMNS: &str = "m.digest, m.media_type, m.artifact_type, m.subject, m.size, m.image_size, m.pushed_at";
 
-fn image_from_row(row: &SqliteRow) -> ImageRow {
-    ImageRow {
-        digest: row.get("digest"),
-        media_type: row.get("media_type"),
-        artifact_type: row.get("artifact_type"),
-        subject: row.get("subject"),
-        size: row.get("size"),
-        image_size: row.get("image_size"),
-        pushed_at: Timestamp(row.get("pushed_at")),
+fn image_from_row(row: &AnyRow) -> Result<ImageRow> {
+    Ok(ImageRow {
+        digest: row.col("digest")?,
+        media_type: row.col("media_type")?,
+        artifact_type: row.col("artifact_type")?,
+        subject: row.col("subject")?,
+        size: row.col("size")?,
+        image_size: row.col("image_size")?,
+        pushed_at: Timestamp(row.col("pushed_at")?),
         tags: Vec::new(),
-    }
+    })
 }
 
-fn upload_from_row(row: &SqliteRow) -> UploadRecord {
-    UploadRecord {
-        id: row.get("id"),
-        repository: row.get("repository"),
-        committed: row.get("committed"),
-        started_at: Timestamp(row.get("started_at")),
-    }
+fn upload_from_row(row: &AnyRow) -> Result<UploadRecord> {
+    Ok(UploadRecord {
+        id: row.col("id")?,
+        repository: row.col("repository")?,
+        committed: row.col("committed")?,
+        started_at: Timestamp(row.col("started_at")?),
+    })
 }
 
 #[async_trait]
-impl RegistryStore for SqliteRegistryStore {
+impl RegistryStore for SqlRegistryStore {
     async fn create_repository(&self, r: &RepositoryRecord) -> Result<bool> {
         let mut tx = self.write().await?;
         let done = sqlx::query(
             "INSERT INTO repositories (name, created_at, tag_mutability, scan_on_push, encryption_type, tags, \
              repository_policy, lifecycle_policy, lifecycle_evaluated_at, version) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT (name) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1) ON CONFLICT (name) DO NOTHING",
         )
         .bind(&r.name)
         .bind(r.created_at.0)
         .bind(&r.tag_mutability)
-        .bind(r.scan_on_push)
+        .bind(i64::from(r.scan_on_push))
         .bind(&r.encryption_type)
         .bind(tags_json(&r.tags))
         .bind(&r.repository_policy)
@@ -313,33 +313,35 @@ impl RegistryStore for SqliteRegistryStore {
     }
 
     async fn repository(&self, name: &str) -> Result<Option<RepositoryRecord>> {
-        let row = sqlx::query("SELECT * FROM repositories WHERE name = ?")
+        let row = sqlx::query(&format!("SELECT {REPOSITORY_COLUMNS} FROM repositories WHERE name = $1"))
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing(format!("reading repository {name}"))?;
         row.as_ref().map(repository_from_row).transpose()
     }
 
     async fn list_repositories(&self, after: Option<&str>, limit: i64) -> Result<Vec<RepositoryRecord>> {
-        let rows = sqlx::query("SELECT * FROM repositories WHERE name > ? ORDER BY name LIMIT ?")
-            .bind(after.unwrap_or(""))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .doing("listing repositories")?;
+        let rows = sqlx::query(&format!(
+            "SELECT {REPOSITORY_COLUMNS} FROM repositories WHERE name > $1 ORDER BY name LIMIT $2"
+        ))
+        .bind(after.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.db.reader())
+        .await
+        .doing("listing repositories")?;
         rows.iter().map(repository_from_row).collect()
     }
 
     async fn update_repository(&self, r: &RepositoryRecord) -> Result<bool> {
         let mut tx = self.write().await?;
         let done = sqlx::query(
-            "UPDATE repositories SET tag_mutability = ?, scan_on_push = ?, encryption_type = ?, tags = ?, \
-             repository_policy = ?, lifecycle_policy = ?, lifecycle_evaluated_at = ?, version = version + 1 \
-             WHERE name = ? AND version = ?",
+            "UPDATE repositories SET tag_mutability = $1, scan_on_push = $2, encryption_type = $3, tags = $4, \
+             repository_policy = $5, lifecycle_policy = $6, lifecycle_evaluated_at = $7, version = version + 1 \
+             WHERE name = $8 AND version = $9",
         )
         .bind(&r.tag_mutability)
-        .bind(r.scan_on_push)
+        .bind(i64::from(r.scan_on_push))
         .bind(&r.encryption_type)
         .bind(tags_json(&r.tags))
         .bind(&r.repository_policy)
@@ -357,7 +359,7 @@ impl RegistryStore for SqliteRegistryStore {
     async fn delete_repository(&self, name: &str, force: bool) -> Result<DeleteRepository> {
         let mut tx = self.write().await?;
         let doing = || format!("deleting repository {name}");
-        let Some(row) = sqlx::query("SELECT * FROM repositories WHERE name = ?")
+        let Some(row) = sqlx::query(&format!("SELECT {REPOSITORY_COLUMNS} FROM repositories WHERE name = $1"))
             .bind(name)
             .fetch_optional(&mut *tx)
             .await
@@ -366,7 +368,7 @@ impl RegistryStore for SqliteRegistryStore {
             return Ok(DeleteRepository::NotFound);
         };
         let record = repository_from_row(&row)?;
-        let images: i64 = sqlx::query_scalar("SELECT count(*) FROM manifests WHERE repository = ?")
+        let images: i64 = sqlx::query_scalar("SELECT count(*) FROM manifests WHERE repository = $1")
             .bind(name)
             .fetch_one(&mut *tx)
             .await
@@ -376,7 +378,7 @@ impl RegistryStore for SqliteRegistryStore {
         }
         for table in ["tags", "manifest_refs", "manifests", "repository_blobs", "uploads", "repositories"] {
             let column = if table == "repositories" { "name" } else { "repository" };
-            sqlx::query(&format!("DELETE FROM {table} WHERE {column} = ?"))
+            sqlx::query(&format!("DELETE FROM {table} WHERE {column} = $1"))
                 .bind(name)
                 .execute(&mut *tx)
                 .await
@@ -389,19 +391,19 @@ impl RegistryStore for SqliteRegistryStore {
     async fn repository_blob(&self, repository: &str, digest: &str) -> Result<Option<i64>> {
         sqlx::query_scalar(
             "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest \
-             WHERE l.repository = ? AND l.digest = ?",
+             WHERE l.repository = $1 AND l.digest = $2",
         )
         .bind(repository)
         .bind(digest)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.reader())
         .await
         .doing(format!("looking up blob {digest} in repository {repository}"))
     }
 
     async fn blob(&self, digest: &str) -> Result<Option<i64>> {
-        sqlx::query_scalar("SELECT size FROM blobs WHERE digest = ?")
+        sqlx::query_scalar("SELECT size FROM blobs WHERE digest = $1")
             .bind(digest)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing(format!("looking up blob {digest}"))
     }
@@ -409,7 +411,7 @@ impl RegistryStore for SqliteRegistryStore {
     async fn link_blob(&self, repository: &str, digest: &str, size: i64, now: Timestamp) -> Result<()> {
         let doing = || format!("linking blob {digest} to repository {repository}");
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES (?, ?, ?) ON CONFLICT (digest) DO NOTHING")
+        sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING")
             .bind(digest)
             .bind(size)
             .bind(now.0)
@@ -417,7 +419,7 @@ impl RegistryStore for SqliteRegistryStore {
             .await
             .doing(doing())?;
         sqlx::query(
-            "INSERT INTO repository_blobs (repository, digest, linked_at) VALUES (?, ?, ?) \
+            "INSERT INTO repository_blobs (repository, digest, linked_at) VALUES ($1, $2, $3) \
              ON CONFLICT (repository, digest) DO UPDATE SET linked_at = excluded.linked_at",
         )
         .bind(repository)
@@ -432,7 +434,7 @@ impl RegistryStore for SqliteRegistryStore {
     async fn unlink_blob(&self, repository: &str, digest: &str) -> Result<bool> {
         let doing = || format!("unlinking blob {digest} from repository {repository}");
         let mut tx = self.write().await?;
-        let done = sqlx::query("DELETE FROM repository_blobs WHERE repository = ? AND digest = ?")
+        let done = sqlx::query("DELETE FROM repository_blobs WHERE repository = $1 AND digest = $2")
             .bind(repository)
             .bind(digest)
             .execute(&mut *tx)
@@ -444,7 +446,7 @@ impl RegistryStore for SqliteRegistryStore {
 
     async fn create_upload(&self, u: &UploadRecord) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query("INSERT INTO uploads (id, repository, committed, started_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO uploads (id, repository, committed, started_at) VALUES ($1, $2, $3, $4)")
             .bind(&u.id)
             .bind(&u.repository)
             .bind(u.committed)
@@ -456,17 +458,17 @@ impl RegistryStore for SqliteRegistryStore {
     }
 
     async fn upload(&self, id: &str) -> Result<Option<UploadRecord>> {
-        let row = sqlx::query("SELECT * FROM uploads WHERE id = ?")
+        let row = sqlx::query("SELECT * FROM uploads WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing(format!("reading upload {id}"))?;
-        Ok(row.as_ref().map(upload_from_row))
+        row.as_ref().map(upload_from_row).transpose()
     }
 
     async fn set_upload_committed(&self, id: &str, committed: i64) -> Result<()> {
         let mut tx = self.write().await?;
-        sqlx::query("UPDATE uploads SET committed = ? WHERE id = ?")
+        sqlx::query("UPDATE uploads SET committed = $1 WHERE id = $2")
             .bind(committed)
             .bind(id)
             .execute(&mut *tx)
@@ -477,7 +479,7 @@ impl RegistryStore for SqliteRegistryStore {
 
     async fn delete_upload(&self, id: &str) -> Result<bool> {
         let mut tx = self.write().await?;
-        let done = sqlx::query("DELETE FROM uploads WHERE id = ?")
+        let done = sqlx::query("DELETE FROM uploads WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await
@@ -487,14 +489,14 @@ impl RegistryStore for SqliteRegistryStore {
     }
 
     async fn uploads(&self) -> Result<Vec<UploadRecord>> {
-        let rows = sqlx::query("SELECT * FROM uploads").fetch_all(&self.pool).await.doing("listing uploads")?;
-        Ok(rows.iter().map(upload_from_row).collect())
+        let rows = sqlx::query("SELECT * FROM uploads").fetch_all(self.db.reader()).await.doing("listing uploads")?;
+        rows.iter().map(upload_from_row).collect()
     }
 
     async fn put_manifest(&self, m: &ManifestRecord, refs: &[Reference], tag: Option<&str>) -> Result<PutManifest> {
         let doing = || format!("storing manifest {} in repository {}", m.digest, m.repository);
         let mut tx = self.write().await?;
-        let mutability: Option<String> = sqlx::query_scalar("SELECT tag_mutability FROM repositories WHERE name = ?")
+        let mutability: Option<String> = sqlx::query_scalar("SELECT tag_mutability FROM repositories WHERE name = $1")
             .bind(&m.repository)
             .fetch_optional(&mut *tx)
             .await
@@ -506,7 +508,7 @@ impl RegistryStore for SqliteRegistryStore {
                 Reference::Blob { digest, size } => {
                     let actual: Option<i64> = sqlx::query_scalar(
                         "SELECT b.size FROM repository_blobs l JOIN blobs b ON b.digest = l.digest \
-                         WHERE l.repository = ? AND l.digest = ?",
+                         WHERE l.repository = $1 AND l.digest = $2",
                     )
                     .bind(&m.repository)
                     .bind(digest)
@@ -523,7 +525,7 @@ impl RegistryStore for SqliteRegistryStore {
                 }
                 Reference::Manifest { digest } => {
                     let found: Option<i64> =
-                        sqlx::query_scalar("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?")
+                        sqlx::query_scalar("SELECT 1 FROM manifests WHERE repository = $1 AND digest = $2")
                             .bind(&m.repository)
                             .bind(digest)
                             .fetch_optional(&mut *tx)
@@ -541,7 +543,7 @@ impl RegistryStore for SqliteRegistryStore {
         let mut tag_moved = false;
         if let Some(tag) = tag {
             let current: Option<String> =
-                sqlx::query_scalar("SELECT digest FROM tags WHERE repository = ? AND tag = ?")
+                sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
                     .bind(&m.repository)
                     .bind(tag)
                     .fetch_optional(&mut *tx)
@@ -554,7 +556,7 @@ impl RegistryStore for SqliteRegistryStore {
         }
         let created = sqlx::query(
             "INSERT INTO manifests (repository, digest, media_type, artifact_type, subject, size, image_size, body, \
-             pushed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (repository, digest) DO NOTHING",
+             pushed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (repository, digest) DO NOTHING",
         )
         .bind(&m.repository)
         .bind(&m.digest)
@@ -577,7 +579,7 @@ impl RegistryStore for SqliteRegistryStore {
                     Reference::Manifest { digest } => (digest, "manifest"),
                 };
                 sqlx::query(
-                    "INSERT INTO manifest_refs (repository, manifest_digest, child_digest, kind) VALUES (?, ?, ?, ?) \
+                    "INSERT INTO manifest_refs (repository, manifest_digest, child_digest, kind) VALUES ($1, $2, $3, $4) \
                      ON CONFLICT DO NOTHING",
                 )
                 .bind(&m.repository)
@@ -590,13 +592,13 @@ impl RegistryStore for SqliteRegistryStore {
             }
         }
         if let Some(tag) = tag.filter(|_| tag_moved) {
-            sqlx::query("DELETE FROM tags WHERE repository = ? AND tag = ?")
+            sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2")
                 .bind(&m.repository)
                 .bind(tag)
                 .execute(&mut *tx)
                 .await
                 .doing(doing())?;
-            sqlx::query("INSERT INTO tags (repository, tag, digest, updated_at) VALUES (?, ?, ?, ?)")
+            sqlx::query("INSERT INTO tags (repository, tag, digest, updated_at) VALUES ($1, $2, $3, $4)")
                 .bind(&m.repository)
                 .bind(tag)
                 .bind(&m.digest)
@@ -610,20 +612,20 @@ impl RegistryStore for SqliteRegistryStore {
     }
 
     async fn manifest(&self, repository: &str, digest: &str) -> Result<Option<ManifestRecord>> {
-        let row = sqlx::query("SELECT * FROM manifests WHERE repository = ? AND digest = ?")
+        let row = sqlx::query("SELECT * FROM manifests WHERE repository = $1 AND digest = $2")
             .bind(repository)
             .bind(digest)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing(format!("reading manifest {digest} of repository {repository}"))?;
-        Ok(row.as_ref().map(manifest_from_row))
+        row.as_ref().map(manifest_from_row).transpose()
     }
 
     async fn resolve_tag(&self, repository: &str, tag: &str) -> Result<Option<String>> {
-        sqlx::query_scalar("SELECT digest FROM tags WHERE repository = ? AND tag = ?")
+        sqlx::query_scalar("SELECT digest FROM tags WHERE repository = $1 AND tag = $2")
             .bind(repository)
             .bind(tag)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing(format!("resolving tag {tag} of repository {repository}"))
     }
@@ -631,7 +633,7 @@ impl RegistryStore for SqliteRegistryStore {
     async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<DeleteManifest> {
         let doing = || format!("deleting manifest {digest} of repository {repository}");
         let mut tx = self.write().await?;
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM manifests WHERE repository = ? AND digest = ?")
+        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM manifests WHERE repository = $1 AND digest = $2")
             .bind(repository)
             .bind(digest)
             .fetch_optional(&mut *tx)
@@ -641,7 +643,7 @@ impl RegistryStore for SqliteRegistryStore {
             return Ok(DeleteManifest::NotFound);
         }
         let parents: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM manifest_refs WHERE repository = ? AND child_digest = ? AND kind = 'manifest'",
+            "SELECT count(*) FROM manifest_refs WHERE repository = $1 AND child_digest = $2 AND kind = 'manifest'",
         )
         .bind(repository)
         .bind(digest)
@@ -652,7 +654,7 @@ impl RegistryStore for SqliteRegistryStore {
             return Ok(DeleteManifest::ReferencedByIndex);
         }
         let mut tags: Vec<String> =
-            sqlx::query_scalar("SELECT tag FROM tags WHERE repository = ? AND digest = ? ORDER BY tag")
+            sqlx::query_scalar("SELECT tag FROM tags WHERE repository = $1 AND digest = $2 ORDER BY tag")
                 .bind(repository)
                 .bind(digest)
                 .fetch_all(&mut *tx)
@@ -660,9 +662,9 @@ impl RegistryStore for SqliteRegistryStore {
                 .doing(doing())?;
         tags.sort();
         for sql in [
-            "DELETE FROM tags WHERE repository = ? AND digest = ?",
-            "DELETE FROM manifest_refs WHERE repository = ? AND manifest_digest = ?",
-            "DELETE FROM manifests WHERE repository = ? AND digest = ?",
+            "DELETE FROM tags WHERE repository = $1 AND digest = $2",
+            "DELETE FROM manifest_refs WHERE repository = $1 AND manifest_digest = $2",
+            "DELETE FROM manifests WHERE repository = $1 AND digest = $2",
         ] {
             sqlx::query(sql).bind(repository).bind(digest).execute(&mut *tx).await.doing(doing())?;
         }
@@ -673,7 +675,7 @@ impl RegistryStore for SqliteRegistryStore {
     async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool> {
         let doing = || format!("deleting tag {tag} of repository {repository}");
         let mut tx = self.write().await?;
-        let done = sqlx::query("DELETE FROM tags WHERE repository = ? AND tag = ?")
+        let done = sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2")
             .bind(repository)
             .bind(tag)
             .execute(&mut *tx)
@@ -684,45 +686,45 @@ impl RegistryStore for SqliteRegistryStore {
     }
 
     async fn list_tags(&self, repository: &str, last: Option<&str>, limit: Option<i64>) -> Result<Vec<String>> {
-        sqlx::query_scalar("SELECT tag FROM tags WHERE repository = ? AND tag > ? ORDER BY tag LIMIT ?")
+        sqlx::query_scalar("SELECT tag FROM tags WHERE repository = $1 AND tag > $2 ORDER BY tag LIMIT $3")
             .bind(repository)
             .bind(last.unwrap_or(""))
             .bind(limit.unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
+            .fetch_all(self.db.reader())
             .await
             .doing(format!("listing the tags of repository {repository}"))
     }
 
     async fn referrers(&self, repository: &str, digest: &str) -> Result<Vec<ImageRow>> {
         let rows = sqlx::query(&format!(
-            "SELECT {IMAGE_COLUMNS} FROM manifests m WHERE m.repository = ? AND m.subject = ? ORDER BY m.digest"
+            "SELECT {IMAGE_COLUMNS} FROM manifests m WHERE m.repository = $1 AND m.subject = $2 ORDER BY m.digest"
         ))
         .bind(repository)
         .bind(digest)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.reader())
         .await
         .doing(format!("listing the referrers of {digest} in repository {repository}"))?;
-        self.with_tags(repository, rows.iter().map(image_from_row).collect()).await
+        self.with_tags(repository, rows.iter().map(image_from_row).collect::<Result<_>>()?).await
     }
 
     async fn images(&self, repository: &str) -> Result<Vec<ImageRow>> {
         let rows = sqlx::query(&format!(
-            "SELECT {IMAGE_COLUMNS} FROM manifests m WHERE m.repository = ? ORDER BY m.pushed_at DESC, m.digest"
+            "SELECT {IMAGE_COLUMNS} FROM manifests m WHERE m.repository = $1 ORDER BY m.pushed_at DESC, m.digest"
         ))
         .bind(repository)
-        .fetch_all(&self.pool)
+        .fetch_all(self.db.reader())
         .await
         .doing(format!("listing the images of repository {repository}"))?;
-        self.with_tags(repository, rows.iter().map(image_from_row).collect()).await
+        self.with_tags(repository, rows.iter().map(image_from_row).collect::<Result<_>>()?).await
     }
 
     async fn collect_garbage(&self, cutoff: Timestamp) -> Result<Vec<String>> {
         let doing = "collecting unreferenced blobs";
         let mut tx = self.write().await?;
         let digests: Vec<String> = sqlx::query_scalar(
-            "SELECT b.digest FROM blobs b WHERE b.created_at < ? \
+            "SELECT b.digest FROM blobs b WHERE b.created_at < $1 \
              AND NOT EXISTS (SELECT 1 FROM manifest_refs r WHERE r.child_digest = b.digest AND r.kind = 'blob') \
-             AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest AND l.linked_at >= ?)",
+             AND NOT EXISTS (SELECT 1 FROM repository_blobs l WHERE l.digest = b.digest AND l.linked_at >= $2)",
         )
         .bind(cutoff.0)
         .bind(cutoff.0)
@@ -730,7 +732,7 @@ impl RegistryStore for SqliteRegistryStore {
         .await
         .doing(doing)?;
         for digest in &digests {
-            for sql in ["DELETE FROM repository_blobs WHERE digest = ?", "DELETE FROM blobs WHERE digest = ?"] {
+            for sql in ["DELETE FROM repository_blobs WHERE digest = $1", "DELETE FROM blobs WHERE digest = $1"] {
                 sqlx::query(sql).bind(digest).execute(&mut *tx).await.doing(doing)?;
             }
         }
@@ -738,9 +740,8 @@ impl RegistryStore for SqliteRegistryStore {
         Ok(digests)
     }
 
-    /// Flushes the write-ahead log and closes every connection.
+    /// Flushes and closes every connection.
     async fn close(&self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
-        self.pool.close().await;
+        self.db.close().await;
     }
 }

@@ -1,18 +1,18 @@
-//! The ECR API, called through its JsonService, together with the `/v2/` API on a real listener.
+//! The ECR API, called through its ServiceModule, together with the `/v2/` API on a real listener.
 
 mod common;
 
 use common::{Server, sha256, start};
-use flotilla_protocol::{Caller, JsonService};
+use flotilla_protocol::{Caller, ServiceModule};
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 
 async fn ecr(s: &Server, op: &str, input: Value) -> Result<Value, (String, String)> {
     let service = s.registry.ecr_service();
-    assert_eq!(service.target_prefix(), "AmazonEC2ContainerRegistry_V20150921");
+    assert_eq!(service.wire(), flotilla_protocol::Wire::Json { target_prefix: "AmazonEC2ContainerRegistry_V20150921" });
     assert_eq!(service.signing_name(), "ecr");
-    let caller = Caller { access_key_id: "AKIDTEST".into(), request_id: "r".into() };
+    let caller = Caller::new("AKIDTEST", "r");
     match service.call(op, input.to_string().into(), &caller).await {
         Ok(response) => {
             assert_eq!(response.status(), StatusCode::OK);

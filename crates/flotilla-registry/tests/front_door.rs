@@ -3,10 +3,8 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::Request;
-use axum::routing::post;
 use flotilla_domain::AccountContext;
-use flotilla_protocol::{FrontDoor, request_id_layer};
+use flotilla_protocol::{FrontDoor, FrontDoorConfig, request_id_layer};
 use flotilla_registry::{Registry, RegistryConfig};
 use flotilla_sigv4::{Credentials, Payload, SignableRequest, SigningParams, sign};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -21,15 +19,15 @@ const SECRET: &str = "registry-test-secret-key-0123456789abcdef";
 
 async fn app(dir: &std::path::Path) -> Router {
     let config = RegistryConfig { endpoint: "http://localhost:4566".into(), create_on_push: false };
-    let registry = Registry::open(dir, AccountContext::default(), b"k".to_vec(), config).await.unwrap();
-    let front_door = Arc::new(
-        FrontDoor::new(Arc::new(Credentials::new(KEY, SECRET)), "us-east-1", 1 << 20)
-            .with_service(registry.ecr_service()),
-    );
-    Router::new()
-        .route("/", post(move |req: Request| async move { front_door.handle(req).await }))
-        .merge(registry.router())
-        .layer(axum::middleware::from_fn(request_id_layer))
+    let registry =
+        Registry::open(dir, &flotilla_db::testing::location(dir), AccountContext::default(), b"k".to_vec(), config)
+            .await
+            .unwrap();
+    let config =
+        FrontDoorConfig { region: "us-east-1".into(), account_id: "000000000000".into(), max_body_bytes: 1 << 20 };
+    let front_door =
+        FrontDoor::new(Arc::new(Credentials::new(KEY, SECRET)), config).with_module(registry.ecr_service());
+    Arc::new(front_door).router().layer(axum::middleware::from_fn(request_id_layer))
 }
 
 async fn call(app: &Router, service: &str, operation: &str, input: Value) -> (StatusCode, Value) {

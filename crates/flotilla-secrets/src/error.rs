@@ -3,10 +3,9 @@
 /// A failure of the secrets store.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretsError {
-    #[error("{doing}: {source}")]
-    Database { doing: String, source: sqlx::Error },
-    #[error("{doing}: {source}")]
-    Migrate { doing: String, source: sqlx::migrate::MigrateError },
+    /// The secrets store's database failed, or a stored row cannot be read.
+    #[error(transparent)]
+    Db(#[from] flotilla_db::DbError),
     #[error("{doing}: stored data is corrupt: {reason}")]
     Corrupt { doing: String, reason: String },
 }
@@ -20,6 +19,6 @@ pub(crate) trait Doing<T> {
 
 impl<T> Doing<T> for std::result::Result<T, sqlx::Error> {
     fn doing(self, doing: impl Into<String>) -> Result<T> {
-        self.map_err(|source| SecretsError::Database { doing: doing.into(), source })
+        self.map_err(|source| flotilla_db::DbError::Query { doing: doing.into(), source }.into())
     }
 }

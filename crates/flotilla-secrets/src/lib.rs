@@ -4,7 +4,7 @@
 //! Operations: CreateSecret, GetSecretValue, PutSecretValue, DescribeSecret,
 //! ListSecrets and DeleteSecret. Secrets have versions (uuid `VersionId`) staged
 //! `AWSCURRENT` and `AWSPREVIOUS`; ARNs end in `-` and six random characters, as
-//! AWS's do. State lives in a [`SecretStore`] ([`SqliteSecretStore`], `secrets.db`).
+//! AWS's do. State lives in a [`SecretStore`] ([`SqlSecretStore`]: `secrets.db` or PostgreSQL).
 //!
 //! Secret values never reach logs: [`SecretValue`] redacts itself in `Debug`, and no
 //! request body is logged. This module is the one place Secrets Manager error codes
@@ -15,8 +15,7 @@ mod store;
 
 pub use error::{Result, SecretsError};
 pub use store::{
-    AWSCURRENT, AWSPREVIOUS, Create, PutVersion, SecretRecord, SecretStore, SecretValue, SqliteSecretStore,
-    VersionRecord,
+    AWSCURRENT, AWSPREVIOUS, Create, PutVersion, SecretRecord, SecretStore, SecretValue, SqlSecretStore, VersionRecord,
 };
 
 use async_trait::async_trait;
@@ -24,14 +23,16 @@ use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+pub use flotilla_db::StoreLocation;
 use flotilla_domain::flotilla_core::paging;
 use flotilla_domain::{AccountContext, Timestamp};
-use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_request};
+use flotilla_protocol::{
+    ArnScope, AwsError, Caller, Operation, OperationInput, Resources, ServiceModule, Wire, json_response, parse_request,
+};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 const TARGET_PREFIX: &str = "secretsmanager";
@@ -52,9 +53,9 @@ impl SecretsService {
         Self { store, account }
     }
 
-    /// Opens (creating if needed) `DATA_DIR/secrets.db`.
-    pub async fn open(data_dir: &Path, account: AccountContext) -> Result<Self> {
-        let store = SqliteSecretStore::open(&data_dir.join("secrets.db")).await?;
+    /// Opens (creating if needed) the secrets store at `location`.
+    pub async fn open(location: &StoreLocation, account: AccountContext) -> Result<Self> {
+        let store = SqlSecretStore::open(location).await?;
         Ok(Self::new(Arc::new(store), account))
     }
 
@@ -71,14 +72,46 @@ macro_rules! run {
     }};
 }
 
+/// The secret a request names: its ARN when given one; for a name, the ARN without
+/// the six random characters AWS appends (the secret is not looked up to authorize).
+fn secret_arn(id: &str, scope: &ArnScope<'_>) -> String {
+    if id.starts_with("arn:") { id.to_string() } else { scope.arn("secretsmanager", &format!("secret:{id}")) }
+}
+
+fn named_secret(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    input.str("Name").map(|id| secret_arn(id, scope)).into_iter().collect()
+}
+
+fn secret_id(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    input.str("SecretId").map(|id| secret_arn(id, scope)).into_iter().collect()
+}
+
+/// Every operation served, with its IAM action and the secret it touches.
+static OPERATIONS: &[Operation] = &[
+    Operation::new("CreateSecret", "secretsmanager:CreateSecret", Resources::From(named_secret)),
+    Operation::new("GetSecretValue", "secretsmanager:GetSecretValue", Resources::From(secret_id)),
+    Operation::new("PutSecretValue", "secretsmanager:PutSecretValue", Resources::From(secret_id)),
+    Operation::new("DescribeSecret", "secretsmanager:DescribeSecret", Resources::From(secret_id)),
+    Operation::new("ListSecrets", "secretsmanager:ListSecrets", Resources::Any),
+    Operation::new("DeleteSecret", "secretsmanager:DeleteSecret", Resources::From(secret_id)),
+];
+
 #[async_trait]
-impl JsonService for SecretsService {
-    fn target_prefix(&self) -> &'static str {
-        TARGET_PREFIX
+impl ServiceModule for SecretsService {
+    fn wire(&self) -> Wire {
+        Wire::Json { target_prefix: TARGET_PREFIX }
     }
 
     fn signing_name(&self) -> &'static str {
         "secretsmanager"
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        OPERATIONS
+    }
+
+    async fn close(&self) {
+        SecretsService::close(self).await;
     }
 
     async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {

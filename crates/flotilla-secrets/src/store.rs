@@ -1,15 +1,17 @@
-//! Durable secrets: the [`SecretStore`] trait and its SQLite implementation
-//! (`secrets.db`, WAL, `synchronous=FULL`, writes in `BEGIN IMMEDIATE` transactions).
+//! Durable secrets: the [`SecretStore`] trait and its SQL implementation on the storage
+//! foundation (SQLite's `secrets.db`, or the `secrets` schema on PostgreSQL).
 
 use crate::error::{Doing, Result, SecretsError};
 use async_trait::async_trait;
+use flotilla_db::{Db, Migrations, RowExt, StoreLocation, Tx};
 use flotilla_domain::Timestamp;
-use flotilla_store::durable_sqlite_options;
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
-use sqlx::{Row, Sqlite, Transaction};
-use std::path::Path;
+use sqlx::any::AnyRow;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The secrets store's name: `secrets.db` on SQLite, schema `secrets` on PostgreSQL.
+pub const STORE_NAME: &str = "secrets";
 
 pub const AWSCURRENT: &str = "AWSCURRENT";
 pub const AWSPREVIOUS: &str = "AWSPREVIOUS";
@@ -94,52 +96,43 @@ pub trait SecretStore: Send + Sync + 'static {
     async fn close(&self) {}
 }
 
-/// A [`SecretStore`] in one SQLite file.
+/// A [`SecretStore`] in a SQL database (through [`Db`]).
 #[derive(Clone)]
-pub struct SqliteSecretStore {
-    pool: SqlitePool,
+pub struct SqlSecretStore {
+    db: Db,
 }
 
-impl SqliteSecretStore {
-    pub async fn open(path: &Path) -> Result<Self> {
-        let display = path.display().to_string();
-        let options = durable_sqlite_options(path).doing(format!("reading the database path {display}"))?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .doing(format!("opening the secrets database {display}"))?;
-        MIGRATOR.run(&pool).await.map_err(|source| SecretsError::Migrate {
-            doing: format!("migrating the secrets database {display}"),
-            source,
-        })?;
-        Ok(Self { pool })
+impl SqlSecretStore {
+    /// Opens (creating if needed) the secrets store at `location` and applies migrations.
+    pub async fn open(location: &StoreLocation) -> Result<Self> {
+        let db = Db::open(location, STORE_NAME, &Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
+        Ok(Self { db })
     }
 
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.doing("starting a secrets write transaction")
+    async fn write(&self) -> Result<Tx> {
+        Ok(self.db.write().await?)
     }
 }
 
-fn secret_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SecretRecord> {
-    let tags: String = row.get("tags");
+fn secret_from_row(row: &AnyRow) -> Result<SecretRecord> {
+    let tags: String = row.col("tags")?;
     let tags = serde_json::from_str(&tags)
         .map_err(|e| SecretsError::Corrupt { doing: "reading a secret's tags".into(), reason: e.to_string() })?;
     Ok(SecretRecord {
-        arn: row.get("arn"),
-        name: row.get("name"),
-        description: row.get("description"),
+        arn: row.col("arn")?,
+        name: row.col("name")?,
+        description: row.col("description")?,
         tags,
-        created_at: Timestamp(row.get("created_at")),
-        last_changed_at: Timestamp(row.get("last_changed_at")),
-        deleted_at: row.get::<Option<i64>, _>("deleted_at").map(Timestamp),
-        deletion_date: row.get::<Option<i64>, _>("deletion_date").map(Timestamp),
+        created_at: Timestamp(row.col("created_at")?),
+        last_changed_at: Timestamp(row.col("last_changed_at")?),
+        deleted_at: row.col::<Option<i64>>("deleted_at")?.map(Timestamp),
+        deletion_date: row.col::<Option<i64>>("deletion_date")?.map(Timestamp),
     })
 }
 
-fn version_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<VersionRecord> {
-    let string: Option<String> = row.get("secret_string");
-    let binary: Option<Vec<u8>> = row.get("secret_binary");
+fn version_from_row(row: &AnyRow) -> Result<VersionRecord> {
+    let string: Option<String> = row.col("secret_string")?;
+    let binary: Option<Vec<u8>> = row.col("secret_binary")?;
     let value = match (string, binary) {
         (Some(s), _) => SecretValue::String(s),
         (None, Some(b)) => SecretValue::Binary(b),
@@ -147,12 +140,12 @@ fn version_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<VersionRecord> {
             return Err(SecretsError::Corrupt { doing: "reading a secret version".into(), reason: "no value".into() });
         }
     };
-    let stages: String = row.get("stages");
+    let stages: String = row.col("stages")?;
     Ok(VersionRecord {
-        version_id: row.get("version_id"),
+        version_id: row.col("version_id")?,
         value,
         stages: stages.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-        created_at: Timestamp(row.get("created_at")),
+        created_at: Timestamp(row.col("created_at")?),
     })
 }
 
@@ -163,11 +156,11 @@ fn value_columns(value: &SecretValue) -> (Option<&str>, Option<&[u8]>) {
     }
 }
 
-async fn insert_version(tx: &mut Transaction<'static, Sqlite>, arn: &str, v: &VersionRecord) -> Result<()> {
+async fn insert_version(tx: &mut Tx, arn: &str, v: &VersionRecord) -> Result<()> {
     let (string, binary) = value_columns(&v.value);
     sqlx::query(
         "INSERT INTO secret_versions (secret_arn, version_id, secret_string, secret_binary, stages, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(arn)
     .bind(&v.version_id)
@@ -181,11 +174,11 @@ async fn insert_version(tx: &mut Transaction<'static, Sqlite>, arn: &str, v: &Ve
     Ok(())
 }
 
-impl SqliteSecretStore {
+impl SqlSecretStore {
     async fn versions(&self, arn: &str) -> Result<Vec<VersionRecord>> {
-        let rows = sqlx::query("SELECT * FROM secret_versions WHERE secret_arn = ? ORDER BY created_at, version_id")
+        let rows = sqlx::query("SELECT * FROM secret_versions WHERE secret_arn = $1 ORDER BY created_at, version_id")
             .bind(arn)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db.reader())
             .await
             .doing(format!("reading the versions of {arn}"))?;
         rows.iter().map(version_from_row).collect()
@@ -193,19 +186,19 @@ impl SqliteSecretStore {
 }
 
 #[async_trait]
-impl SecretStore for SqliteSecretStore {
+impl SecretStore for SqlSecretStore {
     async fn create(&self, secret: &SecretRecord, version: Option<&VersionRecord>) -> Result<Create> {
         let mut tx = self.write().await?;
-        let existing = sqlx::query("SELECT deleted_at FROM secrets WHERE name = ?")
+        let existing = sqlx::query("SELECT deleted_at FROM secrets WHERE name = $1")
             .bind(&secret.name)
             .fetch_optional(&mut *tx)
             .await
             .doing(format!("looking up the secret {}", secret.name))?;
         if let Some(row) = existing {
-            return Ok(Create::NameTaken { deleted: row.get::<Option<i64>, _>("deleted_at").is_some() });
+            return Ok(Create::NameTaken { deleted: row.col::<Option<i64>>("deleted_at")?.is_some() });
         }
         sqlx::query(
-            "INSERT INTO secrets (arn, name, description, tags, created_at, last_changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO secrets (arn, name, description, tags, created_at, last_changed_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&secret.arn)
         .bind(&secret.name)
@@ -224,25 +217,25 @@ impl SecretStore for SqliteSecretStore {
     }
 
     async fn find(&self, id: &str) -> Result<Option<(SecretRecord, Vec<VersionRecord>)>> {
-        let row = sqlx::query("SELECT * FROM secrets WHERE name = ? OR arn = ?")
+        let row = sqlx::query("SELECT * FROM secrets WHERE name = $1 OR arn = $2")
             .bind(id)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing(format!("looking up the secret {id}"))?;
         let row = match (row, id.split_once(":secret:")) {
             (Some(row), _) => row,
             // A partial ARN: the secret's ARN is it plus `-` and six characters.
             (None, Some((_, name))) if id.starts_with("arn:") => {
-                let Some(row) = sqlx::query("SELECT * FROM secrets WHERE name = ?")
+                let Some(row) = sqlx::query("SELECT * FROM secrets WHERE name = $1")
                     .bind(name)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.db.reader())
                     .await
                     .doing(format!("looking up the secret {id}"))?
                 else {
                     return Ok(None);
                 };
-                let arn: String = row.get("arn");
+                let arn: String = row.col("arn")?;
                 if arn.len() != id.len() + 7 || !arn.starts_with(&format!("{id}-")) {
                     return Ok(None);
                 }
@@ -257,17 +250,17 @@ impl SecretStore for SqliteSecretStore {
 
     async fn put_version(&self, arn: &str, version: &VersionRecord, now: Timestamp) -> Result<PutVersion> {
         let mut tx = self.write().await?;
-        let row = sqlx::query("SELECT deleted_at FROM secrets WHERE arn = ?")
+        let row = sqlx::query("SELECT deleted_at FROM secrets WHERE arn = $1")
             .bind(arn)
             .fetch_optional(&mut *tx)
             .await
             .doing(format!("looking up the secret {arn}"))?;
         match row {
             None => return Ok(PutVersion::NotFound),
-            Some(r) if r.get::<Option<i64>, _>("deleted_at").is_some() => return Ok(PutVersion::Deleted),
+            Some(r) if r.col::<Option<i64>>("deleted_at")?.is_some() => return Ok(PutVersion::Deleted),
             Some(_) => {}
         }
-        let rows = sqlx::query("SELECT * FROM secret_versions WHERE secret_arn = ?")
+        let rows = sqlx::query("SELECT * FROM secret_versions WHERE secret_arn = $1")
             .bind(arn)
             .fetch_all(&mut *tx)
             .await
@@ -286,14 +279,14 @@ impl SecretStore for SqliteSecretStore {
                 stages[i] = AWSPREVIOUS.to_string();
             }
             if stages.is_empty() {
-                sqlx::query("DELETE FROM secret_versions WHERE secret_arn = ? AND version_id = ?")
+                sqlx::query("DELETE FROM secret_versions WHERE secret_arn = $1 AND version_id = $2")
                     .bind(arn)
                     .bind(&v.version_id)
                     .execute(&mut *tx)
                     .await
                     .doing(format!("removing an unstaged version of {arn}"))?;
             } else if stages != v.stages {
-                sqlx::query("UPDATE secret_versions SET stages = ? WHERE secret_arn = ? AND version_id = ?")
+                sqlx::query("UPDATE secret_versions SET stages = $1 WHERE secret_arn = $2 AND version_id = $3")
                     .bind(stages.join(","))
                     .bind(arn)
                     .bind(&v.version_id)
@@ -303,7 +296,7 @@ impl SecretStore for SqliteSecretStore {
             }
         }
         insert_version(&mut tx, arn, version).await?;
-        sqlx::query("UPDATE secrets SET last_changed_at = ? WHERE arn = ?")
+        sqlx::query("UPDATE secrets SET last_changed_at = $1 WHERE arn = $2")
             .bind(now.0)
             .bind(arn)
             .execute(&mut *tx)
@@ -314,8 +307,10 @@ impl SecretStore for SqliteSecretStore {
     }
 
     async fn list(&self) -> Result<Vec<(SecretRecord, Vec<VersionRecord>)>> {
-        let rows =
-            sqlx::query("SELECT * FROM secrets ORDER BY name").fetch_all(&self.pool).await.doing("listing secrets")?;
+        let rows = sqlx::query("SELECT * FROM secrets ORDER BY name")
+            .fetch_all(self.db.reader())
+            .await
+            .doing("listing secrets")?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             let secret = secret_from_row(row)?;
@@ -327,7 +322,7 @@ impl SecretStore for SqliteSecretStore {
 
     async fn mark_deleted(&self, arn: &str, now: Timestamp, deletion_date: Timestamp) -> Result<bool> {
         let mut tx = self.write().await?;
-        let done = sqlx::query("UPDATE secrets SET deleted_at = ?, deletion_date = ? WHERE arn = ?")
+        let done = sqlx::query("UPDATE secrets SET deleted_at = $1, deletion_date = $2 WHERE arn = $3")
             .bind(now.0)
             .bind(deletion_date.0)
             .bind(arn)
@@ -340,7 +335,7 @@ impl SecretStore for SqliteSecretStore {
 
     async fn purge(&self, arn: &str) -> Result<bool> {
         let mut tx = self.write().await?;
-        let done = sqlx::query("DELETE FROM secrets WHERE arn = ?")
+        let done = sqlx::query("DELETE FROM secrets WHERE arn = $1")
             .bind(arn)
             .execute(&mut *tx)
             .await
@@ -350,7 +345,6 @@ impl SecretStore for SqliteSecretStore {
     }
 
     async fn close(&self) {
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
-        self.pool.close().await;
+        self.db.close().await;
     }
 }

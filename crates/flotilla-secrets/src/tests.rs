@@ -2,12 +2,13 @@ use super::*;
 
 async fn service() -> (tempfile::TempDir, SecretsService) {
     let dir = tempfile::tempdir().unwrap();
-    let service = SecretsService::open(dir.path(), AccountContext::default()).await.unwrap();
+    let service =
+        SecretsService::open(&flotilla_db::testing::location(dir.path()), AccountContext::default()).await.unwrap();
     (dir, service)
 }
 
 async fn call(s: &SecretsService, op: &str, input: Value) -> Result<Value, AwsError> {
-    let caller = Caller { access_key_id: "AKIDTEST".into(), request_id: "r".into() };
+    let caller = Caller::new("AKIDTEST", "r");
     let response = s.call(op, Bytes::from(input.to_string()), &caller).await?;
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
     Ok(serde_json::from_slice(&bytes).unwrap())
@@ -141,10 +142,10 @@ async fn list_pages_and_filters() {
 #[tokio::test]
 async fn survives_reopening() {
     let dir = tempfile::tempdir().unwrap();
-    let s = SecretsService::open(dir.path(), AccountContext::default()).await.unwrap();
+    let s = SecretsService::open(&flotilla_db::testing::location(dir.path()), AccountContext::default()).await.unwrap();
     call(&s, "CreateSecret", json!({"Name": "kept", "SecretString": "v"})).await.unwrap();
     s.close().await;
-    let s = SecretsService::open(dir.path(), AccountContext::default()).await.unwrap();
+    let s = SecretsService::open(&flotilla_db::testing::location(dir.path()), AccountContext::default()).await.unwrap();
     assert_eq!(call(&s, "GetSecretValue", json!({"SecretId": "kept"})).await.unwrap()["SecretString"], "v");
 }
 
@@ -174,4 +175,27 @@ async fn secrets_without_a_value_and_partial_arns() {
     assert_eq!(got["SecretString"], "now");
     let e = call(&s, "GetSecretValue", json!({"SecretId": &arn[..arn.len() - 8]})).await.unwrap_err();
     assert_eq!(e.code, "ResourceNotFoundException");
+}
+
+#[test]
+fn operations_name_their_secret() {
+    let scope = ArnScope { region: "us-east-1", account_id: "000000000000" };
+    let resources = |name: &str, input: Value| match OPERATIONS.iter().find(|o| o.name == name).unwrap().resources {
+        Resources::Any => vec!["*".to_string()],
+        Resources::From(read) => read(&OperationInput::Json(&input), &scope),
+    };
+    assert_eq!(
+        resources("GetSecretValue", json!({"SecretId": "app/db"})),
+        vec!["arn:aws:secretsmanager:us-east-1:000000000000:secret:app/db"]
+    );
+    let arn = "arn:aws:secretsmanager:us-east-1:000000000000:secret:app/db-AbCdEf";
+    assert_eq!(resources("DeleteSecret", json!({"SecretId": arn})), vec![arn]);
+    assert_eq!(
+        resources("CreateSecret", json!({"Name": "x"})),
+        vec!["arn:aws:secretsmanager:us-east-1:000000000000:secret:x"]
+    );
+    assert_eq!(resources("ListSecrets", json!({})), vec!["*"]);
+    for op in OPERATIONS {
+        assert_eq!(op.action, format!("secretsmanager:{}", op.name));
+    }
 }

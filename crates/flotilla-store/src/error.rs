@@ -1,5 +1,7 @@
 //! What can go wrong in the store.
 
+use flotilla_db::DbError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another writer changed the record since it was read; read again and retry.
@@ -8,25 +10,18 @@ pub enum StoreError {
     /// A per-resource limit would be exceeded.
     #[error("{0}")]
     Limit(String),
-    #[error("opening the store at {path}: {source}")]
-    Open { path: String, source: sqlx::Error },
-    #[error("applying store migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("store query failed while {doing}: {source}")]
-    Query { doing: &'static str, source: sqlx::Error },
-    #[error("stored record {what} cannot be read: {reason}")]
-    Corrupt { what: String, reason: String },
+    /// The database failed, or a stored record cannot be read.
+    #[error(transparent)]
+    Db(DbError),
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Conflict { what } => StoreError::Conflict { what },
+            other => StoreError::Db(other),
+        }
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
-
-/// Attaches what the store was doing to a database error.
-pub(crate) trait Doing<T> {
-    fn doing(self, doing: &'static str) -> StoreResult<T>;
-}
-
-impl<T> Doing<T> for Result<T, sqlx::Error> {
-    fn doing(self, doing: &'static str) -> StoreResult<T> {
-        self.map_err(|source| StoreError::Query { doing, source })
-    }
-}

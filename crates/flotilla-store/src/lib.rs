@@ -1,16 +1,17 @@
 //! Flotilla's durable state.
 //!
-//! [`Store`] is what the API layer sees; [`SqliteStore`] keeps it in one SQLite
-//! file (WAL, `synchronous=FULL`, so an acknowledged write survives `kill -9` and
-//! power loss). The SQL is written to carry over to PostgreSQL: no process-local
-//! truth, every multi-statement change in one transaction, and a `version` per
-//! record for optimistic concurrency.
+//! [`Store`] is what the API layer sees; [`SqlStore`] keeps it in SQLite (the data
+//! directory's `flotilla.db`) or PostgreSQL through the storage foundation
+//! (`flotilla-db`): one SQL text for both, no process-local truth, every
+//! multi-statement change in one transaction, and a `version` per record for
+//! optimistic concurrency.
 
 mod error;
-mod sqlite;
+mod sql;
 
 pub use error::{StoreError, StoreResult};
-pub use sqlite::{SqliteStore, durable_sqlite_options};
+pub use flotilla_db::StoreLocation;
+pub use sql::{STORE_NAME, SqlStore};
 
 use async_trait::async_trait;
 use flotilla_domain::Timestamp;
@@ -152,8 +153,9 @@ pub trait Store: Send + Sync + 'static {
     /// Records that the instance's agent is alive.
     async fn heartbeat(&self, id: &str, now: flotilla_domain::Timestamp) -> StoreResult<()>;
 
-    /// Places and stores new tasks in one transaction, so concurrent placements never
-    /// overcommit an instance. `placer` sees every ACTIVE or DRAINING instance of the
+    /// Places and stores new tasks, each with `tags`, in one transaction, so
+    /// concurrent placements never overcommit an instance and no task is ever stored
+    /// without its tags. `placer` sees every ACTIVE or DRAINING instance of the
     /// cluster with its load (it decides which may take tasks). Tasks carrying a
     /// client token already used in the cluster are not placed again: the stored
     /// ones are returned instead.
@@ -161,6 +163,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         cluster: &str,
         tasks: Vec<Task>,
+        tags: &[Tag],
         placer: Placer<'_>,
     ) -> StoreResult<Vec<Result<Task, String>>>;
     async fn get_task(&self, id: &str) -> StoreResult<Option<Task>>;

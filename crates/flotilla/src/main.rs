@@ -11,6 +11,7 @@ use flotilla_agent::AgentConfig;
 use flotilla_agent::runtime::{PullBehaviour, SimulatedBehaviour};
 use flotilla_domain::AccountContext;
 use flotilla_sigv4::Credentials;
+use flotilla_store::StoreLocation;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -137,9 +138,13 @@ impl NodeArgs {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Where state is kept (the SQLite store, root credentials).
+    /// Where state is kept (the SQLite stores, registry blobs, root credentials).
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value_os_t = default_data_dir())]
     data_dir: PathBuf,
+    /// Where the control plane's state lives: `sqlite` (files in the data directory,
+    /// the default) or `postgres://user:password@host:port/database`.
+    #[arg(long, env = "FLOTILLA_STORE")]
+    store: Option<String>,
     /// The address every API listens on.
     #[arg(long, env = "FLOTILLA_LISTEN", default_value = "127.0.0.1:7700")]
     listen: SocketAddr,
@@ -220,8 +225,10 @@ async fn serve(args: ServeArgs, everything: bool) -> Result<()> {
     let local = listener.local_addr()?;
     let host = if local.ip().is_unspecified() { "127.0.0.1".to_string() } else { local.ip().to_string() };
     let endpoint = format!("http://{host}:{}", local.port());
+    let store = StoreLocation::from_flag(args.store.as_deref(), &args.data_dir)?;
     let config = ServerConfig {
         data_dir: args.data_dir.clone(),
+        store,
         account,
         credentials: credentials.clone(),
         endpoint: endpoint.clone(),

@@ -1,19 +1,21 @@
-//! Assembles the control plane: the store, the registry, Secrets Manager, every API on one router,
-//! and the listener with graceful shutdown.
+//! Assembles the control plane: the store, the list of service modules (ECS, the agents'
+//! channel, the registry, Secrets Manager) behind one front door on one router, and the
+//! listener with graceful shutdown.
 
 use crate::credentials::RootCredentials;
 use crate::metrics::Metrics;
 use anyhow::{Context, Result};
 use axum::Router;
-use axum::extract::Request;
-use axum::routing::{get, post};
+use axum::routing::get;
 use flotilla_domain::AccountContext;
 use flotilla_ecs_api::{AgentChannel, EcsService};
-use flotilla_protocol::{FrontDoor, request_id_layer};
-use flotilla_registry::{Registry, RegistryConfig};
+use flotilla_protocol::{
+    CancellationToken, FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer,
+};
+use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_secrets::SecretsService;
 use flotilla_sigv4::Credentials;
-use flotilla_store::SqliteStore;
+use flotilla_store::{SqlStore, StoreLocation};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -24,6 +26,8 @@ pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub data_dir: PathBuf,
+    /// Where the stores are: SQLite files in the data directory, or PostgreSQL.
+    pub store: StoreLocation,
     pub account: AccountContext,
     pub credentials: RootCredentials,
     /// The URL clients and agents reach this control plane at.
@@ -35,12 +39,17 @@ const REGISTRY_MAINTENANCE: std::time::Duration = std::time::Duration::from_secs
 /// How long an unreferenced blob is kept before garbage collection may remove it.
 const REGISTRY_GC_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How long shutdown waits for a module's background tasks before aborting them.
+const BACKGROUND_STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A control plane with its state open, ready to serve.
 pub struct ControlPlane {
-    pub store: SqliteStore,
+    pub store: SqlStore,
     pub ecs: Arc<EcsService>,
     pub registry: Registry,
     pub secrets: Arc<SecretsService>,
+    /// Every service module, in the order they are served and closed.
+    modules: Vec<Arc<dyn ServiceModule>>,
     router: Router,
 }
 
@@ -65,13 +74,11 @@ impl ControlPlane {
     pub async fn open(config: &ServerConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
-        let db = config.data_dir.join("flotilla.db");
-        let store = SqliteStore::open(&db, config.account.clone())
-            .await
-            .with_context(|| format!("opening the store {}", db.display()))?;
+        let store = SqlStore::open(&config.store, config.account.clone()).await.context("opening the ECS store")?;
         let ecs = Arc::new(EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone()));
         let registry = Registry::open(
             &config.data_dir,
+            &config.store,
             config.account.clone(),
             registry_token_key(&config.data_dir)?,
             RegistryConfig { endpoint: config.endpoint.clone(), create_on_push: false },
@@ -79,26 +86,44 @@ impl ControlPlane {
         .await
         .context("opening the registry")?;
         let secrets = Arc::new(
-            SecretsService::open(&config.data_dir, config.account.clone()).await.context("opening Secrets Manager")?,
+            SecretsService::open(&config.store, config.account.clone()).await.context("opening Secrets Manager")?,
         );
         let metrics = Arc::new(Metrics::default());
-        let root =
-            Credentials::new(config.credentials.access_key_id.clone(), config.credentials.secret_access_key.clone());
-        let front_door = Arc::new(
-            FrontDoor::new(Arc::new(root), config.account.region.clone(), MAX_REQUEST_BYTES)
-                .with_service(ecs.clone())
-                .with_service(Arc::new(AgentChannel::new(ecs.clone())))
-                .with_service(registry.ecr_service())
-                .with_service(secrets.clone())
-                .with_observer(metrics.clone()),
-        );
-        let router = Router::new()
-            .route("/", post(move |req: Request| async move { front_door.handle(req).await }))
+        let root = Principal {
+            credentials: Credentials::new(
+                config.credentials.access_key_id.clone(),
+                config.credentials.secret_access_key.clone(),
+            ),
+            arn: Some(format!("arn:aws:iam::{}:root", config.account.account_id)),
+        };
+        let modules: Vec<Arc<dyn ServiceModule>> = vec![
+            ecs.clone(),
+            Arc::new(AgentChannel::new(ecs.clone())),
+            registry.service_module(Maintenance { interval: REGISTRY_MAINTENANCE, gc_grace: REGISTRY_GC_GRACE }),
+            secrets.clone(),
+        ];
+        let front_door_config = FrontDoorConfig {
+            region: config.account.region.clone(),
+            account_id: config.account.account_id.clone(),
+            max_body_bytes: MAX_REQUEST_BYTES,
+        };
+        let front_door = modules
+            .iter()
+            .fold(FrontDoor::new(Arc::new(StaticCredentials(root)), front_door_config), |door, m| {
+                door.with_module(m.clone())
+            })
+            .with_observer(metrics.clone());
+        let router = Arc::new(front_door)
+            .router()
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/metrics", get(move || async move { metrics.render() }))
-            .merge(registry.router())
             .layer(axum::middleware::from_fn(request_id_layer));
-        Ok(Self { store, ecs, registry, secrets, router })
+        Ok(Self { store, ecs, registry, secrets, modules, router })
+    }
+
+    /// The service modules served, in order.
+    pub fn modules(&self) -> &[Arc<dyn ServiceModule>] {
+        &self.modules
     }
 
     /// The HTTP application: every API on one router.
@@ -106,18 +131,29 @@ impl ControlPlane {
         self.router.clone()
     }
 
-    /// Serves on `listener` until `shutdown` completes, then closes the store.
+    /// Serves on `listener` until `shutdown` completes, with every module's background
+    /// work running; then stops that work, closes the modules and the store.
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
-        let maintenance = self.registry.spawn_maintenance(REGISTRY_MAINTENANCE, REGISTRY_GC_GRACE);
-        axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await.context("serving HTTP")?;
-        maintenance.abort();
-        self.registry.close().await;
-        self.secrets.close().await;
+        let stop = CancellationToken::new();
+        let background: Vec<_> = self.modules.iter().flat_map(|m| m.spawn_background(stop.clone())).collect();
+        let served =
+            axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+        stop.cancel();
+        for task in background {
+            let abort = task.abort_handle();
+            if tokio::time::timeout(BACKGROUND_STOP_GRACE, task).await.is_err() {
+                tracing::warn!("a background task did not stop within {BACKGROUND_STOP_GRACE:?}; aborting it");
+                abort.abort();
+            }
+        }
+        for module in &self.modules {
+            module.close().await;
+        }
         self.store.close().await;
-        Ok(())
+        served
     }
 }

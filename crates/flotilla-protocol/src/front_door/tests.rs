@@ -1,20 +1,40 @@
 use super::*;
-use axum::Router;
-use axum::routing::post;
+use crate::auth::{CredentialLookupError, Principal};
+use crate::module::Operation;
+use async_trait::async_trait;
 use flotilla_sigv4::{Credentials, Payload, SigningParams, sign};
+use http::StatusCode;
+use std::sync::Mutex;
 use tower::ServiceExt;
 
-struct Echo;
+/// Counts the calls that reached it.
+#[derive(Default)]
+struct Echo {
+    calls: Mutex<Vec<String>>,
+}
+
+fn thing_arn(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    input.str("thing").map(|t| scope.arn("echo", &format!("thing/{t}"))).into_iter().collect()
+}
+
+static ECHO_OPERATIONS: &[Operation] = &[
+    Operation::new("Ping", "echo:Ping", Resources::From(thing_arn)),
+    Operation::new("Fail", "echo:Fail", Resources::Any),
+];
 
 #[async_trait]
-impl JsonService for Echo {
-    fn target_prefix(&self) -> &'static str {
-        "Echo_20200101"
+impl ServiceModule for Echo {
+    fn wire(&self) -> Wire {
+        Wire::Json { target_prefix: "Echo_20200101" }
     }
     fn signing_name(&self) -> &'static str {
         "echo"
     }
+    fn operations(&self) -> &'static [Operation] {
+        ECHO_OPERATIONS
+    }
     async fn call(&self, operation: &str, body: Bytes, caller: &Caller) -> Result<Response, AwsError> {
+        self.calls.lock().unwrap().push(operation.to_string());
         if operation == "Fail" {
             return Err(AwsError::client("ClientException", "failed on purpose"));
         }
@@ -23,93 +43,377 @@ impl JsonService for Echo {
     }
 }
 
-fn app(limit: usize) -> Router {
-    let creds = Arc::new(Credentials::new("AKIDTEST", "secret"));
-    let door = Arc::new(FrontDoor::new(creds, "us-east-1", limit).with_service(Arc::new(Echo)));
-    Router::new()
-        .route("/", post(move |req: Request| async move { door.handle(req).await }))
-        .layer(axum::middleware::from_fn(request_id_layer))
+#[derive(Default)]
+struct Hello {
+    calls: Mutex<Vec<String>>,
 }
 
-fn signed(target: &str, body: &'static [u8], secret: &str, service: &str, region: &str) -> Request {
-    let mut headers = http::HeaderMap::new();
-    headers.insert("host", HeaderValue::from_static("localhost"));
-    headers.insert("x-amz-target", HeaderValue::from_str(target).unwrap());
-    let creds = Credentials::new("AKIDTEST", secret);
-    let params = SigningParams { credentials: &creds, region, service, time: SystemTime::now() };
-    let added = sign(&SignableRequest::new("POST", "/", "", &headers), Payload::Bytes(body), &params).unwrap();
-    headers.extend(added);
-    let mut req = Request::builder().method("POST").uri("/").body(Body::from(body)).unwrap();
-    *req.headers_mut() = headers;
-    req
+fn names(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    input.strs("Names").into_iter().map(|n| scope.arn("hello", &format!("name/{n}"))).collect()
 }
 
-async fn answer(app: Router, req: Request) -> (StatusCode, serde_json::Value, bool) {
-    let res = app.oneshot(req).await.unwrap();
+static HELLO_OPERATIONS: &[Operation] = &[Operation::new("Greet", "hello:Greet", Resources::From(names))];
+
+#[async_trait]
+impl ServiceModule for Hello {
+    fn wire(&self) -> Wire {
+        Wire::Query { version: "2020-01-01", xmlns: "https://hello.example/doc/2020-01-01/" }
+    }
+    fn signing_name(&self) -> &'static str {
+        "hello"
+    }
+    fn operations(&self) -> &'static [Operation] {
+        HELLO_OPERATIONS
+    }
+    async fn call(&self, operation: &str, body: Bytes, caller: &Caller) -> Result<Response, AwsError> {
+        self.calls.lock().unwrap().push(operation.to_string());
+        let q = QueryRequest::parse(&body)?;
+        let names = q.list("Names").join(",");
+        Ok(crate::query_response(operation, "https://hello.example/doc/2020-01-01/", &caller.request_id, |w| {
+            w.element("Names", &names);
+        }))
+    }
+}
+
+/// What an authorizer was asked: service, action, resources and principal.
+type Asked = (String, String, Vec<String>, Option<String>);
+
+/// Denies everything, recording what it was asked.
+#[derive(Default)]
+struct DenyAll {
+    asked: Mutex<Vec<Asked>>,
+}
+
+#[async_trait]
+impl Authorizer for DenyAll {
+    async fn authorize(&self, r: &AuthorizationRequest<'_>) -> Decision {
+        self.asked.lock().unwrap().push((
+            r.service.to_string(),
+            r.action.to_string(),
+            r.resources.to_vec(),
+            r.caller.principal_arn.clone(),
+        ));
+        Decision::Deny { resource: r.resources[0].clone() }
+    }
+}
+
+/// A credential source whose store is down.
+struct Broken;
+
+#[async_trait]
+impl CredentialSource for Broken {
+    async fn lookup(&self, access_key_id: &str) -> Result<Option<Principal>, CredentialLookupError> {
+        Err(CredentialLookupError { access_key_id: access_key_id.into(), reason: "the store is closed".into() })
+    }
+}
+
+struct App {
+    router: axum::Router,
+    echo: Arc<Echo>,
+    hello: Arc<Hello>,
+}
+
+fn config(limit: usize) -> FrontDoorConfig {
+    FrontDoorConfig { region: "us-east-1".into(), account_id: "000000000000".into(), max_body_bytes: limit }
+}
+
+fn app_with(limit: usize, credentials: Arc<dyn CredentialSource>, authorizer: Option<Arc<dyn Authorizer>>) -> App {
+    let echo = Arc::new(Echo::default());
+    let hello = Arc::new(Hello::default());
+    let mut door = FrontDoor::new(credentials, config(limit)).with_module(echo.clone()).with_module(hello.clone());
+    if let Some(a) = authorizer {
+        door = door.with_authorizer(a);
+    }
+    let router = Arc::new(door).router().layer(axum::middleware::from_fn(request_id_layer));
+    App { router, echo, hello }
+}
+
+fn app(limit: usize) -> App {
+    app_with(limit, Arc::new(Credentials::new("AKIDTEST", "secret")), None)
+}
+
+struct Req<'a> {
+    path: &'a str,
+    headers: Vec<(&'a str, &'a str)>,
+    body: &'a [u8],
+    secret: &'a str,
+    service: &'a str,
+    region: &'a str,
+}
+
+impl<'a> Req<'a> {
+    fn json(target: &'a str, body: &'a [u8]) -> Self {
+        let headers = vec![("x-amz-target", target), ("content-type", "application/x-amz-json-1.1")];
+        Req { path: "/", headers, body, secret: "secret", service: "echo", region: "us-east-1" }
+    }
+    fn query(body: &'a [u8]) -> Self {
+        let headers = vec![("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
+        Req { path: "/", headers, body, secret: "secret", service: "hello", region: "us-east-1" }
+    }
+    fn signed(self) -> Request {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("localhost"));
+        for (k, v) in &self.headers {
+            headers.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        let creds = Credentials::new("AKIDTEST", self.secret);
+        let params =
+            SigningParams { credentials: &creds, region: self.region, service: self.service, time: SystemTime::now() };
+        let added =
+            sign(&SignableRequest::new("POST", self.path, "", &headers), Payload::Bytes(self.body), &params).unwrap();
+        headers.extend(added);
+        self.unsigned_with(headers)
+    }
+    fn unsigned(self) -> Request {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &self.headers {
+            headers.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        self.unsigned_with(headers)
+    }
+    fn unsigned_with(self, headers: http::HeaderMap) -> Request {
+        let mut req = Request::builder().method("POST").uri(self.path).body(Body::from(self.body.to_vec())).unwrap();
+        *req.headers_mut() = headers;
+        req
+    }
+}
+
+struct Answer {
+    status: StatusCode,
+    content_type: String,
+    body: String,
+    bytes: Vec<u8>,
+    has_id: bool,
+}
+
+impl Answer {
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    /// The text of the first `<name>` element.
+    fn xml(&self, name: &str) -> &str {
+        let start = self.body.find(&format!("<{name}>")).unwrap_or_else(|| panic!("no <{name}> in {}", self.body));
+        let rest = &self.body[start + name.len() + 2..];
+        &rest[..rest.find('<').unwrap()]
+    }
+}
+
+async fn answer(router: &axum::Router, req: Request) -> Answer {
+    let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let has_id = res.headers().contains_key(REQUEST_ID_HEADER);
+    let content_type =
+        res.headers().get(http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap(), has_id)
+    Answer { status, content_type, body: String::from_utf8_lossy(&bytes).into_owned(), bytes: bytes.to_vec(), has_id }
 }
 
 #[tokio::test]
-async fn routes_signed_requests() {
-    let (status, body, has_id) =
-        answer(app(1024), signed("Echo_20200101.Ping", b"{}", "secret", "echo", "us-east-1")).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["op"], "Ping");
-    assert_eq!(body["key"], "AKIDTEST");
-    assert!(has_id);
+async fn routes_signed_json_requests_in_the_version_they_came_in() {
+    let app = app(1024);
+    let a = answer(&app.router, Req::json("Echo_20200101.Ping", b"{}").signed()).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.content_type, "application/x-amz-json-1.1");
+    assert_eq!(a.json()["op"], "Ping");
+    assert_eq!(a.json()["key"], "AKIDTEST");
+    assert!(a.has_id);
+
+    let mut req = Req::json("Echo_20200101.Ping", b"{}");
+    req.headers[1].1 = "application/x-amz-json-1.0";
+    let a = answer(&app.router, req.signed()).await;
+    assert_eq!((a.status, a.content_type.as_str()), (StatusCode::OK, "application/x-amz-json-1.0"));
+    let mut req = Req::json("Echo_20200101.Nope", b"{}");
+    req.headers[1].1 = "application/x-amz-json-1.0";
+    let a = answer(&app.router, req.signed()).await;
+    assert_eq!((a.status, a.content_type.as_str()), (StatusCode::BAD_REQUEST, "application/x-amz-json-1.0"));
+    assert_eq!(a.json()["__type"], "UnknownOperationException");
+    assert_eq!(*app.echo.calls.lock().unwrap(), vec!["Ping", "Ping"]);
 }
 
 #[tokio::test]
-async fn refusals_have_the_aws_shape() {
+async fn json_refusals_have_the_aws_shape() {
+    let wrong_service = Req { service: "other", ..Req::json("Echo_20200101.Ping", b"{}") };
+    let wrong_region = Req { region: "eu-west-1", ..Req::json("Echo_20200101.Ping", b"{}") };
     let cases: Vec<(Request, StatusCode, &str)> = vec![
         (
-            Request::builder()
-                .method("POST")
-                .uri("/")
-                .header("x-amz-target", "Echo_20200101.Ping")
-                .body(Body::from("{}"))
-                .unwrap(),
+            Req::json("Echo_20200101.Ping", b"{}").unsigned(),
             StatusCode::BAD_REQUEST,
             "MissingAuthenticationTokenException",
         ),
         (
-            signed("Echo_20200101.Ping", b"{}", "wrong", "echo", "us-east-1"),
+            Req { secret: "wrong", ..Req::json("Echo_20200101.Ping", b"{}") }.signed(),
             StatusCode::BAD_REQUEST,
             "InvalidSignatureException",
         ),
+        (wrong_service.signed(), StatusCode::BAD_REQUEST, "InvalidSignatureException"),
+        (wrong_region.signed(), StatusCode::BAD_REQUEST, "InvalidSignatureException"),
+        (Req::json("Other.Ping", b"{}").signed(), StatusCode::BAD_REQUEST, "UnknownOperationException"),
+        (Req::json("Echo_20200101.", b"{}").signed(), StatusCode::BAD_REQUEST, "UnknownOperationException"),
+        (Req::json("Echo_20200101.Nope", b"{}").signed(), StatusCode::BAD_REQUEST, "UnknownOperationException"),
+        (Req::json("Echo_20200101.Fail", b"{}").signed(), StatusCode::BAD_REQUEST, "ClientException"),
         (
-            signed("Echo_20200101.Nope.", b"{}", "secret", "other", "us-east-1"),
-            StatusCode::BAD_REQUEST,
-            "InvalidSignatureException",
-        ),
-        (
-            signed("Echo_20200101.Ping", b"{}", "secret", "echo", "eu-west-1"),
-            StatusCode::BAD_REQUEST,
-            "InvalidSignatureException",
-        ),
-        (
-            signed("Other.Ping", b"{}", "secret", "echo", "us-east-1"),
-            StatusCode::BAD_REQUEST,
-            "UnknownOperationException",
-        ),
-        (
-            signed("Echo_20200101.Fail", b"{}", "secret", "echo", "us-east-1"),
-            StatusCode::BAD_REQUEST,
-            "ClientException",
-        ),
-        (
-            signed("Echo_20200101.Ping", &[b' '; 2048], "secret", "echo", "us-east-1"),
+            Req::json("Echo_20200101.Ping", &[b' '; 2048]).signed(),
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLargeException",
         ),
     ];
+    let app = app(1024);
     for (req, want_status, want_code) in cases {
-        let (status, body, has_id) = answer(app(1024), req).await;
-        assert_eq!((status, body["__type"].as_str().unwrap()), (want_status, want_code), "{body}");
+        let a = answer(&app.router, req).await;
+        let body = a.json();
+        assert_eq!((a.status, body["__type"].as_str().unwrap()), (want_status, want_code), "{body}");
         assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
-        assert!(has_id);
+        assert!(a.has_id);
     }
+    assert_eq!(*app.echo.calls.lock().unwrap(), vec!["Fail"]);
+}
+
+#[tokio::test]
+async fn routes_query_requests_by_signing_name_and_action() {
+    let app = app(1024);
+    let a = answer(
+        &app.router,
+        Req::query(b"Action=Greet&Version=2020-01-01&Names.member.2=b&Names.member.1=a%26z").signed(),
+    )
+    .await;
+    assert_eq!((a.status, a.content_type.as_str()), (StatusCode::OK, "text/xml"), "{}", a.body);
+    assert!(a.body.starts_with("<GreetResponse xmlns=\"https://hello.example/doc/2020-01-01/\"><GreetResult>"));
+    assert_eq!(a.xml("Names"), "a&amp;z,b");
+    assert!(!a.xml("RequestId").is_empty());
+    assert_eq!(*app.hello.calls.lock().unwrap(), vec!["Greet"]);
+
+    // Errors of a module that was reached carry its namespace.
+    let a = answer(&app.router, Req::query(b"Action=Shout&Version=2020-01-01").signed()).await;
+    assert!(a.body.starts_with("<ErrorResponse xmlns=\"https://hello.example/doc/2020-01-01/\"><Error>"), "{}", a.body);
+}
+
+#[tokio::test]
+async fn query_refusals_are_xml_in_the_query_shape() {
+    let cases: Vec<(Request, StatusCode, &str)> = vec![
+        (
+            Req::query(b"Action=Greet&Version=2020-01-01").unsigned(),
+            StatusCode::FORBIDDEN,
+            "MissingAuthenticationToken",
+        ),
+        (
+            Req { secret: "wrong", ..Req::query(b"Action=Greet&Version=2020-01-01") }.signed(),
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+        ),
+        (
+            Req { region: "eu-west-1", ..Req::query(b"Action=Greet&Version=2020-01-01") }.signed(),
+            StatusCode::FORBIDDEN,
+            "SignatureDoesNotMatch",
+        ),
+        (Req::query(b"Action=Shout&Version=2020-01-01").signed(), StatusCode::BAD_REQUEST, "InvalidAction"),
+        (Req::query(b"Action=Greet&Version=1999-01-01").signed(), StatusCode::BAD_REQUEST, "InvalidAction"),
+        (
+            Req { service: "sts", ..Req::query(b"Action=GetCallerIdentity&Version=2011-06-15") }.signed(),
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+        ),
+        (Req::query(b"Version=2020-01-01").signed(), StatusCode::BAD_REQUEST, "MissingAction"),
+        (Req::query(&[b'x'; 2048]).signed(), StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge"),
+    ];
+    let app = app(1024);
+    for (req, want_status, want_code) in cases {
+        let a = answer(&app.router, req).await;
+        assert_eq!((a.status, a.xml("Code")), (want_status, want_code), "{}", a.body);
+        assert_eq!(a.content_type, "text/xml");
+        assert!(a.body.starts_with("<ErrorResponse"), "{}", a.body);
+        assert_eq!(a.xml("Type"), "Sender");
+        assert!(!a.xml("Message").is_empty());
+        assert!(!a.xml("RequestId").is_empty() && a.has_id);
+    }
+    assert!(app.hello.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_denying_authorizer_refuses_in_each_protocol_before_the_service() {
+    let deny = Arc::new(DenyAll::default());
+    let root = Principal {
+        credentials: Credentials::new("AKIDTEST", "secret"),
+        arn: Some("arn:aws:iam::000000000000:root".into()),
+    };
+    let app = app_with(1024, Arc::new(crate::StaticCredentials(root)), Some(deny.clone()));
+
+    let a = answer(&app.router, Req::json("Echo_20200101.Ping", br#"{"thing":"t1"}"#).signed()).await;
+    assert_eq!((a.status, a.json()["__type"].as_str()), (StatusCode::BAD_REQUEST, Some("AccessDeniedException")));
+    assert_eq!(
+        a.json()["message"],
+        "User: arn:aws:iam::000000000000:root is not authorized to perform: echo:Ping on resource: \
+         arn:aws:echo:us-east-1:000000000000:thing/t1"
+    );
+    let a = answer(&app.router, Req::json("Echo_20200101.Fail", b"{}").signed()).await;
+    assert!(a.json()["message"].as_str().unwrap().ends_with("echo:Fail on resource: *"), "{}", a.body);
+
+    let a = answer(&app.router, Req::query(b"Action=Greet&Version=2020-01-01&Names.member.1=n").signed()).await;
+    assert_eq!((a.status, a.xml("Code")), (StatusCode::FORBIDDEN, "AccessDenied"), "{}", a.body);
+    assert!(a.xml("Message").ends_with("hello:Greet on resource: arn:aws:hello:us-east-1:000000000000:name/n"));
+
+    assert!(app.echo.calls.lock().unwrap().is_empty());
+    assert!(app.hello.calls.lock().unwrap().is_empty());
+    let asked = deny.asked.lock().unwrap();
+    let root = Some("arn:aws:iam::000000000000:root".to_string());
+    assert_eq!(
+        asked[0],
+        ("echo".into(), "echo:Ping".into(), vec!["arn:aws:echo:us-east-1:000000000000:thing/t1".into()], root.clone())
+    );
+    assert_eq!(asked[1], ("echo".into(), "echo:Fail".into(), vec!["*".into()], root));
+    assert_eq!(asked.len(), 3);
+}
+
+#[tokio::test]
+async fn credentials_are_looked_up_asynchronously() {
+    // An unknown key is refused by the verifier as AWS refuses it.
+    let app = app(1024);
+    let mut req = Req::json("Echo_20200101.Ping", b"{}").signed();
+    let auth = req.headers()["authorization"].to_str().unwrap().replace("AKIDTEST", "AKIDOTHER");
+    req.headers_mut().insert("authorization", HeaderValue::from_str(&auth).unwrap());
+    let a = answer(&app.router, req).await;
+    assert_eq!(a.json()["__type"], "UnrecognizedClientException");
+
+    // A failing source is a server error, not a refusal of the caller.
+    let app = app_with(1024, Arc::new(Broken), None);
+    let a = answer(&app.router, Req::json("Echo_20200101.Ping", b"{}").signed()).await;
+    assert_eq!((a.status, a.json()["__type"].as_str()), (StatusCode::INTERNAL_SERVER_ERROR, Some("InternalFailure")));
+    assert!(app.echo.calls.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rpc_v2_cbor_is_recognised_and_refused_in_cbor() {
+    let app = app(1024);
+    let req = Req {
+        path: "/service/GraniteServiceVersion20100801/operation/GetMetricData",
+        headers: vec![("smithy-protocol", "rpc-v2-cbor"), ("content-type", "application/cbor")],
+        body: &[0xa0],
+        secret: "secret",
+        service: "monitoring",
+        region: "us-east-1",
+    };
+    let a = answer(&app.router, req.signed()).await;
+    assert_eq!((a.status, a.content_type.as_str()), (StatusCode::BAD_REQUEST, "application/cbor"));
+    // A CBOR map of two text pairs whose first key is `__type`.
+    assert!(a.bytes.starts_with(&[0xa2, 0x66]), "{:?}", a.bytes);
+    assert!(
+        a.body.contains("__type") && a.body.contains("UnknownOperationException") && a.body.contains("GetMetricData")
+    );
+}
+
+#[test]
+fn claimed_access_key_from_header_or_query() {
+    let parts = |uri: &str, auth: Option<&str>| {
+        let mut b = Request::builder().uri(uri);
+        if let Some(a) = auth {
+            b = b.header("authorization", a);
+        }
+        b.body(()).unwrap().into_parts().0
+    };
+    let auth =
+        "AWS4-HMAC-SHA256 Credential=AKID1/20200101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=00";
+    assert_eq!(claimed_access_key(&parts("/", Some(auth))).as_deref(), Some("AKID1"));
+    let uri = "/?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID2%2F20200101%2Fus-east-1%2Fecs%2Faws4_request";
+    assert_eq!(claimed_access_key(&parts(uri, None)).as_deref(), Some("AKID2"));
+    assert_eq!(claimed_access_key(&parts("/", None)), None);
+    assert_eq!(claimed_access_key(&parts("/", Some("AWS4-HMAC-SHA256 Credential=/x"))), None);
 }

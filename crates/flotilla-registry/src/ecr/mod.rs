@@ -5,6 +5,7 @@
 
 mod images;
 mod layers;
+mod operations;
 mod repositories;
 
 use crate::State;
@@ -15,19 +16,23 @@ use axum::response::Response;
 use bytes::Bytes;
 use flotilla_domain::Timestamp;
 use flotilla_domain::flotilla_core::paging;
-use flotilla_protocol::{AwsError, Caller, JsonService, json_response, parse_request};
+use flotilla_protocol::{
+    AwsError, Caller, CancellationToken, Operation, ServiceModule, Wire, json_response, parse_request,
+};
 use std::sync::Arc;
 
 pub(crate) use repositories::new_repository_record;
 
-/// The ECR JSON service.
+/// The ECR JSON service, and as a [`ServiceModule`] the whole registry: the `/v2/`
+/// routes, maintenance in the background (when asked for) and closing its store.
 pub struct EcrService {
     state: Arc<State>,
+    maintenance: Option<crate::Maintenance>,
 }
 
 impl EcrService {
-    pub(crate) fn new(state: Arc<State>) -> Self {
-        Self { state }
+    pub(crate) fn new(state: Arc<State>, maintenance: Option<crate::Maintenance>) -> Self {
+        Self { state, maintenance }
     }
 }
 
@@ -42,13 +47,36 @@ macro_rules! run {
 }
 
 #[async_trait]
-impl JsonService for EcrService {
-    fn target_prefix(&self) -> &'static str {
-        "AmazonEC2ContainerRegistry_V20150921"
+impl ServiceModule for EcrService {
+    fn wire(&self) -> Wire {
+        Wire::Json { target_prefix: "AmazonEC2ContainerRegistry_V20150921" }
     }
 
     fn signing_name(&self) -> &'static str {
         "ecr"
+    }
+
+    fn operations(&self) -> &'static [Operation] {
+        operations::ECR_OPERATIONS
+    }
+
+    fn routes(&self) -> Option<axum::Router> {
+        Some(crate::oci::router(self.state.clone()))
+    }
+
+    fn spawn_background(&self, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+        let Some(m) = self.maintenance else { return Vec::new() };
+        let registry = crate::Registry { state: self.state.clone() };
+        let maintenance = registry.spawn_maintenance(m.interval, m.gc_grace);
+        vec![tokio::spawn(async move {
+            shutdown.cancelled().await;
+            maintenance.abort();
+            let _ = maintenance.await;
+        })]
+    }
+
+    async fn close(&self) {
+        self.state.store.close().await;
     }
 
     async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {

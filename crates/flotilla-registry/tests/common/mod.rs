@@ -26,7 +26,15 @@ impl Drop for Server {
 
 pub async fn start(dir: &Path, create_on_push: bool) -> Server {
     let config = RegistryConfig { endpoint: "http://127.0.0.1".into(), create_on_push };
-    let registry = Registry::open(dir, AccountContext::default(), b"test-key".to_vec(), config).await.unwrap();
+    let registry = Registry::open(
+        dir,
+        &flotilla_db::testing::location(dir),
+        AccountContext::default(),
+        b"test-key".to_vec(),
+        config,
+    )
+    .await
+    .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = registry.router();

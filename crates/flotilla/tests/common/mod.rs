@@ -17,6 +17,7 @@ pub const SECRET: &str = "integration-test-secret-key-0123456789abc";
 pub async fn plane(dir: &tempfile::TempDir) -> ControlPlane {
     let config = ServerConfig {
         data_dir: dir.path().to_path_buf(),
+        store: flotilla_db::testing::location(dir.path()),
         account: AccountContext::default(),
         credentials: RootCredentials { access_key_id: KEY.into(), secret_access_key: SECRET.into() },
         endpoint: "http://localhost".into(),

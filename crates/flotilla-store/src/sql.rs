@@ -1,8 +1,9 @@
-//! The SQLite implementation of [`Store`].
+//! [`Store`] on the storage foundation: the same SQL on SQLite and PostgreSQL.
 
-use crate::error::{Doing, StoreError, StoreResult};
+use crate::error::{StoreError, StoreResult};
 use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Store, TaskFilter};
 use async_trait::async_trait;
+use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx};
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
 use flotilla_domain::tag::Tag;
@@ -10,88 +11,58 @@ use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::TransportProtocol;
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus, ValidatedTaskDefinition};
 use flotilla_domain::{AccountContext, EcsArns, Timestamp};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::Any;
+use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::str::FromStr;
-use std::time::Duration;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// Connection options for a durable SQLite file, shared by every Flotilla store:
-/// created if missing, WAL journal, `synchronous=FULL` (an acknowledged write
-/// survives `kill -9` and power loss), a 10 s busy timeout and foreign keys on.
-pub fn durable_sqlite_options(path: &Path) -> Result<SqliteConnectOptions, sqlx::Error> {
-    Ok(SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(10))
-        .foreign_keys(true))
-}
+/// The ECS store's name: `flotilla.db` on SQLite, schema `flotilla` on PostgreSQL.
+pub const STORE_NAME: &str = "flotilla";
 
-/// A [`Store`] in one SQLite database file.
+/// A [`Store`] in a SQL database (SQLite or PostgreSQL, through [`Db`]).
 #[derive(Clone)]
-pub struct SqliteStore {
-    /// Readers; WAL lets them run beside the writer.
-    pool: SqlitePool,
-    /// The one writer connection: writers queue for it in order, instead of
-    /// spinning in SQLite's busy handler, which keeps the latency tail short.
-    writer: SqlitePool,
+pub struct SqlStore {
+    db: Db,
     account: AccountContext,
 }
 
-impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies migrations.
-    pub async fn open(path: &Path, account: AccountContext) -> StoreResult<Self> {
-        let display = path.display().to_string();
-        let options =
-            durable_sqlite_options(path).map_err(|source| StoreError::Open { path: display.clone(), source })?;
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(60))
-            .connect_with(options.clone())
-            .await
-            .map_err(|source| StoreError::Open { path: display.clone(), source })?;
-        MIGRATOR.run(&writer).await?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| StoreError::Open { path: display.clone(), source })?;
-        Ok(Self { pool, writer, account })
+impl SqlStore {
+    /// Opens (creating if needed) the ECS store at `location` and applies migrations.
+    pub async fn open(location: &StoreLocation, account: AccountContext) -> StoreResult<Self> {
+        let db = Db::open(location, STORE_NAME, &Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
+        Ok(Self { db, account })
     }
 
-    /// Flushes the write-ahead log and closes every connection.
+    /// The database, e.g. for leases kept beside the ECS state.
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Flushes and closes every connection.
     pub async fn close(&self) {
-        self.pool.close().await;
-        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
-        self.writer.close().await;
+        self.db.close().await;
     }
 
-    /// A write transaction that takes the database's write lock at once, so two
-    /// writers never deadlock upgrading read locks.
-    async fn write(&self) -> StoreResult<Transaction<'static, Sqlite>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.doing("starting a write transaction")
+    async fn write(&self) -> StoreResult<Tx> {
+        Ok(self.db.write().await?)
     }
 }
 
 fn corrupt(what: impl Into<String>, reason: impl ToString) -> StoreError {
-    StoreError::Corrupt { what: what.into(), reason: reason.to_string() }
+    DbError::corrupt(what, reason).into()
 }
 
-fn cluster_from_row(row: &SqliteRow) -> StoreResult<Cluster> {
-    let name: String = row.get("name");
-    let status: String = row.get("status");
-    let body: String = row.get("body");
+fn cluster_from_row(row: &AnyRow) -> StoreResult<Cluster> {
+    let name: String = row.col("name")?;
+    let status: String = row.col("status")?;
+    let body: String = row.col("body")?;
     Ok(Cluster {
         status: ClusterStatus::parse(&status).ok_or_else(|| corrupt(format!("cluster {name}"), "unknown status"))?,
         spec: serde_json::from_str(&body).map_err(|e| corrupt(format!("cluster {name}"), e))?,
-        created_at: Timestamp(row.get("created_at")),
-        version: row.get("version"),
+        created_at: Timestamp(row.col("created_at")?),
+        version: row.col("version")?,
         name,
     })
 }
@@ -99,23 +70,23 @@ fn cluster_from_row(row: &SqliteRow) -> StoreResult<Cluster> {
 const TASK_DEFINITION_COLUMNS: &str = "family, revision, status, body, compatibilities, requires_attributes, \
      registered_at, registered_by, deregistered_at, delete_requested_at";
 
-fn task_definition_from_row(row: &SqliteRow) -> StoreResult<TaskDefinition> {
-    let family: String = row.get("family");
-    let revision: i64 = row.get("revision");
+fn task_definition_from_row(row: &AnyRow) -> StoreResult<TaskDefinition> {
+    let family: String = row.col("family")?;
+    let revision: i64 = row.col("revision")?;
     let what = || format!("task definition {family}:{revision}");
-    let status: String = row.get("status");
+    let status: String = row.col("status")?;
     let json = |col: &str| -> StoreResult<Vec<String>> {
-        serde_json::from_str(&row.get::<String, _>(col)).map_err(|e| corrupt(what(), e))
+        serde_json::from_str(&row.col::<String>(col)?).map_err(|e| corrupt(what(), e))
     };
     Ok(TaskDefinition {
         status: TaskDefinitionStatus::parse(&status).ok_or_else(|| corrupt(what(), "unknown status"))?,
-        spec: serde_json::from_str(&row.get::<String, _>("body")).map_err(|e| corrupt(what(), e))?,
+        spec: serde_json::from_str(&row.col::<String>("body")?).map_err(|e| corrupt(what(), e))?,
         compatibilities: json("compatibilities")?,
         requires_attributes: json("requires_attributes")?,
-        registered_at: Timestamp(row.get("registered_at")),
-        registered_by: row.get("registered_by"),
-        deregistered_at: row.get::<Option<i64>, _>("deregistered_at").map(Timestamp),
-        delete_requested_at: row.get::<Option<i64>, _>("delete_requested_at").map(Timestamp),
+        registered_at: Timestamp(row.col("registered_at")?),
+        registered_by: row.col("registered_by")?,
+        deregistered_at: row.col::<Option<i64>>("deregistered_at")?.map(Timestamp),
+        delete_requested_at: row.col::<Option<i64>>("delete_requested_at")?.map(Timestamp),
         family,
         revision,
     })
@@ -138,10 +109,10 @@ fn like_prefix(prefix: &str) -> String {
     out
 }
 
-async fn insert_tags(tx: &mut Transaction<'static, Sqlite>, arn: &str, tags: &[Tag]) -> StoreResult<()> {
+async fn insert_tags(tx: &mut Tx, arn: &str, tags: &[Tag]) -> StoreResult<()> {
     for tag in tags {
         sqlx::query(
-            "INSERT INTO resource_tags (resource_arn, key, value) VALUES (?, ?, ?) \
+            "INSERT INTO resource_tags (resource_arn, key, value) VALUES ($1, $2, $3) \
              ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value",
         )
         .bind(arn)
@@ -198,12 +169,12 @@ fn add_reservation(remaining: &mut Resources, task: &Task) {
 
 /// The live (not STOPPED) tasks of a whole cluster, by instance id: one query
 /// instead of one per instance.
-async fn live_tasks_by_instance<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+async fn live_tasks_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
     executor: E,
     cluster: &str,
 ) -> StoreResult<std::collections::HashMap<String, Vec<Task>>> {
     let rows = sqlx::query(
-        "SELECT body FROM tasks WHERE cluster = ? AND container_instance_id IS NOT NULL AND last_status <> 'STOPPED'",
+        "SELECT body FROM tasks WHERE cluster = $1 AND container_instance_id IS NOT NULL AND last_status <> 'STOPPED'",
     )
     .bind(cluster)
     .fetch_all(executor)
@@ -211,7 +182,7 @@ async fn live_tasks_by_instance<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
     .doing("reading a cluster's tasks")?;
     let mut by_instance: std::collections::HashMap<String, Vec<Task>> = std::collections::HashMap::new();
     for r in rows {
-        let task = task_from_body(&r.get::<String, _>("body"))?;
+        let task = task_from_body(&r.col::<String>("body")?)?;
         if let Some(id) = task.container_instance_id.clone() {
             by_instance.entry(id).or_default().push(task);
         }
@@ -219,22 +190,22 @@ async fn live_tasks_by_instance<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
     Ok(by_instance)
 }
 
-async fn live_tasks_of<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+async fn live_tasks_of<'e, E: sqlx::Executor<'e, Database = Any>>(
     executor: E,
     instance_id: &str,
 ) -> StoreResult<Vec<Task>> {
-    let rows = sqlx::query("SELECT body FROM tasks WHERE container_instance_id = ? AND last_status <> 'STOPPED'")
+    let rows = sqlx::query("SELECT body FROM tasks WHERE container_instance_id = $1 AND last_status <> 'STOPPED'")
         .bind(instance_id)
         .fetch_all(executor)
         .await
         .doing("reading an instance's tasks")?;
-    rows.iter().map(|r| task_from_body(&r.get::<String, _>("body"))).collect()
+    rows.iter().map(|r| task_from_body(&r.col::<String>("body")?)).collect()
 }
 
-async fn insert_task(tx: &mut Transaction<'static, Sqlite>, task: &Task) -> StoreResult<()> {
+async fn insert_task(tx: &mut Tx, task: &Task) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO tasks (id, cluster, container_instance_id, family, started_by, task_group, desired_status, \
-         last_status, client_token, created_at, body, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         last_status, client_token, created_at, body, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&task.id)
     .bind(&task.cluster)
@@ -255,7 +226,7 @@ async fn insert_task(tx: &mut Transaction<'static, Sqlite>, task: &Task) -> Stor
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn create_cluster(
         &self,
         name: &str,
@@ -265,7 +236,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<CreatedCluster> {
         let mut tx = self.write().await?;
         let changed = sqlx::query(
-            "INSERT INTO clusters (name, status, body, created_at, version) VALUES (?, 'ACTIVE', ?, ?, 1) \
+            "INSERT INTO clusters (name, status, body, created_at, version) VALUES ($1, 'ACTIVE', $2, $3, 1) \
              ON CONFLICT (name) DO UPDATE SET status = 'ACTIVE', body = excluded.body, \
              created_at = excluded.created_at, version = clusters.version + 1 \
              WHERE clusters.status <> 'ACTIVE'",
@@ -280,14 +251,14 @@ impl Store for SqliteStore {
         let created = changed == 1;
         if created {
             let arn = self.account.cluster_arn(name);
-            sqlx::query("DELETE FROM resource_tags WHERE resource_arn = ?")
+            sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1")
                 .bind(&arn)
                 .execute(&mut *tx)
                 .await
                 .doing("clearing the tags of a recreated cluster")?;
             insert_tags(&mut tx, &arn, tags).await?;
         }
-        let row = sqlx::query("SELECT * FROM clusters WHERE name = ?")
+        let row = sqlx::query("SELECT * FROM clusters WHERE name = $1")
             .bind(name)
             .fetch_one(&mut *tx)
             .await
@@ -298,9 +269,9 @@ impl Store for SqliteStore {
     }
 
     async fn get_cluster(&self, name: &str) -> StoreResult<Option<Cluster>> {
-        let row = sqlx::query("SELECT * FROM clusters WHERE name = ?")
+        let row = sqlx::query("SELECT * FROM clusters WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing("reading a cluster")?;
         row.as_ref().map(cluster_from_row).transpose()
@@ -308,26 +279,26 @@ impl Store for SqliteStore {
 
     async fn list_cluster_names(&self, page: Page<String>) -> StoreResult<Vec<String>> {
         let rows = sqlx::query(
-            "SELECT name FROM clusters WHERE status = 'ACTIVE' AND (? IS NULL OR name > ?) ORDER BY name LIMIT ?",
+            "SELECT name FROM clusters WHERE status = 'ACTIVE' AND ($1 IS NULL OR name > $2) ORDER BY name LIMIT $3",
         )
         .bind(&page.after)
         .bind(&page.after)
-        .bind(page.limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(page.limit))
+        .fetch_all(self.db.reader())
         .await
         .doing("listing clusters")?;
-        Ok(rows.iter().map(|r| r.get("name")).collect())
+        rows.iter().map(|r| Ok(r.col("name")?)).collect()
     }
 
     async fn update_cluster(&self, cluster: &Cluster) -> StoreResult<Cluster> {
         let changed = sqlx::query(
-            "UPDATE clusters SET status = ?, body = ?, version = version + 1 WHERE name = ? AND version = ?",
+            "UPDATE clusters SET status = $1, body = $2, version = version + 1 WHERE name = $3 AND version = $4",
         )
         .bind(cluster.status.as_str())
         .bind(to_json(&cluster.spec))
         .bind(&cluster.name)
         .bind(cluster.version)
-        .execute(&self.writer)
+        .execute(self.db.writer())
         .await
         .doing("updating a cluster")?
         .rows_affected();
@@ -347,7 +318,7 @@ impl Store for SqliteStore {
         let family = &definition.spec.family;
         let mut tx = self.write().await?;
         let revision: i64 = sqlx::query_scalar(
-            "INSERT INTO task_definition_families (family, last_revision) VALUES (?, 1) \
+            "INSERT INTO task_definition_families (family, last_revision) VALUES ($1, 1) \
              ON CONFLICT (family) DO UPDATE SET last_revision = task_definition_families.last_revision + 1 \
              RETURNING last_revision",
         )
@@ -357,7 +328,7 @@ impl Store for SqliteStore {
         .doing("allocating a task definition revision")?;
         sqlx::query(
             "INSERT INTO task_definitions (family, revision, status, body, compatibilities, requires_attributes, \
-             registered_at, registered_by, version) VALUES (?, ?, 'ACTIVE', ?, ?, ?, ?, ?, 1)",
+             registered_at, registered_by, version) VALUES ($1, $2, 'ACTIVE', $3, $4, $5, $6, $7, 1)",
         )
         .bind(family)
         .bind(revision)
@@ -387,11 +358,11 @@ impl Store for SqliteStore {
 
     async fn get_task_definition(&self, family: &str, revision: i64) -> StoreResult<Option<TaskDefinition>> {
         let row = sqlx::query(&format!(
-            "SELECT {TASK_DEFINITION_COLUMNS} FROM task_definitions WHERE family = ? AND revision = ?"
+            "SELECT {TASK_DEFINITION_COLUMNS} FROM task_definitions WHERE family = $1 AND revision = $2"
         ))
         .bind(family)
         .bind(revision)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.reader())
         .await
         .doing("reading a task definition")?;
         row.as_ref().map(task_definition_from_row).transpose()
@@ -399,11 +370,11 @@ impl Store for SqliteStore {
 
     async fn latest_active_task_definition(&self, family: &str) -> StoreResult<Option<TaskDefinition>> {
         let row = sqlx::query(&format!(
-            "SELECT {TASK_DEFINITION_COLUMNS} FROM task_definitions WHERE family = ? AND status = 'ACTIVE' \
+            "SELECT {TASK_DEFINITION_COLUMNS} FROM task_definitions WHERE family = $1 AND status = 'ACTIVE' \
              ORDER BY revision DESC LIMIT 1"
         ))
         .bind(family)
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.db.reader())
         .await
         .doing("reading the latest task definition of a family")?;
         row.as_ref().map(task_definition_from_row).transpose()
@@ -418,10 +389,10 @@ impl Store for SqliteStore {
     ) -> StoreResult<Vec<(String, i64)>> {
         let (cmp, order) = if descending { ("<", "DESC") } else { (">", "ASC") };
         let sql = format!(
-            "SELECT family, revision FROM task_definitions WHERE status = ? \
-             AND (? IS NULL OR family = ?) \
-             AND (? IS NULL OR family {cmp} ? OR (family = ? AND revision {cmp} ?)) \
-             ORDER BY family {order}, revision {order} LIMIT ?"
+            "SELECT family, revision FROM task_definitions WHERE status = $1 \
+             AND ($2 IS NULL OR family = $3) \
+             AND ($4 IS NULL OR family {cmp} $5 OR (family = $6 AND revision {cmp} $7)) \
+             ORDER BY family {order}, revision {order} LIMIT $8"
         );
         let (after_family, after_revision) = match &page.after {
             Some((f, r)) => (Some(f.as_str()), Some(*r)),
@@ -435,11 +406,11 @@ impl Store for SqliteStore {
             .bind(after_family)
             .bind(after_family)
             .bind(after_revision)
-            .bind(page.limit)
-            .fetch_all(&self.pool)
+            .bind(i64::from(page.limit))
+            .fetch_all(self.db.reader())
             .await
             .doing("listing task definitions")?;
-        Ok(rows.iter().map(|r| (r.get("family"), r.get("revision"))).collect())
+        rows.iter().map(|r| Ok((r.col("family")?, r.col("revision")?))).collect()
     }
 
     async fn list_task_definition_families(
@@ -449,13 +420,13 @@ impl Store for SqliteStore {
         page: Page<String>,
     ) -> StoreResult<Vec<String>> {
         let having = match status {
-            FamilyStatusFilter::Active => "HAVING SUM(status = 'ACTIVE') > 0",
-            FamilyStatusFilter::Inactive => "HAVING SUM(status = 'ACTIVE') = 0",
+            FamilyStatusFilter::Active => "HAVING SUM(CASE WHEN status = 'ACTIVE' THEN 1 ELSE 0 END) > 0",
+            FamilyStatusFilter::Inactive => "HAVING SUM(CASE WHEN status = 'ACTIVE' THEN 1 ELSE 0 END) = 0",
             FamilyStatusFilter::All => "",
         };
         let sql = format!(
-            "SELECT family FROM task_definitions WHERE (? IS NULL OR family LIKE ? ESCAPE '\\') \
-             AND (? IS NULL OR family > ?) GROUP BY family {having} ORDER BY family LIMIT ?"
+            "SELECT family FROM task_definitions WHERE ($1 IS NULL OR family LIKE $2 ESCAPE '\\') \
+             AND ($3 IS NULL OR family > $4) GROUP BY family {having} ORDER BY family LIMIT $5"
         );
         let prefix = family_prefix.map(like_prefix);
         let rows = sqlx::query(&sql)
@@ -463,11 +434,11 @@ impl Store for SqliteStore {
             .bind(&prefix)
             .bind(&page.after)
             .bind(&page.after)
-            .bind(page.limit)
-            .fetch_all(&self.pool)
+            .bind(i64::from(page.limit))
+            .fetch_all(self.db.reader())
             .await
             .doing("listing task definition families")?;
-        Ok(rows.iter().map(|r| r.get("family")).collect())
+        rows.iter().map(|r| Ok(r.col("family")?)).collect()
     }
 
     async fn transition_task_definition(
@@ -485,8 +456,8 @@ impl Store for SqliteStore {
         };
         let mut tx = self.write().await?;
         sqlx::query(&format!(
-            "UPDATE task_definitions SET status = ?, {column} = ?, version = version + 1 \
-             WHERE family = ? AND revision = ? AND status = ?"
+            "UPDATE task_definitions SET status = $1, {column} = $2, version = version + 1 \
+             WHERE family = $3 AND revision = $4 AND status = $5"
         ))
         .bind(to.as_str())
         .bind(now.0)
@@ -497,7 +468,7 @@ impl Store for SqliteStore {
         .await
         .doing("changing a task definition's status")?;
         let row = sqlx::query(&format!(
-            "SELECT {TASK_DEFINITION_COLUMNS} FROM task_definitions WHERE family = ? AND revision = ?"
+            "SELECT {TASK_DEFINITION_COLUMNS} FROM task_definitions WHERE family = $1 AND revision = $2"
         ))
         .bind(family)
         .bind(revision)
@@ -511,32 +482,32 @@ impl Store for SqliteStore {
     async fn cluster_counts(&self, cluster: &str) -> StoreResult<ClusterCounts> {
         let row = sqlx::query(
             "SELECT \
-               (SELECT COUNT(*) FROM container_instances WHERE cluster = ?1 AND status <> 'INACTIVE') AS instances, \
-               (SELECT COUNT(*) FROM tasks WHERE cluster = ?1 AND last_status = 'RUNNING') AS running, \
-               (SELECT COUNT(*) FROM tasks WHERE cluster = ?1 AND last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending",
+               (SELECT COUNT(*) FROM container_instances WHERE cluster = $1 AND status <> 'INACTIVE') AS instances, \
+               (SELECT COUNT(*) FROM tasks WHERE cluster = $1 AND last_status = 'RUNNING') AS running, \
+               (SELECT COUNT(*) FROM tasks WHERE cluster = $1 AND last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending",
         )
         .bind(cluster)
-        .fetch_one(&self.pool)
+        .fetch_one(self.db.reader())
         .await
         .doing("counting a cluster's instances and tasks")?;
         Ok(ClusterCounts {
-            registered_container_instances: row.get("instances"),
-            running_tasks: row.get("running"),
-            pending_tasks: row.get("pending"),
+            registered_container_instances: row.col("instances")?,
+            running_tasks: row.col("running")?,
+            pending_tasks: row.col("pending")?,
             active_services: 0,
         })
     }
 
     async fn put_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance> {
         let mut tx = self.write().await?;
-        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM container_instances WHERE id = ?")
+        let current: Option<i64> = sqlx::query_scalar("SELECT version FROM container_instances WHERE id = $1")
             .bind(&instance.id)
             .fetch_optional(&mut *tx)
             .await
             .doing("reading a container instance")?;
         let stored = ContainerInstance { version: current.map_or(1, |v| v + 1), ..instance.clone() };
         sqlx::query(
-            "INSERT INTO container_instances (id, cluster, status, last_heartbeat, body, version) VALUES (?, ?, ?, ?, ?, ?) \
+            "INSERT INTO container_instances (id, cluster, status, last_heartbeat, body, version) VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (id) DO UPDATE SET cluster = excluded.cluster, status = excluded.status, \
              last_heartbeat = excluded.last_heartbeat, body = excluded.body, version = excluded.version",
         )
@@ -554,14 +525,14 @@ impl Store for SqliteStore {
     }
 
     async fn get_container_instance(&self, id: &str) -> StoreResult<Option<ContainerInstance>> {
-        let row = sqlx::query("SELECT body, last_heartbeat FROM container_instances WHERE id = ?")
+        let row = sqlx::query("SELECT body, last_heartbeat FROM container_instances WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing("reading a container instance")?;
         row.map(|r| {
-            let mut ci = instance_from_body(&r.get::<String, _>("body"))?;
-            ci.last_heartbeat = Timestamp(r.get("last_heartbeat"));
+            let mut ci = instance_from_body(&r.col::<String>("body")?)?;
+            ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
             Ok(ci)
         })
         .transpose()
@@ -574,23 +545,23 @@ impl Store for SqliteStore {
         page: Page<String>,
     ) -> StoreResult<Vec<InstanceLoad>> {
         let rows = sqlx::query(
-            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = ? AND (? IS NULL OR status = ?) \
-             AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = $1 AND ($2 IS NULL OR status = $3) \
+             AND ($4 IS NULL OR id > $5) ORDER BY id LIMIT $6",
         )
         .bind(cluster)
         .bind(status.map(InstanceStatus::as_str))
         .bind(status.map(InstanceStatus::as_str))
         .bind(&page.after)
         .bind(&page.after)
-        .bind(page.limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(page.limit))
+        .fetch_all(self.db.reader())
         .await
         .doing("listing container instances")?;
-        let mut tasks = live_tasks_by_instance(&self.pool, cluster).await?;
+        let mut tasks = live_tasks_by_instance(self.db.reader(), cluster).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let mut ci = instance_from_body(&r.get::<String, _>("body"))?;
-            ci.last_heartbeat = Timestamp(r.get("last_heartbeat"));
+            let mut ci = instance_from_body(&r.col::<String>("body")?)?;
+            ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
             let live = tasks.remove(&ci.id).unwrap_or_default();
             out.push(load_of(ci, &live));
         }
@@ -599,21 +570,21 @@ impl Store for SqliteStore {
 
     async fn instance_load(&self, id: &str) -> StoreResult<Option<InstanceLoad>> {
         let Some(ci) = self.get_container_instance(id).await? else { return Ok(None) };
-        let tasks = live_tasks_of(&self.pool, id).await?;
+        let tasks = live_tasks_of(self.db.reader(), id).await?;
         Ok(Some(load_of(ci, &tasks)))
     }
 
     async fn update_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance> {
         let stored = ContainerInstance { version: instance.version + 1, ..instance.clone() };
         let changed = sqlx::query(
-            "UPDATE container_instances SET status = ?, body = ?, version = ? WHERE id = ? AND version = ?",
+            "UPDATE container_instances SET status = $1, body = $2, version = $3 WHERE id = $4 AND version = $5",
         )
         .bind(stored.status.as_str())
         .bind(to_json(&stored))
         .bind(stored.version)
         .bind(&instance.id)
         .bind(instance.version)
-        .execute(&self.writer)
+        .execute(self.db.writer())
         .await
         .doing("updating a container instance")?
         .rows_affected();
@@ -624,10 +595,10 @@ impl Store for SqliteStore {
     }
 
     async fn heartbeat(&self, id: &str, now: Timestamp) -> StoreResult<()> {
-        sqlx::query("UPDATE container_instances SET last_heartbeat = ? WHERE id = ?")
+        sqlx::query("UPDATE container_instances SET last_heartbeat = $1 WHERE id = $2")
             .bind(now.0)
             .bind(id)
-            .execute(&self.writer)
+            .execute(self.db.writer())
             .await
             .doing("recording an agent heartbeat")?;
         Ok(())
@@ -637,22 +608,25 @@ impl Store for SqliteStore {
         &self,
         cluster: &str,
         tasks: Vec<Task>,
+        tags: &[Tag],
         placer: Placer<'_>,
     ) -> StoreResult<Vec<Result<Task, String>>> {
         let mut tx = self.write().await?;
+        // Placements in one cluster see each other's tasks, on every replica.
+        self.db.lock(&mut tx, &format!("placement {cluster}")).await?;
         if let Some(token) = tasks.first().and_then(|t| t.client_token.clone()) {
-            let rows = sqlx::query("SELECT body FROM tasks WHERE cluster = ? AND client_token = ? ORDER BY id")
+            let rows = sqlx::query("SELECT body FROM tasks WHERE cluster = $1 AND client_token = $2 ORDER BY id")
                 .bind(cluster)
                 .bind(&token)
                 .fetch_all(&mut *tx)
                 .await
                 .doing("looking up a client token")?;
             if !rows.is_empty() {
-                return rows.iter().map(|r| task_from_body(&r.get::<String, _>("body")).map(Ok)).collect();
+                return rows.iter().map(|r| task_from_body(&r.col::<String>("body")?).map(Ok)).collect();
             }
         }
         let rows = sqlx::query(
-            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = ? AND status <> 'INACTIVE' ORDER BY id",
+            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = $1 AND status <> 'INACTIVE' ORDER BY id",
         )
         .bind(cluster)
         .fetch_all(&mut *tx)
@@ -661,8 +635,8 @@ impl Store for SqliteStore {
         let mut live = live_tasks_by_instance(&mut *tx, cluster).await?;
         let mut loads = Vec::with_capacity(rows.len());
         for r in rows {
-            let mut ci = instance_from_body(&r.get::<String, _>("body"))?;
-            ci.last_heartbeat = Timestamp(r.get("last_heartbeat"));
+            let mut ci = instance_from_body(&r.col::<String>("body")?)?;
+            ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
             let tasks = live.remove(&ci.id).unwrap_or_default();
             loads.push(load_of(ci, &tasks));
         }
@@ -673,6 +647,7 @@ impl Store for SqliteStore {
                 Ok(i) => {
                     task.container_instance_id = Some(loads[i].instance.id.clone());
                     insert_task(&mut tx, &task).await?;
+                    insert_tags(&mut tx, &self.account.task_arn(&task.cluster, &task.id), tags).await?;
                     out.push(Ok(task));
                 }
                 Err(reason) => out.push(Err(reason)),
@@ -683,21 +658,21 @@ impl Store for SqliteStore {
     }
 
     async fn get_task(&self, id: &str) -> StoreResult<Option<Task>> {
-        let row = sqlx::query("SELECT body FROM tasks WHERE id = ?")
+        let row = sqlx::query("SELECT body FROM tasks WHERE id = $1")
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.db.reader())
             .await
             .doing("reading a task")?;
-        row.map(|r| task_from_body(&r.get::<String, _>("body"))).transpose()
+        row.map(|r| task_from_body(&r.col::<String>("body")?)).transpose()
     }
 
     async fn list_task_ids(&self, cluster: &str, filter: &TaskFilter, page: Page<String>) -> StoreResult<Vec<String>> {
         let desired = filter.desired_status.map(|s| if s == TaskStatus::Stopped { "STOPPED" } else { "RUNNING" });
         let rows = sqlx::query(
-            "SELECT id FROM tasks WHERE cluster = ? \
-             AND (? IS NULL OR container_instance_id = ?) AND (? IS NULL OR family = ?) \
-             AND (? IS NULL OR started_by = ?) AND (? IS NULL OR desired_status = ?) \
-             AND (? IS NULL OR id > ?) ORDER BY id LIMIT ?",
+            "SELECT id FROM tasks WHERE cluster = $1 \
+             AND ($2 IS NULL OR container_instance_id = $3) AND ($4 IS NULL OR family = $5) \
+             AND ($6 IS NULL OR started_by = $7) AND ($8 IS NULL OR desired_status = $9) \
+             AND ($10 IS NULL OR id > $11) ORDER BY id LIMIT $12",
         )
         .bind(cluster)
         .bind(&filter.container_instance_id)
@@ -710,22 +685,22 @@ impl Store for SqliteStore {
         .bind(desired)
         .bind(&page.after)
         .bind(&page.after)
-        .bind(page.limit)
-        .fetch_all(&self.pool)
+        .bind(i64::from(page.limit))
+        .fetch_all(self.db.reader())
         .await
         .doing("listing tasks")?;
-        Ok(rows.iter().map(|r| r.get("id")).collect())
+        rows.iter().map(|r| Ok(r.col("id")?)).collect()
     }
 
     async fn tasks_for_instance(&self, instance_id: &str) -> StoreResult<Vec<Task>> {
-        live_tasks_of(&self.pool, instance_id).await
+        live_tasks_of(self.db.reader(), instance_id).await
     }
 
     async fn update_task(&self, task: &Task) -> StoreResult<Task> {
         let stored = Task { version: task.version + 1, ..task.clone() };
         let changed = sqlx::query(
-            "UPDATE tasks SET desired_status = ?, last_status = ?, container_instance_id = ?, body = ?, version = ? \
-             WHERE id = ? AND version = ?",
+            "UPDATE tasks SET desired_status = $1, last_status = $2, container_instance_id = $3, body = $4, version = $5 \
+             WHERE id = $6 AND version = $7",
         )
         .bind(stored.desired_status.as_str())
         .bind(stored.last_status.as_str())
@@ -734,7 +709,7 @@ impl Store for SqliteStore {
         .bind(stored.version)
         .bind(&task.id)
         .bind(task.version)
-        .execute(&self.writer)
+        .execute(self.db.writer())
         .await
         .doing("updating a task")?
         .rows_affected();
@@ -747,7 +722,7 @@ impl Store for SqliteStore {
     async fn tag_resource(&self, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()> {
         let mut tx = self.write().await?;
         insert_tags(&mut tx, arn, tags).await?;
-        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resource_tags WHERE resource_arn = ?")
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resource_tags WHERE resource_arn = $1")
             .bind(arn)
             .fetch_one(&mut *tx)
             .await
@@ -758,31 +733,28 @@ impl Store for SqliteStore {
                 "tags: the resource would have {count} tags, more than the limit of {max_tags}"
             )));
         }
-        tx.commit().await.doing("committing tags")
+        Ok(tx.commit().await.doing("committing tags")?)
     }
 
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> StoreResult<()> {
         let mut tx = self.write().await?;
         for key in keys {
-            sqlx::query("DELETE FROM resource_tags WHERE resource_arn = ? AND key = ?")
+            sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1 AND key = $2")
                 .bind(arn)
                 .bind(key)
                 .execute(&mut *tx)
                 .await
                 .doing("removing tags")?;
         }
-        tx.commit().await.doing("committing tag removal")
+        Ok(tx.commit().await.doing("committing tag removal")?)
     }
 
     async fn list_tags(&self, arn: &str) -> StoreResult<Vec<Tag>> {
-        let rows = sqlx::query("SELECT key, value FROM resource_tags WHERE resource_arn = ? ORDER BY key")
+        let rows = sqlx::query("SELECT key, value FROM resource_tags WHERE resource_arn = $1 ORDER BY key")
             .bind(arn)
-            .fetch_all(&self.pool)
+            .fetch_all(self.db.reader())
             .await
             .doing("reading tags")?;
-        Ok(rows.iter().map(|r| Tag { key: r.get("key"), value: r.get("value") }).collect())
+        rows.iter().map(|r| Ok(Tag { key: r.col("key")?, value: r.col("value")? })).collect()
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -1,0 +1,134 @@
+//! What a service declares to be served: [`ServiceModule`].
+//!
+//! A module says how its requests arrive ([`Wire`]), lists its operations with their
+//! IAM actions and resources ([`Operation`]), answers them, and may bring extra HTTP
+//! routes, background tasks and a shutdown step. The binary assembles a list of modules;
+//! the front door routes, authorizes and dispatches to them.
+
+use crate::auth::Caller;
+use crate::error::AwsError;
+use crate::query::QueryRequest;
+use async_trait::async_trait;
+use axum::response::Response;
+use bytes::Bytes;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How a module's requests reach it on `POST /`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// AWS JSON 1.0/1.1, by `X-Amz-Target` prefix (e.g. `AmazonEC2ContainerServiceV20141113`).
+    Json { target_prefix: &'static str },
+    /// The AWS query protocol, by the SigV4 scope's service (the module's signing name);
+    /// `version` is the API version requests must name, `xmlns` the answers' namespace.
+    Query { version: &'static str, xmlns: &'static str },
+}
+
+/// One operation of a module: its name, its IAM action and the resources it touches.
+#[derive(Debug, Clone, Copy)]
+pub struct Operation {
+    /// As on the wire, e.g. `RunTask`.
+    pub name: &'static str,
+    /// The IAM action, e.g. `ecs:RunTask`.
+    pub action: &'static str,
+    pub resources: Resources,
+}
+
+impl Operation {
+    pub const fn new(name: &'static str, action: &'static str, resources: Resources) -> Self {
+        Self { name, action, resources }
+    }
+}
+
+/// The resources an operation touches, as IAM sees them.
+#[derive(Debug, Clone, Copy)]
+pub enum Resources {
+    /// The service-level `*`: list and create calls, and those whose resources are not
+    /// named by the request.
+    Any,
+    /// Read from the request; an empty answer means `*`.
+    From(fn(&OperationInput<'_>, &ArnScope<'_>) -> Vec<String>),
+}
+
+/// The decoded request an operation's resources are read from.
+#[derive(Debug, Clone, Copy)]
+pub enum OperationInput<'a> {
+    /// The request JSON (`Null` when it is not JSON).
+    Json(&'a serde_json::Value),
+    Query(&'a QueryRequest),
+}
+
+impl<'a> OperationInput<'a> {
+    /// The string parameter `name` (a top-level JSON field, or a query parameter).
+    pub fn str(&self, name: &str) -> Option<&'a str> {
+        match self {
+            OperationInput::Json(v) => v.get(name)?.as_str(),
+            OperationInput::Query(q) => q.get(name),
+        }
+    }
+
+    /// The string-list parameter `name` (a top-level JSON array, or `name.member.N`).
+    pub fn strs(&self, name: &str) -> Vec<&'a str> {
+        match self {
+            OperationInput::Json(v) => v
+                .get(name)
+                .and_then(|l| l.as_array())
+                .map(|l| l.iter().filter_map(|s| s.as_str()).collect())
+                .unwrap_or_default(),
+            OperationInput::Query(q) => q.list(name),
+        }
+    }
+}
+
+/// The account and region ARNs are built in.
+#[derive(Debug, Clone, Copy)]
+pub struct ArnScope<'a> {
+    pub region: &'a str,
+    pub account_id: &'a str,
+}
+
+impl ArnScope<'_> {
+    /// `arn:aws:SERVICE:REGION:ACCOUNT:RESOURCE`.
+    pub fn arn(&self, service: &str, resource: &str) -> String {
+        format!("arn:aws:{service}:{}:{}:{resource}", self.region, self.account_id)
+    }
+}
+
+/// A service as the server assembles it.
+#[async_trait]
+pub trait ServiceModule: Send + Sync + 'static {
+    /// How its requests arrive.
+    fn wire(&self) -> Wire;
+
+    /// The SigV4 signing name clients use, e.g. `ecs`; requests must be scoped to it.
+    fn signing_name(&self) -> &'static str;
+
+    /// Every operation it answers. The front door refuses any other.
+    fn operations(&self) -> &'static [Operation];
+
+    /// Answers one operation of [`Self::operations`]; `body` is the raw request body
+    /// (JSON, or the form of a query request).
+    async fn call(&self, operation: &str, body: Bytes, caller: &Caller) -> Result<Response, AwsError>;
+
+    /// Extra HTTP routes the module serves itself (e.g. the registry's `/v2/`), with
+    /// their own authentication.
+    fn routes(&self) -> Option<axum::Router> {
+        None
+    }
+
+    /// Starts the module's background work (controllers, maintenance); each task ends
+    /// soon after `shutdown` is cancelled.
+    fn spawn_background(&self, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
+        let _ = shutdown;
+        Vec::new()
+    }
+
+    /// Flushes and closes what the module holds; called once at shutdown, after its
+    /// background tasks ended.
+    async fn close(&self) {}
+}
+
+/// Finds `name` in an operation table.
+pub fn find_operation(operations: &'static [Operation], name: &str) -> Option<&'static Operation> {
+    operations.iter().find(|o| o.name == name)
+}

@@ -1,0 +1,302 @@
+//! The ECS store's suite, run on every backend (SQLite always; PostgreSQL when
+//! `FLOTILLA_TEST_POSTGRES_URL` is set, and always under `CI=true`).
+
+use flotilla_db::testing::backends;
+use flotilla_domain::cluster::{ClusterSpec, ClusterStatus};
+use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources, VersionInfo};
+use flotilla_domain::tag::Tag;
+use flotilla_domain::task::{Task, TaskOverride, TaskStatus};
+use flotilla_domain::task_definition::{TaskDefinitionStatus, normalize_and_validate};
+use flotilla_domain::{AccountContext, EcsArns, Timestamp};
+use flotilla_store::{FamilyStatusFilter, InstanceLoad, Page, SqlStore, Store, StoreError, TaskFilter};
+use std::sync::Arc;
+
+fn page<K>(limit: u32) -> Page<K> {
+    Page { after: None, limit }
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag { key: k.into(), value: v.into() }
+}
+
+fn instance(id: &str, cluster: &str, cpu: i64, memory: i64) -> ContainerInstance {
+    ContainerInstance {
+        id: id.into(),
+        cluster: cluster.into(),
+        ec2_instance_id: format!("i-{id}"),
+        status: InstanceStatus::Active,
+        registered: Resources { cpu, memory, ..Resources::default() },
+        attributes: Vec::new(),
+        version_info: VersionInfo::default(),
+        registered_at: Timestamp(1),
+        last_heartbeat: Timestamp(1),
+        version: 1,
+    }
+}
+
+fn task(id: &str, cluster: &str, memory: i64, token: Option<&str>) -> Task {
+    Task {
+        id: id.into(),
+        cluster: cluster.into(),
+        family: "web".into(),
+        revision: 1,
+        container_instance_id: None,
+        last_status: TaskStatus::Provisioning,
+        desired_status: TaskStatus::Running,
+        started_by: None,
+        group: "family:web".into(),
+        overrides: TaskOverride::default(),
+        reservation: Resources { cpu: 0, memory, ..Resources::default() },
+        containers: Vec::new(),
+        cpu: None,
+        memory: None,
+        created_at: Timestamp(2),
+        pull_started_at: None,
+        pull_stopped_at: None,
+        started_at: None,
+        stopping_at: None,
+        execution_stopped_at: None,
+        stopped_at: None,
+        stop_code: None,
+        stopped_reason: None,
+        client_token: token.map(str::to_string),
+        version: 1,
+    }
+}
+
+/// Places each task on the first instance with the memory left, counting earlier tasks of the batch.
+fn first_fit(loads: &[InstanceLoad], tasks: &[Task]) -> Vec<Result<usize, String>> {
+    let mut left: Vec<i64> = loads.iter().map(|l| l.remaining.memory).collect();
+    tasks
+        .iter()
+        .map(|t| {
+            let i = left.iter().position(|m| *m >= t.reservation.memory).ok_or("RESOURCE:MEMORY".to_string())?;
+            left[i] -= t.reservation.memory;
+            Ok(i)
+        })
+        .collect()
+}
+
+async fn open(location: &flotilla_db::StoreLocation) -> SqlStore {
+    SqlStore::open(location, AccountContext::default()).await.expect("opening the ECS store")
+}
+
+#[tokio::test]
+async fn clusters_are_created_once_updated_optimistically_and_survive_reopening() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        let made =
+            store.create_cluster("prod", &ClusterSpec::default(), &[tag("team", "a")], Timestamp(5)).await.unwrap();
+        assert!(made.created, "{}", b.label);
+        let again = store.create_cluster("prod", &ClusterSpec::default(), &[], Timestamp(6)).await.unwrap();
+        assert!(!again.created && again.cluster.created_at == Timestamp(5), "{}", b.label);
+        let arn = AccountContext::default().cluster_arn("prod");
+        assert_eq!(store.list_tags(&arn).await.unwrap(), vec![tag("team", "a")]);
+
+        let mut inactive = made.cluster.clone();
+        inactive.status = ClusterStatus::Inactive;
+        let stored = store.update_cluster(&inactive).await.unwrap();
+        assert_eq!(stored.version, made.cluster.version + 1);
+        let stale = store.update_cluster(&inactive).await.unwrap_err();
+        assert!(matches!(stale, StoreError::Conflict { .. }), "{}: {stale}", b.label);
+        assert!(store.list_cluster_names(page(10)).await.unwrap().is_empty());
+        store.close().await;
+
+        let store = open(&b.location).await;
+        assert_eq!(store.get_cluster("prod").await.unwrap().unwrap().status, ClusterStatus::Inactive);
+        let back = store.create_cluster("prod", &ClusterSpec::default(), &[], Timestamp(7)).await.unwrap();
+        assert!(back.created, "an INACTIVE cluster is reactivated");
+        assert!(store.list_tags(&arn).await.unwrap().is_empty(), "{}: old tags go with the old cluster", b.label);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_registrations_get_every_revision_exactly_once() {
+    for b in backends() {
+        let store = Arc::new(open(&b.location).await);
+        let spec = serde_json::from_value(serde_json::json!({
+            "family": "web",
+            "containerDefinitions": [{"name": "app", "image": "busybox", "memory": 64}]
+        }))
+        .unwrap();
+        let definition = Arc::new(normalize_and_validate(spec).unwrap());
+        let mut workers = Vec::new();
+        for _ in 0..6 {
+            let (store, definition) = (store.clone(), definition.clone());
+            workers.push(tokio::spawn(async move {
+                for _ in 0..5 {
+                    store.register_task_definition(&definition, &[], "me", Timestamp(1)).await.unwrap();
+                }
+            }));
+        }
+        for w in workers {
+            w.await.unwrap();
+        }
+        let all =
+            store.list_task_definitions(Some("web"), TaskDefinitionStatus::Active, false, page(100)).await.unwrap();
+        let revisions: Vec<i64> = all.iter().map(|(_, r)| *r).collect();
+        assert_eq!(revisions, (1..=30).collect::<Vec<_>>(), "{}", b.label);
+        let later = Page { after: Some(("web".to_string(), 28)), limit: 10 };
+        let rest = store.list_task_definitions(None, TaskDefinitionStatus::Active, false, later).await.unwrap();
+        assert_eq!(rest, vec![("web".to_string(), 29), ("web".to_string(), 30)]);
+
+        for revision in 1..=30 {
+            store
+                .transition_task_definition(
+                    "web",
+                    revision,
+                    TaskDefinitionStatus::Active,
+                    TaskDefinitionStatus::Inactive,
+                    Timestamp(9),
+                )
+                .await
+                .unwrap();
+        }
+        let families = |status| store.list_task_definition_families(Some("we"), status, page(10));
+        assert!(families(FamilyStatusFilter::Active).await.unwrap().is_empty(), "{}", b.label);
+        assert_eq!(families(FamilyStatusFilter::Inactive).await.unwrap(), vec!["web".to_string()]);
+        assert_eq!(families(FamilyStatusFilter::All).await.unwrap(), vec!["web".to_string()]);
+        let none = store.list_task_definition_families(Some("w_"), FamilyStatusFilter::All, page(10)).await.unwrap();
+        assert!(none.is_empty(), "{}: `_` in a prefix is literal", b.label);
+        let td = store.get_task_definition("web", 3).await.unwrap().unwrap();
+        assert_eq!((td.status, td.deregistered_at), (TaskDefinitionStatus::Inactive, Some(Timestamp(9))));
+    }
+}
+
+#[tokio::test]
+async fn placed_tasks_carry_their_tags_from_the_same_transaction() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        store.put_container_instance(&instance("ci-1", "default", 1024, 1024)).await.unwrap();
+        let tags = [tag("env", "prod"), tag("owner", "ops")];
+        let placed = store
+            .place_tasks(
+                "default",
+                vec![task("t1", "default", 256, None), task("t2", "default", 256, None)],
+                &tags,
+                &first_fit,
+            )
+            .await
+            .unwrap();
+        assert!(placed.iter().all(Result::is_ok), "{}", b.label);
+        let account = AccountContext::default();
+        for id in ["t1", "t2"] {
+            assert_eq!(store.list_tags(&account.task_arn("default", id)).await.unwrap(), tags.to_vec(), "{}", b.label);
+            assert_eq!(store.get_task(id).await.unwrap().unwrap().container_instance_id.as_deref(), Some("ci-1"));
+        }
+        let load = store.instance_load("ci-1").await.unwrap().unwrap();
+        assert_eq!(load.remaining.memory, 512, "{}", b.label);
+        assert_eq!(load.groups.get("family:web"), Some(&2));
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_failed_placement_transaction_stores_no_task_and_no_tag() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        store.put_container_instance(&instance("ci-1", "default", 1024, 1024)).await.unwrap();
+        store.place_tasks("default", vec![task("dup", "default", 10, None)], &[], &first_fit).await.unwrap();
+        // The second task's id is taken: the insert fails after the first task and its tags were written.
+        let failed = store
+            .place_tasks(
+                "default",
+                vec![task("fresh", "default", 10, None), task("dup", "default", 10, None)],
+                &[tag("k", "v")],
+                &first_fit,
+            )
+            .await;
+        assert!(failed.is_err(), "{}", b.label);
+        assert!(store.get_task("fresh").await.unwrap().is_none(), "{}: the whole placement rolled back", b.label);
+        let arn = AccountContext::default().task_arn("default", "fresh");
+        assert!(store.list_tags(&arn).await.unwrap().is_empty(), "{}: no orphan tags", b.label);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_placements_never_overcommit_and_client_tokens_are_idempotent() {
+    for b in backends() {
+        let store = Arc::new(open(&b.location).await);
+        for i in 0..2 {
+            store.put_container_instance(&instance(&format!("ci-{i}"), "default", 4096, 1000)).await.unwrap();
+        }
+        let mut racers = Vec::new();
+        for r in 0..10 {
+            let store = store.clone();
+            racers.push(tokio::spawn(async move {
+                let tasks = (0..3).map(|i| task(&format!("r{r}-{i}"), "default", 100, None)).collect();
+                store.place_tasks("default", tasks, &[], &first_fit).await.unwrap()
+            }));
+        }
+        let mut placed = 0;
+        for r in racers {
+            placed += r.await.unwrap().iter().filter(|p| p.is_ok()).count();
+        }
+        assert_eq!(placed, 20, "{}: 2 instances × 1000 MiB hold exactly 20 tasks of 100 MiB", b.label);
+        for i in 0..2 {
+            let load = store.instance_load(&format!("ci-{i}")).await.unwrap().unwrap();
+            assert_eq!(load.remaining.memory, 0, "{}", b.label);
+        }
+
+        store.put_container_instance(&instance("ci-big", "other", 4096, 4096)).await.unwrap();
+        let first = store.place_tasks("other", vec![task("tok-1", "other", 10, Some("abc"))], &[], &first_fit).await;
+        let again = store.place_tasks("other", vec![task("tok-2", "other", 10, Some("abc"))], &[], &first_fit).await;
+        let id =
+            |r: &Result<Vec<Result<Task, String>>, StoreError>| r.as_ref().unwrap()[0].as_ref().unwrap().id.clone();
+        assert_eq!((id(&first), id(&again)), ("tok-1".to_string(), "tok-1".to_string()), "{}", b.label);
+    }
+}
+
+#[tokio::test]
+async fn tasks_and_instances_update_optimistically_and_list_by_filter() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        let ci = store.put_container_instance(&instance("ci-1", "default", 1024, 1024)).await.unwrap();
+        let re = store.put_container_instance(&ci).await.unwrap();
+        assert_eq!(re.version, ci.version + 1, "{}: re-registration bumps the version", b.label);
+        let mut draining = re.clone();
+        draining.status = InstanceStatus::Draining;
+        store.update_container_instance(&draining).await.unwrap();
+        assert!(matches!(store.update_container_instance(&draining).await, Err(StoreError::Conflict { .. })));
+        store.heartbeat("ci-1", Timestamp(99)).await.unwrap();
+        assert_eq!(store.get_container_instance("ci-1").await.unwrap().unwrap().last_heartbeat, Timestamp(99));
+        let listed = store.list_container_instances("default", Some(InstanceStatus::Draining), page(10)).await.unwrap();
+        assert_eq!(listed.len(), 1, "{}", b.label);
+
+        let placed =
+            store.place_tasks("default", vec![task("t1", "default", 10, None)], &[], &first_fit).await.unwrap();
+        let mut t = placed.into_iter().next().unwrap().unwrap();
+        t.last_status = TaskStatus::Running;
+        let running = store.update_task(&t).await.unwrap();
+        assert!(matches!(store.update_task(&t).await, Err(StoreError::Conflict { .. })), "{}", b.label);
+        let counts = store.cluster_counts("default").await.unwrap();
+        assert_eq!((counts.registered_container_instances, counts.running_tasks, counts.pending_tasks), (1, 1, 0));
+
+        let mut stopped = running.clone();
+        stopped.desired_status = TaskStatus::Stopped;
+        stopped.last_status = TaskStatus::Stopped;
+        store.update_task(&stopped).await.unwrap();
+        assert!(store.tasks_for_instance("ci-1").await.unwrap().is_empty(), "{}", b.label);
+        let filter = TaskFilter { desired_status: Some(TaskStatus::Stopped), ..TaskFilter::default() };
+        assert_eq!(store.list_task_ids("default", &filter, page(10)).await.unwrap(), vec!["t1".to_string()]);
+        let filter = TaskFilter { desired_status: Some(TaskStatus::Running), ..TaskFilter::default() };
+        assert!(store.list_task_ids("default", &filter, page(10)).await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn tag_limits_roll_the_whole_call_back() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        let arn = "arn:aws:ecs:us-east-1:000000000000:cluster/x";
+        store.tag_resource(arn, &[tag("a", "1"), tag("b", "2")], 3).await.unwrap();
+        let over = store.tag_resource(arn, &[tag("c", "3"), tag("d", "4")], 3).await.unwrap_err();
+        assert!(matches!(over, StoreError::Limit(_)), "{}", b.label);
+        assert_eq!(store.list_tags(arn).await.unwrap(), vec![tag("a", "1"), tag("b", "2")], "{}", b.label);
+        store.tag_resource(arn, &[tag("a", "9")], 3).await.unwrap();
+        store.untag_resource(arn, &["b".to_string()]).await.unwrap();
+        assert_eq!(store.list_tags(arn).await.unwrap(), vec![tag("a", "9")], "{}", b.label);
+    }
+}
