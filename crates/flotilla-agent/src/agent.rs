@@ -9,9 +9,18 @@ use crate::registry_login::RegistryLogin;
 use crate::runtime::{ContainerRuntime, ManagedContainer, RuntimeError};
 use crate::state::{AgentState, SharedState, StateError, StateFile};
 use crate::supervisor::{Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
-use flotilla_ecs_api::AgentTask;
-use serde_json::{Value, json};
-use std::collections::{BTreeMap, HashMap};
+use flotilla_core::retry::{Backoff, retry};
+use flotilla_domain::container_instance::Attribute;
+use flotilla_domain::container_instance::VersionInfo;
+use flotilla_domain::task::TaskStatus;
+use flotilla_ecs_model::poll::{AgentTask, ListedTask, PollAnswer, PollTasksRequest};
+use flotilla_ecs_model::register::{
+    InstanceIdentityDocument, RegisterContainerInstanceRequest, RegisterContainerInstanceResponse, Resource,
+};
+use flotilla_ecs_model::state_change::{ContainerStateChange, SubmitTaskStateChangeRequest};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -94,9 +103,9 @@ pub struct Agent {
     registry: Arc<RegistryLogin>,
 }
 
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis((500u64 << attempt.min(5)).min(15_000))
-}
+/// How every call to the control plane is retried: full jitter up to 0.5 s,
+/// doubling to at most 15 s.
+const RETRY: Backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
 
 impl Agent {
     pub fn new(
@@ -136,47 +145,53 @@ impl Agent {
             "x86_64" => "x86_64",
             other => other,
         };
+        let attribute = |name: &str, value: Option<&str>| Attribute { name: name.into(), value: value.map(Into::into) };
         let mut attributes = vec![
-            json!({"name": "ecs.os-type", "value": "linux"}),
-            json!({"name": "ecs.os-family", "value": "LINUX"}),
-            json!({"name": "ecs.cpu-architecture", "value": arch}),
-            json!({"name": "ecs.availability-zone", "value": self.config.availability_zone}),
-            json!({"name": "ecs.instance-type", "value": self.config.instance_type}),
-            json!({"name": "ecs.capability.container-health-check"}),
-            json!({"name": "ecs.capability.container-ordering"}),
-            json!({"name": "com.amazonaws.ecs.capability.logging-driver.json-file"}),
-            json!({"name": "com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager"}),
+            attribute("ecs.os-type", Some("linux")),
+            attribute("ecs.os-family", Some("LINUX")),
+            attribute("ecs.cpu-architecture", Some(arch)),
+            attribute("ecs.availability-zone", Some(&self.config.availability_zone)),
+            attribute("ecs.instance-type", Some(&self.config.instance_type)),
+            attribute("ecs.capability.container-health-check", None),
+            attribute("ecs.capability.container-ordering", None),
+            attribute("com.amazonaws.ecs.capability.logging-driver.json-file", None),
+            attribute("com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager", None),
         ];
         for v in 17..=41 {
-            attributes.push(json!({"name": format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}")}));
+            attributes.push(attribute(&format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}"), None));
         }
         for (name, value) in &self.config.attributes {
-            attributes.push(json!({"name": name, "value": value}));
+            attributes.push(attribute(name, value.as_deref()));
         }
         let (ec2_id, previous) = self.state.read(|s| (s.ec2_instance_id.clone(), s.container_instance_arn.clone()));
-        let identity = json!({
-            "instanceId": ec2_id,
-            "availabilityZone": self.config.availability_zone,
-            "instanceType": self.config.instance_type,
-            "region": self.config.region,
-        });
-        let mut input = json!({
-            "cluster": self.config.cluster,
-            "instanceIdentityDocument": identity.to_string(),
-            "totalResources": [
-                {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
-                {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
-                {"name": "PORTS", "type": "STRINGSET", "stringSetValue": self.config.reserved_ports.iter().map(u16::to_string).collect::<Vec<_>>()},
-                {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []},
+        let identity = InstanceIdentityDocument {
+            instance_id: Some(ec2_id),
+            availability_zone: Some(self.config.availability_zone.clone()),
+            instance_type: Some(self.config.instance_type.clone()),
+            region: Some(self.config.region.clone()),
+        };
+        let ports = self.config.reserved_ports.iter().map(u16::to_string).collect();
+        let input = RegisterContainerInstanceRequest {
+            cluster: Some(self.config.cluster.clone()),
+            instance_identity_document: serde_json::to_string(&identity).ok(),
+            total_resources: vec![
+                Resource::integer("CPU", cpu),
+                Resource::integer("MEMORY", memory),
+                Resource::string_set("PORTS", ports),
+                Resource::string_set("PORTS_UDP", Vec::new()),
             ],
-            "versionInfo": {"agentVersion": AGENT_VERSION, "dockerVersion": info.version},
-            "attributes": attributes,
-        });
-        if let Some(arn) = &previous {
-            input["containerInstanceArn"] = json!(arn);
-        }
-        let out: Value = self.client.call(&format!("{ECS_TARGET}.RegisterContainerInstance"), &input).await?;
-        let arn = out["containerInstance"]["containerInstanceArn"].as_str().unwrap_or_default().to_string();
+            version_info: Some(VersionInfo {
+                agent_version: Some(AGENT_VERSION.into()),
+                agent_hash: None,
+                docker_version: Some(info.version.clone()),
+            }),
+            container_instance_arn: previous,
+            attributes,
+            tags: Vec::new(),
+        };
+        let out: RegisterContainerInstanceResponse =
+            self.client.call(&format!("{ECS_TARGET}.RegisterContainerInstance"), &input).await?;
+        let arn = out.container_instance.container_instance_arn;
         self.state.update(|s| s.container_instance_arn = Some(arn.clone()))?;
         tracing::info!(container_instance = %arn, cpu, memory, "registered");
         Ok(arn)
@@ -195,7 +210,7 @@ impl Agent {
                     tracing::warn!(error = %e, "registration failed; retrying");
                     tokio::select! {
                         _ = &mut shutdown => return Ok(()),
-                        _ = tokio::time::sleep(backoff(attempt)) => {}
+                        _ = tokio::time::sleep(RETRY.delay(attempt)) => {}
                     }
                     attempt += 1;
                 }
@@ -206,12 +221,12 @@ impl Agent {
         let mut last_cleanup = tokio::time::Instant::now();
         loop {
             let arn = self.container_instance_arn().unwrap_or_default();
-            let input = json!({
-                "cluster": self.config.cluster,
-                "containerInstance": arn,
-                "known": known,
-                "waitSeconds": self.config.poll_wait.as_secs(),
-            });
+            let input = PollTasksRequest {
+                cluster: Some(self.config.cluster.clone()),
+                container_instance: Some(arn),
+                known: known.clone(),
+                wait_seconds: Some(self.config.poll_wait.as_secs()),
+            };
             let target = format!("{AGENT_TARGET}.PollTasks");
             let call = self.client.call::<_, Value>(&target, &input);
             let result = tokio::select! {
@@ -219,12 +234,21 @@ impl Agent {
                 r = call => r,
             };
             match result {
-                Ok(out) => {
-                    attempt = 0;
-                    let tasks: Vec<AgentTask> = serde_json::from_value(out["tasks"].clone()).unwrap_or_default();
-                    known = tasks.iter().map(|t| (t.task_arn.clone(), t.version)).collect();
-                    self.reconcile(tasks).await;
-                }
+                Ok(out) => match read_poll_answer(out) {
+                    Some(plan) => {
+                        attempt = 0;
+                        known = plan.known.clone();
+                        self.reconcile(plan).await;
+                    }
+                    None => {
+                        tracing::warn!("cannot read the task list of a poll answer; changing nothing");
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(RETRY.delay(attempt)) => {}
+                        }
+                        attempt += 1;
+                    }
+                },
                 Err(e) => {
                     if e.code() == Some("InvalidParameterException") || e.code() == Some("ClusterNotFoundException") {
                         tracing::warn!(error = %e, "the control plane does not know this instance; registering again");
@@ -237,7 +261,7 @@ impl Agent {
                     known.clear();
                     tokio::select! {
                         _ = &mut shutdown => break,
-                        _ = tokio::time::sleep(backoff(attempt)) => {}
+                        _ = tokio::time::sleep(RETRY.delay(attempt)) => {}
                     }
                     attempt += 1;
                 }
@@ -284,13 +308,14 @@ impl Agent {
     }
 
     /// Makes local work match the control plane's list for this instance.
-    async fn reconcile(&mut self, tasks: Vec<AgentTask>) {
+    async fn reconcile(&mut self, plan: PollPlan) {
         self.running.retain(|_, r| !(r.supervisor.is_finished() && r.reporter.is_finished()));
-        let listed: Vec<String> = tasks.iter().map(|t| t.task_arn.clone()).collect();
+        let to_stop = unlisted(self.running.keys(), &plan);
+        let tasks = plan.tasks;
         // The runtime's labelled containers, listed once per pass and only if needed.
         let mut managed: Option<Vec<ManagedContainer>> = None;
         for t in tasks {
-            let desired = if t.desired_status == "STOPPED" { Desired::Stopped } else { Desired::Running };
+            let desired = if t.desired_status == TaskStatus::Stopped { Desired::Stopped } else { Desired::Running };
             if let Some(r) = self.running.get(&t.task_arn) {
                 r.desired.send_if_modified(|d| std::mem::replace(d, desired) != desired);
                 continue;
@@ -311,20 +336,31 @@ impl Agent {
             let adopted = self.adopted_containers(&t.task_arn, record.map(|r| r.containers), labelled).await;
             if desired == Desired::Stopped && adopted.is_empty() {
                 let ctx = self.context(&t);
-                let report = json!({
-                    "cluster": ctx.cluster, "task": ctx.task_arn, "status": "STOPPED",
-                    "reason": "Task stopped before it started",
-                    "containers": ctx.definition.container_definitions.iter()
-                        .map(|c| json!({"containerName": c.name, "status": "STOPPED"})).collect::<Vec<_>>(),
-                });
+                let report = SubmitTaskStateChangeRequest {
+                    cluster: Some(ctx.cluster),
+                    task: Some(ctx.task_arn),
+                    status: Some(TaskStatus::Stopped),
+                    reason: Some("Task stopped before it started".into()),
+                    containers: ctx
+                        .definition
+                        .container_definitions
+                        .iter()
+                        .map(|c| ContainerStateChange {
+                            container_name: Some(c.name.clone()),
+                            status: Some(TaskStatus::Stopped),
+                            ..ContainerStateChange::default()
+                        })
+                        .collect(),
+                    ..SubmitTaskStateChangeRequest::default()
+                };
                 self.resend(report);
                 continue;
             }
             self.spawn(t, desired, adopted);
         }
         // Tasks the control plane no longer lists have ended there; stop any still here.
-        for (arn, r) in &self.running {
-            if !listed.contains(arn) {
+        for arn in to_stop {
+            if let Some(r) = self.running.get(&arn) {
                 r.desired.send_if_modified(|d| std::mem::replace(d, Desired::Stopped) != Desired::Stopped);
             }
         }
@@ -389,23 +425,14 @@ impl Agent {
         self.running.insert(t.task_arn, Running { desired: desired_tx, supervisor, reporter });
     }
 
-    /// Sends one report until it is accepted, in the background.
-    fn resend(&self, report: Value) {
+    /// Sends one report until it is accepted or refused, in the background.
+    fn resend(&self, report: impl Serialize + Send + Sync + 'static) {
         let client = self.client.clone();
         tokio::spawn(async move {
-            let mut attempt = 0;
-            loop {
-                match client.call::<_, Value>(&format!("{ECS_TARGET}.SubmitTaskStateChange"), &report).await {
-                    Ok(_) => return,
-                    Err(e) if e.code().is_some() => {
-                        tracing::warn!(error = %e, "a task report was refused");
-                        return;
-                    }
-                    Err(_) => {
-                        tokio::time::sleep(backoff(attempt)).await;
-                        attempt += 1;
-                    }
-                }
+            let target = format!("{ECS_TARGET}.SubmitTaskStateChange");
+            let sent = retry(&RETRY, || client.call::<_, Value>(&target, &report), |e| e.code().is_none()).await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "a task report was refused");
             }
         });
     }
@@ -450,6 +477,57 @@ impl Agent {
     }
 }
 
+/// What the agent makes of one poll answer.
+#[derive(Debug, Default)]
+pub(crate) struct PollPlan {
+    /// The listed tasks the agent can read, to run or stop as each asks.
+    pub tasks: Vec<AgentTask>,
+    /// Every listed task's ARN, read or not.
+    pub listed: BTreeSet<String>,
+    /// Task ARN → version, sent back with the next poll.
+    pub known: BTreeMap<String, i64>,
+    /// False when a listed task has no readable ARN: then no running task can be
+    /// known to be unlisted.
+    pub complete: bool,
+}
+
+/// Reads a PollTasks answer task by task; `None` when the answer has no task list.
+///
+/// A task this agent cannot read (a status or field value newer than it, say) is
+/// reported and left alone: it still counts as listed, so it is never stopped.
+pub(crate) fn read_poll_answer(out: Value) -> Option<PollPlan> {
+    let answer = PollAnswer::from_value(out)?;
+    let mut plan = PollPlan { complete: true, ..PollPlan::default() };
+    for listed in answer.read() {
+        match (listed.task_arn(), listed.version()) {
+            (Some(arn), Some(version)) => {
+                plan.known.insert(arn.to_string(), version);
+            }
+            (Some(_), None) => {}
+            (None, _) => plan.complete = false,
+        }
+        if let Some(arn) = listed.task_arn() {
+            plan.listed.insert(arn.to_string());
+        }
+        match listed {
+            ListedTask::Read(task) => plan.tasks.push(*task),
+            ListedTask::Unreadable { task_arn, error, .. } => {
+                let task = task_arn.as_deref().unwrap_or("(no arn)");
+                tracing::warn!(task, error, "cannot read a listed task; leaving it as it is");
+            }
+        }
+    }
+    Some(plan)
+}
+
+/// The running tasks the answer no longer lists: they ended on the control plane.
+pub(crate) fn unlisted<'a>(running: impl IntoIterator<Item = &'a String>, plan: &PollPlan) -> Vec<String> {
+    if !plan.complete {
+        return Vec::new();
+    }
+    running.into_iter().filter(|arn| !plan.listed.contains(*arn)).cloned().collect()
+}
+
 /// Sends a task's snapshots in order until the control plane has each, keeping
 /// only the latest of consecutive snapshots of one status; ends once the STOPPED
 /// snapshot is delivered or the supervisor is gone and everything sent.
@@ -464,24 +542,76 @@ async fn report_loop(client: ControlPlaneClient, mut snapshots: mpsc::UnboundedR
             }
         }
         for snapshot in pending {
-            let mut attempt = 0;
-            loop {
-                match client.call::<_, Value>(&target, &snapshot).await {
-                    Ok(_) => break,
-                    Err(e) if e.code().is_some() => {
-                        tracing::warn!(task = %snapshot.task, error = %e, "a task report was refused");
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::debug!(task = %snapshot.task, error = %e, "reporting failed; retrying");
-                        tokio::time::sleep(backoff(attempt)).await;
-                        attempt += 1;
-                    }
-                }
+            let report = snapshot.to_request();
+            let retryable = |e: &ClientError| {
+                tracing::debug!(task = %snapshot.task, error = %e, "reporting failed");
+                e.code().is_none()
+            };
+            if let Err(e) = retry(&RETRY, || client.call::<_, Value>(&target, &report), retryable).await {
+                tracing::warn!(task = %snapshot.task, error = %e, "a task report was refused");
             }
-            if snapshot.status == "STOPPED" {
+            if snapshot.status == TaskStatus::Stopped {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task(arn: &str, version: i64, network_mode: &str) -> Value {
+        json!({
+            "taskArn": arn, "version": version, "desiredStatus": "RUNNING", "lastStatus": "RUNNING",
+            "family": "web", "revision": 1, "overrides": {},
+            "definition": {
+                "family": "web", "networkMode": network_mode,
+                "containerDefinitions": [{"name": "app", "image": "busybox"}],
+            },
+            "containerArns": {}, "createdAt": 1.5,
+        })
+    }
+
+    const A: &str = "arn:aws:ecs:us-east-1:000000000000:task/default/a";
+    const B: &str = "arn:aws:ecs:us-east-1:000000000000:task/default/b";
+
+    #[test]
+    fn a_task_with_a_status_newer_than_the_agent_is_left_alone() {
+        let mut newer = task(B, 4, "bridge");
+        newer["desiredStatus"] = json!("HIBERNATING");
+        let plan = read_poll_answer(json!({"tasks": [task(A, 1, "bridge"), newer]})).expect("a task list");
+        assert_eq!(plan.tasks.len(), 1);
+        assert!(unlisted(&[A.to_string(), B.to_string()], &plan).is_empty());
+        assert_eq!(plan.known.get(B), Some(&4));
+    }
+
+    #[test]
+    fn a_task_the_agent_cannot_read_is_left_alone() {
+        let answer = json!({"instanceStatus": "ACTIVE", "tasks": [task(A, 3, "bridge"), task(B, 7, "quantum-mesh")]});
+        let plan = read_poll_answer(answer.clone()).expect("a task list");
+        assert_eq!(plan.tasks.iter().map(|t| t.task_arn.as_str()).collect::<Vec<_>>(), [A]);
+        let running = [A.to_string(), B.to_string()];
+        assert!(unlisted(&running, &plan).is_empty(), "no listed task may be stopped");
+        assert_eq!(plan.known, BTreeMap::from([(A.to_string(), 3), (B.to_string(), 7)]));
+    }
+
+    #[test]
+    fn an_answer_the_agent_cannot_read_stops_nothing() {
+        let running = [A.to_string()];
+        for answer in [json!({"tasks": "soon"}), json!({"instanceStatus": "ACTIVE"}), json!([1, 2])] {
+            assert!(read_poll_answer(answer.clone()).is_none(), "{answer} was read as a task list");
+        }
+        // A listed task without a readable ARN could be any running task.
+        let plan = read_poll_answer(json!({"tasks": [{"taskArn": 5}]})).expect("a task list");
+        assert!(unlisted(&running, &plan).is_empty());
+    }
+
+    #[test]
+    fn a_task_no_longer_listed_is_stopped() {
+        let plan = read_poll_answer(json!({"instanceStatus": "ACTIVE", "tasks": [task(A, 1, "bridge")]})).unwrap();
+        let running = [A.to_string(), B.to_string()];
+        assert_eq!(unlisted(&running, &plan), [B.to_string()]);
     }
 }

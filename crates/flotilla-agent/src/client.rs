@@ -6,8 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::time::{Duration, SystemTime};
 
-pub const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113";
-pub const AGENT_TARGET: &str = "FlotillaAgentV1";
+pub use flotilla_ecs_model::{AGENT_TARGET, ECS_TARGET};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {

@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use flotilla_core::Timestamp;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -124,7 +125,7 @@ async fn container_json(ep: &Endpoint, view: &TaskView, name: &str) -> Value {
         "ImageID": state.as_ref().and_then(|s| s.image_id.clone()),
         "Labels": labels,
         "DesiredStatus": view.desired,
-        "KnownStatus": snap.map(|s| s.status.clone()),
+        "KnownStatus": snap.map(|s| s.status),
         "Limits": {"CPU": def.map_or(0, |d| d.cpu), "Memory": def.and_then(|d| d.memory.or(d.memory_reservation)).unwrap_or(0)},
         "StartedAt": state.as_ref().and_then(|s| s.started_at.clone()),
         "Type": "NORMAL",
@@ -147,14 +148,7 @@ async fn task_json(ep: &Endpoint, view: &TaskView) -> Value {
     for c in &view.ctx.definition.container_definitions {
         containers.push(container_json(ep, view, &c.name).await);
     }
-    let seconds = |t: Option<f64>| {
-        t.map(|s| {
-            let secs = s as i64;
-            let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-            let (y, m, d) = civil_from_days(days);
-            format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-        })
-    };
+    let seconds = |t: Option<Timestamp>| t.map(Timestamp::to_iso8601);
     // arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID → arn:aws:ecs:REGION:ACCOUNT:cluster/CLUSTER
     let cluster_arn = match view.ctx.task_arn.split_once(":task/") {
         Some((prefix, _)) => format!("{prefix}:cluster/{}", view.ctx.cluster),
@@ -178,19 +172,6 @@ async fn task_json(ep: &Endpoint, view: &TaskView) -> Value {
             json!({"CPU": cpu.parse::<f64>().unwrap_or(0.0) / 1024.0, "Memory": mem.parse::<i64>().unwrap_or(0)});
     }
     out
-}
-
-/// Days since 1970-01-01 to a (year, month, day) date.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 async fn container_metadata(State(ep): State<Endpoint>, Path(token): Path<String>) -> Response {
@@ -222,16 +203,4 @@ async fn task_stats(State(ep): State<Endpoint>, Path(token): Path<String>) -> Re
         }
     }
     json_answer(&Value::Object(out))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_414), (2025, 11, 22));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    }
 }

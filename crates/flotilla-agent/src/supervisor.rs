@@ -14,14 +14,15 @@ use crate::runtime::{
     UlimitSpec,
 };
 use crate::state::SharedState;
+use flotilla_core::Timestamp;
 use flotilla_domain::task::{NetworkBinding, TaskOverride, TaskStatus};
 use flotilla_domain::task_definition::{
     ContainerCondition, ContainerDefinition, NetworkMode, TaskDefinitionSpec, Volume,
 };
-use serde::{Deserialize, Serialize};
+use flotilla_ecs_model::state_change::{ContainerStateChange, SubmitTaskStateChangeRequest};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// How often running containers are inspected.
@@ -35,38 +36,56 @@ pub enum Desired {
 }
 
 /// A container's state as reported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContainerSnapshot {
     pub container_name: String,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: TaskStatus,
     pub runtime_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub health_status: Option<String>,
     pub network_bindings: Vec<NetworkBinding>,
 }
 
-/// A whole task's state: the body of a SubmitTaskStateChange.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A whole task's state, reported whole with [`TaskSnapshot::to_request`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct TaskSnapshot {
     pub cluster: String,
     pub task: String,
-    pub status: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: TaskStatus,
     pub reason: Option<String>,
     pub containers: Vec<ContainerSnapshot>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_started_at: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pull_stopped_at: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub execution_stopped_at: Option<f64>,
+    pub pull_started_at: Option<Timestamp>,
+    pub pull_stopped_at: Option<Timestamp>,
+    pub execution_stopped_at: Option<Timestamp>,
+}
+
+impl TaskSnapshot {
+    /// The SubmitTaskStateChange that reports this snapshot.
+    pub fn to_request(&self) -> SubmitTaskStateChangeRequest {
+        SubmitTaskStateChangeRequest {
+            cluster: Some(self.cluster.clone()),
+            task: Some(self.task.clone()),
+            status: Some(self.status),
+            reason: self.reason.clone(),
+            containers: self
+                .containers
+                .iter()
+                .map(|c| ContainerStateChange {
+                    container_name: Some(c.container_name.clone()),
+                    runtime_id: c.runtime_id.clone(),
+                    exit_code: c.exit_code,
+                    network_bindings: Some(c.network_bindings.clone()),
+                    reason: c.reason.clone(),
+                    status: Some(c.status),
+                    health_status: c.health_status.clone(),
+                })
+                .collect(),
+            pull_started_at: self.pull_started_at,
+            pull_stopped_at: self.pull_stopped_at,
+            execution_stopped_at: self.execution_stopped_at,
+        }
+    }
 }
 
 /// What a supervisor needs to know of its task.
@@ -103,12 +122,8 @@ pub struct SupervisorSettings {
     pub registry: Arc<RegistryLogin>,
 }
 
-fn now_secs() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
 pub fn now_ms() -> i64 {
-    (now_secs() * 1000.0) as i64
+    Timestamp::now().0
 }
 
 /// How a supervisor hears what is wanted and tells what happened.
@@ -162,7 +177,7 @@ impl Supervisor {
             .iter()
             .map(|c| ContainerSnapshot {
                 container_name: c.name.clone(),
-                status: TaskStatus::Pending.as_str().into(),
+                status: TaskStatus::Pending,
                 runtime_id: adopted.get(&c.name).cloned(),
                 exit_code: None,
                 reason: None,
@@ -173,7 +188,7 @@ impl Supervisor {
         let snapshot = TaskSnapshot {
             cluster: ctx.cluster.clone(),
             task: ctx.task_arn.clone(),
-            status: TaskStatus::Pending.as_str().into(),
+            status: TaskStatus::Pending,
             reason: None,
             containers,
             pull_started_at: None,
@@ -191,7 +206,7 @@ impl Supervisor {
     }
 
     fn set_status(&mut self, status: TaskStatus) {
-        self.snapshot.status = status.as_str().into();
+        self.snapshot.status = status;
         self.publish();
     }
 
@@ -246,7 +261,7 @@ impl Supervisor {
         }
         let all_adopted = self.ids.len() == self.ctx.definition.container_definitions.len();
         if !all_adopted {
-            self.snapshot.pull_started_at = Some(now_secs());
+            self.snapshot.pull_started_at = Some(Timestamp::now());
             self.set_status(TaskStatus::Pending);
             // Each image once per set of credentials it is pulled with.
             let mut pulls: Vec<(String, Option<String>)> = Vec::new();
@@ -268,7 +283,7 @@ impl Supervisor {
                 };
                 self.runtime.pull(&image, auth.as_ref()).await?;
             }
-            self.snapshot.pull_stopped_at = Some(now_secs());
+            self.snapshot.pull_stopped_at = Some(Timestamp::now());
             self.set_status(TaskStatus::Activating);
         }
         let volumes = self.prepare_volumes().await?;
@@ -290,7 +305,7 @@ impl Supervisor {
                 // The container may read its metadata the moment it starts.
                 let c = self.container_mut(&name);
                 c.runtime_id = Some(id.clone());
-                c.status = TaskStatus::Running.as_str().into();
+                c.status = TaskStatus::Running;
                 self.publish();
                 self.runtime.start(&id).await?;
             } else if let Some(state) = self.runtime.inspect(&self.ids[&name]).await?
@@ -303,7 +318,7 @@ impl Supervisor {
             let id = self.ids[&name].clone();
             let c = self.container_mut(&name);
             c.runtime_id = Some(id);
-            c.status = TaskStatus::Running.as_str().into();
+            c.status = TaskStatus::Running;
             self.refresh().await?;
         }
         self.set_status(TaskStatus::Running);
@@ -587,8 +602,8 @@ impl Supervisor {
             let before = c.clone();
             match state {
                 None => {
-                    if c.status != TaskStatus::Stopped.as_str() {
-                        c.status = TaskStatus::Stopped.as_str().into();
+                    if c.status != TaskStatus::Stopped {
+                        c.status = TaskStatus::Stopped;
                         c.reason = Some("the container was removed outside the agent".into());
                         if essential {
                             stop_reason = Some("Essential container in task exited".to_string());
@@ -605,7 +620,7 @@ impl Supervisor {
                         c.health_status = s.health;
                     }
                     if let Some(code) = s.exit_code {
-                        c.status = TaskStatus::Stopped.as_str().into();
+                        c.status = TaskStatus::Stopped;
                         c.exit_code = Some(code);
                         if let Some(e) = s.error {
                             c.reason = Some(e);
@@ -614,7 +629,7 @@ impl Supervisor {
                             stop_reason = Some("Essential container in task exited".to_string());
                         }
                     } else if s.running {
-                        c.status = TaskStatus::Running.as_str().into();
+                        c.status = TaskStatus::Running;
                     }
                 }
             }
@@ -636,7 +651,7 @@ impl Supervisor {
                     tracing::warn!(task = %self.ctx.task_arn, error = %e, "inspecting the task's containers failed")
                 }
             }
-            let all_exited = self.snapshot.containers.iter().all(|c| c.status == TaskStatus::Stopped.as_str());
+            let all_exited = self.snapshot.containers.iter().all(|c| c.status == TaskStatus::Stopped);
             if all_exited {
                 return Some("All containers of the task exited".into());
             }
@@ -678,12 +693,12 @@ impl Supervisor {
     /// Publishes STOPPED and records that the task has ended here.
     async fn finish(&mut self, reason: Option<String>) {
         for c in &mut self.snapshot.containers {
-            c.status = TaskStatus::Stopped.as_str().into();
+            c.status = TaskStatus::Stopped;
         }
         self.snapshot.reason = reason;
-        self.snapshot.execution_stopped_at = Some(now_secs());
-        self.snapshot.status = TaskStatus::Stopped.as_str().into();
-        let report = serde_json::to_value(&self.snapshot).ok();
+        self.snapshot.execution_stopped_at = Some(Timestamp::now());
+        self.snapshot.status = TaskStatus::Stopped;
+        let report = serde_json::to_value(self.snapshot.to_request()).ok();
         let task = self.ctx.task_arn.clone();
         if let Err(e) = self.state.update(|s| {
             let record = s.tasks.entry(task).or_default();

@@ -1,66 +1,55 @@
 //! Amazon Resource Names for ECS resources, and the account they live in.
 
 use crate::error::{Validated, ValidationError};
+use flotilla_core::Arn;
 
-/// The region and account every resource of this control plane belongs to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountContext {
-    pub region: String,
-    pub account_id: String,
-}
+pub use flotilla_core::AccountContext;
 
-impl Default for AccountContext {
-    fn default() -> Self {
-        Self { region: "us-east-1".into(), account_id: "000000000000".into() }
-    }
-}
-
-impl AccountContext {
-    fn prefix(&self) -> String {
-        format!("arn:aws:ecs:{}:{}:", self.region, self.account_id)
-    }
-
-    pub fn cluster_arn(&self, name: &str) -> String {
-        format!("{}cluster/{name}", self.prefix())
-    }
-
-    pub fn task_definition_arn(&self, family: &str, revision: i64) -> String {
-        format!("{}task-definition/{family}:{revision}", self.prefix())
-    }
-
-    pub fn container_instance_arn(&self, cluster: &str, id: &str) -> String {
-        format!("{}container-instance/{cluster}/{id}", self.prefix())
-    }
-
-    pub fn task_arn(&self, cluster: &str, id: &str) -> String {
-        format!("{}task/{cluster}/{id}", self.prefix())
-    }
-
-    pub fn container_arn(&self, cluster: &str, task_id: &str, container_id: &str) -> String {
-        format!("{}container/{cluster}/{task_id}/{container_id}", self.prefix())
-    }
-
-    /// The principal that registers resources: the account's root user.
-    pub fn root_principal_arn(&self) -> String {
-        format!("arn:aws:iam::{}:root", self.account_id)
-    }
-
+/// The ARNs of ECS resources in an account, and reading them back.
+pub trait EcsArns {
+    fn cluster_arn(&self, name: &str) -> String;
+    fn task_definition_arn(&self, family: &str, revision: i64) -> String;
+    fn container_instance_arn(&self, cluster: &str, id: &str) -> String;
+    fn task_arn(&self, cluster: &str, id: &str) -> String;
+    fn container_arn(&self, cluster: &str, task_id: &str, container_id: &str) -> String;
     /// Parses an ECS ARN of this account and region into the resource it names.
-    pub fn parse_arn(&self, arn: &str) -> Validated<ResourceArn> {
+    fn parse_arn(&self, arn: &str) -> Validated<ResourceArn>;
+}
+
+impl EcsArns for AccountContext {
+    fn cluster_arn(&self, name: &str) -> String {
+        self.arn("ecs", &format!("cluster/{name}")).to_string()
+    }
+
+    fn task_definition_arn(&self, family: &str, revision: i64) -> String {
+        self.arn("ecs", &format!("task-definition/{family}:{revision}")).to_string()
+    }
+
+    fn container_instance_arn(&self, cluster: &str, id: &str) -> String {
+        self.arn("ecs", &format!("container-instance/{cluster}/{id}")).to_string()
+    }
+
+    fn task_arn(&self, cluster: &str, id: &str) -> String {
+        self.arn("ecs", &format!("task/{cluster}/{id}")).to_string()
+    }
+
+    fn container_arn(&self, cluster: &str, task_id: &str, container_id: &str) -> String {
+        self.arn("ecs", &format!("container/{cluster}/{task_id}/{container_id}")).to_string()
+    }
+
+    fn parse_arn(&self, arn: &str) -> Validated<ResourceArn> {
         let invalid = || ValidationError::invalid_parameter(format!("the arn '{arn}' is not a valid ecs arn"));
-        let rest = arn.strip_prefix("arn:aws:ecs:").ok_or_else(invalid)?;
-        let mut parts = rest.splitn(3, ':');
-        let (region, account, resource) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(r), Some(a), Some(res)) => (r, a, res),
-            _ => return Err(invalid()),
-        };
-        if region != self.region || account != self.account_id {
+        let parsed: Arn = arn.parse().map_err(|_| invalid())?;
+        if parsed.partition != "aws" || parsed.service != "ecs" {
+            return Err(invalid());
+        }
+        if !self.owns(&parsed) {
             return Err(ValidationError::invalid_parameter(format!(
-                "the arn '{arn}' belongs to region '{region}' and account '{account}', not to this endpoint's region '{}' and account '{}'",
-                self.region, self.account_id
+                "the arn '{arn}' belongs to region '{}' and account '{}', not to this endpoint's region '{}' and account '{}'",
+                parsed.region, parsed.account, self.region, self.account_id
             )));
         }
-        let (kind, id) = resource.split_once('/').ok_or_else(invalid)?;
+        let (kind, id) = parsed.resource_type_and_id().ok_or_else(invalid)?;
         match kind {
             "cluster" if !id.is_empty() => Ok(ResourceArn::Cluster { name: id.to_string() }),
             "task-definition" => {

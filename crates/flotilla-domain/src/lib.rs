@@ -7,6 +7,9 @@
 //! settings) derive serde with ECS's field names: they are user-authored JSON
 //! documents in ECS's model, and the store persists them as such so nothing a user
 //! registered is lost or renamed.
+//!
+//! What is not ECS's own (the account context, timestamps, tags) lives in
+//! `flotilla-core` and is re-exported here under its old paths.
 
 pub mod arn;
 pub mod cluster;
@@ -17,6 +20,7 @@ pub mod task;
 pub mod task_definition;
 pub mod time;
 
-pub use arn::{AccountContext, ResourceArn};
+pub use arn::{AccountContext, EcsArns, ResourceArn};
 pub use error::{ValidationError, ValidationKind};
+pub use flotilla_core;
 pub use time::Timestamp;

@@ -1,49 +1,21 @@
-//! Resource tags and ECS's tagging rules.
+//! Resource tags ([`flotilla_core::tag`]) and ECS's answer to broken tag rules.
 
 use crate::error::{Validated, ValidationError};
-use serde::{Deserialize, Serialize};
 
-pub const MAX_TAGS_PER_RESOURCE: usize = 50;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tag {
-    pub key: String,
-    pub value: String,
-}
+pub use flotilla_core::tag::{MAX_TAGS_PER_RESOURCE, Tag, TagError};
 
 /// Checks keys and values of tags being added, as ECS does.
 pub fn validate_tags(tags: &[Tag]) -> Validated {
-    if tags.len() > MAX_TAGS_PER_RESOURCE {
-        return Err(ValidationError::invalid_parameter(format!(
-            "tags: {} tags given, a resource can have at most {MAX_TAGS_PER_RESOURCE}",
-            tags.len()
-        )));
-    }
-    for tag in tags {
-        validate_tag_key(&tag.key)?;
-        if tag.value.chars().count() > 256 {
-            return Err(ValidationError::invalid_parameter(format!(
-                "tags: the value of tag '{}' is longer than 256 characters",
-                tag.key
-            )));
-        }
-    }
-    Ok(())
+    flotilla_core::tag::validate_tags(tags).map_err(invalid)
 }
 
 pub fn validate_tag_key(key: &str) -> Validated {
-    let len = key.chars().count();
-    if len == 0 || len > 128 {
-        return Err(ValidationError::invalid_parameter(format!(
-            "tags: tag key '{key}' must be 1 to 128 characters long"
-        )));
-    }
-    if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(ValidationError::invalid_parameter(format!(
-            "tags: tag key '{key}' uses the prefix 'aws:', which is reserved for AWS use"
-        )));
-    }
-    Ok(())
+    flotilla_core::tag::validate_tag_key(key).map_err(invalid)
+}
+
+/// ECS answers every tag rule violation with `InvalidParameterException`.
+fn invalid(e: TagError) -> ValidationError {
+    ValidationError::invalid_parameter(e.to_string())
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! the agent says it knows, or when the wait runs out. Wake-ups between calls on one
 //! replica are only a hint: every answer is read from the store, and waiting polls
 //! re-read it every second, so a change made through another replica is seen too.
+//! The shapes are `flotilla_ecs_model::poll`'s, shared with the agent.
 
 use crate::EcsService;
 use crate::error::EcsError;
@@ -14,19 +15,17 @@ use crate::wire::required;
 use async_trait::async_trait;
 use axum::response::Response;
 use bytes::Bytes;
+use flotilla_domain::EcsArns;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
-use flotilla_domain::task::{Task, TaskOverride};
+use flotilla_domain::task::Task;
 use flotilla_domain::task_definition::TaskDefinitionSpec;
+use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS, PollTasksRequest, PollTasksResponse};
 use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_response, parse_request};
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
-
-/// The longest a poll may wait for a change.
-pub const MAX_WAIT_SECONDS: u64 = 25;
 
 /// Per-instance wake-ups for waiting polls.
 #[derive(Default)]
@@ -57,44 +56,8 @@ impl AgentChannel {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PollTasksInput {
-    cluster: Option<String>,
-    container_instance: Option<String>,
-    /// Task ARN → version, for every task the agent knows of.
-    #[serde(default)]
-    known: BTreeMap<String, i64>,
-    wait_seconds: Option<u64>,
-}
-
-/// A task as its agent needs it: identity, wishes and the definition to run.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct AgentTask {
-    pub task_arn: String,
-    pub version: i64,
-    pub desired_status: String,
-    pub last_status: String,
-    pub family: String,
-    pub revision: i64,
-    pub overrides: TaskOverride,
-    pub definition: TaskDefinitionSpec,
-    /// Container name → container ARN.
-    pub container_arns: BTreeMap<String, String>,
-    /// When the control plane created the task (epoch seconds).
-    pub created_at: f64,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct PollTasksOutput {
-    instance_status: &'static str,
-    tasks: Vec<AgentTask>,
-}
-
 impl AgentChannel {
-    async fn poll(&self, input: PollTasksInput) -> Result<PollTasksOutput, EcsError> {
+    async fn poll(&self, input: PollTasksRequest) -> Result<PollTasksResponse, EcsError> {
         let svc = &self.ecs;
         let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
         let given = required(input.container_instance, "containerInstance")?;
@@ -127,7 +90,7 @@ impl AgentChannel {
                     }
                     out.push(self.agent_task(t, definitions[&key].clone()));
                 }
-                return Ok(PollTasksOutput { instance_status: instance.status.as_str(), tasks: out });
+                return Ok(PollTasksResponse { instance_status: instance.status, tasks: out });
             }
             let recheck = (deadline - now).min(Duration::from_secs(1));
             tokio::select! {
@@ -146,11 +109,11 @@ impl AgentChannel {
             .collect();
         AgentTask {
             container_arns,
-            created_at: t.created_at.as_epoch_seconds(),
+            created_at: t.created_at,
             task_arn: svc.account.task_arn(&t.cluster, &t.id),
             version: t.version,
-            desired_status: t.desired_status.as_str().into(),
-            last_status: t.last_status.as_str().into(),
+            desired_status: t.desired_status,
+            last_status: t.last_status,
             family: t.family,
             revision: t.revision,
             overrides: t.overrides,
@@ -162,7 +125,7 @@ impl AgentChannel {
 #[async_trait]
 impl ServiceModule for AgentChannel {
     fn wire(&self) -> Wire {
-        Wire::Json { target_prefix: "FlotillaAgentV1" }
+        Wire::Json { target_prefix: flotilla_ecs_model::AGENT_TARGET }
     }
 
     fn signing_name(&self) -> &'static str {

@@ -4,6 +4,7 @@
 use crate::EcsService;
 use crate::error::EcsError;
 use crate::wire::{decode_token, finish_page, max_results, required};
+use flotilla_domain::EcsArns;
 use flotilla_domain::container_instance::{Attribute, ContainerInstance, InstanceStatus};
 use flotilla_store::{Page, StoreError};
 use serde::{Deserialize, Serialize};

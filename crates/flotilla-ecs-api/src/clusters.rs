@@ -4,6 +4,7 @@
 use crate::EcsService;
 use crate::error::EcsError;
 use crate::wire::{Failure, decode_token, finish_page, max_results, required};
+use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::cluster::{

@@ -5,61 +5,36 @@
 use crate::EcsService;
 use crate::error::EcsError;
 use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
+use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::cluster::{Cluster, DEFAULT_CLUSTER};
 use flotilla_domain::container_instance::{Attribute, ContainerInstance, InstanceStatus, Resources, VersionInfo};
 use flotilla_domain::tag::{Tag, validate_tags};
+use flotilla_ecs_model::register::{InstanceIdentityDocument, RegisterContainerInstanceRequest, Resource};
 use flotilla_store::{InstanceLoad, Page, StoreError};
 use serde::{Deserialize, Serialize};
 
 const UPDATE_ATTEMPTS: usize = 8;
 
-/// A `Resource` entry (CPU, MEMORY, PORTS, PORTS_UDP).
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ResourceShape {
-    name: Option<String>,
-    #[serde(rename = "type")]
-    resource_type: Option<String>,
-    #[serde(default)]
-    double_value: f64,
-    #[serde(default)]
-    long_value: i64,
-    #[serde(default)]
-    integer_value: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    string_set_value: Option<Vec<String>>,
-}
-
-fn resources_shape(r: &Resources) -> Vec<ResourceShape> {
-    let int = |name: &str, v: i64| ResourceShape {
-        name: Some(name.into()),
-        resource_type: Some("INTEGER".into()),
-        double_value: 0.0,
-        long_value: 0,
-        integer_value: v,
-        string_set_value: None,
-    };
+fn resources_shape(r: &Resources) -> Vec<Resource> {
     let set = |name: &str, ports: &[u16]| {
         let mut sorted: Vec<u16> = ports.to_vec();
         sorted.sort_unstable();
         sorted.dedup();
-        ResourceShape {
-            name: Some(name.into()),
-            resource_type: Some("STRINGSET".into()),
-            double_value: 0.0,
-            long_value: 0,
-            integer_value: 0,
-            string_set_value: Some(sorted.iter().map(u16::to_string).collect()),
-        }
+        Resource::string_set(name, sorted.iter().map(u16::to_string).collect())
     };
-    vec![int("CPU", r.cpu), int("MEMORY", r.memory), set("PORTS", &r.ports_tcp), set("PORTS_UDP", &r.ports_udp)]
+    vec![
+        Resource::integer("CPU", r.cpu),
+        Resource::integer("MEMORY", r.memory),
+        set("PORTS", &r.ports_tcp),
+        set("PORTS_UDP", &r.ports_udp),
+    ]
 }
 
-fn parse_resources(given: &[ResourceShape]) -> Result<Resources, EcsError> {
+fn parse_resources(given: &[Resource]) -> Result<Resources, EcsError> {
     let mut r = Resources::default();
-    let ports = |s: &ResourceShape, name: &str| -> Result<Vec<u16>, EcsError> {
+    let ports = |s: &Resource, name: &str| -> Result<Vec<u16>, EcsError> {
         s.string_set_value
             .iter()
             .flatten()
@@ -91,8 +66,8 @@ pub(crate) struct ContainerInstanceShape {
     ec2_instance_id: String,
     version: i64,
     version_info: VersionInfo,
-    remaining_resources: Vec<ResourceShape>,
-    registered_resources: Vec<ResourceShape>,
+    remaining_resources: Vec<Resource>,
+    registered_resources: Vec<Resource>,
     status: &'static str,
     agent_connected: bool,
     running_tasks_count: i64,
@@ -188,30 +163,6 @@ impl EcsService {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct RegisterContainerInstanceInput {
-    cluster: Option<String>,
-    instance_identity_document: Option<String>,
-    #[serde(default)]
-    total_resources: Vec<ResourceShape>,
-    version_info: Option<VersionInfo>,
-    container_instance_arn: Option<String>,
-    #[serde(default)]
-    attributes: Vec<Attribute>,
-    #[serde(default)]
-    tags: Vec<Tag>,
-}
-
-/// The fields of an EC2-style instance identity document the agent sends.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct IdentityDocument {
-    instance_id: Option<String>,
-    availability_zone: Option<String>,
-    instance_type: Option<String>,
-}
-
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ContainerInstanceOutput {
@@ -224,15 +175,15 @@ pub(crate) fn new_id() -> String {
 
 pub(crate) async fn register_container_instance(
     svc: &EcsService,
-    input: RegisterContainerInstanceInput,
+    input: RegisterContainerInstanceRequest,
 ) -> Result<ContainerInstanceOutput, EcsError> {
     let cluster = svc.cluster_for_use(input.cluster.as_deref()).await?;
     validate_tags(&input.tags)?;
     let registered = parse_resources(&input.total_resources)?;
-    let identity: IdentityDocument = match &input.instance_identity_document {
+    let identity: InstanceIdentityDocument = match &input.instance_identity_document {
         Some(doc) => serde_json::from_str(doc)
             .map_err(|e| EcsError::invalid(format!("instanceIdentityDocument is not a JSON identity document: {e}")))?,
-        None => IdentityDocument::default(),
+        None => InstanceIdentityDocument::default(),
     };
     for a in &input.attributes {
         if a.name.is_empty() || a.name.len() > 128 || a.value.as_ref().is_some_and(|v| v.len() > 128) {

@@ -28,8 +28,9 @@ use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_r
 use flotilla_store::Store;
 use std::sync::Arc;
 
-pub use agent_channel::{AgentChannel, AgentTask, MAX_WAIT_SECONDS};
+pub use agent_channel::AgentChannel;
 pub use error::EcsError;
+pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
 pub use launch::{Launched, Target, TaskSpec};
 pub use placement::Rules;
 
@@ -56,7 +57,7 @@ impl EcsService {
 #[async_trait]
 impl ServiceModule for EcsService {
     fn wire(&self) -> Wire {
-        Wire::Json { target_prefix: "AmazonEC2ContainerServiceV20141113" }
+        Wire::Json { target_prefix: flotilla_ecs_model::ECS_TARGET }
     }
 
     fn signing_name(&self) -> &'static str {

@@ -3,6 +3,7 @@
 //! maps its answers back to ECS's failures.
 
 use crate::error::EcsError;
+use flotilla_domain::EcsArns;
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::task::Task;
 use flotilla_domain::task_definition::TaskDefinition;

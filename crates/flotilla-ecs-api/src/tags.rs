@@ -3,6 +3,7 @@
 use crate::EcsService;
 use crate::error::EcsError;
 use crate::wire::required;
+use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::cluster::ClusterStatus;
 use flotilla_domain::tag::{MAX_TAGS_PER_RESOURCE, Tag, validate_tag_key, validate_tags};

@@ -5,6 +5,7 @@
 use crate::EcsService;
 use crate::error::{EcsError, INVALID_PARAMETER};
 use crate::wire::{Failure, NamedAttribute, decode_token, epoch, finish_page, max_results, required};
+use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::tag::{Tag, validate_tags};

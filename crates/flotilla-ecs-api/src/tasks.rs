@@ -6,6 +6,7 @@ use crate::error::EcsError;
 use crate::launch::{Target, TaskSpec};
 use crate::placement::{self, ConstraintWire, NO_INSTANCES, Rules, StrategyWire};
 use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
+use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
@@ -14,6 +15,9 @@ use flotilla_domain::task::{
     ContainerReport, NetworkBinding, StopCode, Task, TaskContainer, TaskOverride, TaskReport, TaskStatus,
 };
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus};
+use flotilla_ecs_model::state_change::{
+    Acknowledgment, ContainerStateChange, SubmitContainerStateChangeRequest, SubmitTaskStateChangeRequest,
+};
 use flotilla_store::{Page, StoreError, TaskFilter};
 use serde::{Deserialize, Serialize};
 
@@ -504,51 +508,10 @@ pub(crate) async fn list_tasks(svc: &EcsService, input: ListTasksInput) -> Resul
     })
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ContainerStateChangeInput {
-    container_name: Option<String>,
-    runtime_id: Option<String>,
-    exit_code: Option<i64>,
-    network_bindings: Option<Vec<NetworkBinding>>,
-    reason: Option<String>,
-    status: Option<String>,
-    /// Not in ECS's model: the agent's reading of the container's Docker health check.
-    health_status: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SubmitTaskStateChangeInput {
-    cluster: Option<String>,
-    task: Option<String>,
-    status: Option<String>,
-    reason: Option<String>,
-    #[serde(default)]
-    containers: Vec<ContainerStateChangeInput>,
-    pull_started_at: Option<f64>,
-    pull_stopped_at: Option<f64>,
-    execution_stopped_at: Option<f64>,
-}
-
-#[derive(Serialize)]
-pub(crate) struct Acknowledgment {
-    acknowledgment: String,
-}
-
-fn parse_status(s: Option<&str>, field: &str) -> Result<Option<TaskStatus>, EcsError> {
-    s.map(|s| TaskStatus::parse(s).ok_or_else(|| EcsError::invalid(format!("{field} '{s}' is not a task status"))))
-        .transpose()
-}
-
-fn seconds(t: Option<f64>) -> Option<Timestamp> {
-    t.map(|s| Timestamp((s * 1000.0) as i64))
-}
-
-fn container_report(c: ContainerStateChangeInput) -> Result<ContainerReport, EcsError> {
+fn container_report(c: ContainerStateChange) -> Result<ContainerReport, EcsError> {
     Ok(ContainerReport {
         name: required(c.container_name, "containers.containerName")?,
-        status: parse_status(c.status.as_deref(), "containers.status")?,
+        status: c.status,
         runtime_id: c.runtime_id,
         exit_code: c.exit_code,
         reason: c.reason,
@@ -559,40 +522,31 @@ fn container_report(c: ContainerStateChangeInput) -> Result<ContainerReport, Ecs
 
 pub(crate) async fn submit_task_state_change(
     svc: &EcsService,
-    input: SubmitTaskStateChangeInput,
+    input: SubmitTaskStateChangeRequest,
 ) -> Result<Acknowledgment, EcsError> {
     let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
     let given = required(input.task, "task")?;
     let report = TaskReport {
-        status: parse_status(input.status.as_deref(), "status")?,
+        status: input.status,
         reason: input.reason,
         containers: input.containers.into_iter().map(container_report).collect::<Result<_, _>>()?,
-        pull_started_at: seconds(input.pull_started_at),
-        pull_stopped_at: seconds(input.pull_stopped_at),
-        execution_stopped_at: seconds(input.execution_stopped_at),
+        pull_started_at: input.pull_started_at,
+        pull_stopped_at: input.pull_stopped_at,
+        execution_stopped_at: input.execution_stopped_at,
     };
     let now = Timestamp::now();
     svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;
-    Ok(Acknowledgment { acknowledgment: "true".into() })
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct SubmitContainerStateChangeInput {
-    cluster: Option<String>,
-    task: Option<String>,
-    #[serde(flatten)]
-    container: ContainerStateChangeInput,
+    Ok(Acknowledgment::accepted())
 }
 
 pub(crate) async fn submit_container_state_change(
     svc: &EcsService,
-    input: SubmitContainerStateChangeInput,
+    input: SubmitContainerStateChangeRequest,
 ) -> Result<Acknowledgment, EcsError> {
     let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
     let given = required(input.task, "task")?;
     let report = TaskReport { containers: vec![container_report(input.container)?], ..TaskReport::default() };
     let now = Timestamp::now();
     svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;
-    Ok(Acknowledgment { acknowledgment: "true".into() })
+    Ok(Acknowledgment::accepted())
 }

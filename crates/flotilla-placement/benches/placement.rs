@@ -3,6 +3,9 @@
 //! Run with `cargo bench -p flotilla-placement` (release profile). Not a timed test:
 //! nothing here fails on slowness.
 
+// The counting allocator below is the one place the workspace allows `unsafe`.
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicIsize, Ordering};

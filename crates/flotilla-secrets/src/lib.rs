@@ -21,9 +21,10 @@ pub use store::{
 use async_trait::async_trait;
 use axum::response::Response;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 pub use flotilla_db::StoreLocation;
+use flotilla_domain::flotilla_core::paging;
 use flotilla_domain::{AccountContext, Timestamp};
 use flotilla_protocol::{
     ArnScope, AwsError, Caller, Operation, OperationInput, Resources, ServiceModule, Wire, json_response, parse_request,
@@ -522,15 +523,13 @@ impl SecretsService {
         {
             return Err(invalid("SortBy must be one of created-date, last-accessed-date, last-changed-date, name."));
         }
-        let after =
-            match &input.next_token {
-                Some(t) => {
-                    Some(URL_SAFE_NO_PAD.decode(t.as_bytes()).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(
-                        || AwsError::client("InvalidNextTokenException", "The NextToken value is invalid."),
-                    )?)
-                }
-                None => None,
-            };
+        let after = match &input.next_token {
+            Some(t) => Some(
+                paging::decode_token(t)
+                    .map_err(|_| AwsError::client("InvalidNextTokenException", "The NextToken value is invalid."))?,
+            ),
+            None => None,
+        };
         let now = Timestamp::now();
         let mut all: Vec<_> = self
             .store
@@ -559,7 +558,7 @@ impl SecretsService {
             "SecretList": page.iter().map(|(s, v)| describe(s, v, "SecretVersionsToStages")).collect::<Vec<_>>(),
         });
         if more && let Some((last, _)) = page.last() {
-            out["NextToken"] = json!(URL_SAFE_NO_PAD.encode(last.name.as_bytes()));
+            out["NextToken"] = json!(paging::encode_token(&last.name));
         }
         Ok(out)
     }

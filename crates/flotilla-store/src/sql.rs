@@ -10,7 +10,7 @@ use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::TransportProtocol;
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus, ValidatedTaskDefinition};
-use flotilla_domain::{AccountContext, Timestamp};
+use flotilla_domain::{AccountContext, EcsArns, Timestamp};
 use sqlx::Any;
 use sqlx::any::AnyRow;
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Res
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskOverride, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinitionStatus, normalize_and_validate};
-use flotilla_domain::{AccountContext, Timestamp};
+use flotilla_domain::{AccountContext, EcsArns, Timestamp};
 use flotilla_store::{FamilyStatusFilter, InstanceLoad, Page, SqlStore, Store, StoreError, TaskFilter};
 use std::sync::Arc;
 

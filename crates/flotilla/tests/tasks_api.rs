@@ -170,3 +170,68 @@ async fn draining_and_refusals() {
     let (_, out) = call(&p, "DeregisterContainerInstance", json!({"containerInstance": instance})).await;
     assert_eq!(out["__type"], "InvalidParameterException");
 }
+
+/// The agent's side of the channel (`flotilla-ecs-model`) reads every answer the
+/// control plane gives, and the control plane takes every request the agent sends.
+#[tokio::test]
+async fn the_agent_channel_shapes_agree_on_both_ends() {
+    use flotilla_domain::task::TaskStatus;
+    use flotilla_ecs_model::{
+        Acknowledgment, ContainerStateChange, ListedTask, PollAnswer, PollTasksRequest,
+        RegisterContainerInstanceRequest, RegisterContainerInstanceResponse, Resource, SubmitTaskStateChangeRequest,
+    };
+    fn to_value(v: &impl serde::Serialize) -> Value {
+        serde_json::to_value(v).unwrap()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = plane(&dir).await;
+    let register = RegisterContainerInstanceRequest {
+        cluster: Some("default".into()),
+        total_resources: vec![Resource::integer("CPU", 1024), Resource::integer("MEMORY", 512)],
+        ..RegisterContainerInstanceRequest::default()
+    };
+    let (status, out) = call(&p, "RegisterContainerInstance", to_value(&register)).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let registered: RegisterContainerInstanceResponse = serde_json::from_value(out).unwrap();
+    let instance = registered.container_instance.container_instance_arn;
+
+    call(
+        &p,
+        "RegisterTaskDefinition",
+        json!({"family": "web", "containerDefinitions": [
+        {"name": "app", "image": "busybox", "memory": 64}]}),
+    )
+    .await;
+    let (status, out) = call(&p, "RunTask", json!({"taskDefinition": "web"})).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+
+    let poll = PollTasksRequest {
+        cluster: Some("default".into()),
+        container_instance: Some(instance),
+        ..PollTasksRequest::default()
+    };
+    let (status, out) = call(&p, "FlotillaAgentV1.PollTasks", to_value(&poll)).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let listed = PollAnswer::from_value(out).expect("a task list").read();
+    let [ListedTask::Read(task)] = &listed[..] else { panic!("the agent could not read {listed:?}") };
+    assert_eq!((task.desired_status, task.last_status), (TaskStatus::Running, TaskStatus::Provisioning));
+
+    let report = SubmitTaskStateChangeRequest {
+        cluster: Some("default".into()),
+        task: Some(task.task_arn.clone()),
+        status: Some(TaskStatus::Running),
+        containers: vec![ContainerStateChange {
+            container_name: Some("app".into()),
+            runtime_id: Some("c1".into()),
+            status: Some(TaskStatus::Running),
+            ..ContainerStateChange::default()
+        }],
+        ..SubmitTaskStateChangeRequest::default()
+    };
+    let (status, out) = call(&p, "SubmitTaskStateChange", to_value(&report)).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert_eq!(serde_json::from_value::<Acknowledgment>(out).unwrap(), Acknowledgment::accepted());
+    let (_, out) = call(&p, "DescribeTasks", json!({"tasks": [task.task_arn]})).await;
+    assert_eq!(out["tasks"][0]["lastStatus"], "RUNNING");
+    assert_eq!(out["tasks"][0]["containers"][0]["runtimeId"], "c1");
+}

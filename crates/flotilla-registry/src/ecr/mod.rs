@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use axum::response::Response;
 use bytes::Bytes;
 use flotilla_domain::Timestamp;
+use flotilla_domain::flotilla_core::paging;
 use flotilla_protocol::{
     AwsError, Caller, CancellationToken, Operation, ServiceModule, Wire, json_response, parse_request,
 };
@@ -181,23 +182,18 @@ fn registry_host(state: &State) -> &str {
     e.split_once("://").map_or(e, |(_, rest)| rest).trim_end_matches('/')
 }
 
-/// Decodes an opaque pagination token (a base64 of the last key returned).
+/// Decodes an opaque pagination token (`flotilla_core::paging`).
 fn decode_token(token: Option<&str>) -> Result<Option<String>, AwsError> {
-    use base64::Engine;
     token
         .map(|t| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(t)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .ok_or_else(|| invalid("Invalid parameter at 'nextToken': the token is not one this registry issued"))
+            paging::decode_token(t)
+                .map_err(|_| invalid("Invalid parameter at 'nextToken': the token is not one this registry issued"))
         })
         .transpose()
 }
 
 fn encode_token(key: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+    paging::encode_token(key)
 }
 
 fn max_results(value: Option<i64>, max: i64, default: i64) -> Result<i64, AwsError> {

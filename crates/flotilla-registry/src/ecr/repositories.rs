@@ -11,6 +11,7 @@ use crate::auth::{TOKEN_LIFETIME_SECS, authorization_token};
 use crate::lifecycle;
 use crate::store::{DeleteRepository, RepositoryRecord};
 use flotilla_domain::Timestamp;
+use flotilla_domain::flotilla_core::Arn;
 use flotilla_domain::tag::{Tag, validate_tag_key, validate_tags};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -45,7 +46,7 @@ fn repository_json(state: &State, r: &RepositoryRecord) -> Value {
 }
 
 pub(super) fn repository_arn(state: &State, name: &str) -> String {
-    format!("arn:aws:ecr:{}:{}:repository/{name}", state.account.region, state.account.account_id)
+    state.account.arn("ecr", &format!("repository/{name}")).to_string()
 }
 
 /// ECR's wire tag: `Key` and `Value`.
@@ -284,10 +285,13 @@ pub(super) async fn put_image_scanning_configuration(
 // ---- resource tags ----
 
 fn repository_of_arn(state: &State, arn: &str) -> Result<String, AwsError> {
-    let prefix = format!("arn:aws:ecr:{}:{}:repository/", state.account.region, state.account.account_id);
-    arn.strip_prefix(&prefix).filter(|n| !n.is_empty()).map(str::to_string).ok_or_else(|| {
-        invalid(format!("Invalid parameter at 'resourceArn': '{arn}' is not a repository ARN of this registry"))
-    })
+    let parsed: Option<Arn> = arn.parse().ok();
+    parsed
+        .filter(|a| a.partition == "aws" && a.service == "ecr" && state.account.owns(a))
+        .and_then(|a| a.resource.strip_prefix("repository/").filter(|n| !n.is_empty()).map(str::to_string))
+        .ok_or_else(|| {
+            invalid(format!("Invalid parameter at 'resourceArn': '{arn}' is not a repository ARN of this registry"))
+        })
 }
 
 #[derive(Deserialize)]
