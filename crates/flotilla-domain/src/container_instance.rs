@@ -74,6 +74,10 @@ pub struct ContainerInstance {
     pub registered_at: Timestamp,
     /// When the agent last polled for work.
     pub last_heartbeat: Timestamp,
+    /// Since when its agent is known lost (recorded by the heartbeat controller; a
+    /// poll or re-registration after that brings it back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_lost_at: Option<Timestamp>,
     /// Optimistic-concurrency version; also ECS's `version` of the instance.
     pub version: i64,
 }
@@ -85,5 +89,89 @@ impl ContainerInstance {
 
     pub fn attribute(&self, name: &str) -> Option<&Attribute> {
         self.attributes.iter().find(|a| a.name == name)
+    }
+}
+
+/// What the heartbeat controller records about an instance's agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentChange {
+    /// No heartbeat for longer than [`AGENT_HEARTBEAT_TIMEOUT_MS`]: lost since `since`
+    /// (the moment the timeout ran out).
+    Lost { id: String, since: Timestamp },
+    /// Recorded lost, but heartbeats came back.
+    Back { id: String },
+}
+
+/// The heartbeat reconciler: from the instances as stored and the time, which agents
+/// to record as lost or back. Deregistered (INACTIVE) instances are left alone.
+pub fn agent_changes(instances: &[ContainerInstance], now: Timestamp) -> Vec<AgentChange> {
+    instances
+        .iter()
+        .filter(|ci| ci.status != InstanceStatus::Inactive)
+        .filter_map(|ci| match (ci.agent_connected(now), ci.agent_lost_at) {
+            (false, None) => Some(AgentChange::Lost {
+                id: ci.id.clone(),
+                since: Timestamp(ci.last_heartbeat.0 + AGENT_HEARTBEAT_TIMEOUT_MS),
+            }),
+            (true, Some(_)) => Some(AgentChange::Back { id: ci.id.clone() }),
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instance(id: &str, status: InstanceStatus, heartbeat: i64, lost_at: Option<i64>) -> ContainerInstance {
+        ContainerInstance {
+            id: id.into(),
+            cluster: "default".into(),
+            ec2_instance_id: format!("i-{id}"),
+            status,
+            registered: Resources::default(),
+            attributes: Vec::new(),
+            version_info: VersionInfo::default(),
+            registered_at: Timestamp(0),
+            last_heartbeat: Timestamp(heartbeat),
+            agent_lost_at: lost_at.map(Timestamp),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn heartbeat_reconciler_records_agents_lost_and_back() {
+        use InstanceStatus::{Active, Draining, Inactive};
+        let now = 1_000_000;
+        let lapsed = now - AGENT_HEARTBEAT_TIMEOUT_MS - 1;
+        let fresh = now - 1_000;
+        /// (what, status, last heartbeat, recorded lost at, expected change)
+        type Case = (&'static str, InstanceStatus, i64, Option<i64>, Option<AgentChange>);
+        let cases: &[Case] = &[
+            ("fresh and connected: nothing", Active, fresh, None, None),
+            ("exactly at the timeout: still connected", Active, now - AGENT_HEARTBEAT_TIMEOUT_MS, None, None),
+            (
+                "lapsed, not yet recorded: lost since the timeout ran out",
+                Active,
+                lapsed,
+                None,
+                Some(AgentChange::Lost { id: "i".into(), since: Timestamp(lapsed + AGENT_HEARTBEAT_TIMEOUT_MS) }),
+            ),
+            (
+                "draining instances are watched too",
+                Draining,
+                lapsed,
+                None,
+                Some(AgentChange::Lost { id: "i".into(), since: Timestamp(lapsed + AGENT_HEARTBEAT_TIMEOUT_MS) }),
+            ),
+            ("lapsed and already recorded: nothing", Active, lapsed, Some(lapsed + 60_000), None),
+            ("recorded lost, heartbeats back", Active, fresh, Some(5), Some(AgentChange::Back { id: "i".into() })),
+            ("deregistered: left alone", Inactive, lapsed, None, None),
+            ("deregistered and recorded: left alone", Inactive, fresh, Some(5), None),
+        ];
+        for (what, status, heartbeat, lost_at, want) in cases {
+            let got = agent_changes(&[instance("i", *status, *heartbeat, *lost_at)], Timestamp(now));
+            assert_eq!(got, want.iter().cloned().collect::<Vec<_>>(), "{what}");
+        }
     }
 }

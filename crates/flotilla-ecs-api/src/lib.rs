@@ -11,6 +11,7 @@ mod agent_channel;
 mod attributes;
 mod clusters;
 mod container_instances;
+mod controllers;
 mod error;
 mod launch;
 mod operations;
@@ -24,7 +25,7 @@ use async_trait::async_trait;
 use axum::response::Response;
 use bytes::Bytes;
 use flotilla_domain::AccountContext;
-use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_response, parse_request};
+use flotilla_protocol::{AwsError, Caller, Controller, Operation, ServiceModule, Wire, json_response, parse_request};
 use flotilla_store::Store;
 use std::sync::Arc;
 
@@ -66,6 +67,10 @@ impl ServiceModule for EcsService {
 
     fn operations(&self) -> &'static [Operation] {
         operations::ECS_OPERATIONS
+    }
+
+    fn controllers(&self) -> Vec<Arc<dyn Controller>> {
+        vec![Arc::new(controllers::AgentHeartbeat { store: self.store.clone() })]
     }
 
     async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {

@@ -11,8 +11,8 @@ use crate::query::QueryRequest;
 use async_trait::async_trait;
 use axum::response::Response;
 use bytes::Bytes;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use flotilla_controller::Controller;
+use std::sync::Arc;
 
 /// How a module's requests reach it on `POST /`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,10 +116,9 @@ pub trait ServiceModule: Send + Sync + 'static {
         None
     }
 
-    /// Starts the module's background work (controllers, maintenance); each task ends
-    /// soon after `shutdown` is cancelled.
-    fn spawn_background(&self, shutdown: CancellationToken) -> Vec<JoinHandle<()>> {
-        let _ = shutdown;
+    /// Its background controllers; the server runs each under a lease (see
+    /// `flotilla-controller`), so one process at a time runs it.
+    fn controllers(&self) -> Vec<Arc<dyn Controller>> {
         Vec::new()
     }
 

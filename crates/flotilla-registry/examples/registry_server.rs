@@ -8,7 +8,7 @@
 //! `FLOTILLA_MAINTENANCE_SECS=N` runs lifecycle policies and GC every N seconds.
 
 use flotilla_domain::AccountContext;
-use flotilla_protocol::{CancellationToken, FrontDoor, FrontDoorConfig, ServiceModule, request_id_layer};
+use flotilla_protocol::{FrontDoor, FrontDoorConfig, ServiceModule, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_sigv4::Credentials;
 use std::sync::Arc;
@@ -50,7 +50,13 @@ async fn main() {
     };
     let front_door = FrontDoor::new(Arc::new(Credentials::new(key, secret)), config).with_module(module.clone());
     let app = Arc::new(front_door).router().layer(axum::middleware::from_fn(request_id_layer));
-    let _background = module.spawn_background(CancellationToken::new());
+    let runner = flotilla_controller::Runner::open(&flotilla_registry::StoreLocation::Sqlite { dir: data_dir.clone() })
+        .await
+        .expect("opening the controllers' store");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    for controller in module.controllers() {
+        runner.spawn(controller, shutdown.clone());
+    }
     println!("registry listening on http://{addr}");
     axum::serve(listener, app).await.expect("serving");
 }

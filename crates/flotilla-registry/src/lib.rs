@@ -4,8 +4,8 @@
 //! [`Registry::open`] opens the registry's state in a data directory;
 //! [`Registry::service_module`] is what the server serves: a
 //! [`flotilla_protocol::ServiceModule`] with the ECR API behind the SigV4 front door, the
-//! `/v2/` routes (with their own Basic authentication) and maintenance in the
-//! background. [`Registry::router`] alone gives the `/v2/` routes.
+//! `/v2/` routes (with their own Basic authentication) and maintenance as background
+//! controllers. [`Registry::router`] alone gives the `/v2/` routes.
 //!
 //! Wiring into a server (the ECR service goes behind the SigV4 front door, which also
 //! mounts the module's `/v2/` routes; `/v2/` authenticates by itself, not with SigV4):
@@ -36,8 +36,12 @@
 //! let front_door = flotilla_protocol::FrontDoor::new(Arc::new(front_door_credentials), front_door_config)
 //!     .with_module(module.clone());
 //! let app: axum::Router = Arc::new(front_door).router(); // `POST /` and `/v2/`
-//! let shutdown = flotilla_protocol::CancellationToken::new();
-//! let _maintenance = flotilla_protocol::ServiceModule::spawn_background(module.as_ref(), shutdown.clone());
+//! // Lifecycle and garbage collection run as controllers, each under a lease.
+//! let runner = flotilla_controller::Runner::open(&flotilla_registry::StoreLocation::Sqlite { dir: data_dir.into() }).await?;
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! for controller in flotilla_protocol::ServiceModule::controllers(module.as_ref()) {
+//!     runner.spawn(controller, shutdown.clone());
+//! }
 //! # let _ = app;
 //! # Ok(())
 //! # }
@@ -50,6 +54,7 @@
 
 pub mod auth;
 pub mod blobs;
+mod controllers;
 pub mod digest;
 mod ecr;
 pub mod error;
@@ -257,32 +262,6 @@ impl Registry {
     /// Cancels uploads started more than `max_age` ago; returns their ids.
     pub async fn purge_uploads(&self, max_age: std::time::Duration) -> Result<Vec<String>, RegistryError> {
         gc::purge_uploads(&self.state, max_age).await
-    }
-
-    /// Runs lifecycle policies, purges uploads abandoned for a week, then collects
-    /// garbage, every `interval`, forever.
-    pub fn spawn_maintenance(
-        &self,
-        interval: std::time::Duration,
-        gc_grace: std::time::Duration,
-    ) -> tokio::task::JoinHandle<()> {
-        let registry = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                if let Err(e) = registry.apply_lifecycle_policies().await {
-                    tracing::warn!(error = %e, "applying lifecycle policies failed");
-                }
-                if let Err(e) = registry.purge_uploads(UPLOAD_MAX_AGE).await {
-                    tracing::warn!(error = %e, "purging abandoned uploads failed");
-                }
-                if let Err(e) = registry.collect_garbage(gc_grace).await {
-                    tracing::warn!(error = %e, "registry garbage collection failed");
-                }
-            }
-        })
     }
 }
 

@@ -30,6 +30,7 @@ fn instance(id: &str, cluster: &str, cpu: i64, memory: i64) -> ContainerInstance
         version_info: VersionInfo::default(),
         registered_at: Timestamp(1),
         last_heartbeat: Timestamp(1),
+        agent_lost_at: None,
         version: 1,
     }
 }

@@ -7,17 +7,17 @@ use crate::metrics::Metrics;
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
+use flotilla_controller::Runner;
 use flotilla_domain::AccountContext;
 use flotilla_ecs_api::{AgentChannel, EcsService};
-use flotilla_protocol::{
-    CancellationToken, FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer,
-};
+use flotilla_protocol::{FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_secrets::SecretsService;
 use flotilla_sigv4::Credentials;
 use flotilla_store::{SqlStore, StoreLocation};
 use std::path::PathBuf;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// The largest API request body accepted (AWS JSON APIs are far below this).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
@@ -50,6 +50,8 @@ pub struct ControlPlane {
     pub secrets: Arc<SecretsService>,
     /// Every service module, in the order they are served and closed.
     modules: Vec<Arc<dyn ServiceModule>>,
+    /// Runs the modules' controllers, each under a lease.
+    controllers: Runner,
     router: Router,
 }
 
@@ -75,6 +77,7 @@ impl ControlPlane {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let store = SqlStore::open(&config.store, config.account.clone()).await.context("opening the ECS store")?;
+        let controllers = Runner::open(&config.store).await.context("opening the controllers' store")?;
         let ecs = Arc::new(EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone()));
         let registry = Registry::open(
             &config.data_dir,
@@ -118,7 +121,7 @@ impl ControlPlane {
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/metrics", get(move || async move { metrics.render() }))
             .layer(axum::middleware::from_fn(request_id_layer));
-        Ok(Self { store, ecs, registry, secrets, modules, router })
+        Ok(Self { store, ecs, registry, secrets, modules, controllers, router })
     }
 
     /// The service modules served, in order.
@@ -139,7 +142,12 @@ impl ControlPlane {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let stop = CancellationToken::new();
-        let background: Vec<_> = self.modules.iter().flat_map(|m| m.spawn_background(stop.clone())).collect();
+        let background: Vec<_> = self
+            .modules
+            .iter()
+            .flat_map(|m| m.controllers())
+            .map(|controller| self.controllers.spawn(controller, stop.clone()))
+            .collect();
         let served =
             axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await.context("serving HTTP");
         stop.cancel();
@@ -153,6 +161,7 @@ impl ControlPlane {
         for module in &self.modules {
             module.close().await;
         }
+        self.controllers.close().await;
         self.store.close().await;
         served
     }

@@ -16,9 +16,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use flotilla_domain::Timestamp;
 use flotilla_domain::flotilla_core::paging;
-use flotilla_protocol::{
-    AwsError, Caller, CancellationToken, Operation, ServiceModule, Wire, json_response, parse_request,
-};
+use flotilla_protocol::{AwsError, Caller, Controller, Operation, ServiceModule, Wire, json_response, parse_request};
 use std::sync::Arc;
 
 pub(crate) use repositories::new_repository_record;
@@ -64,15 +62,11 @@ impl ServiceModule for EcrService {
         Some(crate::oci::router(self.state.clone()))
     }
 
-    fn spawn_background(&self, shutdown: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
-        let Some(m) = self.maintenance else { return Vec::new() };
-        let registry = crate::Registry { state: self.state.clone() };
-        let maintenance = registry.spawn_maintenance(m.interval, m.gc_grace);
-        vec![tokio::spawn(async move {
-            shutdown.cancelled().await;
-            maintenance.abort();
-            let _ = maintenance.await;
-        })]
+    fn controllers(&self) -> Vec<Arc<dyn Controller>> {
+        match self.maintenance {
+            Some(m) => m.controllers(&crate::Registry { state: self.state.clone() }),
+            None => Vec::new(),
+        }
     }
 
     async fn close(&self) {
