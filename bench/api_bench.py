@@ -299,7 +299,7 @@ def cmd_check_revisions(args):
         f"expected_last={before2 + ok2} acked_dup_revisions={dup2} listed={len(revisions2)} ok={str(exact_ok).lower()}"
     )
     consistent = wrk_ok and exact_ok
-    print(f"revisions_consistent={str(consistent).lower()}" + ("" if args.server == "flotilla" else f" server={args.server}"))
+    print(f"revisions_consistent={str(consistent).lower()}" + ("" if args.server.startswith("flotilla") else f" server={args.server}"))
 
 
 def main():

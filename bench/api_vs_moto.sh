@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# ECS API throughput/latency of Flotilla side by side with moto, on loopback.
+# ECS API throughput/latency of Flotilla (on its default SQLite store and on PostgreSQL)
+# side by side with moto, on loopback.
 # See bench/README.md. Stdout: machine-readable figures; stderr: progress and raw wrk output.
 #
 # Knobs (env): VENV (reuse a virtualenv with moto[server]+boto3), THREADS (wrk -t, 1),
 # CONNECTIONS (wrk -c, 16), DURATION (seconds per wrk run, 10), EXACT_THREADS (16) and
 # EXACT_PER_THREAD (25) for the bounded revision-consistency run, SKIP_BUILD=1 to use
-# an already built binary, FLOTILLA_BIN (default target/release/flotilla).
+# an already built binary, FLOTILLA_BIN (default target/release/flotilla), NO_POSTGRES=1 to
+# skip the PostgreSQL-backed run (otherwise scripts/ensure-postgres.sh provides a server).
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,7 +19,8 @@ DURATION="${DURATION:-10}"
 EXACT_THREADS="${EXACT_THREADS:-16}"
 EXACT_PER_THREAD="${EXACT_PER_THREAD:-25}"
 OPS=(DescribeClusters RegisterTaskDefinition)
-SERVERS=(flotilla moto)
+SERVERS=(flotilla flotilla_pg moto)
+[[ "${NO_POSTGRES:-0}" == 1 ]] && SERVERS=(flotilla moto)
 
 log() { printf '# %s\n' "$*" >&2; }
 die() { printf 'api_vs_moto.sh: %s\n' "$*" >&2; exit 1; }
@@ -90,10 +93,11 @@ wait_ready() {
 
 vmrss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
-start_flotilla() { # start_flotilla MODE NAME -> sets STARTED_PID, STARTED_URL
+start_flotilla() { # start_flotilla MODE NAME [--store URL] -> sets STARTED_PID, STARTED_URL
   local mode="$1" name="$2" port
+  shift 2
   port="$(free_port)"
-  "$FLOTILLA" "$mode" --data-dir "$WORK/$name-data" --listen "127.0.0.1:$port" --no-aws-profile \
+  "$FLOTILLA" "$mode" --data-dir "$WORK/$name-data" --listen "127.0.0.1:$port" --no-aws-profile "$@" \
     >"$WORK/$name.log" 2>&1 &
   STARTED_PID=$!
   PIDS+=("$STARTED_PID")
@@ -124,15 +128,23 @@ PIDS=()
 
 start_flotilla server flotilla
 FLOTILLA_PID=$STARTED_PID FLOTILLA_URL=$STARTED_URL
+PG_PID="" PG_URL=""
+if [[ " ${SERVERS[*]} " == *" flotilla_pg "* ]]; then
+  pg_url="$(bash "$REPO_DIR/scripts/ensure-postgres.sh" | tail -n 1)"
+  pg_db="bench_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  psql "${pg_url%/*}/postgres" -qc "CREATE DATABASE $pg_db" >&2
+  start_flotilla server flotilla_pg --store "${pg_url%/*}/$pg_db"
+  PG_PID=$STARTED_PID PG_URL=$STARTED_URL
+fi
 start_moto
 MOTO_PID=$STARTED_PID MOTO_URL=$STARTED_URL
 sleep 3
 echo "idle_rss server=flotilla_server kib=$(vmrss_kib "$FLOTILLA_PID")"
+[[ -n "$PG_PID" ]] && echo "idle_rss server=flotilla_server_postgres kib=$(vmrss_kib "$PG_PID")"
 echo "idle_rss server=moto_server kib=$(vmrss_kib "$MOTO_PID")"
 log "flotilla server at $FLOTILLA_URL (pid $FLOTILLA_PID), moto_server at $MOTO_URL (pid $MOTO_PID)"
 
-url_of() { if [[ "$1" == flotilla ]]; then echo "$FLOTILLA_URL"; else echo "$MOTO_URL"; fi; }
-pid_of() { if [[ "$1" == flotilla ]]; then echo "$FLOTILLA_PID"; else echo "$MOTO_PID"; fi; }
+url_of() { case "$1" in flotilla) echo "$FLOTILLA_URL" ;; flotilla_pg) echo "$PG_URL" ;; *) echo "$MOTO_URL" ;; esac; }
 
 for s in "${SERVERS[@]}"; do
   "$PY" "$HELPER" create-cluster --endpoint "$(url_of "$s")"
@@ -183,17 +195,21 @@ for op in "${OPS[@]}"; do
         --ok "$(field "$line" ok200)" --acked-dups "$(field "$line" acked_dup_revisions)" \
         --acked-max "$(field "$line" acked_max_revision)" --connections "$CONNECTIONS" \
         --exact-threads "$EXACT_THREADS" --exact-per-thread "$EXACT_PER_THREAD" | tee "$WORK/$s-revisions"
-      if [[ "$s" == flotilla ]] && ! grep -qx 'revisions_consistent=true' "$WORK/$s-revisions"; then
+      if [[ "$s" == flotilla* ]] && ! grep -qx 'revisions_consistent=true' "$WORK/$s-revisions"; then
         FAILED=1
       fi
     fi
   done
-  ratio="$(awk -v a="${RPS[flotilla,$op]}" -v b="${RPS[moto,$op]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')"
-  p50r="$(awk -v a="${P50[flotilla,$op]}" -v b="${P50[moto,$op]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "nan" }')"
-  echo "api_bench_ratio op=$op rps_flotilla_over_moto=$ratio p50_moto_over_flotilla=$p50r"
+  for f in "${SERVERS[@]}"; do
+    [[ "$f" == moto ]] && continue
+    ratio="$(awk -v a="${RPS[$f,$op]}" -v b="${RPS[moto,$op]}" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }')"
+    p50r="$(awk -v a="${P50[$f,$op]}" -v b="${P50[moto,$op]}" 'BEGIN { if (a > 0) printf "%.2f", b / a; else print "nan" }')"
+    echo "api_bench_ratio server=$f op=$op rps_over_moto=$ratio p50_moto_over_server=$p50r"
+  done
 done
 
 echo "loaded_rss server=flotilla_server kib=$(vmrss_kib "$FLOTILLA_PID")"
+[[ -n "$PG_PID" ]] && echo "loaded_rss server=flotilla_server_postgres kib=$(vmrss_kib "$PG_PID")"
 echo "loaded_rss server=moto_server kib=$(vmrss_kib "$MOTO_PID")"
 
 if [[ "$FAILED" != 0 ]]; then
