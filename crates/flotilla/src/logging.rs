@@ -39,6 +39,6 @@ pub fn init(format: LogFormat) {
 pub fn announce(format: LogFormat, message: &str) {
     match format {
         LogFormat::Text => println!("{message}"),
-        LogFormat::Json => tracing::info!("{message}"),
+        LogFormat::Json => tracing::info!(target: "flotilla", "{message}"),
     }
 }
