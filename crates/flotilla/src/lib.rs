@@ -3,6 +3,8 @@
 
 pub mod aws_profile;
 pub mod credentials;
+pub mod dir_lock;
+pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod server;

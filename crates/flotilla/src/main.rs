@@ -5,6 +5,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use flotilla::aws_profile;
 use flotilla::credentials::{ACCESS_KEY_ENV, RootCredentials, SECRET_KEY_ENV};
+use flotilla::dir_lock::DirLock;
+use flotilla::logging::{self, LogFormat, announce};
 use flotilla::node::{RuntimeChoice, run_agent};
 use flotilla::server::{ControlPlane, ServerConfig};
 use flotilla_agent::AgentConfig;
@@ -14,6 +16,7 @@ use flotilla_sigv4::Credentials;
 use flotilla_store::StoreLocation;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -21,6 +24,10 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How logs are written: `text` (coloured only on a terminal) or `json` (one
+    /// object per line, for log shippers).
+    #[arg(long, global = true, env = logging::LOG_FORMAT_ENV, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -43,7 +50,8 @@ struct AgentArgs {
     /// The cluster to join.
     #[arg(long, env = "FLOTILLA_CLUSTER", default_value = "default")]
     cluster: String,
-    /// Where the agent keeps its identity and what it started.
+    /// Where the agent keeps its identity and what it started. Only one process may
+    /// use it at a time: a second agent on it exits at once.
     #[arg(long, env = "FLOTILLA_AGENT_STATE_DIR")]
     state_dir: Option<PathBuf>,
     #[arg(long, env = "FLOTILLA_REGION", default_value = "us-east-1")]
@@ -138,7 +146,9 @@ impl NodeArgs {
 
 #[derive(Args)]
 struct ServeArgs {
-    /// Where state is kept (the SQLite stores, registry blobs, root credentials).
+    /// Where state is kept (the SQLite stores, registry blobs, root credentials). Only
+    /// one process may use it at a time, with `--store postgres://…` too (blobs and
+    /// credentials stay here): a second `up` or `server` on it exits at once.
     #[arg(long, env = "FLOTILLA_DATA_DIR", default_value_os_t = default_data_dir())]
     data_dir: PathBuf,
     /// Where the control plane's state lives: `sqlite` (files in the data directory,
@@ -170,19 +180,29 @@ fn default_data_dir() -> PathBuf {
     }
 }
 
-fn main() -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
-        )
-        .init();
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let format = cli.log_format;
+    logging::init(format);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            match format {
+                LogFormat::Text => eprintln!("error: {e:#}"),
+                LogFormat::Json => tracing::error!(error = format!("{e:#}"), "flotilla stopped on an error"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let format = cli.log_format;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     match cli.command {
-        Command::Up(args) => runtime.block_on(serve(args, true)),
-        Command::Server(args) => runtime.block_on(serve(args, false)),
-        Command::Agent(args) => runtime.block_on(agent(args)),
+        Command::Up(args) => runtime.block_on(serve(args, true, format)),
+        Command::Server(args) => runtime.block_on(serve(args, false, format)),
+        Command::Agent(args) => runtime.block_on(agent(args, format)),
     }
 }
 
@@ -207,17 +227,22 @@ fn agent_credentials() -> Result<Credentials> {
     Ok(Credentials::new(id, secret))
 }
 
-async fn agent(args: AgentArgs) -> Result<()> {
-    let credentials = agent_credentials()?;
+async fn agent(args: AgentArgs, format: LogFormat) -> Result<()> {
     let state_dir = args.state_dir.clone().unwrap_or_else(|| default_data_dir().join("agent"));
+    let _lock = DirLock::acquire(&state_dir, "agent state directory")?;
+    let credentials = agent_credentials()?;
     let config = args.node.config(&args.cluster, state_dir, &args.region, None);
-    println!("flotilla agent joining cluster '{}' at {}", args.cluster, args.endpoint);
+    announce(format, &format!("flotilla agent joining cluster '{}' at {}", args.cluster, args.endpoint));
     run_agent(&args.endpoint, credentials, config, args.node.runtime(), shutdown_signal()).await
 }
 
-async fn serve(args: ServeArgs, everything: bool) -> Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating data directory {}", args.data_dir.display()))?;
+async fn serve(args: ServeArgs, everything: bool, format: LogFormat) -> Result<()> {
+    // Before anything else touches the directory: a refused process changes nothing.
+    let _lock = DirLock::acquire(&args.data_dir, "data directory")?;
+    let run_agent_here = everything && !args.no_agent;
+    let agent_dir = args.data_dir.join("agent");
+    // The local agent's state directory is the default `flotilla agent`'s too.
+    let _agent_lock = run_agent_here.then(|| DirLock::acquire(&agent_dir, "agent state directory")).transpose()?;
     let credentials = RootCredentials::load_or_create(&args.data_dir)?;
     let account = AccountContext { region: args.region.clone(), ..AccountContext::default() };
     let listener =
@@ -240,23 +265,26 @@ async fn serve(args: ServeArgs, everything: bool) -> Result<()> {
     if !args.no_aws_profile {
         let (config_path, creds_path) = aws_profile::default_paths()?;
         aws_profile::write_profile(&config_path, &creds_path, &endpoint, &args.region, &credentials)?;
-        println!(
-            "wrote AWS CLI profile '{}' to {} and {}",
-            aws_profile::PROFILE,
-            config_path.display(),
-            creds_path.display()
+        announce(
+            format,
+            &format!(
+                "wrote AWS CLI profile '{}' to {} and {}",
+                aws_profile::PROFILE,
+                config_path.display(),
+                creds_path.display()
+            ),
         );
     }
-    println!("flotilla is listening on {endpoint} (data in {})", args.data_dir.display());
-    println!("try: aws --profile {} ecs list-clusters", aws_profile::PROFILE);
+    announce(format, &format!("flotilla is listening on {endpoint} (data in {})", args.data_dir.display()));
+    announce(format, &format!("try: aws --profile {} ecs list-clusters", aws_profile::PROFILE));
     tracing::info!(%endpoint, access_key_id = %credentials.access_key_id, "control plane ready");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let agent = (everything && !args.no_agent).then(|| {
+    let agent = run_agent_here.then(|| {
         let creds = Credentials::new(credentials.access_key_id.clone(), credentials.secret_access_key.clone());
-        let config = args.node.config("default", args.data_dir.join("agent"), &args.region, Some(local.port()));
+        let config = args.node.config("default", agent_dir, &args.region, Some(local.port()));
         let runtime = args.node.runtime();
         let endpoint = endpoint.clone();
         let stop = stopped(stop_rx.clone());
