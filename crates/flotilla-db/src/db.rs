@@ -5,6 +5,7 @@ use crate::location::StoreLocation;
 use sqlx::AnyPool;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Executor, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -33,6 +34,9 @@ pub struct Db {
     /// On SQLite the one writer connection, so writers queue in order; on PostgreSQL
     /// the same pool as the readers.
     writer: AnyPool,
+    /// PostgreSQL only: connections that hold session locks ([`Db::session_lock`]),
+    /// apart from the query pool so lock holders never starve their own queries.
+    locks: Option<AnyPool>,
     location: Arc<str>,
 }
 
@@ -79,7 +83,7 @@ impl Db {
                 };
                 let writer = pool(1).await.map_err(open_error)?;
                 let reader = pool(4).await.map_err(open_error)?;
-                Db { backend: Backend::Sqlite, reader, writer, location: described.clone().into() }
+                Db { backend: Backend::Sqlite, reader, writer, locks: None, location: described.clone().into() }
             }
             StoreLocation::Postgres { url, schema_prefix } => {
                 let schema = format!("{schema_prefix}{name}");
@@ -92,6 +96,11 @@ impl Db {
                 let options = AnyConnectOptions::from_str(url).map_err(open_error)?;
                 create_schema(&options, &schema).await.map_err(open_error)?;
                 let search_path = format!("SET search_path TO {schema}");
+                let locks = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .min_connections(0)
+                    .acquire_timeout(Duration::from_secs(60))
+                    .connect_lazy_with(options.clone());
                 let pool = AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(60))
@@ -109,6 +118,7 @@ impl Db {
                     backend: Backend::Postgres,
                     reader: pool.clone(),
                     writer: pool,
+                    locks: Some(locks),
                     location: described.clone().into(),
                 }
             }
@@ -169,13 +179,71 @@ impl Db {
         Ok(())
     }
 
+    /// Holds `key` until the guard is released, across processes sharing the
+    /// database: any number of shared holders, or one exclusive holder. On SQLite,
+    /// where one process owns the data directory, it holds nothing: callers keep
+    /// their in-process lock for that.
+    pub async fn session_lock(&self, key: &str, mode: LockMode) -> DbResult<SessionLock> {
+        let Some(locks) = &self.locks else { return Ok(SessionLock { conn: None, id: 0, mode }) };
+        let mut conn = locks.acquire().await.doing(format!("connecting to lock {key}"))?;
+        let sql = match mode {
+            LockMode::Shared => "SELECT pg_advisory_lock_shared($1)",
+            LockMode::Exclusive => "SELECT pg_advisory_lock($1)",
+        };
+        let id = lock_id(key);
+        sqlx::query(sql).bind(id).execute(&mut *conn).await.doing(format!("locking {key}"))?;
+        Ok(SessionLock { conn: Some(conn), id, mode })
+    }
+
     /// Flushes SQLite's write-ahead log and closes every connection.
     pub async fn close(&self) {
+        if let Some(locks) = &self.locks {
+            locks.close().await;
+        }
         self.reader.close().await;
         if self.backend == Backend::Sqlite {
             let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await;
         }
         self.writer.close().await;
+    }
+}
+
+/// How a [`SessionLock`] is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    Shared,
+    Exclusive,
+}
+
+/// A lock held across processes until [`SessionLock::release`]; dropped without
+/// release, its connection is closed, which releases the lock as well.
+#[derive(Debug)]
+pub struct SessionLock {
+    conn: Option<PoolConnection<Any>>,
+    id: i64,
+    mode: LockMode,
+}
+
+impl SessionLock {
+    /// Releases the lock and returns its connection to the pool.
+    pub async fn release(mut self) {
+        let Some(mut conn) = self.conn.take() else { return };
+        let sql = match self.mode {
+            LockMode::Shared => "SELECT pg_advisory_unlock_shared($1)",
+            LockMode::Exclusive => "SELECT pg_advisory_unlock($1)",
+        };
+        if sqlx::query(sql).bind(self.id).execute(&mut *conn).await.is_err() {
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl Drop for SessionLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            // Ending the session is what releases a lock nobody unlocked.
+            conn.close_on_drop();
+        }
     }
 }
 

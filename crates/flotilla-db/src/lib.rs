@@ -25,7 +25,7 @@ mod row;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use db::{Backend, Db, Migrations};
+pub use db::{Backend, Db, LockMode, Migrations, SessionLock};
 pub use error::{DbError, DbResult, Doing};
 pub use lease::{Lease, Leases};
 pub use location::StoreLocation;

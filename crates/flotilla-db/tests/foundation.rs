@@ -155,3 +155,40 @@ async fn racing_holders_get_the_lease_exactly_once() {
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn an_exclusive_session_lock_waits_for_shared_holders_across_connections() {
+    use flotilla_db::LockMode;
+    for backend in backends() {
+        let db = Db::open(&backend.location, "sample", &MIGRATIONS).await.unwrap();
+        // Another process sharing the database: its own pools.
+        let other = Db::open(&backend.location, "sample", &MIGRATIONS).await.unwrap();
+        let shared_a = db.session_lock("gc", LockMode::Shared).await.unwrap();
+        let shared_b = other.session_lock("gc", LockMode::Shared).await.unwrap();
+        let exclusive = tokio::spawn({
+            let other = other.clone();
+            async move { other.session_lock("gc", LockMode::Exclusive).await.unwrap() }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let postgres = backend.label == "postgres";
+        assert_eq!(
+            exclusive.is_finished(),
+            !postgres,
+            "{}: exclusive waits only where locks span processes",
+            backend.label
+        );
+        shared_a.release().await;
+        drop(shared_b); // dropped without release: its session ends, which releases it too
+        let exclusive = tokio::time::timeout(std::time::Duration::from_secs(10), exclusive).await.unwrap().unwrap();
+        if postgres {
+            let blocked =
+                tokio::time::timeout(std::time::Duration::from_millis(300), db.session_lock("gc", LockMode::Shared))
+                    .await;
+            assert!(blocked.is_err(), "a shared holder waits while the exclusive lock is held");
+        }
+        exclusive.release().await;
+        db.session_lock("gc", LockMode::Shared).await.unwrap().release().await;
+        db.close().await;
+        other.close().await;
+    }
+}

@@ -119,11 +119,41 @@ pub(crate) struct State {
     /// Per-upload serialisation and running hash (a cache; the store is the truth).
     pub(crate) sessions: Mutex<HashMap<String, SessionHash>>,
     /// Held shared while a blob file is placed and recorded, exclusively while garbage
-    /// is collected, so collection never removes a blob being committed.
-    pub(crate) gc_lock: tokio::sync::RwLock<()>,
+    /// is collected, so collection never removes a blob being committed; taken with
+    /// the store's lock of the same meaning through [`State::no_gc`] and
+    /// [`State::collecting`].
+    gc_lock: tokio::sync::RwLock<()>,
+}
+
+/// The collection lock, held in this process and in the store until released.
+pub(crate) struct GcGuard<L> {
+    _local: L,
+    store: flotilla_db::SessionLock,
+}
+
+impl<L> GcGuard<L> {
+    /// Releases the store's lock (dropping the guard also releases it, more slowly).
+    pub(crate) async fn release(self) {
+        self.store.release().await;
+    }
 }
 
 impl State {
+    /// Keeps garbage collection out, on every replica, while a blob is checked and
+    /// linked or a manifest stored.
+    pub(crate) async fn no_gc(&self) -> Result<GcGuard<tokio::sync::RwLockReadGuard<'_, ()>>, RegistryError> {
+        let local = self.gc_lock.read().await;
+        let store = self.store.gc_lock(flotilla_db::LockMode::Shared).await?;
+        Ok(GcGuard { _local: local, store })
+    }
+
+    /// Keeps every blob commit, mount and manifest write out while garbage is collected.
+    pub(crate) async fn collecting(&self) -> Result<GcGuard<tokio::sync::RwLockWriteGuard<'_, ()>>, RegistryError> {
+        let local = self.gc_lock.write().await;
+        let store = self.store.gc_lock(flotilla_db::LockMode::Exclusive).await?;
+        Ok(GcGuard { _local: local, store })
+    }
+
     pub(crate) fn session(&self, id: &str) -> SessionHash {
         let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.entry(id.to_string()).or_default().clone()

@@ -9,7 +9,7 @@
 
 use crate::error::{Doing, RegistryError, Result};
 use async_trait::async_trait;
-use flotilla_db::{Db, Migrations, RowExt, StoreLocation, Tx};
+use flotilla_db::{Db, LockMode, Migrations, RowExt, SessionLock, StoreLocation, Tx};
 use flotilla_domain::Timestamp;
 use flotilla_domain::tag::Tag;
 use sqlx::any::AnyRow;
@@ -185,6 +185,11 @@ pub trait RegistryStore: Send + Sync + 'static {
     /// Blobs no manifest references whose newest link is older than `cutoff`: deletes
     /// their rows and links and returns their digests (the caller removes the files).
     async fn collect_garbage(&self, cutoff: Timestamp) -> Result<Vec<String>>;
+
+    /// Holds the registry's collection lock in the store, so that on a shared
+    /// PostgreSQL store collection on one replica never races a blob commit, mount or
+    /// manifest write on another (shared holders), nor another collection (exclusive).
+    async fn gc_lock(&self, mode: LockMode) -> Result<SessionLock>;
 
     /// Flushes and closes the store (for a clean shutdown).
     async fn close(&self) {}
@@ -738,6 +743,10 @@ impl RegistryStore for SqlRegistryStore {
         }
         tx.commit().await.doing(doing)?;
         Ok(digests)
+    }
+
+    async fn gc_lock(&self, mode: LockMode) -> Result<SessionLock> {
+        Ok(self.db.session_lock("registry-gc", mode).await?)
     }
 
     /// Flushes and closes every connection.

@@ -379,7 +379,11 @@ pub(super) async fn put_image(state: &State, input: PutImage) -> Result<Value, A
         body,
         pushed_at: Timestamp::now(),
     };
-    match state.store.put_manifest(&record, &parsed.references, input.image_tag.as_deref()).await.map_err(server)? {
+    // Collection must not remove a blob between the check and the manifest claiming it.
+    let no_gc = state.no_gc().await.map_err(server)?;
+    let stored = state.store.put_manifest(&record, &parsed.references, input.image_tag.as_deref()).await;
+    no_gc.release().await;
+    match stored.map_err(server)? {
         PutManifest::Stored { .. } => {}
         PutManifest::RepositoryNotFound => return Err(super::repository_not_found(state, &r.name)),
         PutManifest::MissingReferences(missing) => {

@@ -110,13 +110,14 @@ pub(crate) async fn commit_blob(
     digest: &Digest,
     size: u64,
 ) -> Result<(), OciError> {
-    let _no_gc = state.gc_lock.read().await;
+    let no_gc = state.no_gc().await?;
     if state.store.blob(digest.as_str()).await?.is_some() {
         state.files.remove_upload(id).await?;
     } else {
         state.files.promote(id, digest).await?;
     }
     state.store.link_blob(name, digest.as_str(), size as i64, Timestamp::now()).await?;
+    no_gc.release().await;
     Ok(())
 }
 
@@ -143,13 +144,15 @@ pub(super) async fn start_upload(
     if let (Some(mount), Some(from)) = (query.get("mount"), query.get("from")) {
         let digest = parse_digest(mount)?;
         // Held from the check to the link, so collection cannot remove the blob between.
-        let _no_gc = state.gc_lock.read().await;
+        let no_gc = state.no_gc().await?;
         if is_valid_repository_name(from)
             && let Some(size) = state.store.repository_blob(from, digest.as_str()).await?
         {
             state.store.link_blob(name, digest.as_str(), size, Timestamp::now()).await?;
+            no_gc.release().await;
             return Ok(blob_created(name, &digest));
         }
+        no_gc.release().await;
     }
     let id = uuid::Uuid::new_v4().to_string();
     if let Some(digest) = query.get("digest") {

@@ -98,7 +98,11 @@ pub(super) async fn put_manifest(
         body: body.to_vec(),
         pushed_at: Timestamp::now(),
     };
-    match state.store.put_manifest(&record, &parsed.references, tag.as_deref()).await? {
+    // Collection must not remove a blob between the check and the manifest claiming it.
+    let no_gc = state.no_gc().await?;
+    let stored = state.store.put_manifest(&record, &parsed.references, tag.as_deref()).await;
+    no_gc.release().await;
+    match stored? {
         PutManifest::Stored { .. } => {}
         PutManifest::RepositoryNotFound => return Err(name_unknown(name)),
         PutManifest::MissingReferences(missing) => {
