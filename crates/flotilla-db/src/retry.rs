@@ -1,10 +1,9 @@
 //! Optimistic concurrency: re-run a read-modify-write while another writer wins the race.
 
-use std::future::Future;
-
-/// Runs `attempt` until it does not fail with a conflict, at most `attempts` times;
-/// the last conflict is returned if every attempt lost. `is_conflict` tells conflicts
-/// apart from other errors, which are returned at once.
+/// Runs `attempt` (read, change, write with the version read) until it does not fail
+/// with a conflict, at most `attempts` times; the last conflict is returned if every
+/// attempt lost. `is_conflict` tells conflicts apart from other errors, which are
+/// returned at once.
 pub async fn retry_on_conflict<T, E, F, Fut>(
     attempts: u32,
     is_conflict: impl Fn(&E) -> bool,
@@ -12,7 +11,7 @@ pub async fn retry_on_conflict<T, E, F, Fut>(
 ) -> Result<T, E>
 where
     F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
+    Fut: std::future::Future<Output = Result<T, E>>,
 {
     let mut tries = 0;
     loop {

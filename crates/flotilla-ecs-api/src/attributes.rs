@@ -4,9 +4,10 @@
 use crate::EcsService;
 use crate::error::EcsError;
 use crate::wire::{decode_token, finish_page, max_results, required};
+use flotilla_db::retry_on_conflict;
 use flotilla_domain::EcsArns;
 use flotilla_domain::container_instance::{Attribute, ContainerInstance, InstanceStatus};
-use flotilla_store::{Page, StoreError};
+use flotilla_store::Page;
 use serde::{Deserialize, Serialize};
 
 /// Most attributes one call may carry, and most custom attributes an instance may have.
@@ -110,24 +111,28 @@ async fn change_attributes(svc: &EcsService, input: AttributesInput, put: bool) 
 
 async fn update_instance(
     svc: &EcsService,
-    mut ci: ContainerInstance,
-    mut change: impl FnMut(&mut Vec<Attribute>) -> Result<(), EcsError>,
+    ci: ContainerInstance,
+    change: impl Fn(&mut Vec<Attribute>) -> Result<(), EcsError>,
 ) -> Result<(), EcsError> {
-    for _ in 0..8 {
+    let id = &ci.id.clone();
+    let change = &change;
+    let read = &std::sync::Mutex::new(Some(ci));
+    retry_on_conflict(8, EcsError::is_conflict, move || async move {
+        // The instance as the caller read it first, then as stored after a conflict.
+        let first = read.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut ci = match first {
+            Some(ci) => ci,
+            None => svc
+                .store
+                .get_container_instance(id)
+                .await?
+                .ok_or_else(|| EcsError::TargetNotFound(format!("Could not find {id}.")))?,
+        };
         change(&mut ci.attributes)?;
-        match svc.store.update_container_instance(&ci).await {
-            Ok(_) => return Ok(()),
-            Err(StoreError::Conflict { .. }) => {
-                ci = svc
-                    .store
-                    .get_container_instance(&ci.id)
-                    .await?
-                    .ok_or_else(|| EcsError::TargetNotFound(format!("Could not find {}.", ci.id)))?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Conflict { what: format!("container instance {}", ci.id) }.into())
+        svc.store.update_container_instance(&ci).await?;
+        Ok(())
+    })
+    .await
 }
 
 pub(crate) async fn put_attributes(svc: &EcsService, input: AttributesInput) -> Result<AttributesOutput, EcsError> {

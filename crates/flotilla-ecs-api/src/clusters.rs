@@ -4,6 +4,7 @@
 use crate::EcsService;
 use crate::error::EcsError;
 use crate::wire::{Failure, decode_token, finish_page, max_results, required};
+use flotilla_db::retry_on_conflict;
 use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
@@ -13,11 +14,11 @@ use flotilla_domain::cluster::{
     validate_cluster_name,
 };
 use flotilla_domain::tag::{Tag, validate_tags};
-use flotilla_store::{Page, StoreError};
+use flotilla_store::Page;
 use serde::{Deserialize, Serialize};
 
 /// How many times a read-modify-write is retried when another writer got there first.
-const UPDATE_ATTEMPTS: usize = 8;
+const UPDATE_ATTEMPTS: u32 = 8;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -132,18 +133,15 @@ impl EcsService {
     async fn change_cluster(
         &self,
         cluster: &str,
-        mut change: impl FnMut(&mut Cluster) -> Result<(), EcsError>,
+        change: impl Fn(&mut Cluster) -> Result<(), EcsError>,
     ) -> Result<Cluster, EcsError> {
-        for _ in 0..UPDATE_ATTEMPTS {
+        let change = &change;
+        retry_on_conflict(UPDATE_ATTEMPTS, EcsError::is_conflict, move || async move {
             let mut c = self.active_cluster(Some(cluster)).await?;
             change(&mut c)?;
-            match self.store.update_cluster(&c).await {
-                Ok(stored) => return Ok(stored),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict { what: format!("cluster {cluster}") }.into())
+            Ok(self.store.update_cluster(&c).await?)
+        })
+        .await
     }
 }
 

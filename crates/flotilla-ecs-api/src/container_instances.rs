@@ -5,6 +5,7 @@
 use crate::EcsService;
 use crate::error::EcsError;
 use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
+use flotilla_db::retry_on_conflict;
 use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
@@ -12,10 +13,10 @@ use flotilla_domain::cluster::{Cluster, DEFAULT_CLUSTER};
 use flotilla_domain::container_instance::{Attribute, ContainerInstance, InstanceStatus, Resources, VersionInfo};
 use flotilla_domain::tag::{Tag, validate_tags};
 use flotilla_ecs_model::register::{InstanceIdentityDocument, RegisterContainerInstanceRequest, Resource};
-use flotilla_store::{InstanceLoad, Page, StoreError};
+use flotilla_store::{InstanceLoad, Page};
 use serde::{Deserialize, Serialize};
 
-const UPDATE_ATTEMPTS: usize = 8;
+const UPDATE_ATTEMPTS: u32 = 8;
 
 fn resources_shape(r: &Resources) -> Vec<Resource> {
     let set = |name: &str, ports: &[u16]| {
@@ -144,22 +145,19 @@ impl EcsService {
         &self,
         cluster: &str,
         given: &str,
-        mut change: impl FnMut(&mut ContainerInstance, &InstanceLoad) -> Result<(), EcsError>,
+        change: impl Fn(&mut ContainerInstance, &InstanceLoad) -> Result<(), EcsError>,
     ) -> Result<ContainerInstance, EcsError> {
-        for _ in 0..UPDATE_ATTEMPTS {
+        let change = &change;
+        retry_on_conflict(UPDATE_ATTEMPTS, EcsError::is_conflict, move || async move {
             let ci = self.find_instance(cluster, given).await?.ok_or_else(|| {
                 EcsError::invalid(format!("containerInstance '{given}' is not registered in cluster '{cluster}'"))
             })?;
             let load = self.store.instance_load(&ci.id).await?.ok_or_else(|| EcsError::invalid("instance vanished"))?;
             let mut updated = load.instance.clone();
             change(&mut updated, &load)?;
-            match self.store.update_container_instance(&updated).await {
-                Ok(stored) => return Ok(stored),
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict { what: format!("container instance {given}") }.into())
+            Ok(self.store.update_container_instance(&updated).await?)
+        })
+        .await
     }
 }
 

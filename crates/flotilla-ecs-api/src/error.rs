@@ -33,6 +33,11 @@ impl EcsError {
         Self::InvalidParameter(message.into())
     }
 
+    /// A write lost to another writer; reading again and retrying may succeed.
+    pub(crate) fn is_conflict(&self) -> bool {
+        matches!(self, Self::Store(StoreError::Conflict { .. }))
+    }
+
     pub(crate) fn client(message: impl Into<String>) -> Self {
         Self::Client(message.into())
     }

@@ -6,6 +6,7 @@ use crate::error::EcsError;
 use crate::launch::{Target, TaskSpec};
 use crate::placement::{self, ConstraintWire, NO_INSTANCES, Rules, StrategyWire};
 use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
+use flotilla_db::retry_on_conflict;
 use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
@@ -18,10 +19,10 @@ use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus};
 use flotilla_ecs_model::state_change::{
     Acknowledgment, ContainerStateChange, SubmitContainerStateChangeRequest, SubmitTaskStateChangeRequest,
 };
-use flotilla_store::{Page, StoreError, TaskFilter};
+use flotilla_store::{Page, TaskFilter};
 use serde::{Deserialize, Serialize};
 
-const UPDATE_ATTEMPTS: usize = 8;
+const UPDATE_ATTEMPTS: u32 = 8;
 
 /// The `Container` shape.
 #[derive(Serialize)]
@@ -182,9 +183,10 @@ impl EcsService {
         &self,
         cluster: &str,
         given: &str,
-        mut change: impl FnMut(&mut Task) -> bool,
+        change: impl Fn(&mut Task) -> bool,
     ) -> Result<Task, EcsError> {
-        for _ in 0..UPDATE_ATTEMPTS {
+        let change = &change;
+        retry_on_conflict(UPDATE_ATTEMPTS, EcsError::is_conflict, move || async move {
             let mut task = self
                 .find_task(cluster, given)
                 .await?
@@ -192,18 +194,13 @@ impl EcsService {
             if !change(&mut task) {
                 return Ok(task);
             }
-            match self.store.update_task(&task).await {
-                Ok(stored) => {
-                    if let Some(id) = &stored.container_instance_id {
-                        self.wakeups.wake(id);
-                    }
-                    return Ok(stored);
-                }
-                Err(StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
+            let stored = self.store.update_task(&task).await?;
+            if let Some(id) = &stored.container_instance_id {
+                self.wakeups.wake(id);
             }
-        }
-        Err(StoreError::Conflict { what: format!("task {given}") }.into())
+            Ok(stored)
+        })
+        .await
     }
 }
 
