@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod arn;
+pub mod civil;
 pub mod paging;
 pub mod retry;
 pub mod tag;
