@@ -15,7 +15,7 @@
 use async_trait::async_trait;
 use flotilla_db::{Db, DbError, Leases, Migrations, StoreLocation};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -113,7 +113,12 @@ impl Runner {
     /// Takes or renews the lease; says whether this process holds it now.
     async fn hold(&self, name: &'static str, held_before: bool) -> bool {
         let ttl_ms = i64::try_from(self.ttl.as_millis()).unwrap_or(i64::MAX);
-        let held = match self.leases.acquire(name, &self.holder, now_ms(), ttl_ms).await {
+        // Expiry is judged by the database's clock, which every replica shares.
+        let acquired = match self.db.now_ms().await {
+            Ok(now) => self.leases.acquire(name, &self.holder, now, ttl_ms).await,
+            Err(e) => Err(e),
+        };
+        let held = match acquired {
             Ok(lease) => lease.is_some(),
             Err(e) => {
                 tracing::warn!(controller = name, error = %e, "renewing a controller lease failed");
@@ -154,8 +159,4 @@ impl Runner {
             }
         }
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -34,6 +34,9 @@ pub struct Db {
     /// On SQLite the one writer connection, so writers queue in order; on PostgreSQL
     /// the same pool as the readers.
     writer: AnyPool,
+    /// What lock keys are prefixed with: the schema, so stores and deployments sharing
+    /// one PostgreSQL database never contend on each other's keys.
+    lock_namespace: Arc<str>,
     /// PostgreSQL only: connections that hold session locks ([`Db::session_lock`]),
     /// apart from the query pool so lock holders never starve their own queries.
     locks: Option<AnyPool>,
@@ -83,7 +86,14 @@ impl Db {
                 };
                 let writer = pool(1).await.map_err(open_error)?;
                 let reader = pool(4).await.map_err(open_error)?;
-                Db { backend: Backend::Sqlite, reader, writer, locks: None, location: described.clone().into() }
+                Db {
+                    backend: Backend::Sqlite,
+                    reader,
+                    writer,
+                    lock_namespace: name.into(),
+                    locks: None,
+                    location: described.clone().into(),
+                }
             }
             StoreLocation::Postgres { url, schema_prefix } => {
                 let schema = format!("{schema_prefix}{name}");
@@ -100,6 +110,14 @@ impl Db {
                     .max_connections(16)
                     .min_connections(0)
                     .acquire_timeout(Duration::from_secs(60))
+                    // A lock wait that was given up (its future dropped) is granted
+                    // later on the connection; nothing may come back to the pool holding it.
+                    .after_release(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("SELECT pg_advisory_unlock_all()").await?;
+                            Ok(true)
+                        })
+                    })
                     .connect_lazy_with(options.clone());
                 let pool = AnyPoolOptions::new()
                     .max_connections(8)
@@ -118,6 +136,7 @@ impl Db {
                     backend: Backend::Postgres,
                     reader: pool.clone(),
                     writer: pool,
+                    lock_namespace: schema.clone().into(),
                     locks: Some(locks),
                     location: described.clone().into(),
                 }
@@ -171,7 +190,7 @@ impl Db {
     pub async fn lock(&self, tx: &mut Transaction<'static, Any>, key: &str) -> DbResult<()> {
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(lock_id(key))
+                .bind(lock_id(&self.lock_namespace, key))
                 .execute(&mut **tx)
                 .await
                 .doing(format!("locking {key}"))?;
@@ -190,9 +209,19 @@ impl Db {
             LockMode::Shared => "SELECT pg_advisory_lock_shared($1)",
             LockMode::Exclusive => "SELECT pg_advisory_lock($1)",
         };
-        let id = lock_id(key);
+        let id = lock_id(&self.lock_namespace, key);
         sqlx::query(sql).bind(id).execute(&mut *conn).await.doing(format!("locking {key}"))?;
         Ok(SessionLock { conn: Some(conn), id, mode })
+    }
+
+    /// The database's clock in epoch milliseconds, so that processes sharing a
+    /// database agree on time (leases expire by it).
+    pub async fn now_ms(&self) -> DbResult<i64> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS BIGINT)",
+            Backend::Postgres => "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        };
+        sqlx::query_scalar(sql).fetch_one(&self.reader).await.doing("reading the database clock")
     }
 
     /// Flushes SQLite's write-ahead log and closes every connection.
@@ -266,10 +295,10 @@ async fn create_schema(options: &AnyConnectOptions, schema: &str) -> Result<(), 
     exists
 }
 
-/// A stable 64-bit id for an advisory lock (FNV-1a).
-fn lock_id(key: &str) -> i64 {
+/// A stable 64-bit id for an advisory lock on `key` in `namespace` (FNV-1a).
+fn lock_id(namespace: &str, key: &str) -> i64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in key.bytes() {
+    for byte in namespace.bytes().chain([0]).chain(key.bytes()) {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
@@ -300,7 +329,8 @@ mod tests {
 
     #[test]
     fn lock_ids_are_stable() {
-        assert_eq!(lock_id("cluster/default"), lock_id("cluster/default"));
-        assert_ne!(lock_id("cluster/a"), lock_id("cluster/b"));
+        assert_eq!(lock_id("flotilla", "cluster/default"), lock_id("flotilla", "cluster/default"));
+        assert_ne!(lock_id("flotilla", "cluster/a"), lock_id("flotilla", "cluster/b"));
+        assert_ne!(lock_id("t1_flotilla", "gc"), lock_id("t2_flotilla", "gc"));
     }
 }

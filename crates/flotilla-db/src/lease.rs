@@ -1,9 +1,9 @@
 //! Leases: at most one holder of a name at a time, kept in the store so any process
 //! sharing it (control-plane replicas on PostgreSQL) sees the same holder.
 //!
-//! A holder takes a free or expired lease and renews it before it expires; the
-//! `token` grows with every change of hands, so work started under an old lease can be
-//! told apart from work under the current one.
+//! A holder takes a free or expired lease and renews it before it expires. Callers
+//! pass the time, which should be one clock every holder shares (the runner uses the
+//! database's, [`crate::Db::now_ms`]). The `token` grows with every take and renewal.
 
 use crate::db::Db;
 use crate::error::{DbResult, Doing};
@@ -16,7 +16,7 @@ pub struct Lease {
     pub holder: String,
     /// Epoch milliseconds after which another holder may take it.
     pub expires_at: i64,
-    /// Bumped each time the lease is taken or renewed.
+    /// Bumped each time the lease is taken or renewed (not used for fencing yet).
     pub token: i64,
 }
 

@@ -192,3 +192,32 @@ async fn an_exclusive_session_lock_waits_for_shared_holders_across_connections()
         other.close().await;
     }
 }
+
+#[tokio::test]
+async fn a_lock_wait_given_up_leaves_no_lock_behind() {
+    use flotilla_db::LockMode;
+    use std::time::Duration;
+    for backend in backends() {
+        let db = Db::open(&backend.location, "sample", &MIGRATIONS).await.unwrap();
+        let exclusive = db.session_lock("gc", LockMode::Exclusive).await.unwrap();
+        // A waiter gives up (a client went away) while the exclusive holder holds on.
+        let gave_up = tokio::time::timeout(Duration::from_millis(200), db.session_lock("gc", LockMode::Shared)).await;
+        assert_eq!(gave_up.is_err(), backend.label == "postgres", "{}", backend.label);
+        exclusive.release().await;
+        // The abandoned wait must not have left a shared lock that blocks the next exclusive one.
+        let again = tokio::time::timeout(Duration::from_secs(10), db.session_lock("gc", LockMode::Exclusive)).await;
+        again.expect("an exclusive lock after an abandoned wait").unwrap().release().await;
+        db.close().await;
+    }
+}
+
+#[tokio::test]
+async fn the_database_clock_is_epoch_milliseconds() {
+    for backend in backends() {
+        let db = Db::open(&backend.location, "sample", &MIGRATIONS).await.unwrap();
+        let local = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+        let remote = db.now_ms().await.unwrap();
+        assert!((remote - local).abs() < 60_000, "{}: {remote} vs {local}", backend.label);
+        db.close().await;
+    }
+}
