@@ -3,7 +3,7 @@
 use crate::error::{DbError, DbResult};
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StoreLocation {
     /// One SQLite file per store, `DIR/NAME.db`.
     Sqlite { dir: PathBuf },
@@ -42,13 +42,43 @@ impl StoreLocation {
     }
 }
 
-/// A connection URL without its password.
+/// Never shows a URL's password.
+impl std::fmt::Debug for StoreLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreLocation::Sqlite { dir } => f.debug_struct("Sqlite").field("dir", dir).finish(),
+            StoreLocation::Postgres { url, schema_prefix } => {
+                f.debug_struct("Postgres").field("url", &redact(url)).field("schema_prefix", schema_prefix).finish()
+            }
+        }
+    }
+}
+
+/// A connection URL without its password (in the user part or a `password=` parameter).
 fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let Some((userinfo, host)) = rest.split_once('@') else { return url.to_string() };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let base = match base.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?))) {
+        Some((scheme, (userinfo, host))) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => base.to_string(),
+        },
+        None => base.to_string(),
+    };
+    match query {
+        None => base,
+        Some(query) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
     }
 }
 
@@ -70,6 +100,9 @@ mod tests {
     fn descriptions_hide_passwords() {
         let pg = StoreLocation::from_flag(Some("postgres://flotilla:hunter2@db:5432/f"), Path::new("/d")).unwrap();
         assert_eq!(pg.describe("registry"), "postgres://flotilla:***@db:5432/f schema registry");
+        let query = StoreLocation::from_flag(Some("postgres://db/f?user=u&password=hunter2"), Path::new("/d")).unwrap();
+        assert_eq!(query.describe("s"), "postgres://db/f?user=u&password=*** schema s");
+        assert!(!format!("{pg:?} {query:?}").contains("hunter2"));
         let lite = StoreLocation::from_flag(None, Path::new("/d")).unwrap();
         assert_eq!(lite.describe("secrets"), "/d/secrets.db");
     }

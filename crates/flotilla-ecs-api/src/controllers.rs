@@ -60,14 +60,20 @@ impl AgentHeartbeat {
         }
     }
 
-    /// Records one change; an instance changed meanwhile is left to the next pass.
-    async fn apply(&self, change: AgentChange) -> Result<(), StoreError> {
-        let (id, lost_at) = match &change {
-            AgentChange::Lost { id, since } => (id, Some(*since)),
-            AgentChange::Back { id } => (id, None),
+    /// Records one change, decided again on the instance as stored now (its agent may
+    /// have come back since the listing); a write that loses a race waits for the next pass.
+    async fn apply(&self, listed: AgentChange) -> Result<(), StoreError> {
+        let id = match &listed {
+            AgentChange::Lost { id, .. } | AgentChange::Back { id } => id,
         };
         let Some(mut instance) = self.store.get_container_instance(id).await? else { return Ok(()) };
-        instance.agent_lost_at = lost_at;
+        let Some(change) = agent_changes(std::slice::from_ref(&instance), Timestamp::now()).pop() else {
+            return Ok(());
+        };
+        instance.agent_lost_at = match change {
+            AgentChange::Lost { since, .. } => Some(since),
+            AgentChange::Back { .. } => None,
+        };
         match self.store.update_container_instance(&instance).await {
             Ok(_) => {
                 match change {

@@ -24,9 +24,15 @@ pub(crate) async fn collect(state: &State, grace: Duration) -> Result<GcReport, 
     let exclusive = state.collecting().await?;
     let cutoff = Timestamp(Timestamp::now().0 - grace.as_millis() as i64);
     let removed = state.store.collect_garbage(cutoff).await?;
+    // The rows are gone: a file that cannot be removed now is logged, and the others
+    // are still removed.
     for digest in &removed {
         match Digest::parse(digest) {
-            Ok(d) => state.files.remove_blob(&d).await?,
+            Ok(d) => {
+                if let Err(e) = state.files.remove_blob(&d).await {
+                    tracing::warn!(digest = %digest, error = %e, "removing a collected blob file failed");
+                }
+            }
             Err(e) => tracing::warn!(digest = %digest, error = %e, "skipping a blob with a malformed digest"),
         }
     }
@@ -72,7 +78,8 @@ mod tests {
     #[tokio::test]
     async fn collection_waits_for_a_commit_on_another_replica_sharing_the_store() {
         for b in flotilla_db::testing::backends() {
-            // Two replicas: one store, one blob directory (a shared file system).
+            // Two replicas of one store; they share the blob directory as replicas on a shared
+            // file system would.
             let files = tempfile::tempdir().unwrap();
             let a = replica(files.path(), &b.location).await;
             let c = replica(files.path(), &b.location).await;

@@ -3,9 +3,11 @@
 //!
 //! The store knows which blobs exist and which repositories may serve them, the
 //! manifests and tags of each repository, repositories' settings, and uploads in
-//! progress. Every multi-statement change is one `BEGIN IMMEDIATE` transaction, and the
-//! checks a change depends on (referenced blobs present, tag not immutable) are made
-//! inside it, so concurrent writers cannot invalidate them.
+//! progress. Every multi-statement change is one write transaction, serialised with
+//! every other change to the same repository (SQLite's single writer; a transaction
+//! lock per repository on PostgreSQL), and the checks a change depends on (referenced
+//! blobs present, tag not immutable) are made inside it, so concurrent writers cannot
+//! invalidate them.
 
 use crate::error::{Doing, RegistryError, Result};
 use async_trait::async_trait;
@@ -228,6 +230,13 @@ impl SqlRegistryStore {
     async fn write(&self) -> Result<Tx> {
         Ok(self.db.write().await?)
     }
+
+    /// Serialises changes to one repository's settings, links, manifests and tags
+    /// (on PostgreSQL; SQLite's single writer already does), so the checks a change
+    /// makes inside its transaction stay true until it commits.
+    async fn lock_repository(&self, tx: &mut Tx, name: &str) -> Result<()> {
+        Ok(self.db.lock(tx, &format!("repository {name}")).await?)
+    }
 }
 
 fn repository_from_row(row: &AnyRow) -> Result<RepositoryRecord> {
@@ -296,6 +305,7 @@ fn upload_from_row(row: &AnyRow) -> Result<UploadRecord> {
 impl RegistryStore for SqlRegistryStore {
     async fn create_repository(&self, r: &RepositoryRecord) -> Result<bool> {
         let mut tx = self.write().await?;
+        self.lock_repository(&mut tx, &r.name).await?;
         let done = sqlx::query(
             "INSERT INTO repositories (name, created_at, tag_mutability, scan_on_push, encryption_type, tags, \
              repository_policy, lifecycle_policy, lifecycle_evaluated_at, version) \
@@ -340,6 +350,7 @@ impl RegistryStore for SqlRegistryStore {
 
     async fn update_repository(&self, r: &RepositoryRecord) -> Result<bool> {
         let mut tx = self.write().await?;
+        self.lock_repository(&mut tx, &r.name).await?;
         let done = sqlx::query(
             "UPDATE repositories SET tag_mutability = $1, scan_on_push = $2, encryption_type = $3, tags = $4, \
              repository_policy = $5, lifecycle_policy = $6, lifecycle_evaluated_at = $7, version = version + 1 \
@@ -363,6 +374,7 @@ impl RegistryStore for SqlRegistryStore {
 
     async fn delete_repository(&self, name: &str, force: bool) -> Result<DeleteRepository> {
         let mut tx = self.write().await?;
+        self.lock_repository(&mut tx, name).await?;
         let doing = || format!("deleting repository {name}");
         let Some(row) = sqlx::query(&format!("SELECT {REPOSITORY_COLUMNS} FROM repositories WHERE name = $1"))
             .bind(name)
@@ -416,6 +428,7 @@ impl RegistryStore for SqlRegistryStore {
     async fn link_blob(&self, repository: &str, digest: &str, size: i64, now: Timestamp) -> Result<()> {
         let doing = || format!("linking blob {digest} to repository {repository}");
         let mut tx = self.write().await?;
+        self.lock_repository(&mut tx, repository).await?;
         sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING")
             .bind(digest)
             .bind(size)
@@ -439,6 +452,7 @@ impl RegistryStore for SqlRegistryStore {
     async fn unlink_blob(&self, repository: &str, digest: &str) -> Result<bool> {
         let doing = || format!("unlinking blob {digest} from repository {repository}");
         let mut tx = self.write().await?;
+        self.lock_repository(&mut tx, repository).await?;
         let done = sqlx::query("DELETE FROM repository_blobs WHERE repository = $1 AND digest = $2")
             .bind(repository)
             .bind(digest)
@@ -501,6 +515,7 @@ impl RegistryStore for SqlRegistryStore {
     async fn put_manifest(&self, m: &ManifestRecord, refs: &[Reference], tag: Option<&str>) -> Result<PutManifest> {
         let doing = || format!("storing manifest {} in repository {}", m.digest, m.repository);
         let mut tx = self.write().await?;
+        self.lock_repository(&mut tx, &m.repository).await?;
         let mutability: Option<String> = sqlx::query_scalar("SELECT tag_mutability FROM repositories WHERE name = $1")
             .bind(&m.repository)
             .fetch_optional(&mut *tx)
@@ -638,6 +653,7 @@ impl RegistryStore for SqlRegistryStore {
     async fn delete_manifest(&self, repository: &str, digest: &str) -> Result<DeleteManifest> {
         let doing = || format!("deleting manifest {digest} of repository {repository}");
         let mut tx = self.write().await?;
+        self.lock_repository(&mut tx, repository).await?;
         let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM manifests WHERE repository = $1 AND digest = $2")
             .bind(repository)
             .bind(digest)
@@ -680,6 +696,7 @@ impl RegistryStore for SqlRegistryStore {
     async fn delete_tag(&self, repository: &str, tag: &str) -> Result<bool> {
         let doing = || format!("deleting tag {tag} of repository {repository}");
         let mut tx = self.write().await?;
+        self.lock_repository(&mut tx, repository).await?;
         let done = sqlx::query("DELETE FROM tags WHERE repository = $1 AND tag = $2")
             .bind(repository)
             .bind(tag)

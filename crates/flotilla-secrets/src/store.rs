@@ -109,8 +109,13 @@ impl SqlSecretStore {
         Ok(Self { db })
     }
 
+    /// A write transaction serialised with every other secrets write (SQLite's single
+    /// writer; a transaction lock on PostgreSQL), so two changes of one secret's
+    /// versions or stages never interleave. Secrets change rarely: one lock is enough.
     async fn write(&self) -> Result<Tx> {
-        Ok(self.db.write().await?)
+        let mut tx = self.db.write().await?;
+        self.db.lock(&mut tx, "secrets").await?;
+        Ok(tx)
     }
 }
 

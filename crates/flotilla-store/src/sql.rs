@@ -96,19 +96,6 @@ fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("domain documents always serialise")
 }
 
-/// Escapes `%` and `_` so a user's prefix matches literally in `LIKE ... ESCAPE '\'`.
-fn like_prefix(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 1);
-    for ch in prefix.chars() {
-        if matches!(ch, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out.push('%');
-    out
-}
-
 async fn insert_tags(tx: &mut Tx, arn: &str, tags: &[Tag]) -> StoreResult<()> {
     for tag in tags {
         sqlx::query(
@@ -425,13 +412,12 @@ impl Store for SqlStore {
             FamilyStatusFilter::All => "",
         };
         let sql = format!(
-            "SELECT family FROM task_definitions WHERE ($1 IS NULL OR family LIKE $2 ESCAPE '\\') \
+            "SELECT family FROM task_definitions WHERE ($1 IS NULL OR substr(family, 1, length($2)) = $2) \
              AND ($3 IS NULL OR family > $4) GROUP BY family {having} ORDER BY family LIMIT $5"
         );
-        let prefix = family_prefix.map(like_prefix);
         let rows = sqlx::query(&sql)
-            .bind(&prefix)
-            .bind(&prefix)
+            .bind(family_prefix)
+            .bind(family_prefix)
             .bind(&page.after)
             .bind(&page.after)
             .bind(i64::from(page.limit))
@@ -500,6 +486,8 @@ impl Store for SqlStore {
 
     async fn put_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance> {
         let mut tx = self.write().await?;
+        // The version read below is the one written: no other registration in between.
+        self.db.lock(&mut tx, &format!("container instance {}", instance.id)).await?;
         let current: Option<i64> = sqlx::query_scalar("SELECT version FROM container_instances WHERE id = $1")
             .bind(&instance.id)
             .fetch_optional(&mut *tx)
@@ -721,6 +709,8 @@ impl Store for SqlStore {
 
     async fn tag_resource(&self, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()> {
         let mut tx = self.write().await?;
+        // Concurrent taggings of one resource count each other's tags against the limit.
+        self.db.lock(&mut tx, &format!("tags {arn}")).await?;
         insert_tags(&mut tx, arn, tags).await?;
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM resource_tags WHERE resource_arn = $1")
             .bind(arn)

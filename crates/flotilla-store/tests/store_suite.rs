@@ -160,6 +160,8 @@ async fn concurrent_registrations_get_every_revision_exactly_once() {
         assert_eq!(families(FamilyStatusFilter::All).await.unwrap(), vec!["web".to_string()]);
         let none = store.list_task_definition_families(Some("w_"), FamilyStatusFilter::All, page(10)).await.unwrap();
         assert!(none.is_empty(), "{}: `_` in a prefix is literal", b.label);
+        let upper = store.list_task_definition_families(Some("WE"), FamilyStatusFilter::All, page(10)).await.unwrap();
+        assert!(upper.is_empty(), "{}: prefixes are case-sensitive", b.label);
         let td = store.get_task_definition("web", 3).await.unwrap().unwrap();
         assert_eq!((td.status, td.deregistered_at), (TaskDefinitionStatus::Inactive, Some(Timestamp(9))));
     }
@@ -299,5 +301,28 @@ async fn tag_limits_roll_the_whole_call_back() {
         store.tag_resource(arn, &[tag("a", "9")], 3).await.unwrap();
         store.untag_resource(arn, &["b".to_string()]).await.unwrap();
         assert_eq!(store.list_tags(arn).await.unwrap(), vec![tag("a", "9")], "{}", b.label);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_taggings_never_pass_the_limit_together() {
+    for b in backends() {
+        let store = Arc::new(open(&b.location).await);
+        let arn = "arn:aws:ecs:us-east-1:000000000000:cluster/limits";
+        let mut calls = Vec::new();
+        for i in 0..8 {
+            let store = store.clone();
+            calls.push(tokio::spawn(async move { store.tag_resource(arn, &[tag(&format!("k{i}"), "v")], 5).await }));
+        }
+        let mut accepted = 0;
+        for c in calls {
+            match c.await.unwrap() {
+                Ok(()) => accepted += 1,
+                Err(StoreError::Limit(_)) => {}
+                Err(e) => panic!("{}: {e}", b.label),
+            }
+        }
+        assert_eq!(accepted, 5, "{}", b.label);
+        assert_eq!(store.list_tags(arn).await.unwrap().len(), 5, "{}", b.label);
     }
 }
