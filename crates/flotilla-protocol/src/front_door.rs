@@ -31,9 +31,10 @@ struct RequestId(String);
 
 /// Told of every answered request, e.g. to keep metrics.
 pub trait RequestObserver: Send + Sync + 'static {
-    /// `operation` is `Prefix.Operation` as sent: the `X-Amz-Target` of JSON requests,
-    /// `service.Action` of query requests (empty when the request named none).
-    fn observe(&self, operation: &str, status: u16, elapsed: Duration);
+    /// `operation` is the operation as named in the module's table the request reached
+    /// (`ListClusters`), or `None` when it reached none: made-up names never get here,
+    /// so they cannot grow whatever the observer keys by operation.
+    fn observe(&self, operation: Option<&'static str>, status: u16, elapsed: Duration);
 }
 
 /// Where this endpoint is and how much it reads.
@@ -132,14 +133,15 @@ impl FrontDoor {
                 Protocol::RpcV2Cbor { service, operation } => format!("{service}.{operation}"),
             },
             xmlns: None,
+            known: None,
         };
         let response = match self.dispatch(parts, body, &protocol, &request_id, &mut route).await {
             Ok(response) => protocol.fit_answer(response),
             Err(error) => protocol.error_response(&error, &request_id, route.xmlns),
         };
-        let operation = route.operation;
+        let operation = &route.operation;
         if let Some(observer) = &self.observer {
-            observer.observe(&operation, response.status().as_u16(), started.elapsed());
+            observer.observe(route.known, response.status().as_u16(), started.elapsed());
         }
         tracing::info!(
             target: "flotilla::api",
@@ -244,6 +246,7 @@ impl FrontDoor {
             )),
             None => protocol.unknown_operation(format!("unknown operation: X-Amz-Target '{}'", route.operation)),
         })?;
+        route.known = Some(operation.name);
 
         // May they?
         let scope = ArnScope { region: &self.config.region, account_id: &self.config.account_id };
@@ -283,6 +286,8 @@ struct Route {
     operation: String,
     /// The XML namespace of the query-protocol module it reached.
     xmlns: Option<&'static str>,
+    /// The operation of a module's table it reached.
+    known: Option<&'static str>,
 }
 
 /// The access key id a request claims to be signed with, before anything is verified.

@@ -26,13 +26,10 @@ impl Default for Metrics {
 }
 
 impl RequestObserver for Metrics {
-    fn observe(&self, target: &str, status: u16, elapsed: Duration) {
-        // Only known-shaped operation names become labels, so clients cannot grow
-        // the label set without bound.
-        let operation = match target.split_once('.') {
-            Some((_, op)) if op.len() <= 64 && op.bytes().all(|b| b.is_ascii_alphanumeric()) => op.to_string(),
-            _ => "unknown".to_string(),
-        };
+    fn observe(&self, operation: Option<&'static str>, status: u16, elapsed: Duration) {
+        // Only operations of a module's table become labels; every other request
+        // counts as `unknown`, so clients cannot grow the label set.
+        let operation = operation.unwrap_or("unknown").to_string();
         let mut requests = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         let t = requests.entry((operation, status)).or_default();
         t.count += 1;
@@ -85,9 +82,9 @@ mod tests {
     #[test]
     fn renders_counters() {
         let m = Metrics::default();
-        m.observe("AmazonEC2ContainerServiceV20141113.ListClusters", 200, Duration::from_millis(2));
-        m.observe("AmazonEC2ContainerServiceV20141113.ListClusters", 200, Duration::from_millis(2));
-        m.observe("garbage with spaces", 400, Duration::from_millis(1));
+        m.observe(Some("ListClusters"), 200, Duration::from_millis(2));
+        m.observe(Some("ListClusters"), 200, Duration::from_millis(2));
+        m.observe(None, 400, Duration::from_millis(1));
         let text = m.render();
         assert!(text.contains("flotilla_api_requests_total{operation=\"ListClusters\",status=\"200\"} 2"), "{text}");
         assert!(text.contains("flotilla_api_requests_total{operation=\"unknown\",status=\"400\"} 1"), "{text}");

@@ -104,3 +104,27 @@ async fn cluster_lifecycle() {
     .await;
     assert_eq!((status, out["__type"].as_str().unwrap()), (StatusCode::BAD_REQUEST, "ClusterNotFoundException"));
 }
+
+#[tokio::test]
+async fn made_up_operations_never_grow_the_metrics() {
+    use tower::ServiceExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = plane(&dir).await;
+    let metrics = |p: &flotilla::server::ControlPlane| {
+        let router = p.router();
+        async move {
+            let request = axum::http::Request::builder().uri("/metrics").body(axum::body::Body::empty()).unwrap();
+            let body = router.oneshot(request).await.unwrap().into_body();
+            String::from_utf8(axum::body::to_bytes(body, usize::MAX).await.unwrap().to_vec()).unwrap()
+        }
+    };
+    call(&p, "ListClusters", json!({})).await;
+    for i in 0..50 {
+        let (status, _) = call(&p, &format!("MadeUpOperation{i}"), json!({})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let text = metrics(&p).await;
+    assert!(!text.contains("MadeUpOperation"), "made-up names became labels:\n{text}");
+    assert!(text.contains("operation=\"ListClusters\""), "{text}");
+    assert!(text.contains("operation=\"unknown\",status=\"400\""), "{text}");
+}
