@@ -162,6 +162,11 @@ impl State {
     pub(crate) fn forget_session(&self, id: &str) {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
+
+    #[cfg(test)]
+    pub(crate) fn session_count(&self) -> usize {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
 }
 
 /// An opened registry.

@@ -96,6 +96,8 @@ pub(super) async fn upload_layer_part(state: &State, input: UploadLayerPart) -> 
             format!("the part covers bytes {first}-{last} but carries {} bytes", data.len()),
         ));
     }
+    // An unknown id stops here, before any session state is made for it.
+    find_upload(state, &r.name, &input.upload_id).await?;
     let session = state.session(&input.upload_id);
     let mut session = session.lock().await;
     let upload = find_upload(state, &r.name, &input.upload_id).await?;
@@ -135,6 +137,8 @@ pub(super) async fn complete_layer_upload(state: &State, input: CompleteLayerUpl
         return Err(invalid("Invalid parameter at 'layerDigests': exactly one digest is required"));
     };
     let digest = Digest::parse(digest).map_err(|e| invalid(format!("Invalid parameter at 'layerDigests': {e}")))?;
+    // An unknown id stops here, before any session state is made for it.
+    find_upload(state, &r.name, &input.upload_id).await?;
     let session = state.session(&input.upload_id);
     let mut session = session.lock().await;
     let upload = find_upload(state, &r.name, &input.upload_id).await?;

@@ -287,6 +287,8 @@ pub(crate) async fn append_chunk(
 }
 
 pub(super) async fn patch_upload(state: &State, name: &str, id: &str, headers: &HeaderMap, body: Body) -> Answer {
+    // An unknown id stops here, before any session state is made for it.
+    find_upload(state, name, id).await?;
     let session = state.session(id);
     let mut session = session.lock().await;
     let upload = find_upload(state, name, id).await?;
@@ -327,6 +329,7 @@ pub(super) async fn complete_upload(
         OciError::new(OciCode::DigestInvalid, "completing an upload needs the digest query parameter")
     })?;
     let digest = parse_digest(digest)?;
+    find_upload(state, name, id).await?;
     let session = state.session(id);
     let mut session = session.lock().await;
     let mut upload = find_upload(state, name, id).await?;
@@ -339,6 +342,7 @@ pub(super) async fn complete_upload(
 }
 
 pub(super) async fn cancel_upload(state: &State, name: &str, id: &str) -> Answer {
+    find_upload(state, name, id).await?;
     let session = state.session(id);
     let _session = session.lock().await;
     find_upload(state, name, id).await?;
@@ -351,6 +355,39 @@ pub(super) async fn cancel_upload(state: &State, name: &str, id: &str) -> Answer
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn requests_to_unknown_uploads_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::RegistryConfig { endpoint: "http://127.0.0.1:1".into(), create_on_push: true };
+        let location = flotilla_db::testing::location(dir.path());
+        let account = flotilla_domain::AccountContext::default();
+        let registry = crate::Registry::open(dir.path(), &location, account, b"k".to_vec(), config).await.unwrap();
+        let state = &registry.state;
+        let create = crate::store::RepositoryRecord {
+            name: "app".into(),
+            created_at: Timestamp(1),
+            tag_mutability: "MUTABLE".into(),
+            scan_on_push: false,
+            encryption_type: "AES256".into(),
+            tags: Vec::new(),
+            repository_policy: None,
+            lifecycle_policy: None,
+            lifecycle_evaluated_at: None,
+            version: 1,
+        };
+        state.store.create_repository(&create).await.unwrap();
+        for i in 0..200 {
+            let id = format!("{i:08}-0000-0000-0000-{}", "0".repeat(12));
+            let patched = patch_upload(state, "app", &id, &HeaderMap::new(), Body::from("x")).await;
+            assert!(patched.is_err());
+            let query = HashMap::from([("digest".to_string(), format!("sha256:{}", "0".repeat(64)))]);
+            assert!(complete_upload(state, "app", &id, &query, &HeaderMap::new(), Body::empty()).await.is_err());
+            assert!(cancel_upload(state, "app", &id).await.is_err());
+        }
+        assert_eq!(state.session_count(), 0, "unknown upload ids left sessions behind");
+        registry.close().await;
+    }
 
     #[test]
     fn ranges() {
