@@ -63,6 +63,7 @@ impl Db {
         let db = match location {
             StoreLocation::Sqlite { dir } => {
                 let path = dir.join(format!("{name}.db"));
+                make_private(&path).map_err(|e| open_error(sqlx::Error::Io(e)))?;
                 let url = format!("sqlite://{}?mode=rwc", percent_encode_path(&path.to_string_lossy()));
                 let options = AnyConnectOptions::from_str(&url).map_err(open_error)?;
                 let pool = |max: u32| {
@@ -293,6 +294,22 @@ async fn create_schema(options: &AnyConnectOptions, schema: &str) -> Result<(), 
     };
     let _ = conn.close().await;
     exists
+}
+
+/// Creates the database file readable by its owner only, and makes an existing one
+/// and its write-ahead log and shared-memory files so; SQLite gives the files it
+/// creates beside a database the database's permissions.
+fn make_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(path)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+        match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
 }
 
 /// A stable 64-bit id for an advisory lock on `key` in `namespace` (FNV-1a).

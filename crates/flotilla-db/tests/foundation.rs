@@ -221,3 +221,21 @@ async fn the_database_clock_is_epoch_milliseconds() {
         db.close().await;
     }
 }
+
+#[tokio::test]
+async fn sqlite_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let location = flotilla_db::StoreLocation::Sqlite { dir: dir.path().to_path_buf() };
+    let db = Db::open(&location, "sample", &MIGRATIONS).await.unwrap();
+    sqlx::query("INSERT INTO items (name, size, body) VALUES ('secret', 1, $1)")
+        .bind(b"value".to_vec())
+        .execute(db.writer())
+        .await
+        .unwrap();
+    for file in ["sample.db", "sample.db-wal", "sample.db-shm"] {
+        let mode = std::fs::metadata(dir.path().join(file)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file} is {mode:o}");
+    }
+    db.close().await;
+}

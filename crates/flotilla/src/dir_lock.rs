@@ -5,6 +5,7 @@
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, Write};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The lock file's name inside the locked directory.
@@ -40,7 +41,11 @@ impl DirLock {
             let path = path.to_path_buf();
             move |source| DirLockError::Io { what, path, source }
         };
-        std::fs::create_dir_all(dir).map_err(io("creating the directory", dir))?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io("creating the directory", dir))?;
         let path = dir.join(LOCK_FILE);
         // Neither truncated nor written before the lock is ours: a refused process
         // must leave the holder's pid in place.
@@ -58,6 +63,9 @@ impl DirLock {
             }
             Err(TryLockError::Error(e)) => return Err(io("locking the lock file", &path)(e)),
         }
+        // Only this user may read what is kept here (secrets, keys, state).
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(io("making the directory private", dir))?;
         file.set_len(0).map_err(io("truncating the lock file", &path))?;
         file.rewind().map_err(io("rewinding the lock file", &path))?;
         writeln!(file, "{}", std::process::id()).map_err(io("writing the pid into the lock file", &path))?;
@@ -106,6 +114,22 @@ mod tests {
         drop(held);
         let again = DirLock::acquire(&data, "data directory").unwrap();
         assert_eq!(again.dir(), data);
+    }
+
+    #[test]
+    fn a_locked_directory_is_private_whether_made_or_found() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let made = dir.path().join("made");
+        let _made = DirLock::acquire(&made, "data directory").unwrap();
+        let found = dir.path().join("found");
+        std::fs::create_dir(&found).unwrap();
+        std::fs::set_permissions(&found, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let _found = DirLock::acquire(&found, "data directory").unwrap();
+        for d in [&made, &found] {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{} is {mode:o}", d.display());
+        }
     }
 
     #[test]
