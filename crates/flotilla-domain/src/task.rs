@@ -330,8 +330,12 @@ impl Task {
 pub fn task_needs(spec: &TaskDefinitionSpec, overrides: &TaskOverride) -> Resources {
     let container =
         |c: &ContainerDefinition| overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(&c.name));
-    let cpu_sum: i64 =
-        spec.container_definitions.iter().map(|c| container(c).and_then(|o| o.cpu).unwrap_or(c.cpu)).sum();
+    // Sums saturate: a need too large for any instance must never wrap into a small one.
+    let cpu_sum: i64 = spec
+        .container_definitions
+        .iter()
+        .map(|c| container(c).and_then(|o| o.cpu).unwrap_or(c.cpu))
+        .fold(0, i64::saturating_add);
     let mem_sum: i64 = spec
         .container_definitions
         .iter()
@@ -341,7 +345,7 @@ pub fn task_needs(spec: &TaskDefinitionSpec, overrides: &TaskOverride) -> Resour
             let reservation = o.and_then(|o| o.memory_reservation).or(c.memory_reservation);
             reservation.or(memory).unwrap_or(0)
         })
-        .sum();
+        .fold(0, i64::saturating_add);
     let task_cpu = overrides.cpu.as_deref().or(spec.cpu.as_deref()).and_then(crate::task_definition::parse_task_cpu);
     let task_mem =
         overrides.memory.as_deref().or(spec.memory.as_deref()).and_then(crate::task_definition::parse_task_memory);

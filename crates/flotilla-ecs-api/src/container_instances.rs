@@ -12,6 +12,7 @@ use flotilla_domain::Timestamp;
 use flotilla_domain::cluster::{Cluster, DEFAULT_CLUSTER};
 use flotilla_domain::container_instance::{Attribute, ContainerInstance, InstanceStatus, Resources, VersionInfo};
 use flotilla_domain::tag::{Tag, validate_tags};
+use flotilla_domain::task_definition::MAX_INTEGER;
 use flotilla_ecs_model::register::{InstanceIdentityDocument, RegisterContainerInstanceRequest, Resource};
 use flotilla_store::{InstanceLoad, Page};
 use serde::{Deserialize, Serialize};
@@ -53,8 +54,10 @@ fn parse_resources(given: &[Resource]) -> Result<Resources, EcsError> {
             _ => {}
         }
     }
-    if r.cpu <= 0 || r.memory <= 0 {
-        return Err(EcsError::invalid("totalResources must give positive CPU and MEMORY integer values"));
+    if !(1..=MAX_INTEGER).contains(&r.cpu) || !(1..=MAX_INTEGER).contains(&r.memory) {
+        return Err(EcsError::invalid(format!(
+            "totalResources must give CPU and MEMORY integer values between 1 and {MAX_INTEGER}"
+        )));
     }
     Ok(r)
 }

@@ -15,7 +15,7 @@ use flotilla_domain::tag::{Tag, validate_tags};
 use flotilla_domain::task::{
     ContainerReport, NetworkBinding, StopCode, Task, TaskContainer, TaskOverride, TaskReport, TaskStatus,
 };
-use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus};
+use flotilla_domain::task_definition::{MAX_INTEGER, TaskDefinition, TaskDefinitionStatus};
 use flotilla_ecs_model::state_change::{
     Acknowledgment, ContainerStateChange, SubmitContainerStateChangeRequest, SubmitTaskStateChangeRequest,
 };
@@ -242,9 +242,9 @@ fn check_overrides(td: &TaskDefinition, overrides: &TaskOverride) -> Result<(), 
             )));
         }
         for (field, v) in [("cpu", o.cpu), ("memory", o.memory), ("memoryReservation", o.memory_reservation)] {
-            if v.is_some_and(|v| v < 0) {
+            if v.is_some_and(|v| !(0..=MAX_INTEGER).contains(&v)) {
                 return Err(EcsError::invalid(format!(
-                    "overrides.containerOverrides '{name}': {field} must not be negative"
+                    "overrides.containerOverrides '{name}': {field} must be between 0 and {MAX_INTEGER}"
                 )));
             }
         }

@@ -138,8 +138,8 @@ fn load_of(instance: ContainerInstance, tasks: &[Task]) -> InstanceLoad {
 }
 
 fn add_reservation(remaining: &mut Resources, task: &Task) {
-    remaining.cpu -= task.reservation.cpu;
-    remaining.memory -= task.reservation.memory;
+    remaining.cpu = remaining.cpu.saturating_sub(task.reservation.cpu);
+    remaining.memory = remaining.memory.saturating_sub(task.reservation.memory);
     remaining.ports_tcp.extend(&task.reservation.ports_tcp);
     remaining.ports_udp.extend(&task.reservation.ports_udp);
     for c in &task.containers {

@@ -227,3 +227,54 @@ async fn concurrent_run_task_never_overcommits() {
         assert!(memory >= 0, "overcommitted: {memory}");
     }
 }
+
+#[tokio::test]
+async fn resource_sums_never_wrap_and_out_of_range_values_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = plane(&dir).await;
+    let arn = instance(&p, 1, "us-east-1a", "t3.nano", 512).await;
+    let huge = |memory: Vec<i64>| {
+        let containers: Vec<Value> = memory
+            .iter()
+            .enumerate()
+            .map(|(i, m)| json!({"name": format!("c{i}"), "image": "busybox", "memory": m}))
+            .collect();
+        json!({"family": "huge", "containerDefinitions": containers})
+    };
+    // Values beyond AWS's Integer range are refused, so no sum of them can wrap.
+    let (status, out) = call(&p, "RegisterTaskDefinition", huge(vec![i64::MAX, 9223372036854771809])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+    let (status, out) = call(&p, "RegisterTaskDefinition", huge(vec![i64::from(i32::MAX) + 1])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+    // The largest values AWS allows add up without wrapping, and do not fit 512 MiB.
+    let (status, out) = call(&p, "RegisterTaskDefinition", huge(vec![i64::from(i32::MAX); 10])).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    let (status, out) = call(&p, "RunTask", json!({"taskDefinition": "huge"})).await;
+    assert_eq!(status, StatusCode::OK, "{out}");
+    assert!(out["tasks"].as_array().unwrap().is_empty(), "{out}");
+    assert_eq!(out["failures"][0]["reason"], "RESOURCE:MEMORY", "{out}");
+    // Overrides are held to the same range.
+    definition(&p, "small", 64, json!({})).await;
+    let (status, out) = call(
+        &p,
+        "RunTask",
+        json!({"taskDefinition": "small", "overrides": {"containerOverrides": [{"name": "app", "memory": i64::MAX}]}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+    let (_, described) = call(&p, "DescribeContainerInstances", json!({"containerInstances": [arn]})).await;
+    let remaining = &described["containerInstances"][0]["remainingResources"];
+    let memory = remaining.as_array().unwrap().iter().find(|r| r["name"] == "MEMORY").unwrap();
+    assert_eq!(memory["integerValue"], 512, "{described}");
+    // Instances cannot claim more than AWS's Integer either.
+    let (status, out) = call(
+        &p,
+        "RegisterContainerInstance",
+        json!({"totalResources": [
+            {"name": "CPU", "type": "INTEGER", "integerValue": 1024},
+            {"name": "MEMORY", "type": "INTEGER", "integerValue": i64::MAX}
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+}

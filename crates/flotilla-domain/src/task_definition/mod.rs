@@ -7,7 +7,7 @@ mod validate;
 
 pub use document::*;
 pub use fargate::{is_valid_fargate_size, parse_task_cpu, parse_task_memory};
-pub use validate::{ValidatedTaskDefinition, normalize_and_validate};
+pub use validate::{MAX_INTEGER, ValidatedTaskDefinition, normalize_and_validate};
 
 use crate::time::Timestamp;
 

@@ -15,6 +15,10 @@ pub const MAX_CONTAINERS: usize = 10;
 pub const MAX_PLACEMENT_CONSTRAINTS: usize = 10;
 /// Longest cluster query language expression.
 pub const MAX_EXPRESSION_LENGTH: usize = 2000;
+/// The largest value of an ECS `Integer` field (a 32-bit signed integer on the wire):
+/// container memory, overrides, instance resources.
+pub const MAX_INTEGER: i64 = i32::MAX as i64;
+
 /// The least memory Docker lets a container have.
 const MIN_CONTAINER_MEMORY_MIB: i64 = 6;
 
@@ -73,6 +77,13 @@ pub fn normalize_and_validate(mut spec: TaskDefinitionSpec) -> Validated<Validat
     {
         return Err(client(format!("memory: task-level memory {mem} MiB is below the minimum of 6 MiB")));
     }
+    if let Some(mem) = task_memory
+        && mem > MAX_INTEGER
+    {
+        return Err(client(format!(
+            "memory: task-level memory {mem} MiB is more than the largest allowed, {MAX_INTEGER}"
+        )));
+    }
     spec.cpu = task_cpu.map(|c| c.to_string());
     spec.memory = task_memory.map(|m| m.to_string());
 
@@ -85,8 +96,8 @@ pub fn normalize_and_validate(mut spec: TaskDefinitionSpec) -> Validated<Validat
     for c in &mut spec.container_definitions {
         validate_container(c, mode, task_memory.is_some(), &volume_names, &container_names)?;
         normalize_ports(c, mode, &mut host_ports)?;
-        cpu_sum += c.cpu;
-        mem_sum += c.memory.or(c.memory_reservation).unwrap_or(0);
+        cpu_sum = cpu_sum.saturating_add(c.cpu);
+        mem_sum = mem_sum.saturating_add(c.memory.or(c.memory_reservation).unwrap_or(0));
         if c.essential.is_none() {
             c.essential = Some(true);
         }
@@ -227,6 +238,11 @@ fn validate_container(
             && v < MIN_CONTAINER_MEMORY_MIB
         {
             return Err(client(format!("{} {v} MiB is below the minimum of 6 MiB", field(f))));
+        }
+        if let Some(v) = v
+            && v > MAX_INTEGER
+        {
+            return Err(client(format!("{} {v} MiB is more than the largest allowed, {MAX_INTEGER}", field(f))));
         }
     }
     if let (Some(hard), Some(soft)) = (c.memory, c.memory_reservation)

@@ -215,3 +215,24 @@ fn refusals_name_the_field() {
         assert!(err.message.contains(needle), "{what}: message {:?} should mention {needle:?}", err.message);
     }
 }
+
+#[test]
+fn memory_beyond_an_ecs_integer_is_refused() {
+    for (container, task) in
+        [(json!(2_147_483_648_i64), None), (json!(64), Some("2147483648")), (json!(64), Some("99999999999 GB"))]
+    {
+        let mut doc =
+            json!({"family": "f", "containerDefinitions": [{"name": "a", "image": "i", "memory": container}]});
+        if let Some(t) = task {
+            doc["memory"] = json!(t);
+        }
+        let spec = serde_json::from_value(doc).unwrap();
+        assert!(normalize_and_validate(spec).is_err(), "{container} / {task:?}");
+    }
+    let spec = serde_json::from_value(json!({"family": "f", "containerDefinitions": [
+        {"name": "a", "image": "i", "memory": 2_147_483_647_i64},
+        {"name": "b", "image": "i", "memory": 2_147_483_647_i64}
+    ]}))
+    .unwrap();
+    assert!(normalize_and_validate(spec).is_ok(), "the largest values add up without overflow");
+}
