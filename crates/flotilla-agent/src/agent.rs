@@ -301,7 +301,8 @@ impl Agent {
         tracing::info!(%addr, "task metadata endpoint ready");
         let app = crate::metadata::router(self.metadata.clone(), self.runtime.clone());
         Some(tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            let limits = flotilla_http::Limits::default();
+            if let Err(e) = flotilla_http::serve(listener, app, limits, std::future::pending()).await {
                 tracing::error!(error = %e, "the task metadata endpoint stopped");
             }
         }))

@@ -48,6 +48,9 @@ impl ControlPlaneClient {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
+            // Give idle connections up before the control plane closes them (it allows
+            // 20 s between requests), so a request never goes out on a closing one.
+            .pool_idle_timeout(Duration::from_secs(10))
             .build()
             .map_err(|source| ClientError::Transport {
                 operation: "building the HTTP client".into(),

@@ -148,8 +148,9 @@ impl ControlPlane {
             .flat_map(|m| m.controllers())
             .map(|controller| self.controllers.spawn(controller, stop.clone()))
             .collect();
-        let served =
-            axum::serve(listener, self.router.clone()).with_graceful_shutdown(shutdown).await.context("serving HTTP");
+        let served = flotilla_http::serve(listener, self.router.clone(), flotilla_http::Limits::default(), shutdown)
+            .await
+            .context("serving HTTP");
         stop.cancel();
         for task in background {
             let abort = task.abort_handle();

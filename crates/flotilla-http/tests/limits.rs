@@ -1,0 +1,94 @@
+//! The listener's limits against real TCP clients on loopback.
+
+use axum::Router;
+use axum::routing::get;
+use flotilla_http::{Limits, serve};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn start(limits: Limits) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route("/healthz", get(|| async { "ok\n" })).route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            "ok\n"
+        }),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, app, limits, async move {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Reads until the server closes (or resets) the connection, for at most `within`;
+/// the bytes read, or None when it was still open then.
+async fn read_until_closed(stream: &mut TcpStream, within: Duration) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    match tokio::time::timeout(within, stream.read_to_end(&mut out)).await {
+        Ok(_) => Some(out),
+        Err(_) => None,
+    }
+}
+
+const GET: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_request_gets_the_answer() {
+    let (addr, _stop) = start(Limits::default()).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    // The answer takes a while, so the half-close arrives before it.
+    stream.write_all(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    stream.shutdown().await.unwrap();
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5)).await.expect("an answer");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200") && text.ends_with("ok\n"), "{text}");
+}
+
+#[tokio::test]
+async fn silent_and_slow_clients_are_disconnected() {
+    let limits = Limits { header_timeout: Duration::from_millis(300), ..Limits::default() };
+    let (addr, _stop) = start(limits).await;
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
+    let started = Instant::now();
+    assert!(read_until_closed(&mut silent, Duration::from_secs(5)).await.is_some(), "silent client kept");
+    assert!(read_until_closed(&mut slow, Duration::from_secs(5)).await.is_some(), "slow client kept");
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_are_closed_and_the_server_recovers() {
+    let limits = Limits { max_connections: 4, header_timeout: Duration::from_millis(500), ..Limits::default() };
+    let (addr, _stop) = start(limits).await;
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        idle.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut over = TcpStream::connect(addr).await.unwrap();
+    let _ = over.write_all(GET).await;
+    let answer = read_until_closed(&mut over, Duration::from_secs(2)).await;
+    assert_eq!(answer.as_deref().map(<[u8]>::len), Some(0), "a connection over the cap is closed unanswered");
+    // The idle ones time out and free their places.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let mut fresh = TcpStream::connect(addr).await.unwrap();
+    fresh.write_all(GET).await.unwrap();
+    let answer = read_until_closed(&mut fresh, Duration::from_secs(5)).await.expect("an answer after recovery");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+}
+
+#[tokio::test]
+async fn shutdown_stops_taking_connections() {
+    let (addr, stop) = start(Limits::default()).await;
+    let mut before = TcpStream::connect(addr).await.unwrap();
+    before.write_all(GET).await.unwrap();
+    assert!(read_until_closed(&mut before, Duration::from_secs(5)).await.is_some());
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed after shutdown");
+}
