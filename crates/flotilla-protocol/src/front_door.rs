@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::post;
 use bytes::Bytes;
-use flotilla_sigv4::{SecretKey, SignableRequest, verify};
+use flotilla_sigv4::{SecretKey, SigV4Error, SignableRequest, verify};
 use http::HeaderValue;
 use http::request::Parts;
 use std::collections::HashMap;
@@ -183,6 +183,17 @@ impl FrontDoor {
             None => verify(&signable, Some(&body), &HashMap::<String, SecretKey>::new(), now),
         };
         let identity = verified.map_err(|e| protocol.auth_error(&e))?;
+        // What AWS's JSON and query services insist a signature covers: the body as
+        // received, and the headers that pick the operation and how the body is read.
+        let incomplete = |message: String| protocol.auth_error(&SigV4Error::IncompleteSignature { message });
+        if !identity.body_signed && !body.is_empty() {
+            return Err(incomplete("the request body must be signed; UNSIGNED-PAYLOAD is not accepted here".into()));
+        }
+        for name in ["x-amz-target", "content-type"] {
+            if parts.headers.contains_key(name) && !identity.signed_headers.iter().any(|h| h == name) {
+                return Err(incomplete(format!("'{name}' must be among the signed headers")));
+            }
+        }
         let caller = Caller {
             access_key_id: identity.access_key_id.clone(),
             principal_arn: principal.and_then(|p| p.arn),

@@ -41,6 +41,11 @@ pub struct VerifiedIdentity {
     /// The session token presented (`X-Amz-Security-Token`), already accepted by the
     /// credential store.
     pub session_token: Option<String>,
+    /// The headers the signature covers, lower-case.
+    pub signed_headers: Vec<String>,
+    /// Whether the signature covers the hash of the body given to [`verify`] (false
+    /// when it was signed over `UNSIGNED-PAYLOAD`, or no body was given).
+    pub body_signed: bool,
     /// Whether the signature came from presigned query parameters.
     pub presigned: bool,
 }
@@ -221,21 +226,22 @@ pub fn verify<S: CredentialStore + ?Sized>(
     let signed: Vec<&str> = signed_headers.iter().map(String::as_str).collect();
     let exclude = claimed.presigned.then_some("X-Amz-Signature");
     let mut first_attempt = None;
-    let mut matched = false;
+    let mut matched = None;
     for payload_hash in &candidates {
         let cr = canonical::canonical_request(req, exclude, &[], &signed, payload_hash);
         let sts = canonical::string_to_sign(&claimed.amz_date, &scope, &cr);
         let expected = canonical::signature(&key, &sts);
         if canonical::constant_time_eq(expected.as_bytes(), claimed.signature.as_bytes()) {
-            matched = true;
+            matched = Some(payload_hash.clone());
             break;
         }
         first_attempt.get_or_insert_with(|| (redact_session_token(&cr), sts));
     }
-    if !matched {
+    let Some(matched) = matched else {
         let (canonical_request, string_to_sign) = first_attempt.unwrap_or_default();
         return Err(SigV4Error::SignatureMismatch { canonical_request, string_to_sign });
-    }
+    };
+    let body_signed = body_hash.as_ref().is_some_and(|b| *b == matched);
 
     // The signature covers the claimed hash; make sure the body is what was claimed.
     if let (Some(claimed), Some(computed)) = (claimed_hash, body_hash)
@@ -252,6 +258,8 @@ pub fn verify<S: CredentialStore + ?Sized>(
         date: (*date).to_owned(),
         request_time: request_time.to_system_time(),
         session_token: claimed.session_token,
+        signed_headers,
+        body_signed,
         presigned: claimed.presigned,
     })
 }

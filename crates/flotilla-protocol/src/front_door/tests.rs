@@ -417,3 +417,45 @@ fn claimed_access_key_from_header_or_query() {
     assert_eq!(claimed_access_key(&parts("/", None)), None);
     assert_eq!(claimed_access_key(&parts("/", Some("AWS4-HMAC-SHA256 Credential=/x"))), None);
 }
+
+/// Signs a JSON request over `signed_body` (or UNSIGNED-PAYLOAD), with only the headers
+/// named in `sign` covered, then sends `sent_body` with every header.
+fn partly_signed(sign_headers: &[&str], payload: Payload<'_>, sent_body: &[u8]) -> Request {
+    let all = [("x-amz-target", "Echo_20200101.Ping"), ("content-type", "application/x-amz-json-1.1")];
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("localhost"));
+    for (k, v) in all.iter().filter(|(k, _)| sign_headers.contains(k)) {
+        headers.insert(*k, HeaderValue::from_static(v));
+    }
+    let creds = Credentials::new("AKIDTEST", "secret");
+    let params = SigningParams { credentials: &creds, region: "us-east-1", service: "echo", time: SystemTime::now() };
+    let added = sign(&SignableRequest::new("POST", "/", "", &headers), payload, &params).unwrap();
+    headers.extend(added);
+    for (k, v) in all {
+        headers.insert(k, HeaderValue::from_static(v));
+    }
+    let mut req = Request::builder().method("POST").uri("/").body(Body::from(sent_body.to_vec())).unwrap();
+    *req.headers_mut() = headers;
+    req
+}
+
+#[tokio::test]
+async fn a_signature_must_cover_the_body_and_the_headers_that_choose_the_operation() {
+    let app = app(1024);
+    let both = ["x-amz-target", "content-type"];
+    // A body swapped under UNSIGNED-PAYLOAD is refused.
+    let a = answer(&app.router, partly_signed(&both, Payload::Unsigned, br#"{"swapped":true}"#)).await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.body);
+    assert_eq!(a.json()["__type"], "IncompleteSignatureException", "{}", a.body);
+    // The target and content type must be signed: otherwise a signed ListClusters could run as CreateCluster.
+    for unsigned in ["x-amz-target", "content-type"] {
+        let signed: Vec<&str> = both.iter().copied().filter(|h| *h != unsigned).collect();
+        let a = answer(&app.router, partly_signed(&signed, Payload::Bytes(b"{}"), b"{}")).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{unsigned}: {}", a.body);
+        assert!(a.body.contains(unsigned), "{}", a.body);
+    }
+    assert!(app.echo.calls.lock().unwrap().is_empty(), "nothing reached the service");
+    // Signed over the body and both headers, it goes through.
+    let a = answer(&app.router, partly_signed(&both, Payload::Bytes(b"{}"), b"{}")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+}
