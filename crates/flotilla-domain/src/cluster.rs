@@ -150,7 +150,10 @@ pub fn validate_cluster_name(name: &str) -> Validated {
 /// Checks cluster settings and fills in ECS's default (`containerInsights=disabled`).
 pub fn normalize_settings(settings: &[ClusterSetting], current: &[ClusterSetting]) -> Validated<Vec<ClusterSetting>> {
     let mut merged: Vec<ClusterSetting> = current.to_vec();
-    for s in settings {
+    for (i, s) in settings.iter().enumerate() {
+        if settings[..i].iter().any(|earlier| earlier.name == s.name) {
+            return Err(ValidationError::invalid_parameter(format!("settings: '{}' is given more than once", s.name)));
+        }
         if s.name != "containerInsights" {
             return Err(ValidationError::invalid_parameter(format!(
                 "settings: unknown cluster setting name '{}', the only setting is 'containerInsights'",

@@ -408,6 +408,9 @@ pub(crate) async fn update_container_instances_state(
 ) -> Result<ContainerInstancesOutput, EcsError> {
     let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
     let given = required(input.container_instances, "containerInstances")?;
+    if given.is_empty() || given.len() > 10 {
+        return Err(EcsError::invalid("containerInstances: give 1 to 10 container instances"));
+    }
     let status = parse_instance_status(&required(input.status, "status")?)?;
     if status == InstanceStatus::Inactive {
         return Err(EcsError::invalid("status must be ACTIVE or DRAINING"));

@@ -67,6 +67,12 @@ pub(crate) struct UntagResourceInput {
 pub(crate) async fn untag_resource(svc: &EcsService, input: UntagResourceInput) -> Result<Empty, EcsError> {
     let arn = required(input.resource_arn, "resourceArn")?;
     let keys = required(input.tag_keys, "tagKeys")?;
+    if keys.len() > MAX_TAGS_PER_RESOURCE {
+        return Err(EcsError::invalid(format!(
+            "tagKeys: {} keys given; a resource has at most {MAX_TAGS_PER_RESOURCE} tags",
+            keys.len()
+        )));
+    }
     for k in &keys {
         validate_tag_key(k)?;
     }

@@ -104,10 +104,19 @@ struct RegisterTags {
 }
 
 /// RegisterTaskDefinition reads the whole body as the task definition document.
+/// The largest task definition ECS registers.
+const MAX_TASK_DEFINITION_BYTES: usize = 64 * 1024;
+
 pub(crate) async fn register_task_definition(
     svc: &EcsService,
     body: &[u8],
 ) -> Result<TaskDefinitionOutput, crate::EcsError> {
+    if body.len() > MAX_TASK_DEFINITION_BYTES {
+        return Err(crate::EcsError::Client(format!(
+            "the task definition is {} bytes; a task definition is at most {MAX_TASK_DEFINITION_BYTES} bytes (64 KiB)",
+            body.len()
+        )));
+    }
     let spec: TaskDefinitionSpec = parse_request(body, INVALID_PARAMETER).map_err(aws_to_ecs)?;
     let RegisterTags { tags } = parse_request(body, INVALID_PARAMETER).map_err(aws_to_ecs)?;
     if spec.family.is_empty() {

@@ -41,6 +41,8 @@ const INVALID_REQUEST: &str = "InvalidRequestException";
 const NOT_FOUND: &str = "ResourceNotFoundException";
 const EXISTS: &str = "ResourceExistsException";
 const DAY_MS: i64 = 24 * 3600 * 1000;
+/// Secrets Manager's limit of tags per secret.
+const MAX_TAGS: usize = 50;
 
 /// The Secrets Manager JSON service.
 pub struct SecretsService {
@@ -379,6 +381,9 @@ impl SecretsService {
         }
         if input.description.as_ref().is_some_and(|d| d.len() > 2048) {
             return Err(invalid("Description must be at most 2048 characters long."));
+        }
+        if input.tags.len() > MAX_TAGS {
+            return Err(invalid(format!("Tags: {} given; a secret has at most {MAX_TAGS} tags.", input.tags.len())));
         }
         if input.add_replica_regions.is_some() || input.force_overwrite_replica_secret.is_some() {
             return Err(invalid("Replication is not supported by this Secrets Manager."));

@@ -128,3 +128,44 @@ async fn made_up_operations_never_grow_the_metrics() {
     assert!(text.contains("operation=\"ListClusters\""), "{text}");
     assert!(text.contains("operation=\"unknown\",status=\"400\""), "{text}");
 }
+
+#[tokio::test]
+async fn sizes_aws_limits_are_limited_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = plane(&dir).await;
+    call(&p, "CreateCluster", json!({"clusterName": "default"})).await;
+    let arn = "arn:aws:ecs:us-east-1:000000000000:cluster/default";
+    // A task definition is at most 64 KiB, however its size is reached.
+    let env: Vec<_> = (0..10_000).map(|i| json!({"name": format!("V{i}"), "value": "x"})).collect();
+    let big = json!({"family": "big", "containerDefinitions": [
+        {"name": "app", "image": "busybox", "memory": 64, "environment": env}]});
+    let (status, out) = call(&p, "RegisterTaskDefinition", big).await;
+    assert_eq!((status, out["__type"].as_str()), (StatusCode::BAD_REQUEST, Some("ClientException")), "{out}");
+    let huge_value = json!({"family": "big", "containerDefinitions": [{"name": "app", "image": "busybox",
+        "memory": 64, "environment": [{"name": "V", "value": "x".repeat(3 << 20)}]}]});
+    let (status, _) = call(&p, "RegisterTaskDefinition", huge_value).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, families) = call(&p, "ListTaskDefinitionFamilies", json!({})).await;
+    assert_eq!(families["families"], json!([]), "nothing registered");
+    // At most 50 tag keys per UntagResource, 10 instances per UpdateContainerInstancesState.
+    let keys: Vec<String> = (0..10_000).map(|i| format!("k{i}")).collect();
+    let (status, out) = call(&p, "UntagResource", json!({"resourceArn": arn, "tagKeys": keys})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+    let ids: Vec<String> = (0..10_000).map(|i| format!("{i:032}")).collect();
+    let (status, out) =
+        call(&p, "UpdateContainerInstancesState", json!({"containerInstances": ids, "status": "DRAINING"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+    // A cluster setting is given once.
+    let settings: Vec<_> = (0..10_000).map(|_| json!({"name": "containerInsights", "value": "enabled"})).collect();
+    let (status, out) = call(&p, "CreateCluster", json!({"clusterName": "many", "settings": settings})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+    let (_, clusters) = call(&p, "ListClusters", json!({})).await;
+    assert_eq!(clusters["clusterArns"], json!([arn]), "nothing created");
+    // A secret has at most 50 tags.
+    let tags: Vec<_> = (0..10_000).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+    let (status, out) =
+        call(&p, "secretsmanager.CreateSecret", json!({"Name": "s", "SecretString": "v", "Tags": tags})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{out}");
+    let (_, listed) = call(&p, "secretsmanager.ListSecrets", json!({})).await;
+    assert_eq!(listed["SecretList"], json!([]), "nothing stored");
+}
