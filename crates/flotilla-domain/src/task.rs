@@ -218,6 +218,39 @@ pub struct TaskReport {
 }
 
 impl Task {
+    /// A new task of `family:revision` in `cluster`: PROVISIONING, desired RUNNING,
+    /// in group `family:FAMILY`, not placed, with nothing reserved or run yet. Callers
+    /// fill in what their launch sets (containers, reservation, overrides, …).
+    pub fn provisioning(id: String, cluster: String, family: String, revision: i64, created_at: Timestamp) -> Self {
+        Task {
+            id,
+            cluster,
+            group: format!("family:{family}"),
+            family,
+            revision,
+            container_instance_id: None,
+            last_status: TaskStatus::Provisioning,
+            desired_status: TaskStatus::Running,
+            started_by: None,
+            overrides: TaskOverride::default(),
+            reservation: Resources::default(),
+            containers: Vec::new(),
+            cpu: None,
+            memory: None,
+            created_at,
+            pull_started_at: None,
+            pull_stopped_at: None,
+            started_at: None,
+            stopping_at: None,
+            execution_stopped_at: None,
+            stopped_at: None,
+            stop_code: None,
+            stopped_reason: None,
+            client_token: None,
+            version: 1,
+        }
+    }
+
     /// Asks the task to stop; the agent carries it out and reports.
     pub fn request_stop(&mut self, code: StopCode, reason: Option<String>, now: Timestamp) -> bool {
         if self.desired_status == TaskStatus::Stopped {

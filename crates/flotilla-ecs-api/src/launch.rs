@@ -130,13 +130,6 @@ fn new_task(spec: &TaskSpec<'_>, cluster: &str, now: Timestamp) -> Task {
         })
         .collect();
     Task {
-        id: new_id(),
-        cluster: cluster.to_string(),
-        family: td.family.clone(),
-        revision: td.revision,
-        container_instance_id: None,
-        last_status: TaskStatus::Provisioning,
-        desired_status: TaskStatus::Running,
         started_by: spec.started_by.clone(),
         group: spec.group.clone().unwrap_or_else(|| format!("family:{}", td.family)),
         overrides: overrides.clone(),
@@ -144,16 +137,7 @@ fn new_task(spec: &TaskSpec<'_>, cluster: &str, now: Timestamp) -> Task {
         containers,
         cpu: overrides.cpu.clone().or_else(|| td.spec.cpu.clone()),
         memory: overrides.memory.clone().or_else(|| td.spec.memory.clone()),
-        created_at: now,
-        pull_started_at: None,
-        pull_stopped_at: None,
-        started_at: None,
-        stopping_at: None,
-        execution_stopped_at: None,
-        stopped_at: None,
-        stop_code: None,
-        stopped_reason: None,
         client_token: spec.client_token.clone(),
-        version: 1,
+        ..Task::provisioning(new_id(), cluster.to_string(), td.family.clone(), td.revision, now)
     }
 }

@@ -5,7 +5,7 @@ use flotilla_db::testing::backends;
 use flotilla_domain::cluster::{ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources, VersionInfo};
 use flotilla_domain::tag::Tag;
-use flotilla_domain::task::{Task, TaskOverride, TaskStatus};
+use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinitionStatus, normalize_and_validate};
 use flotilla_domain::{AccountContext, EcsArns, Timestamp};
 use flotilla_store::{FamilyStatusFilter, InstanceLoad, Page, SqlStore, Store, StoreError, TaskFilter};
@@ -37,31 +37,9 @@ fn instance(id: &str, cluster: &str, cpu: i64, memory: i64) -> ContainerInstance
 
 fn task(id: &str, cluster: &str, memory: i64, token: Option<&str>) -> Task {
     Task {
-        id: id.into(),
-        cluster: cluster.into(),
-        family: "web".into(),
-        revision: 1,
-        container_instance_id: None,
-        last_status: TaskStatus::Provisioning,
-        desired_status: TaskStatus::Running,
-        started_by: None,
-        group: "family:web".into(),
-        overrides: TaskOverride::default(),
         reservation: Resources { cpu: 0, memory, ..Resources::default() },
-        containers: Vec::new(),
-        cpu: None,
-        memory: None,
-        created_at: Timestamp(2),
-        pull_started_at: None,
-        pull_stopped_at: None,
-        started_at: None,
-        stopping_at: None,
-        execution_stopped_at: None,
-        stopped_at: None,
-        stop_code: None,
-        stopped_reason: None,
         client_token: token.map(str::to_string),
-        version: 1,
+        ..Task::provisioning(id.into(), cluster.into(), "web".into(), 1, Timestamp(2))
     }
 }
 

@@ -2,17 +2,7 @@ use super::*;
 
 fn task() -> Task {
     Task {
-        id: "t1".into(),
-        cluster: "default".into(),
-        family: "web".into(),
-        revision: 1,
         container_instance_id: Some("i1".into()),
-        last_status: TaskStatus::Provisioning,
-        desired_status: TaskStatus::Running,
-        started_by: None,
-        group: "family:web".into(),
-        overrides: TaskOverride::default(),
-        reservation: Resources::default(),
         containers: vec![TaskContainer {
             id: "c1".into(),
             name: "app".into(),
@@ -28,19 +18,7 @@ fn task() -> Task {
             memory_reservation: None,
             essential: true,
         }],
-        cpu: None,
-        memory: None,
-        created_at: Timestamp(1),
-        pull_started_at: None,
-        pull_stopped_at: None,
-        started_at: None,
-        stopping_at: None,
-        execution_stopped_at: None,
-        stopped_at: None,
-        stop_code: None,
-        stopped_reason: None,
-        client_token: None,
-        version: 1,
+        ..Task::provisioning("t1".into(), "default".into(), "web".into(), 1, Timestamp(1))
     }
 }
 
