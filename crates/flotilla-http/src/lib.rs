@@ -4,8 +4,8 @@
 //! - a client must send a request's headers within [`Limits::header_timeout`] of
 //!   connecting or of its previous answer, so slow or idle connections are closed
 //!   (hyper's header read timeout, which also bounds keep-alive idleness);
-//! - a client that half-closes its side after sending a request (as `nc` does) still
-//!   gets its answer;
+//! - with [`Limits::half_close`], a client that half-closes its side after sending a
+//!   request (as `nc` does) still gets its answer;
 //! - on shutdown no new connection is taken and open ones finish their current
 //!   request, for at most [`Limits::shutdown_grace`].
 
@@ -25,14 +25,22 @@ pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// Answer a client that closed its sending side. Off, a request whose client went
+    /// away is dropped at once, which long polls want (nothing waits for a gone agent).
+    pub half_close: bool,
 }
 
 impl Default for Limits {
-    /// 4096 connections (well under this machine's 20,000 descriptors, and nginx's
+    /// Half-closed clients answered; 4096 connections (well under this machine's 20,000 descriptors, and nginx's
     /// default of 512 per worker × workers), 20 s for headers (hyper's default is 30 s,
     /// nginx's `client_header_timeout` 60 s; AWS SDKs send headers at once), 10 s to drain.
     fn default() -> Self {
-        Self { max_connections: 4096, header_timeout: Duration::from_secs(20), shutdown_grace: Duration::from_secs(10) }
+        Self {
+            max_connections: 4096,
+            header_timeout: Duration::from_secs(20),
+            shutdown_grace: Duration::from_secs(10),
+            half_close: true,
+        }
     }
 }
 
@@ -46,7 +54,11 @@ pub async fn serve(
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(limits.header_timeout).half_close(true).keep_alive(true);
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .half_close(limits.half_close)
+        .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
         let accepted = tokio::select! {

@@ -92,3 +92,26 @@ async fn shutdown_stops_taking_connections() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed after shutdown");
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_idle_connections() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Router::new().route("/healthz", get(|| async { "ok\n" }));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = Limits { shutdown_grace: Duration::from_secs(5), ..Limits::default() };
+    let server = tokio::spawn(serve(listener, app, limits, async move {
+        let _ = stopped.await;
+    }));
+    // One connection that never sent a byte, one idle after a keep-alive answer.
+    let _silent = TcpStream::connect(addr).await.unwrap();
+    let mut kept = TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 256];
+    let _ = kept.read(&mut buf).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2), "shutdown took {:?}", started.elapsed());
+}

@@ -19,6 +19,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
+/// What the API listener allows. AWS SDKs never half-close, and agents long-poll: a
+/// poll whose agent went away must end at once rather than hold a shutdown.
+const API_LIMITS: flotilla_http::Limits = flotilla_http::Limits {
+    max_connections: 4096,
+    header_timeout: std::time::Duration::from_secs(20),
+    shutdown_grace: std::time::Duration::from_secs(10),
+    half_close: false,
+};
+
 /// The largest API request body accepted (AWS JSON APIs are far below this).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 
@@ -148,9 +157,8 @@ impl ControlPlane {
             .flat_map(|m| m.controllers())
             .map(|controller| self.controllers.spawn(controller, stop.clone()))
             .collect();
-        let served = flotilla_http::serve(listener, self.router.clone(), flotilla_http::Limits::default(), shutdown)
-            .await
-            .context("serving HTTP");
+        let served =
+            flotilla_http::serve(listener, self.router.clone(), API_LIMITS, shutdown).await.context("serving HTTP");
         stop.cancel();
         for task in background {
             let abort = task.abort_handle();
