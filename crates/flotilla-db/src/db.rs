@@ -160,11 +160,6 @@ impl Db {
         self.backend
     }
 
-    /// Where this store is, for messages (no password).
-    pub fn location(&self) -> &str {
-        &self.location
-    }
-
     /// The pool for reads outside a transaction.
     pub fn reader(&self) -> &AnyPool {
         &self.reader

@@ -36,10 +36,6 @@ impl StoreLocation {
             }
         }
     }
-
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, StoreLocation::Postgres { .. })
-    }
 }
 
 /// Never shows a URL's password.
@@ -90,8 +86,14 @@ mod tests {
     fn flag_names_sqlite_or_postgres() {
         let dir = Path::new("/var/lib/flotilla");
         assert_eq!(StoreLocation::from_flag(None, dir).unwrap(), StoreLocation::Sqlite { dir: dir.into() });
-        assert!(StoreLocation::from_flag(Some("postgres://u:p@h/db"), dir).unwrap().is_postgres());
-        assert!(StoreLocation::from_flag(Some("postgresql://h/db"), dir).unwrap().is_postgres());
+        assert!(matches!(
+            StoreLocation::from_flag(Some("postgres://u:p@h/db"), dir).unwrap(),
+            StoreLocation::Postgres { .. }
+        ));
+        assert!(matches!(
+            StoreLocation::from_flag(Some("postgresql://h/db"), dir).unwrap(),
+            StoreLocation::Postgres { .. }
+        ));
         let err = StoreLocation::from_flag(Some("mysql://u:secret@h/db"), dir).unwrap_err().to_string();
         assert!(err.contains("mysql://u:***@h/db") && !err.contains("secret"), "{err}");
     }

@@ -40,7 +40,7 @@ async fn secrets_through_the_router() {
     assert_eq!(e["__type"], "SerializationException");
 
     // The secret is kept in its own store (secrets.db on SQLite) and survives a restart.
-    if !p.store.db().backend().eq(&flotilla_db::Backend::Postgres) {
+    if p.store.db().backend() != flotilla_db::Backend::Postgres {
         assert!(dir.path().join("secrets.db").exists());
     }
     p.secrets.close().await;
