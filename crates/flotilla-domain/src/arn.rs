@@ -12,6 +12,11 @@ pub trait EcsArns {
     fn container_instance_arn(&self, cluster: &str, id: &str) -> String;
     fn task_arn(&self, cluster: &str, id: &str) -> String;
     fn container_arn(&self, cluster: &str, task_id: &str, container_id: &str) -> String;
+    fn service_arn(&self, cluster: &str, name: &str) -> String;
+    /// A service deployment's ARN; `id` is the deployment id's number (`ecs-svc/ID`).
+    fn service_deployment_arn(&self, cluster: &str, service: &str, id: &str) -> String;
+    /// A service revision's ARN; `id` is the number of the deployment that runs it.
+    fn service_revision_arn(&self, cluster: &str, service: &str, id: &str) -> String;
     /// Parses an ECS ARN of this account and region into the resource it names.
     fn parse_arn(&self, arn: &str) -> Validated<ResourceArn>;
 }
@@ -37,6 +42,18 @@ impl EcsArns for AccountContext {
         self.arn("ecs", &format!("container/{cluster}/{task_id}/{container_id}")).to_string()
     }
 
+    fn service_arn(&self, cluster: &str, name: &str) -> String {
+        self.arn("ecs", &format!("service/{cluster}/{name}")).to_string()
+    }
+
+    fn service_deployment_arn(&self, cluster: &str, service: &str, id: &str) -> String {
+        self.arn("ecs", &format!("service-deployment/{cluster}/{service}/{id}")).to_string()
+    }
+
+    fn service_revision_arn(&self, cluster: &str, service: &str, id: &str) -> String {
+        self.arn("ecs", &format!("service-revision/{cluster}/{service}/{id}")).to_string()
+    }
+
     fn parse_arn(&self, arn: &str) -> Validated<ResourceArn> {
         let invalid = || ValidationError::invalid_parameter(format!("the arn '{arn}' is not a valid ecs arn"));
         let parsed: Arn = arn.parse().map_err(|_| invalid())?;
@@ -57,16 +74,33 @@ impl EcsArns for AccountContext {
                 let revision = revision.parse::<i64>().map_err(|_| invalid())?;
                 Ok(ResourceArn::TaskDefinition { family: family.to_string(), revision })
             }
-            "container-instance" | "task" => {
+            "service-deployment" | "service-revision" => {
+                let mut parts = id.split('/');
+                let (Some(cluster), Some(service), Some(id), None) =
+                    (parts.next(), parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(invalid());
+                };
+                if cluster.is_empty() || service.is_empty() || id.is_empty() {
+                    return Err(invalid());
+                }
+                let (cluster, service, id) = (cluster.to_string(), service.to_string(), id.to_string());
+                Ok(if kind == "service-deployment" {
+                    ResourceArn::ServiceDeployment { cluster, service, id }
+                } else {
+                    ResourceArn::ServiceRevision { cluster, service, id }
+                })
+            }
+            "container-instance" | "task" | "service" => {
                 let (cluster, id) = id.split_once('/').ok_or_else(invalid)?;
                 if cluster.is_empty() || id.is_empty() || id.contains('/') {
                     return Err(invalid());
                 }
                 let (cluster, id) = (cluster.to_string(), id.to_string());
-                Ok(if kind == "task" {
-                    ResourceArn::Task { cluster, id }
-                } else {
-                    ResourceArn::ContainerInstance { cluster, id }
+                Ok(match kind {
+                    "task" => ResourceArn::Task { cluster, id },
+                    "service" => ResourceArn::Service { cluster, name: id },
+                    _ => ResourceArn::ContainerInstance { cluster, id },
                 })
             }
             _ => Err(invalid()),
@@ -81,6 +115,9 @@ pub enum ResourceArn {
     TaskDefinition { family: String, revision: i64 },
     ContainerInstance { cluster: String, id: String },
     Task { cluster: String, id: String },
+    Service { cluster: String, name: String },
+    ServiceDeployment { cluster: String, service: String, id: String },
+    ServiceRevision { cluster: String, service: String, id: String },
 }
 
 /// ECS's rule for cluster names, task definition families and container names:

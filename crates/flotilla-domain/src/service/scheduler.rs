@@ -1,0 +1,492 @@
+//! The service scheduler's decision, as a pure reconciler: (the service as stored,
+//! its tasks and the cluster's instances as observed, the time) → the tasks to
+//! start and stop, and the service's new deployment states, counts and events.
+//!
+//! Nothing here is remembered between passes but what is written into the service:
+//! counts are recounted from the tasks every pass (a task belongs to the deployment
+//! named by its `startedBy`), so a pass cut short by a crash is simply decided again.
+//!
+//! REPLICA: the PRIMARY deployment gets up to `desiredCount` tasks; tasks of older
+//! deployments, on draining instances or past their time are retired. Starting is
+//! bounded by `maximumPercent` (rounded down) of the desired count counting every
+//! live task, stopping a healthy task by `minimumHealthyPercent` (rounded up).
+//! DAEMON: one PRIMARY task on every usable instance that meets the constraints; an
+//! older task on an instance is stopped first (within `minimumHealthyPercent`), then
+//! replaced. The deployment circuit breaker counts failed tasks of the PRIMARY
+//! deployment and, past its threshold, fails the deployment and rolls back.
+
+use super::{Deployment, DeploymentStatus, RolloutState, Service, ServiceDeploymentStatus, ServiceStatus};
+use super::{RollbackRecord, SchedulingStrategy};
+use crate::task::{StopCode, Task, TaskStatus};
+use crate::time::Timestamp;
+use std::collections::{BTreeMap, HashSet};
+
+/// The stop reason of a task the scheduler replaces because it is unhealthy.
+pub const HEALTH_CHECK_FAILED: &str = "Task failed container health checks";
+/// The stop reason of a task whose instance is gone or whose agent is lost.
+pub const INSTANCE_LOST: &str = "Task stopped because its container instance is no longer available";
+/// The stop reason of a task on a draining container instance.
+pub const INSTANCE_DRAINING: &str = "Container instance is being drained";
+
+/// A container instance as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceView {
+    pub id: String,
+    /// ACTIVE with its agent connected: may take new tasks.
+    pub usable: bool,
+    /// DRAINING: its service tasks are replaced elsewhere, then stopped.
+    pub draining: bool,
+    /// Deregistered or its agent lost: its tasks are replaced without waiting.
+    pub lost: bool,
+    /// Meets the service's constraints (a DAEMON service runs one task on it).
+    pub eligible: bool,
+}
+
+/// What the controller carries out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Place `count` new tasks of the deployment anywhere the rules allow.
+    Launch { deployment: String, count: usize },
+    /// Place one new task of the deployment on this instance (DAEMON).
+    LaunchOn { deployment: String, instance: String },
+    /// Stop a task (stop code `ServiceSchedulerInitiated`).
+    Stop { task: String, reason: String },
+}
+
+/// Where new ids come from (random in the controller, counted in tests).
+pub trait Ids {
+    /// `ecs-svc/` and 19 digits.
+    fn deployment_id(&mut self) -> String;
+    fn event_id(&mut self) -> String;
+}
+
+/// What the scheduler observed.
+pub struct Observed<'a> {
+    /// The service's tasks: every live one, and the stopped ones of its live deployments.
+    pub tasks: &'a [Task],
+    pub instances: &'a [InstanceView],
+    pub now: Timestamp,
+}
+
+/// The stop reason of a task the scheduler stops to scale or deploy.
+pub fn scaling_reason(deployment: &str) -> String {
+    format!("Scaling activity initiated by (deployment {deployment})")
+}
+
+/// The breaker's threshold: half the desired count, at least 3 and at most 200.
+pub fn failure_threshold(desired_count: i64) -> i64 {
+    ((desired_count + 1) / 2).clamp(3, 200)
+}
+
+/// "has started N tasks" (ECS's wording).
+pub fn started_message(service: &str, task_ids: &[String]) -> String {
+    let list: Vec<String> = task_ids.iter().map(|t| format!("(task {t})")).collect();
+    format!("(service {service}) has started {} tasks: {}.", task_ids.len(), list.join(" "))
+}
+
+/// "has stopped N running tasks" (ECS's wording).
+pub fn stopped_message(service: &str, task_ids: &[String]) -> String {
+    let list: Vec<String> = task_ids.iter().map(|t| format!("(task {t})")).collect();
+    format!("(service {service}) has stopped {} running tasks: {}.", task_ids.len(), list.join(" "))
+}
+
+/// "was unable to place a task" (ECS's wording), with the placement's reason.
+pub fn unable_to_place_message(service: &str, reason: &str) -> String {
+    format!(
+        "(service {service}) was unable to place a task because no container instance met all of its requirements. \
+         Reason: {reason}"
+    )
+}
+
+/// A task is live while it is meant to run and has not stopped.
+fn is_live(t: &Task) -> bool {
+    t.desired_status != TaskStatus::Stopped && t.last_status != TaskStatus::Stopped
+}
+
+/// RUNNING, and HEALTHY if any essential container has a health check.
+fn is_healthy(t: &Task) -> bool {
+    if t.last_status != TaskStatus::Running {
+        return false;
+    }
+    let checked = t.containers.iter().any(|c| c.essential && c.health_status.is_some());
+    !checked || t.health_status() == "HEALTHY"
+}
+
+/// A stopped task that counts against the circuit breaker: it failed to start, its
+/// essential container exited, or the scheduler stopped it for failed health checks.
+fn is_failure(t: &Task) -> bool {
+    t.last_status == TaskStatus::Stopped
+        && match t.stop_code {
+            Some(StopCode::TaskFailedToStart) | Some(StopCode::EssentialContainerExited) => true,
+            Some(StopCode::ServiceSchedulerInitiated) => t.stopped_reason.as_deref() == Some(HEALTH_CHECK_FAILED),
+            _ => false,
+        }
+}
+
+/// ceil(count × percent / 100) and floor(count × percent / 100).
+fn percent_up(count: i64, percent: i64) -> i64 {
+    (count.saturating_mul(percent) + 99).div_euclid(100)
+}
+
+fn percent_down(count: i64, percent: i64) -> i64 {
+    count.saturating_mul(percent).div_euclid(100)
+}
+
+/// One pass of the scheduler. Mutates `service` (counts, rollout states, events,
+/// status) and returns what to do; the caller stores the service and acts.
+pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn Ids) -> Vec<Action> {
+    let now = observed.now;
+    if service.status == ServiceStatus::Inactive || service.deployments.is_empty() {
+        return Vec::new();
+    }
+    let group = service.group();
+    let tasks: Vec<&Task> = observed.tasks.iter().filter(|t| t.group == group).collect();
+    let instance =
+        |t: &Task| t.container_instance_id.as_ref().and_then(|id| observed.instances.iter().find(|i| &i.id == id));
+    let mut actions = Vec::new();
+    let mut stopped: HashSet<&str> = HashSet::new();
+
+    // Tasks whose instance is gone, and tasks failing health checks past the grace period.
+    let grace_ms = service.spec.health_check_grace_period_seconds.unwrap_or(0).saturating_mul(1000);
+    for t in tasks.iter().copied().filter(|t| is_live(t)) {
+        match instance(t) {
+            None => stop(&mut actions, &mut stopped, t, INSTANCE_LOST.to_string()),
+            Some(i) if i.lost => stop(&mut actions, &mut stopped, t, INSTANCE_LOST.to_string()),
+            Some(_) => {
+                let past_grace = t.started_at.is_none_or(|s| now.0.saturating_sub(s.0) >= grace_ms);
+                if t.last_status == TaskStatus::Running && t.health_status() == "UNHEALTHY" && past_grace {
+                    let message = format!("(service {}) (task {}) failed container health checks.", service.name, t.id);
+                    service.record_event(ids.event_id(), message, now);
+                    stop(&mut actions, &mut stopped, t, HEALTH_CHECK_FAILED.to_string());
+                }
+            }
+        }
+    }
+    let live: Vec<&Task> = tasks.iter().copied().filter(|t| is_live(t) && !stopped.contains(task_id(t))).collect();
+
+    count_tasks(service, &tasks, &live, now);
+    if trip_breaker(service, ids, now) {
+        return actions;
+    }
+    let primary_id = service.deployments[0].id.clone();
+    let desired = match (service.status, service.spec.scheduling_strategy) {
+        (ServiceStatus::Active, SchedulingStrategy::Replica) => service.spec.desired_count.max(0),
+        (ServiceStatus::Active, SchedulingStrategy::Daemon) => {
+            observed.instances.iter().filter(|i| i.usable && i.eligible && !i.draining && !i.lost).count() as i64
+        }
+        _ => 0,
+    };
+    if service.spec.scheduling_strategy == SchedulingStrategy::Daemon {
+        service.spec.desired_count = desired;
+    }
+    for d in &mut service.deployments {
+        d.desired_count = if d.id == primary_id { desired } else { 0 };
+    }
+    let launching = service.deployments[0].rollout_state != RolloutState::Failed;
+    let config = service.spec.deployment_configuration.clone();
+    let min_healthy = percent_up(desired, config.minimum_healthy_percent);
+    let mut healthy_total = live.iter().filter(|t| is_healthy(t)).count() as i64;
+
+    match service.spec.scheduling_strategy {
+        SchedulingStrategy::Replica => {
+            let retiring =
+                |t: &Task| t.started_by.as_deref() != Some(&primary_id) || instance(t).is_some_and(|i| i.draining);
+            let current: Vec<&Task> = live.iter().copied().filter(|t| !retiring(t)).collect();
+            let mut old: Vec<&Task> = live.iter().copied().filter(|t| retiring(t)).collect();
+            let max_total = percent_down(desired, config.maximum_percent).max(desired);
+            let want = desired - current.len() as i64;
+            let room = max_total - live.len() as i64;
+            if launching && want > 0 && room > 0 {
+                actions.push(Action::Launch { deployment: primary_id.clone(), count: want.min(room) as usize });
+            }
+            // Old tasks go once enough others are healthy: unhealthy ones at once.
+            if launching || service.status != ServiceStatus::Active {
+                old.sort_by_key(|t| is_healthy(t));
+                for t in old {
+                    let reason = if instance(t).is_some_and(|i| i.draining) {
+                        INSTANCE_DRAINING.to_string()
+                    } else {
+                        scaling_reason(&primary_id)
+                    };
+                    if !is_healthy(t) {
+                        stop(&mut actions, &mut stopped, t, reason);
+                    } else if healthy_total > min_healthy {
+                        healthy_total -= 1;
+                        stop(&mut actions, &mut stopped, t, reason);
+                    }
+                }
+            }
+            let excess = current.len() as i64 - desired;
+            if excess > 0 {
+                for t in scale_in_order(&current).into_iter().take(excess as usize) {
+                    stop(&mut actions, &mut stopped, t, scaling_reason(&primary_id));
+                }
+            }
+        }
+        SchedulingStrategy::Daemon => {
+            let mut on: BTreeMap<&str, Vec<&Task>> = BTreeMap::new();
+            for t in &live {
+                let wanted =
+                    instance(t).is_some_and(|i| i.eligible && !i.draining) && service.status == ServiceStatus::Active;
+                if wanted {
+                    on.entry(t.container_instance_id.as_deref().unwrap_or("")).or_default().push(t);
+                } else {
+                    stop(&mut actions, &mut stopped, t, INSTANCE_DRAINING.to_string());
+                }
+            }
+            if service.status == ServiceStatus::Active {
+                for i in observed.instances.iter().filter(|i| i.usable && i.eligible && !i.draining && !i.lost) {
+                    let here = on.remove(i.id.as_str()).unwrap_or_default();
+                    let (mine, others): (Vec<&Task>, Vec<&Task>) =
+                        here.into_iter().partition(|t| t.started_by.as_deref() == Some(&primary_id));
+                    for t in mine.iter().skip(1) {
+                        stop(&mut actions, &mut stopped, t, scaling_reason(&primary_id));
+                    }
+                    if let Some(first) = mine.first() {
+                        // The instance runs the PRIMARY's task: older ones there are redundant once it is healthy.
+                        if is_healthy(first) {
+                            for t in &others {
+                                stop(&mut actions, &mut stopped, t, scaling_reason(&primary_id));
+                            }
+                        }
+                    } else if !launching {
+                        // A failed deployment starts nothing.
+                    } else if others.is_empty() {
+                        actions.push(Action::LaunchOn { deployment: primary_id.clone(), instance: i.id.clone() });
+                    } else {
+                        // An older task holds the instance: it goes first, within the minimum healthy.
+                        for t in others {
+                            let healthy = is_healthy(t);
+                            if !healthy || healthy_total > min_healthy {
+                                healthy_total -= i64::from(healthy);
+                                stop(&mut actions, &mut stopped, t, scaling_reason(&primary_id));
+                            }
+                        }
+                    }
+                }
+                // Tasks on instances not usable for now (agent briefly away) stay until they are lost.
+            }
+        }
+    }
+
+    let remaining: Vec<&Task> = live.iter().copied().filter(|t| !stopped.contains(task_id(t))).collect();
+    // A deleted service is INACTIVE once its tasks have stopped (those of lost instances never report).
+    let lingering = tasks.iter().any(|t| t.last_status != TaskStatus::Stopped && instance(t).is_some_and(|i| !i.lost));
+    finish(service, &remaining, desired, actions.is_empty(), lingering, ids, now);
+    actions
+}
+
+fn task_id(t: &Task) -> &str {
+    t.id.as_str()
+}
+
+/// Asks for a task to stop, once.
+fn stop<'a>(actions: &mut Vec<Action>, stopped: &mut HashSet<&'a str>, t: &'a Task, reason: String) {
+    if stopped.insert(task_id(t)) {
+        actions.push(Action::Stop { task: t.id.clone(), reason });
+    }
+}
+
+/// Which of a deployment's tasks to stop first when scaling in: those not yet
+/// running, then from the instance holding the most of the service's tasks.
+fn scale_in_order<'a>(tasks: &[&'a Task]) -> Vec<&'a Task> {
+    let mut per_instance: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    for t in tasks {
+        *per_instance.entry(t.container_instance_id.as_deref()).or_default() += 1;
+    }
+    let mut order: Vec<&Task> = Vec::new();
+    let mut rest: Vec<&Task> = tasks.to_vec();
+    rest.sort_by(|a, b| {
+        (a.last_status == TaskStatus::Running).cmp(&(b.last_status == TaskStatus::Running)).then(a.id.cmp(&b.id))
+    });
+    while !rest.is_empty() {
+        // The first not-running task, else one from the fullest instance.
+        let pick = rest.iter().position(|t| t.last_status != TaskStatus::Running).unwrap_or_else(|| {
+            let fullest = rest
+                .iter()
+                .map(|t| t.container_instance_id.as_deref())
+                .max_by_key(|i| (per_instance.get(i).copied().unwrap_or(0), std::cmp::Reverse(*i)))
+                .flatten();
+            rest.iter().position(|t| t.container_instance_id.as_deref() == fullest).unwrap_or(0)
+        });
+        let t = rest.remove(pick);
+        if let Some(n) = per_instance.get_mut(&t.container_instance_id.as_deref()) {
+            *n = n.saturating_sub(1);
+        }
+        order.push(t);
+    }
+    order
+}
+
+/// Recounts every live deployment's running, pending and failed tasks.
+fn count_tasks(service: &mut Service, tasks: &[&Task], live: &[&Task], now: Timestamp) {
+    for d in &mut service.deployments {
+        let mine = |t: &&&Task| t.started_by.as_deref() == Some(d.id.as_str());
+        let running = live.iter().filter(mine).filter(|t| t.last_status == TaskStatus::Running).count() as i64;
+        let pending = live.iter().filter(mine).filter(|t| t.last_status.is_pending()).count() as i64;
+        let since = d.counting_since;
+        let failed =
+            tasks.iter().filter(mine).filter(|t| is_failure(t) && t.stopped_at.is_none_or(|s| s >= since)).count()
+                as i64;
+        if (running, pending, failed) != (d.running_count, d.pending_count, d.failed_tasks) {
+            (d.running_count, d.pending_count, d.failed_tasks) = (running, pending, failed);
+            d.updated_at = now;
+        }
+    }
+}
+
+/// Fails the PRIMARY deployment when its failed tasks reach the breaker's threshold,
+/// and rolls back to the last completed deployment when asked to. Returns whether
+/// it tripped (the pass ends there; the next one works towards the new state).
+fn trip_breaker(service: &mut Service, ids: &mut dyn Ids, now: Timestamp) -> bool {
+    let primary = &service.deployments[0];
+    let Some(breaker) = primary.configuration.breaker() else { return false };
+    if primary.rollout_state != RolloutState::InProgress
+        || primary.failed_tasks < failure_threshold(service.spec.desired_count)
+    {
+        return false;
+    }
+    let failed_id = primary.id.clone();
+    let rollback_of = primary.rollback_of.clone();
+    let name = service.name.clone();
+    let reason = "ECS deployment circuit breaker: tasks failed to start.".to_string();
+    {
+        let p = &mut service.deployments[0];
+        p.rollout_state = RolloutState::Failed;
+        p.rollout_state_reason = Some(reason.clone());
+        p.updated_at = now;
+    }
+    service.record_event(
+        ids.event_id(),
+        format!("(service {name}) (deployment {failed_id}) deployment failed: tasks failed to start."),
+        now,
+    );
+    service.steady = false;
+    if let Some(original) = rollback_of {
+        // A rollback that fails is not rolled back again.
+        service.deployments[0].outcome = ServiceDeploymentStatus::RollbackFailed;
+        service.deployments[0].finished_at = Some(now);
+        if let Some(o) = service.deployment_mut(&original) {
+            o.outcome = ServiceDeploymentStatus::RollbackFailed;
+            o.finished_at = Some(now);
+        }
+        return true;
+    }
+    let target = service.all_deployments().skip(1).find(|d| d.rollout_state == RolloutState::Completed).cloned();
+    match (breaker.rollback, target) {
+        (true, Some(target)) => {
+            let record = RollbackRecord { reason, started_at: now, to_deployment: target.id.clone() };
+            if let Some(failed) = service.deployment_mut(&failed_id) {
+                failed.outcome = ServiceDeploymentStatus::RollbackInProgress;
+                failed.rollback = Some(record);
+            }
+            restore(service, &target, &failed_id, ids, now);
+            service.record_event(
+                ids.event_id(),
+                format!("(service {name}) rolling back to deployment {}.", target.id),
+                now,
+            );
+        }
+        _ => {
+            service.deployments[0].outcome = ServiceDeploymentStatus::Stopped;
+            service.deployments[0].finished_at = Some(now);
+        }
+    }
+    true
+}
+
+/// Makes the completed deployment `target` PRIMARY again: while it still has tasks
+/// (it is live) it is promoted back, so its running tasks keep serving; otherwise a
+/// new deployment of its revision starts.
+fn restore(service: &mut Service, target: &Deployment, failed_id: &str, ids: &mut dyn Ids, now: Timestamp) {
+    let restored = match service.deployments.iter().position(|d| d.id == target.id) {
+        Some(i) => {
+            let mut d = service.deployments.remove(i);
+            for other in &mut service.deployments {
+                other.status = DeploymentStatus::Active;
+                other.updated_at = now;
+            }
+            d.status = DeploymentStatus::Primary;
+            d.rollout_state = RolloutState::InProgress;
+            d.rollout_state_reason = Some(format!("ECS deployment circuit breaker: rolling back to {}.", d.id));
+            d.counting_since = now;
+            d.updated_at = now;
+            service.deployments.insert(0, d);
+            service.steady = false;
+            &mut service.deployments[0]
+        }
+        None => service.start_deployment(target.revision.clone(), ids.deployment_id(), now),
+    };
+    restored.rollback_of = Some(failed_id.to_string());
+}
+
+/// Completes the rollout once the PRIMARY deployment alone runs the desired count,
+/// all healthy; retires finished deployments; says "steady state" on arrival; and
+/// turns a deleted service INACTIVE once its last task is gone.
+fn finish(
+    service: &mut Service,
+    remaining: &[&Task],
+    desired: i64,
+    quiet: bool,
+    lingering: bool,
+    ids: &mut dyn Ids,
+    now: Timestamp,
+) {
+    let name = service.name.clone();
+    let primary_id = service.deployments[0].id.clone();
+    let of_primary: Vec<&&Task> = remaining.iter().filter(|t| t.started_by.as_deref() == Some(&primary_id)).collect();
+    let only_primary = of_primary.len() == remaining.len();
+    let settled =
+        quiet && only_primary && of_primary.len() as i64 == desired && of_primary.iter().all(|t| is_healthy(t));
+    let empty: Vec<String> = service
+        .deployments
+        .iter()
+        .skip(1)
+        .filter(|d| !remaining.iter().any(|t| t.started_by.as_deref() == Some(d.id.as_str())))
+        .map(|d| d.id.clone())
+        .collect();
+
+    if service.status == ServiceStatus::Draining {
+        if !lingering && remaining.is_empty() {
+            service.status = ServiceStatus::Inactive;
+            let all: Vec<String> = service.deployments.iter().map(|d| d.id.clone()).collect();
+            service.retire(&all, now);
+        }
+        return;
+    }
+    if settled && service.deployments[0].rollout_state == RolloutState::InProgress {
+        let rollback_of = {
+            let p = &mut service.deployments[0];
+            p.rollout_state = RolloutState::Completed;
+            p.rollout_state_reason = Some(format!("ECS deployment {primary_id} completed."));
+            p.outcome = ServiceDeploymentStatus::Successful;
+            p.finished_at = Some(now);
+            p.updated_at = now;
+            p.rollback_of.clone()
+        };
+        if let Some(original) = rollback_of
+            && let Some(o) = service.deployment_mut(&original)
+        {
+            o.outcome = ServiceDeploymentStatus::RollbackSuccessful;
+            o.finished_at = Some(now);
+        }
+        service.record_event(
+            ids.event_id(),
+            format!("(service {name}) (deployment {primary_id}) deployment completed."),
+            now,
+        );
+    }
+    // Older deployments with no task left are done, once the PRIMARY's rollout is over
+    // (a deployment still in progress keeps its sources for a rollback).
+    if service.deployments[0].rollout_state != RolloutState::InProgress && !empty.is_empty() {
+        service.retire(&empty, now);
+    }
+    let steady = settled && service.deployments.len() == 1;
+    if steady && !service.steady {
+        service.record_event(ids.event_id(), format!("(service {name}) has reached a steady state."), now);
+    }
+    service.steady = steady;
+}
+
+#[cfg(test)]
+mod tests;
