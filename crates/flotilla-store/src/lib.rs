@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use flotilla_domain::Timestamp;
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
+use flotilla_domain::service::Service;
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus, ValidatedTaskDefinition};
@@ -64,6 +65,8 @@ pub struct TaskFilter {
     pub container_instance_id: Option<String>,
     pub family: Option<String>,
     pub started_by: Option<String>,
+    /// A task group (ListTasks' `serviceName` is the group `service:NAME`).
+    pub group: Option<String>,
     /// RUNNING lists tasks desired to run; STOPPED those desired stopped.
     pub desired_status: Option<TaskStatus>,
 }
@@ -174,6 +177,19 @@ pub trait Store: Send + Sync + 'static {
     /// Optimistic update of a task (its `version` must be the stored one); the
     /// stored task gets `version + 1`.
     async fn update_task(&self, task: &Task) -> StoreResult<Task>;
+
+    /// Stores a new service with its tags in one transaction. Returns `None` when the
+    /// cluster already has a service of that name that is not INACTIVE (an INACTIVE
+    /// one is replaced).
+    async fn create_service(&self, service: &Service, tags: &[Tag]) -> StoreResult<Option<Service>>;
+    async fn get_service(&self, cluster: &str, name: &str) -> StoreResult<Option<Service>>;
+    /// The cluster's ACTIVE services (and DRAINING ones with `with_draining`) in name order.
+    async fn list_services(&self, cluster: &str, with_draining: bool, page: Page<String>) -> StoreResult<Vec<Service>>;
+    /// Optimistic update of a service (its `version` must be the stored one).
+    async fn update_service(&self, service: &Service) -> StoreResult<Service>;
+    /// A task group's tasks: every one not STOPPED, and the STOPPED ones created at
+    /// or after `stopped_since`.
+    async fn group_tasks(&self, cluster: &str, group: &str, stopped_since: Timestamp) -> StoreResult<Vec<Task>>;
 
     /// Adds or overwrites tags; refuses with [`StoreError::Limit`] if the resource
     /// would end up with more than `max_tags`.

@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx};
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
+use flotilla_domain::service::{Service, ServiceStatus};
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::TransportProtocol;
@@ -110,6 +111,13 @@ async fn insert_tags(tx: &mut Tx, arn: &str, tags: &[Tag]) -> StoreResult<()> {
         .doing("writing tags")?;
     }
     Ok(())
+}
+
+fn service_from_row(row: &AnyRow) -> StoreResult<Service> {
+    let body: String = row.col("body")?;
+    let mut service: Service = serde_json::from_str(&body).map_err(|e| corrupt("service", e))?;
+    service.version = row.col("version")?;
+    Ok(service)
 }
 
 fn instance_from_body(body: &str) -> StoreResult<ContainerInstance> {
@@ -470,7 +478,8 @@ impl Store for SqlStore {
             "SELECT \
                (SELECT COUNT(*) FROM container_instances WHERE cluster = $1 AND status <> 'INACTIVE') AS instances, \
                (SELECT COUNT(*) FROM tasks WHERE cluster = $1 AND last_status = 'RUNNING') AS running, \
-               (SELECT COUNT(*) FROM tasks WHERE cluster = $1 AND last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending",
+               (SELECT COUNT(*) FROM tasks WHERE cluster = $1 AND last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending, \
+               (SELECT COUNT(*) FROM services WHERE cluster = $1 AND status = 'ACTIVE') AS services",
         )
         .bind(cluster)
         .fetch_one(self.db.reader())
@@ -480,7 +489,7 @@ impl Store for SqlStore {
             registered_container_instances: row.col("instances")?,
             running_tasks: row.col("running")?,
             pending_tasks: row.col("pending")?,
-            active_services: 0,
+            active_services: row.col("services")?,
         })
     }
 
@@ -660,7 +669,7 @@ impl Store for SqlStore {
             "SELECT id FROM tasks WHERE cluster = $1 \
              AND ($2 IS NULL OR container_instance_id = $3) AND ($4 IS NULL OR family = $5) \
              AND ($6 IS NULL OR started_by = $7) AND ($8 IS NULL OR desired_status = $9) \
-             AND ($10 IS NULL OR id > $11) ORDER BY id LIMIT $12",
+             AND ($10 IS NULL OR task_group = $11) AND ($12 IS NULL OR id > $13) ORDER BY id LIMIT $14",
         )
         .bind(cluster)
         .bind(&filter.container_instance_id)
@@ -671,6 +680,8 @@ impl Store for SqlStore {
         .bind(&filter.started_by)
         .bind(desired)
         .bind(desired)
+        .bind(&filter.group)
+        .bind(&filter.group)
         .bind(&page.after)
         .bind(&page.after)
         .bind(i64::from(page.limit))
@@ -705,6 +716,107 @@ impl Store for SqlStore {
             return Err(StoreError::Conflict { what: format!("task {}", task.id) });
         }
         Ok(stored)
+    }
+
+    async fn create_service(&self, service: &Service, tags: &[Tag]) -> StoreResult<Option<Service>> {
+        let mut tx = self.write().await?;
+        self.db.lock(&mut tx, &format!("service {}/{}", service.cluster, service.name)).await?;
+        let existing: Option<String> =
+            sqlx::query_scalar("SELECT status FROM services WHERE cluster = $1 AND name = $2")
+                .bind(&service.cluster)
+                .bind(&service.name)
+                .fetch_optional(&mut *tx)
+                .await
+                .doing("reading a service")?;
+        if existing.as_deref().is_some_and(|s| s != ServiceStatus::Inactive.as_str()) {
+            return Ok(None);
+        }
+        let stored = Service { version: 1, ..service.clone() };
+        sqlx::query(
+            "INSERT INTO services (cluster, name, status, created_at, body, version) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (cluster, name) DO UPDATE SET status = excluded.status, created_at = excluded.created_at, \
+             body = excluded.body, version = excluded.version",
+        )
+        .bind(&stored.cluster)
+        .bind(&stored.name)
+        .bind(stored.status.as_str())
+        .bind(stored.created_at.0)
+        .bind(to_json(&stored))
+        .bind(stored.version)
+        .execute(&mut *tx)
+        .await
+        .doing("storing a service")?;
+        let arn = self.account.service_arn(&stored.cluster, &stored.name);
+        if existing.is_some() {
+            sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1")
+                .bind(&arn)
+                .execute(&mut *tx)
+                .await
+                .doing("clearing an inactive service's tags")?;
+        }
+        insert_tags(&mut tx, &arn, tags).await?;
+        tx.commit().await.doing("committing a new service")?;
+        Ok(Some(stored))
+    }
+
+    async fn get_service(&self, cluster: &str, name: &str) -> StoreResult<Option<Service>> {
+        let row = sqlx::query("SELECT body, version FROM services WHERE cluster = $1 AND name = $2")
+            .bind(cluster)
+            .bind(name)
+            .fetch_optional(self.db.reader())
+            .await
+            .doing("reading a service")?;
+        row.as_ref().map(service_from_row).transpose()
+    }
+
+    async fn list_services(&self, cluster: &str, with_draining: bool, page: Page<String>) -> StoreResult<Vec<Service>> {
+        let rows = sqlx::query(
+            "SELECT body, version FROM services WHERE cluster = $1 AND (status = 'ACTIVE' OR (status = 'DRAINING' AND $2 = 1)) \
+             AND ($3 IS NULL OR name > $4) ORDER BY name LIMIT $5",
+        )
+        .bind(cluster)
+        .bind(i64::from(with_draining))
+        .bind(&page.after)
+        .bind(&page.after)
+        .bind(i64::from(page.limit))
+        .fetch_all(self.db.reader())
+        .await
+        .doing("listing services")?;
+        rows.iter().map(service_from_row).collect()
+    }
+
+    async fn update_service(&self, service: &Service) -> StoreResult<Service> {
+        let stored = Service { version: service.version + 1, ..service.clone() };
+        let changed = sqlx::query(
+            "UPDATE services SET status = $1, body = $2, version = $3 WHERE cluster = $4 AND name = $5 AND version = $6",
+        )
+        .bind(stored.status.as_str())
+        .bind(to_json(&stored))
+        .bind(stored.version)
+        .bind(&service.cluster)
+        .bind(&service.name)
+        .bind(service.version)
+        .execute(self.db.writer())
+        .await
+        .doing("updating a service")?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Conflict { what: format!("service {}", service.name) });
+        }
+        Ok(stored)
+    }
+
+    async fn group_tasks(&self, cluster: &str, group: &str, stopped_since: Timestamp) -> StoreResult<Vec<Task>> {
+        let rows = sqlx::query(
+            "SELECT body FROM tasks WHERE cluster = $1 AND task_group = $2 AND (last_status <> 'STOPPED' OR created_at >= $3)",
+        )
+        .bind(cluster)
+        .bind(group)
+        .bind(stopped_since.0)
+        .fetch_all(self.db.reader())
+        .await
+        .doing("reading a task group")?;
+        rows.iter().map(|r| task_from_body(&r.col::<String>("body")?)).collect()
     }
 
     async fn tag_resource(&self, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()> {

@@ -4,6 +4,9 @@
 use flotilla_db::testing::backends;
 use flotilla_domain::cluster::{ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources, VersionInfo};
+use flotilla_domain::service::{
+    DeploymentConfiguration, Revision, SchedulingStrategy, Service, ServiceSpec, ServiceStatus,
+};
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinitionStatus, normalize_and_validate};
@@ -302,5 +305,97 @@ async fn concurrent_taggings_never_pass_the_limit_together() {
         }
         assert_eq!(accepted, 5, "{}", b.label);
         assert_eq!(store.list_tags(arn).await.unwrap().len(), 5, "{}", b.label);
+    }
+}
+
+fn service(name: &str) -> Service {
+    let spec = ServiceSpec {
+        desired_count: 2,
+        scheduling_strategy: SchedulingStrategy::Replica,
+        deployment_configuration: DeploymentConfiguration::default_for(SchedulingStrategy::Replica),
+        placement_constraints: Vec::new(),
+        placement_strategy: Vec::new(),
+        health_check_grace_period_seconds: None,
+        availability_zone_rebalancing: "ENABLED".into(),
+        enable_ecs_managed_tags: false,
+        propagate_tags: "NONE".into(),
+        enable_execute_command: false,
+    };
+    let revision = Revision { family: "web".into(), revision: 1, images: Vec::new() };
+    Service::new("default".into(), name.into(), spec, revision, "ecs-svc/1".into(), Timestamp(3))
+}
+
+#[tokio::test]
+async fn services_are_unique_by_name_until_inactive_and_update_optimistically() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        let made = store.create_service(&service("web"), &[tag("team", "a")]).await.unwrap().unwrap();
+        assert!(store.create_service(&service("web"), &[]).await.unwrap().is_none(), "{}: the name is taken", b.label);
+        store.create_service(&service("api"), &[]).await.unwrap().unwrap();
+        let arn = AccountContext::default().service_arn("default", "web");
+        assert_eq!(store.list_tags(&arn).await.unwrap(), vec![tag("team", "a")]);
+        assert_eq!(store.cluster_counts("default").await.unwrap().active_services, 2, "{}", b.label);
+
+        let mut draining = made.clone();
+        draining.status = ServiceStatus::Draining;
+        let stored = store.update_service(&draining).await.unwrap();
+        assert_eq!(stored.version, made.version + 1);
+        assert!(matches!(store.update_service(&draining).await, Err(StoreError::Conflict { .. })), "{}", b.label);
+        let names = |v: Vec<Service>| v.into_iter().map(|s| s.name).collect::<Vec<_>>();
+        assert_eq!(names(store.list_services("default", false, page(10)).await.unwrap()), vec!["api"]);
+        assert_eq!(names(store.list_services("default", true, page(10)).await.unwrap()), vec!["api", "web"]);
+        let after = Page { after: Some("api".to_string()), limit: 10 };
+        assert_eq!(names(store.list_services("default", true, after).await.unwrap()), vec!["web"]);
+        assert!(store.create_service(&service("web"), &[]).await.unwrap().is_none(), "{}: DRAINING holds it", b.label);
+
+        let mut inactive = stored.clone();
+        inactive.status = ServiceStatus::Inactive;
+        store.update_service(&inactive).await.unwrap();
+        store.close().await;
+
+        let store = open(&b.location).await;
+        let again = store.create_service(&service("web"), &[]).await.unwrap();
+        assert_eq!(again.map(|s| (s.status, s.version)), Some((ServiceStatus::Active, 1)), "{}", b.label);
+        assert!(store.list_tags(&arn).await.unwrap().is_empty(), "{}: old tags go with the old service", b.label);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_service_sees_its_live_tasks_and_recently_stopped_ones() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        store.put_container_instance(&instance("ci-1", "default", 1024, 1024)).await.unwrap();
+        let grouped = |id: &str, created: i64| Task {
+            group: "service:web".into(),
+            started_by: Some("ecs-svc/1".into()),
+            created_at: Timestamp(created),
+            ..task(id, "default", 1, None)
+        };
+        let tasks = vec![
+            grouped("old-stopped", 1),
+            grouped("new-stopped", 50),
+            grouped("live", 1),
+            task("other", "default", 1, None),
+        ];
+        let placed = store.place_tasks("default", tasks, &[], &first_fit).await.unwrap();
+        for t in placed.into_iter().map(Result::unwrap).filter(|t| t.id.ends_with("stopped")) {
+            store
+                .update_task(&Task { last_status: TaskStatus::Stopped, desired_status: TaskStatus::Stopped, ..t })
+                .await
+                .unwrap();
+        }
+        let mut seen: Vec<String> = store
+            .group_tasks("default", "service:web", Timestamp(10))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        seen.sort();
+        assert_eq!(seen, vec!["live", "new-stopped"], "{}", b.label);
+        let filter = TaskFilter { group: Some("service:web".into()), ..TaskFilter::default() };
+        assert_eq!(store.list_task_ids("default", &filter, page(10)).await.unwrap().len(), 3, "{}", b.label);
+        store.close().await;
     }
 }
