@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use flotilla_db::{Db, DbError, Leases, Migrations, StoreLocation};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +32,10 @@ pub trait Controller: Send + Sync + 'static {
     fn interval(&self) -> Duration;
     /// One reconcile pass.
     async fn reconcile(&self) -> Result<(), PassError>;
+    /// Rung when there is work before the interval is up (the next pass starts at once).
+    fn wakeup(&self) -> Option<Arc<Notify>> {
+        None
+    }
 }
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -92,6 +97,7 @@ impl Runner {
         let renew_every = self.ttl / 3;
         let mut held = false;
         let mut next_pass = tokio::time::Instant::now();
+        let wakeup = controller.wakeup().unwrap_or_default();
         loop {
             held = self.hold(name, held).await;
             if held && tokio::time::Instant::now() >= next_pass {
@@ -103,6 +109,7 @@ impl Runner {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(wait) => {}
+                _ = wakeup.notified(), if held => next_pass = tokio::time::Instant::now(),
             }
         }
         if held && let Err(e) = self.leases.release(name, &self.holder).await {
