@@ -123,6 +123,10 @@ pub struct TaskContainer {
     pub id: String,
     pub name: String,
     pub image: String,
+    /// The digest the image was pinned to when a service deployment started; the
+    /// agent runs `image` by this digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
     pub last_status: TaskStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
@@ -357,6 +361,18 @@ impl Task {
     pub fn holds_resources(&self) -> bool {
         self.last_status != TaskStatus::Stopped
     }
+}
+
+/// `image` named by `digest` instead of its tag: `repo:tag` or `repo@old` becomes
+/// `repo@digest`.
+pub fn pinned_image(image: &str, digest: &str) -> String {
+    let repo = image.split_once('@').map_or(image, |(r, _)| r);
+    let name_start = repo.rfind('/').map_or(0, |i| i + 1);
+    let repo = match repo[name_start..].rfind(':') {
+        Some(i) => &repo[..name_start + i],
+        None => repo,
+    };
+    format!("{repo}@{digest}")
 }
 
 /// What one task of a definition needs from an instance, with overrides applied.

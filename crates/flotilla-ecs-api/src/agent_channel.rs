@@ -18,7 +18,7 @@ use bytes::Bytes;
 use flotilla_domain::EcsArns;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
-use flotilla_domain::task::Task;
+use flotilla_domain::task::{Task, pinned_image};
 use flotilla_domain::task_definition::TaskDefinitionSpec;
 use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS, PollTasksRequest, PollTasksResponse};
 use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_response, parse_request};
@@ -100,8 +100,14 @@ impl AgentChannel {
         }
     }
 
-    fn agent_task(&self, t: Task, definition: TaskDefinitionSpec) -> AgentTask {
+    fn agent_task(&self, t: Task, mut definition: TaskDefinitionSpec) -> AgentTask {
         let svc = &self.ecs;
+        // A service deployment's tasks run their images by the digests pinned when it started.
+        for c in &mut definition.container_definitions {
+            if let Some(digest) = t.containers.iter().find(|x| x.name == c.name).and_then(|x| x.image_digest.as_ref()) {
+                c.image = pinned_image(&c.image, digest);
+            }
+        }
         let container_arns = t
             .containers
             .iter()

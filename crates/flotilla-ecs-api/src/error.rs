@@ -20,6 +20,12 @@ pub enum EcsError {
     InvalidParameter(String),
     LimitExceeded(String),
     ServiceNotFound(String),
+    ServiceNotActive(String),
+    ServiceDeploymentNotFound(String),
+    /// `ConflictException`: the resource is not in a state that allows the request.
+    Conflict(String),
+    /// A feature of ECS this control plane does not serve yet.
+    UnsupportedFeature(String),
     TargetNotFound(String),
     AttributeLimitExceeded(String),
     /// DeleteCluster on a cluster still holding something: (code, message).
@@ -68,6 +74,10 @@ impl std::fmt::Display for EcsError {
             | Self::LimitExceeded(m)
             | Self::Serialization(m)
             | Self::ServiceNotFound(m)
+            | Self::ServiceNotActive(m)
+            | Self::ServiceDeploymentNotFound(m)
+            | Self::Conflict(m)
+            | Self::UnsupportedFeature(m)
             | Self::TargetNotFound(m)
             | Self::AttributeLimitExceeded(m) => {
                 write!(f, "{m}")
@@ -92,6 +102,10 @@ impl From<EcsError> for AwsError {
             EcsError::LimitExceeded(m) => AwsError::client("LimitExceededException", m),
             EcsError::Serialization(m) => AwsError::serialization(m),
             EcsError::ServiceNotFound(m) => AwsError::client("ServiceNotFoundException", m),
+            EcsError::ServiceNotActive(m) => AwsError::client("ServiceNotActiveException", m),
+            EcsError::ServiceDeploymentNotFound(m) => AwsError::client("ServiceDeploymentNotFoundException", m),
+            EcsError::Conflict(m) => AwsError::client("ConflictException", m),
+            EcsError::UnsupportedFeature(m) => AwsError::client("UnsupportedFeatureException", m),
             EcsError::TargetNotFound(m) => AwsError::client("TargetNotFoundException", m),
             EcsError::AttributeLimitExceeded(m) => AwsError::client("AttributeLimitExceededException", m),
             EcsError::ClusterContains(code, m) => AwsError::client(code, m),

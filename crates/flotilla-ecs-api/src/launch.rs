@@ -7,6 +7,7 @@ use crate::container_instances::new_id;
 use crate::error::EcsError;
 use crate::placement::{self, NO_INSTANCES, Rules};
 use flotilla_domain::Timestamp;
+use flotilla_domain::service::ContainerImage;
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskContainer, TaskOverride, TaskStatus, task_needs};
 use flotilla_domain::task_definition::TaskDefinition;
@@ -24,6 +25,8 @@ pub struct TaskSpec<'a> {
     /// A launch whose token the cluster has seen returns the tasks stored then.
     pub client_token: Option<String>,
     pub tags: Vec<Tag>,
+    /// Digests the containers' images are pinned to (a service deployment's).
+    pub images: Vec<ContainerImage>,
 }
 
 /// Where the tasks may go.
@@ -116,6 +119,11 @@ fn new_task(spec: &TaskSpec<'_>, cluster: &str, now: Timestamp) -> Task {
                 id: new_id(),
                 name: c.name.clone(),
                 image: c.image.clone(),
+                image_digest: spec
+                    .images
+                    .iter()
+                    .find(|i| i.container_name == c.name && i.image == c.image)
+                    .and_then(|i| i.image_digest.clone()),
                 last_status: TaskStatus::Pending,
                 exit_code: None,
                 reason: None,

@@ -16,6 +16,8 @@ mod error;
 mod launch;
 mod operations;
 mod placement;
+mod scheduler;
+mod services;
 mod tags;
 mod task_definitions;
 mod tasks;
@@ -35,18 +37,44 @@ pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
 pub use launch::{Launched, Target, TaskSpec};
 pub use placement::Rules;
 
-/// The ECS service, backed by a store.
+/// Resolves an image reference to the digest it names now, where that can be known
+/// (the built-in registry's tags): what a service deployment pins its tasks to.
+#[async_trait]
+pub trait ImageResolver: Send + Sync {
+    /// `sha256:…` for `image`, or `None` when this resolver cannot tell.
+    async fn digest(&self, image: &str) -> Option<String>;
+}
+
+/// The ECS service, backed by a store. Cheap to clone: the service scheduler holds
+/// one to launch tasks on the same path as RunTask.
+#[derive(Clone)]
 pub struct EcsService {
     store: Arc<dyn Store>,
     account: AccountContext,
     /// The URL agents reach this control plane at (DiscoverPollEndpoint's answer).
     endpoint: String,
-    wakeups: agent_channel::Wakeups,
+    wakeups: Arc<agent_channel::Wakeups>,
+    images: Option<Arc<dyn ImageResolver>>,
+    /// Rung when a service changes, so the scheduler acts before its next interval.
+    services_changed: Arc<tokio::sync::Notify>,
 }
 
 impl EcsService {
     pub fn new(store: Arc<dyn Store>, account: AccountContext, endpoint: impl Into<String>) -> Self {
-        Self { store, account, endpoint: endpoint.into(), wakeups: agent_channel::Wakeups::default() }
+        Self {
+            store,
+            account,
+            endpoint: endpoint.into(),
+            wakeups: Arc::default(),
+            images: None,
+            services_changed: Arc::default(),
+        }
+    }
+
+    /// Pins service deployments' images with `resolver`.
+    pub fn with_image_resolver(mut self, resolver: Arc<dyn ImageResolver>) -> Self {
+        self.images = Some(resolver);
+        self
     }
 
     /// Makes sure the `default` cluster exists (ECS creates it on first use).
@@ -70,7 +98,10 @@ impl ServiceModule for EcsService {
     }
 
     fn controllers(&self) -> Vec<Arc<dyn Controller>> {
-        vec![Arc::new(controllers::AgentHeartbeat { store: self.store.clone() })]
+        vec![
+            Arc::new(controllers::AgentHeartbeat { store: self.store.clone() }),
+            Arc::new(scheduler::ServiceScheduler { ecs: self.clone() }),
+        ]
     }
 
     async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {
@@ -114,6 +145,15 @@ impl ServiceModule for EcsService {
             "ListTasks" => op!(tasks::list_tasks),
             "SubmitTaskStateChange" => op!(tasks::submit_task_state_change),
             "SubmitContainerStateChange" => op!(tasks::submit_container_state_change),
+            "CreateService" => op!(services::create_service),
+            "UpdateService" => op!(services::update_service),
+            "DeleteService" => op!(services::delete_service),
+            "DescribeServices" => op!(services::describe_services),
+            "ListServices" => op!(services::list_services),
+            "ListServiceDeployments" => op!(services::list_service_deployments),
+            "DescribeServiceDeployments" => op!(services::describe_service_deployments),
+            "DescribeServiceRevisions" => op!(services::describe_service_revisions),
+            "StopServiceDeployment" => op!(services::stop_service_deployment),
             "TagResource" => op!(tags::tag_resource),
             "UntagResource" => op!(tags::untag_resource),
             "ListTagsForResource" => op!(tags::list_tags_for_resource),

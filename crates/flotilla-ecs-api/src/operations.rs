@@ -77,6 +77,35 @@ fn task_definitions(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<Str
     input.strs("taskDefinitions").into_iter().map(|r| task_definition_arn(r, scope)).collect()
 }
 
+/// A service named by `field` (a name or an ARN; a string or a list) in the request's cluster.
+fn services_in(input: &OperationInput<'_>, scope: &ArnScope<'_>, field: &str) -> Vec<String> {
+    in_cluster(input, scope, field, "service")
+}
+
+fn service_name(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    services_in(input, scope, "serviceName")
+}
+
+fn service(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    services_in(input, scope, "service")
+}
+
+fn services(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    services_in(input, scope, "services")
+}
+
+fn service_deployment(input: &OperationInput<'_>, _scope: &ArnScope<'_>) -> Vec<String> {
+    input.str("serviceDeploymentArn").map(str::to_string).into_iter().collect()
+}
+
+fn service_deployments(input: &OperationInput<'_>, _scope: &ArnScope<'_>) -> Vec<String> {
+    input.strs("serviceDeploymentArns").into_iter().map(str::to_string).collect()
+}
+
+fn service_revisions(input: &OperationInput<'_>, _scope: &ArnScope<'_>) -> Vec<String> {
+    input.strs("serviceRevisionArns").into_iter().map(str::to_string).collect()
+}
+
 fn resource_arn(input: &OperationInput<'_>, _scope: &ArnScope<'_>) -> Vec<String> {
     input.str("resourceArn").map(str::to_string).into_iter().collect()
 }
@@ -118,6 +147,15 @@ pub(crate) static ECS_OPERATIONS: &[Operation] = &[
     op("ListTasks", "ecs:ListTasks", From(cluster)),
     op("SubmitTaskStateChange", "ecs:SubmitTaskStateChange", From(cluster)),
     op("SubmitContainerStateChange", "ecs:SubmitContainerStateChange", From(cluster)),
+    op("CreateService", "ecs:CreateService", From(service_name)),
+    op("UpdateService", "ecs:UpdateService", From(service)),
+    op("DeleteService", "ecs:DeleteService", From(service)),
+    op("DescribeServices", "ecs:DescribeServices", From(services)),
+    op("ListServices", "ecs:ListServices", Any),
+    op("ListServiceDeployments", "ecs:ListServiceDeployments", From(service)),
+    op("DescribeServiceDeployments", "ecs:DescribeServiceDeployments", From(service_deployments)),
+    op("DescribeServiceRevisions", "ecs:DescribeServiceRevisions", From(service_revisions)),
+    op("StopServiceDeployment", "ecs:StopServiceDeployment", From(service_deployment)),
     op("TagResource", "ecs:TagResource", From(resource_arn)),
     op("UntagResource", "ecs:UntagResource", From(resource_arn)),
     op("ListTagsForResource", "ecs:ListTagsForResource", From(resource_arn)),
@@ -163,6 +201,14 @@ mod tests {
         assert_eq!(
             resources("PollTasks", json!({"cluster": "c", "containerInstance": "i1"})),
             vec![format!("{P}container-instance/c/i1")]
+        );
+        assert_eq!(
+            resources("CreateService", json!({"cluster": "c", "serviceName": "web"})),
+            vec![format!("{P}service/c/web")]
+        );
+        assert_eq!(
+            resources("DescribeServices", json!({"services": ["a", format!("{P}service/x/b")]})),
+            vec![format!("{P}service/default/a"), format!("{P}service/x/b")]
         );
         assert_eq!(
             resources("TagResource", json!({"resourceArn": format!("{P}cluster/c")})),

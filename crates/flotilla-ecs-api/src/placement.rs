@@ -5,6 +5,7 @@
 use crate::error::EcsError;
 use flotilla_domain::EcsArns;
 use flotilla_domain::container_instance::InstanceStatus;
+use flotilla_domain::service::{PlacementConstraintDoc, PlacementStrategyDoc};
 use flotilla_domain::task::Task;
 use flotilla_domain::task_definition::TaskDefinition;
 use flotilla_domain::{AccountContext, Timestamp};
@@ -33,6 +34,26 @@ pub(crate) struct ConstraintWire {
     #[serde(rename = "type")]
     kind: Option<String>,
     expression: Option<String>,
+}
+
+impl StrategyWire {
+    pub(crate) fn doc(&self) -> PlacementStrategyDoc {
+        PlacementStrategyDoc { kind: self.kind.clone().unwrap_or_default(), field: self.field.clone() }
+    }
+
+    pub(crate) fn from_doc(doc: &PlacementStrategyDoc) -> Self {
+        Self { kind: Some(doc.kind.clone()), field: doc.field.clone() }
+    }
+}
+
+impl ConstraintWire {
+    pub(crate) fn doc(&self) -> PlacementConstraintDoc {
+        PlacementConstraintDoc { kind: self.kind.clone().unwrap_or_default(), expression: self.expression.clone() }
+    }
+
+    pub(crate) fn from_doc(doc: &PlacementConstraintDoc) -> Self {
+        Self { kind: Some(doc.kind.clone()), expression: doc.expression.clone() }
+    }
 }
 
 pub(crate) fn parse_strategies(wire: &[StrategyWire]) -> Result<Vec<PlacementStrategy>, EcsError> {
@@ -174,4 +195,23 @@ pub(crate) fn filter_instances(
     let compiled = flotilla_placement::cql::Compiled::new(&expr, &snap);
     let selected = compiled.select(&snap);
     Ok((0..loads.len()).filter(|i| selected.contains(&ids[*i])).collect())
+}
+
+/// For each of `loads`, whether it meets every memberOf constraint and required
+/// attribute of `rules` (capacity aside): where a DAEMON service runs a task.
+pub(crate) fn eligible(account: &AccountContext, loads: &[InstanceLoad], rules: &Rules) -> Vec<bool> {
+    let (snap, ids) = snapshot(account, loads, Timestamp::now());
+    let mut ok = vec![true; loads.len()];
+    for c in &rules.constraints {
+        if let PlacementConstraint::MemberOf { expr, .. } = c {
+            let selected = flotilla_placement::cql::Compiled::new(expr, &snap).select(&snap);
+            for (i, id) in ids.iter().enumerate() {
+                ok[i] &= selected.contains(id);
+            }
+        }
+    }
+    for (i, l) in loads.iter().enumerate() {
+        ok[i] &= rules.required_attributes.iter().all(|a| l.instance.attribute(a).is_some());
+    }
+    ok
 }

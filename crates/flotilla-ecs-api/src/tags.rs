@@ -6,6 +6,7 @@ use crate::wire::required;
 use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::cluster::ClusterStatus;
+use flotilla_domain::service::ServiceStatus;
 use flotilla_domain::tag::{MAX_TAGS_PER_RESOURCE, Tag, validate_tag_key, validate_tags};
 use flotilla_domain::task_definition::TaskDefinitionStatus;
 use serde::{Deserialize, Serialize};
@@ -34,6 +35,13 @@ impl EcsService {
                 Some(ci) if ci.cluster == cluster => Ok(self.account.container_instance_arn(&cluster, &id)),
                 _ => Err(EcsError::ResourceNotFound(format!("The container instance {arn} does not exist."))),
             },
+            ResourceArn::Service { cluster, name } => match self.store.get_service(&cluster, &name).await? {
+                Some(s) if s.status != ServiceStatus::Inactive => Ok(self.account.service_arn(&cluster, &name)),
+                _ => Err(EcsError::ServiceNotFound("Service not found.".into())),
+            },
+            ResourceArn::ServiceDeployment { .. } | ResourceArn::ServiceRevision { .. } => {
+                Err(EcsError::invalid(format!("the resource {arn} cannot be tagged")))
+            }
         }
     }
 }

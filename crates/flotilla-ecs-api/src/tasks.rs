@@ -32,6 +32,8 @@ struct ContainerShape {
     task_arn: String,
     name: String,
     image: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image_digest: Option<String>,
     last_status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     exit_code: Option<i64>,
@@ -119,6 +121,7 @@ impl EcsService {
                     task_arn: task_arn.clone(),
                     name: c.name.clone(),
                     image: c.image.clone(),
+                    image_digest: c.image_digest.clone(),
                     last_status: c.last_status.as_str(),
                     exit_code: c.exit_code,
                     reason: c.reason.clone(),
@@ -252,7 +255,7 @@ fn check_overrides(td: &TaskDefinition, overrides: &TaskOverride) -> Result<(), 
     Ok(())
 }
 
-async fn checked_definition(svc: &EcsService, given: Option<String>) -> Result<TaskDefinition, EcsError> {
+pub(crate) async fn checked_definition(svc: &EcsService, given: Option<String>) -> Result<TaskDefinition, EcsError> {
     let given = required(given, "taskDefinition")?;
     let td = svc
         .find_task_definition(&given)
@@ -315,6 +318,7 @@ pub(crate) async fn run_task(svc: &EcsService, input: RunTaskInput) -> Result<Ta
         started_by: input.started_by.clone(),
         client_token: input.client_token.clone(),
         tags: input.tags.clone(),
+        images: Vec::new(),
     };
     let launched =
         svc.launch_tasks(&cluster.name, &spec, count as usize, &Target::Cluster(rules), Timestamp::now()).await?;
@@ -385,6 +389,7 @@ pub(crate) async fn start_task(svc: &EcsService, input: StartTaskInput) -> Resul
             started_by: run.started_by.clone(),
             client_token: None,
             tags: run.tags.clone(),
+            images: Vec::new(),
         };
         let target = Target::Instance { id: ci.id.clone(), required_attributes: td.requires_attributes.clone() };
         let launched = svc.launch_tasks(&cluster.name, &spec, 1, &target, now).await?;
@@ -477,9 +482,13 @@ pub(crate) struct ListTasksOutput {
 
 pub(crate) async fn list_tasks(svc: &EcsService, input: ListTasksInput) -> Result<ListTasksOutput, EcsError> {
     let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
-    if let Some(name) = &input.service_name {
-        return Err(EcsError::ServiceNotFound(format!("service '{name}' was not found")));
-    }
+    let group = match &input.service_name {
+        Some(given) => match svc.find_service(&cluster.name, given).await? {
+            Some(s) => Some(s.group()),
+            None => return Err(EcsError::ServiceNotFound("Service not found.".into())),
+        },
+        None => None,
+    };
     let limit = max_results(input.max_results, 100)?;
     let desired_status = match input.desired_status.as_deref() {
         None => None,
@@ -492,7 +501,7 @@ pub(crate) async fn list_tasks(svc: &EcsService, input: ListTasksInput) -> Resul
     let container_instance_id =
         input.container_instance.as_deref().map(|g| svc.instance_id(&cluster.name, g)).transpose()?;
     let filter =
-        TaskFilter { container_instance_id, family: input.family, started_by: input.started_by, desired_status };
+        TaskFilter { container_instance_id, family: input.family, started_by: input.started_by, group, desired_status };
     if input.launch_type.as_deref().is_some_and(|l| l != "EC2") {
         return Ok(ListTasksOutput { task_arns: Vec::new(), next_token: None });
     }
@@ -532,7 +541,11 @@ pub(crate) async fn submit_task_state_change(
         execution_stopped_at: input.execution_stopped_at,
     };
     let now = Timestamp::now();
-    svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;
+    let task = svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;
+    if task.group.starts_with("service:") {
+        // The service scheduler counts this change at once rather than at its next interval.
+        svc.services_changed.notify_one();
+    }
     Ok(Acknowledgment::accepted())
 }
 
@@ -544,6 +557,10 @@ pub(crate) async fn submit_container_state_change(
     let given = required(input.task, "task")?;
     let report = TaskReport { containers: vec![container_report(input.container)?], ..TaskReport::default() };
     let now = Timestamp::now();
-    svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;
+    let task = svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;
+    if task.group.starts_with("service:") {
+        // The service scheduler counts this change at once rather than at its next interval.
+        svc.services_changed.notify_one();
+    }
     Ok(Acknowledgment::accepted())
 }

@@ -395,6 +395,73 @@ fn trip_breaker(service: &mut Service, ids: &mut dyn Ids, now: Timestamp) -> boo
     true
 }
 
+/// Why StopServiceDeployment cannot stop a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopRefusal {
+    /// The service has no such deployment.
+    NotFound,
+    /// It is not the PRIMARY deployment's rollout in progress.
+    NotInProgress,
+    /// A rollback was asked for but no deployment ever completed.
+    NothingToRollBackTo,
+}
+
+/// StopServiceDeployment: ends the PRIMARY deployment's rollout in progress. With
+/// `rollback` the last completed deployment is restored; without, the rollout stops
+/// where it is (FAILED: nothing more of it is started).
+pub fn stop_deployment(
+    service: &mut Service,
+    id: &str,
+    rollback: bool,
+    ids: &mut dyn Ids,
+    now: Timestamp,
+) -> Result<(), StopRefusal> {
+    if service.find_deployment(id).is_none() {
+        return Err(StopRefusal::NotFound);
+    }
+    let primary = &service.deployments[0];
+    if primary.id != id || primary.rollout_state != RolloutState::InProgress {
+        return Err(StopRefusal::NotInProgress);
+    }
+    let target = service.all_deployments().skip(1).find(|d| d.rollout_state == RolloutState::Completed).cloned();
+    if rollback && target.is_none() {
+        return Err(StopRefusal::NothingToRollBackTo);
+    }
+    let reason = "Service deployment stopped by the user.".to_string();
+    let name = service.name.clone();
+    {
+        let p = &mut service.deployments[0];
+        p.rollout_state = RolloutState::Failed;
+        p.rollout_state_reason = Some(reason.clone());
+        p.updated_at = now;
+    }
+    service.steady = false;
+    match target.filter(|_| rollback) {
+        Some(target) => {
+            let p = &mut service.deployments[0];
+            p.outcome = ServiceDeploymentStatus::RollbackInProgress;
+            p.rollback = Some(RollbackRecord { reason, started_at: now, to_deployment: target.id.clone() });
+            restore(service, &target, id, ids, now);
+            service.record_event(
+                ids.event_id(),
+                format!("(service {name}) rolling back to deployment {}.", target.id),
+                now,
+            );
+        }
+        None => {
+            let p = &mut service.deployments[0];
+            p.outcome = ServiceDeploymentStatus::Stopped;
+            p.finished_at = Some(now);
+            service.record_event(
+                ids.event_id(),
+                format!("(service {name}) (deployment {id}) deployment stopped."),
+                now,
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Makes the completed deployment `target` PRIMARY again: while it still has tasks
 /// (it is live) it is promoted back, so its running tasks keep serving; otherwise a
 /// new deployment of its revision starts.

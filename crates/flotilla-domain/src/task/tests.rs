@@ -7,6 +7,7 @@ fn task() -> Task {
             id: "c1".into(),
             name: "app".into(),
             image: "busybox".into(),
+            image_digest: None,
             last_status: TaskStatus::Pending,
             exit_code: None,
             reason: None,
@@ -113,4 +114,18 @@ fn only_essential_containers_decide_health() {
     assert_eq!(t.health_status(), "HEALTHY");
     t.containers[0].health_status = Some("UNHEALTHY".into());
     assert_eq!(t.health_status(), "UNHEALTHY");
+}
+
+#[test]
+fn pinned_images_name_the_digest_instead_of_the_tag() {
+    let d = "sha256:abc";
+    for (image, pinned) in [
+        ("busybox", "busybox@sha256:abc"),
+        ("busybox:1.36", "busybox@sha256:abc"),
+        ("127.0.0.1:7700/app:v1", "127.0.0.1:7700/app@sha256:abc"),
+        ("127.0.0.1:7700/team/app", "127.0.0.1:7700/team/app@sha256:abc"),
+        ("reg/app@sha256:old", "reg/app@sha256:abc"),
+    ] {
+        assert_eq!(crate::task::pinned_image(image, d), pinned, "{image}");
+    }
 }

@@ -72,6 +72,7 @@ fn task(id: &str, deployment: &str, instance: &str, status: TaskStatus) -> Task 
         id: format!("{id}-c"),
         name: "app".into(),
         image: "app".into(),
+        image_digest: None,
         last_status: status,
         exit_code: None,
         reason: None,
@@ -431,4 +432,24 @@ fn repeated_events_are_suppressed_and_at_most_100_kept() {
     }
     assert_eq!(s.events.len(), crate::service::MAX_EVENTS);
     assert_eq!(s.events[0].message, "message 149");
+}
+
+#[test]
+fn a_user_stops_a_rollout_with_or_without_rollback() {
+    let mut s = deploying(spec(2, 100, 200));
+    let mut ids = Counter(0);
+    assert_eq!(stop_deployment(&mut s, "ecs-svc/9", true, &mut ids, NOW), Err(StopRefusal::NotFound));
+    assert_eq!(stop_deployment(&mut s, D1, true, &mut ids, NOW), Err(StopRefusal::NotInProgress));
+    stop_deployment(&mut s, D2, true, &mut ids, NOW).unwrap();
+    assert_eq!(s.deployments[0].id, D1);
+    assert_eq!(s.find_deployment(D2).unwrap().outcome, ServiceDeploymentStatus::RollbackInProgress);
+
+    let mut s = service(spec(2, 100, 200));
+    assert_eq!(stop_deployment(&mut s, D1, true, &mut ids, NOW), Err(StopRefusal::NothingToRollBackTo));
+    stop_deployment(&mut s, D1, false, &mut ids, NOW).unwrap();
+    assert_eq!(
+        (s.deployments[0].rollout_state, s.deployments[0].outcome),
+        (RolloutState::Failed, ServiceDeploymentStatus::Stopped)
+    );
+    assert_eq!(run(&mut s, &[], &instances(1)), vec![], "a stopped rollout starts nothing");
 }

@@ -1,0 +1,259 @@
+//! The `ecs-service-scheduler` controller: every second (and whenever a service or
+//! one of its tasks changes) it reads each ACTIVE or DRAINING service, its tasks and
+//! its cluster's instances, asks the pure reconciler
+//! (`flotilla_domain::service::scheduler`) what to do, starts and stops tasks on
+//! the same launch path as RunTask, and stores the service's new state.
+//!
+//! It keeps nothing between passes: after a restart (or on another replica that
+//! takes its lease over) the next pass recounts everything from the store.
+
+use crate::EcsService;
+use crate::error::EcsError;
+use crate::launch::{Launched, Target, TaskSpec};
+use crate::placement::{self, Rules};
+use crate::services::RandomIds;
+use flotilla_controller::{Controller, PassError};
+use flotilla_domain::container_instance::InstanceStatus;
+use flotilla_domain::service::scheduler::{self, Action, InstanceView, Observed};
+use flotilla_domain::service::{SchedulingStrategy, Service};
+use flotilla_domain::task::StopCode;
+use flotilla_domain::{EcsArns, Timestamp};
+use flotilla_store::{InstanceLoad, Page, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+
+const PASS_INTERVAL: Duration = Duration::from_secs(1);
+const PAGE: u32 = 100;
+
+pub(crate) struct ServiceScheduler {
+    pub ecs: EcsService,
+}
+
+#[async_trait::async_trait]
+impl Controller for ServiceScheduler {
+    fn name(&self) -> &'static str {
+        "ecs-service-scheduler"
+    }
+
+    fn interval(&self) -> Duration {
+        PASS_INTERVAL
+    }
+
+    fn wakeup(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.ecs.services_changed.clone())
+    }
+
+    async fn reconcile(&self) -> Result<(), PassError> {
+        let store = &self.ecs.store;
+        let mut clusters = Page { after: None, limit: PAGE };
+        loop {
+            let names = store.list_cluster_names(clusters.clone()).await?;
+            for cluster in &names {
+                let mut services = Page { after: None, limit: PAGE };
+                loop {
+                    let batch = store.list_services(cluster, true, services.clone()).await?;
+                    for service in &batch {
+                        // One service's failure must not hold up the others.
+                        if let Err(e) = self.reconcile_service(service.clone()).await {
+                            tracing::warn!(cluster = %cluster, service = %service.name, error = %e, "service pass failed");
+                        }
+                    }
+                    match batch.last() {
+                        Some(last) if batch.len() == PAGE as usize => services.after = Some(last.name.clone()),
+                        _ => break,
+                    }
+                }
+            }
+            match names.last() {
+                Some(last) if names.len() == PAGE as usize => clusters.after = Some(last.clone()),
+                _ => return Ok(()),
+            }
+        }
+    }
+}
+
+impl ServiceScheduler {
+    async fn reconcile_service(&self, mut service: Service) -> Result<(), EcsError> {
+        let ecs = &self.ecs;
+        let now = Timestamp::now();
+        let since = service.deployments.iter().map(|d| d.counting_since).min().unwrap_or(service.created_at);
+        let tasks = ecs.store.group_tasks(&service.cluster, &service.group(), since).await?;
+        let loads = self.instance_loads(&service.cluster).await?;
+        let rules = self.rules(&service).await?;
+        let eligible = match (&rules, service.spec.scheduling_strategy) {
+            (Some(r), SchedulingStrategy::Daemon) => placement::eligible(&ecs.account, &loads, r),
+            _ => vec![true; loads.len()],
+        };
+        let instances: Vec<InstanceView> = loads
+            .iter()
+            .zip(eligible)
+            .map(|(l, eligible)| {
+                let ci = &l.instance;
+                InstanceView {
+                    id: ci.id.clone(),
+                    usable: ci.status == InstanceStatus::Active && ci.agent_connected(now),
+                    draining: ci.status == InstanceStatus::Draining,
+                    lost: ci.status == InstanceStatus::Inactive || ci.agent_lost_at.is_some(),
+                    eligible,
+                }
+            })
+            .collect();
+        let before = service.clone();
+        let actions =
+            scheduler::reconcile(&mut service, &Observed { tasks: &tasks, instances: &instances, now }, &mut RandomIds);
+        let mut messages = Vec::new();
+        let mut stopped = Vec::new();
+        for action in actions {
+            match action {
+                Action::Launch { deployment, count } => {
+                    let Some(rules) = rules.as_ref() else { continue };
+                    let target = Target::Cluster(Rules {
+                        strategies: rules.strategies.clone(),
+                        constraints: rules.constraints.clone(),
+                        required_attributes: rules.required_attributes.clone(),
+                    });
+                    let launched = self.launch(&service, &deployment, count, &target, now).await?;
+                    messages.extend(launch_messages(&service.name, &launched));
+                }
+                Action::LaunchOn { deployment, instance } => {
+                    let required_attributes = rules.as_ref().map(|r| r.required_attributes.clone()).unwrap_or_default();
+                    let target = Target::Instance { id: instance, required_attributes };
+                    let launched = self.launch(&service, &deployment, 1, &target, now).await?;
+                    messages.extend(launch_messages(&service.name, &launched));
+                }
+                Action::Stop { task, reason } => {
+                    let stop = |t: &mut flotilla_domain::task::Task| {
+                        t.request_stop(StopCode::ServiceSchedulerInitiated, Some(reason.clone()), now)
+                    };
+                    match ecs.change_task(&service.cluster, &task, stop).await {
+                        Ok(_) => stopped.push(task),
+                        Err(e) => {
+                            tracing::warn!(service = %service.name, task = %task, error = %e, "stopping a task failed")
+                        }
+                    }
+                }
+            }
+        }
+        if !stopped.is_empty() {
+            messages.push(scheduler::stopped_message(&service.name, &stopped));
+        }
+        self.store_service(service, &before, messages, now).await
+    }
+
+    /// Every instance of the cluster, with its load.
+    async fn instance_loads(&self, cluster: &str) -> Result<Vec<InstanceLoad>, StoreError> {
+        let mut all = Vec::new();
+        let mut page = Page { after: None, limit: PAGE };
+        loop {
+            let batch = self.ecs.store.list_container_instances(cluster, None, page.clone()).await?;
+            let full = batch.len() == PAGE as usize;
+            page.after = batch.last().map(|l| l.instance.id.clone());
+            all.extend(batch);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The placement rules of the service's PRIMARY deployment: its task definition's
+    /// constraints with the service's, and the service's strategy. `None` when the
+    /// task definition is gone (nothing can be started then).
+    async fn rules(&self, service: &Service) -> Result<Option<Rules>, EcsError> {
+        let Some(primary) = service.primary() else { return Ok(None) };
+        let Some(td) = self.ecs.store.get_task_definition(&primary.revision.family, primary.revision.revision).await?
+        else {
+            return Ok(None);
+        };
+        let constraints: Vec<_> =
+            service.spec.placement_constraints.iter().map(placement::ConstraintWire::from_doc).collect();
+        let strategies: Vec<_> =
+            service.spec.placement_strategy.iter().map(placement::StrategyWire::from_doc).collect();
+        Ok(Some(Rules {
+            strategies: if strategies.is_empty() { None } else { Some(placement::parse_strategies(&strategies)?) },
+            constraints: placement::parse_constraints(&td, &constraints)?,
+            required_attributes: td.requires_attributes.clone(),
+        }))
+    }
+
+    /// Starts `count` tasks of one of the service's deployments.
+    async fn launch(
+        &self,
+        service: &Service,
+        deployment: &str,
+        count: usize,
+        target: &Target,
+        now: Timestamp,
+    ) -> Result<Launched, EcsError> {
+        let Some(d) = service.find_deployment(deployment) else { return Ok(Launched::default()) };
+        let Some(td) = self.ecs.store.get_task_definition(&d.revision.family, d.revision.revision).await? else {
+            return Ok(Launched::default());
+        };
+        let tags = match service.spec.propagate_tags.as_str() {
+            "SERVICE" => {
+                self.ecs.store.list_tags(&self.ecs.account.service_arn(&service.cluster, &service.name)).await?
+            }
+            "TASK_DEFINITION" => {
+                self.ecs.store.list_tags(&self.ecs.account.task_definition_arn(&td.family, td.revision)).await?
+            }
+            _ => Vec::new(),
+        };
+        let spec = TaskSpec {
+            definition: &td,
+            overrides: Default::default(),
+            group: Some(service.group()),
+            started_by: Some(d.id.clone()),
+            client_token: None,
+            tags,
+            images: d.revision.images.clone(),
+        };
+        self.ecs.launch_tasks(&service.cluster, &spec, count, target, now).await
+    }
+
+    /// Stores the service's new state with the events of what was done. A write that
+    /// loses to an API call is redone on the fresh service with the events alone (the
+    /// next pass recounts everything else).
+    async fn store_service(
+        &self,
+        mut service: Service,
+        before: &Service,
+        messages: Vec<String>,
+        now: Timestamp,
+    ) -> Result<(), EcsError> {
+        for m in &messages {
+            service.record_event(uuid::Uuid::new_v4().to_string(), m.clone(), now);
+        }
+        if service == *before {
+            return Ok(());
+        }
+        match self.ecs.store.update_service(&service).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::Conflict { .. }) if !messages.is_empty() => {
+                let Some(mut fresh) = self.ecs.store.get_service(&service.cluster, &service.name).await? else {
+                    return Ok(());
+                };
+                for m in messages {
+                    fresh.record_event(uuid::Uuid::new_v4().to_string(), m, now);
+                }
+                match self.ecs.store.update_service(&fresh).await {
+                    Ok(_) | Err(StoreError::Conflict { .. }) => Ok(()),
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(StoreError::Conflict { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The events of a launch: the tasks started, and why any could not be placed.
+fn launch_messages(service: &str, launched: &Launched) -> Vec<String> {
+    let mut out = Vec::new();
+    if !launched.tasks.is_empty() {
+        let ids: Vec<String> = launched.tasks.iter().map(|t| t.id.clone()).collect();
+        out.push(scheduler::started_message(service, &ids));
+    }
+    if let Some(reason) = launched.instance_failures.first().map(|(_, r)| r).or(launched.unplaced.first()) {
+        out.push(scheduler::unable_to_place_message(service, reason));
+    }
+    out
+}
