@@ -287,3 +287,33 @@ def test_service_errors_are_aws_shaped(sim):
     ecs.delete_service(cluster=CLUSTER, service="dup")
     assert code(ecs.update_service, cluster=CLUSTER, service="dup", desiredCount=1)[0] == \
         "ServiceNotActiveException"
+
+
+def test_a_zone_that_comes_back_gets_its_share_again(sim):
+    _, ecs, start_agent = sim
+    start_agent("us-east-1c")
+    name = unique("web")
+    ecs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=register(ecs), desiredCount=3)
+    wait_stable(ecs, name)
+
+    def zones():
+        instances = {ci["containerInstanceArn"]: ci for ci in ecs.describe_container_instances(
+            cluster=CLUSTER, containerInstances=ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"],
+        )["containerInstances"]}
+        zone = {arn: next(a["value"] for a in ci["attributes"] if a["name"] == "ecs.availability-zone")
+                for arn, ci in instances.items()}
+        return sorted(zone[t["containerInstanceArn"]] for t in service_tasks(ecs, name) if t["lastStatus"] == "RUNNING")
+
+    assert zones() == ["us-east-1a", "us-east-1b", "us-east-1c"], "the default strategy spreads across zones"
+    arns = ecs.list_container_instances(cluster=CLUSTER)["containerInstanceArns"]
+    c = next(ci["containerInstanceArn"] for ci in ecs.describe_container_instances(
+        cluster=CLUSTER, containerInstances=arns)["containerInstances"]
+        if any(a["name"] == "ecs.availability-zone" and a.get("value") == "us-east-1c" for a in ci["attributes"]))
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[c], status="DRAINING")
+    wait_for("the zone to empty", lambda: len(zones()) == 3 and "us-east-1c" not in zones(), 60)
+    ecs.update_container_instances_state(cluster=CLUSTER, containerInstances=[c], status="ACTIVE")
+    wait_for("the zones to balance again", lambda: zones() == ["us-east-1a", "us-east-1b", "us-east-1c"], 60)
+    messages = [e["message"] for e in wait_stable(ecs, name)["events"]]
+    assert any("is not AZ balanced" in m and "Started AZ Rebalancing." in m for m in messages), messages
+    wait_for("the rebalancing to end", lambda: any(
+        "has completed AZ rebalancing." in e["message"] for e in describe(ecs, name)["events"]), 30)

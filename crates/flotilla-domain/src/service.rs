@@ -331,6 +331,9 @@ pub struct Service {
     /// steady state" is said once per arrival, not every pass).
     #[serde(default)]
     pub steady: bool,
+    /// Whether an AZ rebalancing is under way (said once when it starts and ends).
+    #[serde(default)]
+    pub rebalancing: bool,
     pub created_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
@@ -357,6 +360,7 @@ impl Service {
             history: Vec::new(),
             events: Vec::new(),
             steady: false,
+            rebalancing: false,
             created_at: now,
             created_by: None,
             version: 1,

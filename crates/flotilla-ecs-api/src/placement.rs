@@ -126,6 +126,7 @@ pub(crate) fn snapshot(
 }
 
 /// What one placement call asks of the engine, besides the tasks themselves.
+#[derive(Clone)]
 pub struct Rules {
     pub strategies: Option<Vec<PlacementStrategy>>,
     pub constraints: Vec<PlacementConstraint>,

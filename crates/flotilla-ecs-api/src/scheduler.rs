@@ -13,6 +13,7 @@ use crate::launch::{Launched, Target, TaskSpec};
 use crate::placement::{self, Rules};
 use crate::services::RandomIds;
 use flotilla_controller::{Controller, PassError};
+use flotilla_placement::{PlacementConstraint, PlacementStrategy};
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::service::scheduler::{self, Action, InstanceView, Observed};
 use flotilla_domain::service::{SchedulingStrategy, Service};
@@ -23,6 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const PASS_INTERVAL: Duration = Duration::from_secs(1);
+const ZONE_ATTRIBUTE: &str = "ecs.availability-zone";
+const ZONE_FIELD: &str = "attribute:ecs.availability-zone";
 const PAGE: u32 = 100;
 
 pub(crate) struct ServiceScheduler {
@@ -95,6 +98,7 @@ impl ServiceScheduler {
                     draining: ci.status == InstanceStatus::Draining,
                     lost: ci.status == InstanceStatus::Inactive || ci.agent_lost_at.is_some(),
                     eligible,
+                    zone: ci.attribute(ZONE_ATTRIBUTE).and_then(|a| a.value.clone()),
                 }
             })
             .collect();
@@ -107,12 +111,17 @@ impl ServiceScheduler {
             match action {
                 Action::Launch { deployment, count } => {
                     let Some(rules) = rules.as_ref() else { continue };
-                    let target = Target::Cluster(Rules {
-                        strategies: rules.strategies.clone(),
-                        constraints: rules.constraints.clone(),
-                        required_attributes: rules.required_attributes.clone(),
-                    });
+                    let target = Target::Cluster(rules.clone());
                     let launched = self.launch(&service, &deployment, count, &target, now).await?;
+                    messages.extend(launch_messages(&service.name, &launched));
+                }
+                Action::LaunchIn { deployment, zone } => {
+                    let Some(mut rules) = rules.clone() else { continue };
+                    let in_zone = format!("attribute:{ZONE_ATTRIBUTE} == {zone}");
+                    let constraint = PlacementConstraint::parse(rules.constraints.len(), "memberOf", Some(&in_zone))
+                        .map_err(|e| EcsError::invalid(e.to_string()))?;
+                    rules.constraints.push(constraint);
+                    let launched = self.launch(&service, &deployment, 1, &Target::Cluster(rules), now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
                 }
                 Action::LaunchOn { deployment, instance } => {
@@ -168,8 +177,17 @@ impl ServiceScheduler {
             service.spec.placement_constraints.iter().map(placement::ConstraintWire::from_doc).collect();
         let strategies: Vec<_> =
             service.spec.placement_strategy.iter().map(placement::StrategyWire::from_doc).collect();
+        let strategies = match (strategies.is_empty(), service.spec.scheduling_strategy) {
+            (false, _) => Some(placement::parse_strategies(&strategies)?),
+            // ECS spreads a service's tasks across zones, then instances, unless told otherwise.
+            (true, SchedulingStrategy::Replica) => Some(
+                PlacementStrategy::parse_all([("spread", Some(ZONE_FIELD)), ("spread", Some("instanceId"))])
+                    .map_err(|e| EcsError::invalid(e.to_string()))?,
+            ),
+            (true, SchedulingStrategy::Daemon) => None,
+        };
         Ok(Some(Rules {
-            strategies: if strategies.is_empty() { None } else { Some(placement::parse_strategies(&strategies)?) },
+            strategies,
             constraints: placement::parse_constraints(&td, &constraints)?,
             required_attributes: td.requires_attributes.clone(),
         }))

@@ -40,6 +40,8 @@ pub struct InstanceView {
     pub lost: bool,
     /// Meets the service's constraints (a DAEMON service runs one task on it).
     pub eligible: bool,
+    /// Its availability zone (`ecs.availability-zone`).
+    pub zone: Option<String>,
 }
 
 /// What the controller carries out.
@@ -49,6 +51,8 @@ pub enum Action {
     Launch { deployment: String, count: usize },
     /// Place one new task of the deployment on this instance (DAEMON).
     LaunchOn { deployment: String, instance: String },
+    /// Place one new task of the deployment in this availability zone (AZ rebalancing).
+    LaunchIn { deployment: String, zone: String },
     /// Stop a task (stop code `ServiceSchedulerInitiated`).
     Stop { task: String, reason: String },
 }
@@ -216,11 +220,24 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
                     }
                 }
             }
+            let zone_of = |t: &Task| instance(t).and_then(|i| i.zone.clone());
             let excess = current.len() as i64 - desired;
-            if excess > 0 {
-                for t in scale_in_order(&current).into_iter().take(excess as usize) {
+            // While rebalancing, the extra task must be healthy before one goes elsewhere.
+            let hold = service.rebalancing && !current.iter().all(|t| is_healthy(t));
+            if excess > 0 && !hold {
+                for t in scale_in_order(&current, &zone_of).into_iter().take(excess as usize) {
                     stop(&mut actions, &mut stopped, t, scaling_reason(&primary_id));
                 }
+            }
+            let settled = actions.is_empty()
+                && excess <= 0
+                && want <= 0
+                && service.status == ServiceStatus::Active
+                && service.deployments.len() == 1
+                && service.deployments[0].rollout_state == RolloutState::Completed
+                && current.iter().all(|t| is_healthy(t));
+            if settled && service.spec.availability_zone_rebalancing == "ENABLED" {
+                rebalance(service, &current, observed.instances, &zone_of, ids, now, &mut actions);
             }
         }
         SchedulingStrategy::Daemon => {
@@ -287,12 +304,61 @@ fn stop<'a>(actions: &mut Vec<Action>, stopped: &mut HashSet<&'a str>, t: &'a Ta
     }
 }
 
+/// Starts one task in the emptiest zone when the service's tasks are out of balance
+/// across the zones of usable instances (more than one apart), saying so once; the
+/// scale-in that follows takes one from the fullest zone. Says when balance is back.
+fn rebalance(
+    service: &mut Service,
+    current: &[&Task],
+    instances: &[InstanceView],
+    zone_of: &dyn Fn(&Task) -> Option<String>,
+    ids: &mut dyn Ids,
+    now: Timestamp,
+    actions: &mut Vec<Action>,
+) {
+    let mut per_zone: BTreeMap<String, usize> = BTreeMap::new();
+    for i in instances.iter().filter(|i| i.usable && i.eligible && !i.draining && !i.lost) {
+        if let Some(z) = &i.zone {
+            per_zone.entry(z.clone()).or_default();
+        }
+    }
+    for t in current {
+        if let Some(n) = zone_of(t).and_then(|z| per_zone.get_mut(&z)) {
+            *n += 1;
+        }
+    }
+    let name = service.name.clone();
+    let emptiest = per_zone.iter().min_by_key(|(z, n)| (**n, (*z).clone()));
+    let fullest = per_zone.values().max().copied().unwrap_or(0);
+    match emptiest {
+        Some((zone, n)) if per_zone.len() > 1 && fullest > n + 1 => {
+            if !service.rebalancing {
+                let counts: Vec<String> = per_zone.iter().map(|(z, n)| format!("{n} tasks in {z}")).collect();
+                let message =
+                    format!("(service {name}) is not AZ balanced with {}. Started AZ Rebalancing.", counts.join(", "));
+                service.record_event(ids.event_id(), message, now);
+                service.rebalancing = true;
+            }
+            let deployment = service.deployments[0].id.clone();
+            actions.push(Action::LaunchIn { deployment, zone: zone.clone() });
+        }
+        _ if service.rebalancing => {
+            service.rebalancing = false;
+            service.record_event(ids.event_id(), format!("(service {name}) has completed AZ rebalancing."), now);
+        }
+        _ => {}
+    }
+}
+
 /// Which of a deployment's tasks to stop first when scaling in: those not yet
-/// running, then from the instance holding the most of the service's tasks.
-fn scale_in_order<'a>(tasks: &[&'a Task]) -> Vec<&'a Task> {
+/// running, then from the zone, and within it the instance, holding the most of the
+/// service's tasks.
+fn scale_in_order<'a>(tasks: &[&'a Task], zone_of: &dyn Fn(&Task) -> Option<String>) -> Vec<&'a Task> {
     let mut per_instance: BTreeMap<Option<&str>, usize> = BTreeMap::new();
+    let mut per_zone: BTreeMap<Option<String>, usize> = BTreeMap::new();
     for t in tasks {
         *per_instance.entry(t.container_instance_id.as_deref()).or_default() += 1;
+        *per_zone.entry(zone_of(t)).or_default() += 1;
     }
     let mut order: Vec<&Task> = Vec::new();
     let mut rest: Vec<&Task> = tasks.to_vec();
@@ -300,17 +366,21 @@ fn scale_in_order<'a>(tasks: &[&'a Task]) -> Vec<&'a Task> {
         (a.last_status == TaskStatus::Running).cmp(&(b.last_status == TaskStatus::Running)).then(a.id.cmp(&b.id))
     });
     while !rest.is_empty() {
-        // The first not-running task, else one from the fullest instance.
+        // The first not-running task, else one from the fullest zone's fullest instance.
         let pick = rest.iter().position(|t| t.last_status != TaskStatus::Running).unwrap_or_else(|| {
-            let fullest = rest
-                .iter()
-                .map(|t| t.container_instance_id.as_deref())
-                .max_by_key(|i| (per_instance.get(i).copied().unwrap_or(0), std::cmp::Reverse(*i)))
-                .flatten();
-            rest.iter().position(|t| t.container_instance_id.as_deref() == fullest).unwrap_or(0)
+            let weight = |t: &&'a Task| -> (usize, usize, std::cmp::Reverse<Option<&'a str>>) {
+                let zone = per_zone.get(&zone_of(t)).copied().unwrap_or(0);
+                let instance = per_instance.get(&t.container_instance_id.as_deref()).copied().unwrap_or(0);
+                (zone, instance, std::cmp::Reverse(t.container_instance_id.as_deref()))
+            };
+            let best = rest.iter().max_by_key(|t| weight(t)).map(weight);
+            rest.iter().position(|t| Some(weight(t)) == best).unwrap_or(0)
         });
         let t = rest.remove(pick);
         if let Some(n) = per_instance.get_mut(&t.container_instance_id.as_deref()) {
+            *n = n.saturating_sub(1);
+        }
+        if let Some(n) = per_zone.get_mut(&zone_of(t)) {
             *n = n.saturating_sub(1);
         }
         order.push(t);

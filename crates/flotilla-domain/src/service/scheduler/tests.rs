@@ -103,7 +103,7 @@ fn failed(id: &str, deployment: &str, code: StopCode) -> Task {
 }
 
 fn instance(id: &str) -> InstanceView {
-    InstanceView { id: id.into(), usable: true, draining: false, lost: false, eligible: true }
+    InstanceView { id: id.into(), usable: true, draining: false, lost: false, eligible: true, zone: None }
 }
 
 fn instances(n: usize) -> Vec<InstanceView> {
@@ -452,4 +452,36 @@ fn a_user_stops_a_rollout_with_or_without_rollback() {
         (RolloutState::Failed, ServiceDeploymentStatus::Stopped)
     );
     assert_eq!(run(&mut s, &[], &instances(1)), vec![], "a stopped rollout starts nothing");
+}
+
+#[test]
+fn az_rebalancing_starts_in_the_emptiest_zone_then_stops_in_the_fullest() {
+    let mut s = service(spec(3, 100, 200));
+    s.deployments[0].rollout_state = RolloutState::Completed;
+    let zoned = |id: &str, zone: &str| InstanceView { zone: Some(zone.into()), ..instance(id) };
+    let insts = vec![zoned("a1", "a"), zoned("a2", "a"), zoned("b1", "b"), zoned("c1", "c")];
+    let mut tasks = vec![running("t1", D1, "a1"), running("t2", D1, "a2"), running("t3", D1, "b1")];
+    // Balanced enough (2, 1, 0 is off by two): rebalancing starts in zone c.
+    assert_eq!(run(&mut s, &tasks, &insts), vec![Action::LaunchIn { deployment: D1.into(), zone: "c".into() }]);
+    assert_eq!(
+        messages(&s)[0],
+        "(service web) is not AZ balanced with 2 tasks in a, 1 tasks in b, 0 tasks in c. Started AZ Rebalancing."
+    );
+    tasks.push(task("t4", D1, "c1", TaskStatus::Pending));
+    assert_eq!(run(&mut s, &tasks, &insts), vec![], "the extra task must be healthy first");
+    tasks[3] = running("t4", D1, "c1");
+    assert_eq!(stops(&run(&mut s, &tasks, &insts)), vec!["t1"], "one goes from the fullest zone");
+    tasks.remove(0);
+    assert_eq!(run(&mut s, &tasks, &insts), vec![]);
+    assert_eq!(
+        messages(&s)[..2],
+        ["(service web) has reached a steady state.", "(service web) has completed AZ rebalancing."]
+    );
+
+    // Disabled: nothing moves.
+    let mut off = service(spec(3, 100, 200));
+    off.spec.availability_zone_rebalancing = "DISABLED".into();
+    off.deployments[0].rollout_state = RolloutState::Completed;
+    let tasks = vec![running("t1", D1, "a1"), running("t2", D1, "a2"), running("t3", D1, "a1")];
+    assert_eq!(run(&mut off, &tasks, &insts), vec![]);
 }
