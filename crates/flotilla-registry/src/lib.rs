@@ -221,6 +221,37 @@ impl Registry {
         Ok(Self { state: Arc::new(state) })
     }
 
+    /// The digest an image reference names in this registry now: `host/repo:tag`
+    /// (tag `latest` when none) or `host/repo@digest`, where `host` is this
+    /// registry's endpoint (`localhost` and `127.0.0.1` alike). `None` for images of
+    /// other registries, unknown tags, or a store that cannot answer.
+    pub async fn digest_of(&self, image: &str) -> Option<String> {
+        let (host, rest) = image.split_once('/')?;
+        let own = self.state.config.endpoint.split_once("://").map_or(&*self.state.config.endpoint, |(_, a)| a);
+        let normalise = |h: &str| h.trim_end_matches('/').replace("localhost", "127.0.0.1");
+        if normalise(host) != normalise(own) {
+            return None;
+        }
+        if let Some((repository, digest)) = rest.split_once('@') {
+            let known = self.state.store.manifest(repository, digest).await.ok()??;
+            return Some(known.digest);
+        }
+        let (repository, tag) = match rest.rsplit_once(':') {
+            Some((r, t)) if !t.contains('/') => (r, t),
+            _ => (rest, "latest"),
+        };
+        if !name::is_valid_repository_name(repository) {
+            return None;
+        }
+        match self.state.store.resolve_tag(repository, tag).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(image, error = %e, "resolving an image tag failed");
+                None
+            }
+        }
+    }
+
     /// The `/v2/` routes (OCI distribution API), answering with Basic authentication.
     pub fn router(&self) -> axum::Router {
         oci::router(self.state.clone())

@@ -9,7 +9,7 @@ use axum::Router;
 use axum::routing::get;
 use flotilla_controller::Runner;
 use flotilla_domain::AccountContext;
-use flotilla_ecs_api::{AgentChannel, EcsService};
+use flotilla_ecs_api::{AgentChannel, EcsService, ImageResolver};
 use flotilla_protocol::{FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_secrets::SecretsService;
@@ -81,13 +81,22 @@ fn registry_token_key(data_dir: &std::path::Path) -> Result<Vec<u8>> {
     }
 }
 
+/// Service deployments pin images of the built-in registry to the digests their tags name.
+struct RegistryImages(Registry);
+
+#[async_trait::async_trait]
+impl ImageResolver for RegistryImages {
+    async fn digest(&self, image: &str) -> Option<String> {
+        self.0.digest_of(image).await
+    }
+}
+
 impl ControlPlane {
     pub async fn open(config: &ServerConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let store = SqlStore::open(&config.store, config.account.clone()).await.context("opening the ECS store")?;
         let controllers = Runner::open(&config.store).await.context("opening the controllers' store")?;
-        let ecs = Arc::new(EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone()));
         let registry = Registry::open(
             &config.data_dir,
             &config.store,
@@ -97,6 +106,10 @@ impl ControlPlane {
         )
         .await
         .context("opening the registry")?;
+        let ecs = Arc::new(
+            EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone())
+                .with_image_resolver(Arc::new(RegistryImages(registry.clone()))),
+        );
         let secrets = Arc::new(
             SecretsService::open(&config.store, config.account.clone()).await.context("opening Secrets Manager")?,
         );
