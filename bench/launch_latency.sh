@@ -49,17 +49,7 @@ FLOTILLA="${FLOTILLA_BIN:-$REPO_DIR/target/release/flotilla}"
 WORK="$(mktemp -d /tmp/flotilla-launch-bench.XXXXXX)"
 
 # A local image (nothing can be pulled): static busybox with applet symlinks, docker import.
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  BUSYBOX="$(command -v busybox || echo /usr/bin/busybox)"
-  [[ -x "$BUSYBOX" ]] || die "busybox not found (apt-get install busybox-static)"
-  file -L "$BUSYBOX" 2>/dev/null | grep -q 'statically linked' || log "warning: $BUSYBOX may not be static"
-  log "building $IMAGE from $BUSYBOX"
-  mkdir -p "$WORK/rootfs/bin" "$WORK/rootfs/tmp"
-  cp "$BUSYBOX" "$WORK/rootfs/bin/busybox"
-  for a in sh sleep httpd echo cat ls true false wget env; do ln -s busybox "$WORK/rootfs/bin/$a"; done
-  tar -C "$WORK/rootfs" -cf "$WORK/rootfs.tar" .
-  docker import "$WORK/rootfs.tar" "$IMAGE" >/dev/null
-fi
+"$BENCH_DIR/busybox_image.sh" "$IMAGE" "$WORK" || die "could not build $IMAGE"
 
 # ---------------------------------------------------------------- processes
 SERVER_PID="" AGENT_PID="" URL=""
