@@ -13,12 +13,12 @@ use crate::launch::{Launched, Target, TaskSpec};
 use crate::placement::{self, Rules};
 use crate::services::RandomIds;
 use flotilla_controller::{Controller, PassError};
-use flotilla_placement::{PlacementConstraint, PlacementStrategy};
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::service::scheduler::{self, Action, InstanceView, Observed};
 use flotilla_domain::service::{SchedulingStrategy, Service};
 use flotilla_domain::task::StopCode;
 use flotilla_domain::{EcsArns, Timestamp};
+use flotilla_placement::{PlacementConstraint, PlacementStrategy};
 use flotilla_store::{InstanceLoad, Page, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,27 +81,9 @@ impl ServiceScheduler {
         let now = Timestamp::now();
         let since = service.deployments.iter().map(|d| d.counting_since).min().unwrap_or(service.created_at);
         let tasks = ecs.store.group_tasks(&service.cluster, &service.group(), since).await?;
-        let loads = self.instance_loads(&service.cluster).await?;
-        let rules = self.rules(&service).await?;
-        let eligible = match (&rules, service.spec.scheduling_strategy) {
-            (Some(r), SchedulingStrategy::Daemon) => placement::eligible(&ecs.account, &loads, r),
-            _ => vec![true; loads.len()],
-        };
-        let instances: Vec<InstanceView> = loads
-            .iter()
-            .zip(eligible)
-            .map(|(l, eligible)| {
-                let ci = &l.instance;
-                InstanceView {
-                    id: ci.id.clone(),
-                    usable: ci.status == InstanceStatus::Active && ci.agent_connected(now),
-                    draining: ci.status == InstanceStatus::Draining,
-                    lost: ci.status == InstanceStatus::Inactive || ci.agent_lost_at.is_some(),
-                    eligible,
-                    zone: ci.attribute(ZONE_ATTRIBUTE).and_then(|a| a.value.clone()),
-                }
-            })
-            .collect();
+        let loads = ecs.instance_loads(&service.cluster).await?;
+        let rules = ecs.service_rules(&service).await?;
+        let instances = ecs.instance_views(&service, &loads, rules.as_ref(), now);
         let before = service.clone();
         let actions =
             scheduler::reconcile(&mut service, &Observed { tasks: &tasks, instances: &instances, now }, &mut RandomIds);
@@ -147,50 +129,6 @@ impl ServiceScheduler {
             messages.push(scheduler::stopped_message(&service.name, &stopped));
         }
         self.store_service(service, &before, messages, now).await
-    }
-
-    /// Every instance of the cluster, with its load.
-    async fn instance_loads(&self, cluster: &str) -> Result<Vec<InstanceLoad>, StoreError> {
-        let mut all = Vec::new();
-        let mut page = Page { after: None, limit: PAGE };
-        loop {
-            let batch = self.ecs.store.list_container_instances(cluster, None, page.clone()).await?;
-            let full = batch.len() == PAGE as usize;
-            page.after = batch.last().map(|l| l.instance.id.clone());
-            all.extend(batch);
-            if !full {
-                return Ok(all);
-            }
-        }
-    }
-
-    /// The placement rules of the service's PRIMARY deployment: its task definition's
-    /// constraints with the service's, and the service's strategy. `None` when the
-    /// task definition is gone (nothing can be started then).
-    async fn rules(&self, service: &Service) -> Result<Option<Rules>, EcsError> {
-        let Some(primary) = service.primary() else { return Ok(None) };
-        let Some(td) = self.ecs.store.get_task_definition(&primary.revision.family, primary.revision.revision).await?
-        else {
-            return Ok(None);
-        };
-        let constraints: Vec<_> =
-            service.spec.placement_constraints.iter().map(placement::ConstraintWire::from_doc).collect();
-        let strategies: Vec<_> =
-            service.spec.placement_strategy.iter().map(placement::StrategyWire::from_doc).collect();
-        let strategies = match (strategies.is_empty(), service.spec.scheduling_strategy) {
-            (false, _) => Some(placement::parse_strategies(&strategies)?),
-            // ECS spreads a service's tasks across zones, then instances, unless told otherwise.
-            (true, SchedulingStrategy::Replica) => Some(
-                PlacementStrategy::parse_all([("spread", Some(ZONE_FIELD)), ("spread", Some("instanceId"))])
-                    .map_err(|e| EcsError::invalid(e.to_string()))?,
-            ),
-            (true, SchedulingStrategy::Daemon) => None,
-        };
-        Ok(Some(Rules {
-            strategies,
-            constraints: placement::parse_constraints(&td, &constraints)?,
-            required_attributes: td.requires_attributes.clone(),
-        }))
     }
 
     /// Starts `count` tasks of one of the service's deployments.
@@ -260,6 +198,90 @@ impl ServiceScheduler {
             Err(StoreError::Conflict { .. }) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+impl EcsService {
+    /// Every instance of the cluster, with its load.
+    pub(crate) async fn instance_loads(&self, cluster: &str) -> Result<Vec<InstanceLoad>, StoreError> {
+        let mut all = Vec::new();
+        let mut page = Page { after: None, limit: PAGE };
+        loop {
+            let batch = self.store.list_container_instances(cluster, None, page.clone()).await?;
+            let full = batch.len() == PAGE as usize;
+            page.after = batch.last().map(|l| l.instance.id.clone());
+            all.extend(batch);
+            if !full {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// The placement rules of the service's PRIMARY deployment: its task definition's
+    /// constraints with the service's, and the service's strategy. `None` when the
+    /// task definition is gone (nothing can be started then).
+    pub(crate) async fn service_rules(&self, service: &Service) -> Result<Option<Rules>, EcsError> {
+        let Some(primary) = service.primary() else { return Ok(None) };
+        let Some(td) = self.store.get_task_definition(&primary.revision.family, primary.revision.revision).await?
+        else {
+            return Ok(None);
+        };
+        let constraints: Vec<_> =
+            service.spec.placement_constraints.iter().map(placement::ConstraintWire::from_doc).collect();
+        let strategies: Vec<_> =
+            service.spec.placement_strategy.iter().map(placement::StrategyWire::from_doc).collect();
+        let strategies = match (strategies.is_empty(), service.spec.scheduling_strategy) {
+            (false, _) => Some(placement::parse_strategies(&strategies)?),
+            // ECS spreads a service's tasks across zones, then instances, unless told otherwise.
+            (true, SchedulingStrategy::Replica) => Some(
+                PlacementStrategy::parse_all([("spread", Some(ZONE_FIELD)), ("spread", Some("instanceId"))])
+                    .map_err(|e| EcsError::invalid(e.to_string()))?,
+            ),
+            (true, SchedulingStrategy::Daemon) => None,
+        };
+        Ok(Some(Rules {
+            strategies,
+            constraints: placement::parse_constraints(&td, &constraints)?,
+            required_attributes: td.requires_attributes.clone(),
+        }))
+    }
+
+    /// The cluster's instances as the scheduler sees them: usable, draining, lost,
+    /// eligible for the service (its constraints; DAEMON services only) and their zone.
+    pub(crate) fn instance_views(
+        &self,
+        service: &Service,
+        loads: &[InstanceLoad],
+        rules: Option<&Rules>,
+        now: Timestamp,
+    ) -> Vec<InstanceView> {
+        let eligible = match (rules, service.spec.scheduling_strategy) {
+            (Some(r), SchedulingStrategy::Daemon) => placement::eligible(&self.account, loads, r),
+            _ => vec![true; loads.len()],
+        };
+        loads
+            .iter()
+            .zip(eligible)
+            .map(|(l, eligible)| {
+                let ci = &l.instance;
+                InstanceView {
+                    id: ci.id.clone(),
+                    usable: ci.status == InstanceStatus::Active && ci.agent_connected(now),
+                    draining: ci.status == InstanceStatus::Draining,
+                    lost: ci.status == InstanceStatus::Inactive || ci.agent_lost_at.is_some(),
+                    eligible,
+                    zone: ci.attribute(ZONE_ATTRIBUTE).and_then(|a| a.value.clone()),
+                }
+            })
+            .collect()
+    }
+
+    /// How many tasks a DAEMON service wants now: one per usable instance it may run on.
+    pub(crate) async fn daemon_count(&self, service: &Service) -> Result<i64, EcsError> {
+        let loads = self.instance_loads(&service.cluster).await?;
+        let rules = self.service_rules(service).await?;
+        let views = self.instance_views(service, &loads, rules.as_ref(), Timestamp::now());
+        Ok(views.iter().filter(|i| i.usable && i.eligible && !i.draining && !i.lost).count() as i64)
     }
 }
 

@@ -496,7 +496,13 @@ pub(crate) async fn create_service(svc: &EcsService, input: CreateServiceInput) 
     };
     let now = Timestamp::now();
     let revision = svc.revision_of(&td).await;
-    let service = Service::new(cluster.name.clone(), name.clone(), spec, revision, new_deployment_id(), now);
+    let mut service = Service::new(cluster.name.clone(), name.clone(), spec, revision, new_deployment_id(), now);
+    if strategy == SchedulingStrategy::Daemon {
+        // Known at once, so a `services-stable` wait right after creation waits for the tasks.
+        let count = svc.daemon_count(&service).await?;
+        service.spec.desired_count = count;
+        service.deployments[0].desired_count = count;
+    }
     let Some(stored) = svc.store.create_service(&service, &input.tags).await? else {
         return Err(EcsError::invalid("Creation of service was not idempotent."));
     };
