@@ -15,7 +15,7 @@ use crate::services::RandomIds;
 use flotilla_controller::{Controller, PassError};
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::service::scheduler::{self, Action, InstanceView, Observed};
-use flotilla_domain::service::{SchedulingStrategy, Service};
+use flotilla_domain::service::{RolloutState, SchedulingStrategy, Service};
 use flotilla_domain::task::StopCode;
 use flotilla_domain::{EcsArns, Timestamp};
 use flotilla_placement::{PlacementConstraint, PlacementStrategy};
@@ -53,11 +53,18 @@ impl Controller for ServiceScheduler {
             let names = store.list_cluster_names(clusters.clone()).await?;
             for cluster in &names {
                 let mut services = Page { after: None, limit: PAGE };
+                // Read once per cluster and pass: the scheduler only needs the instances'
+                // states here; placement reads the loads afresh in its own transaction.
+                let mut loads: Option<Vec<InstanceLoad>> = None;
                 loop {
                     let batch = store.list_services(cluster, true, services.clone()).await?;
+                    if loads.is_none() && !batch.is_empty() {
+                        loads = Some(self.ecs.instance_loads(cluster).await?);
+                    }
                     for service in &batch {
                         // One service's failure must not hold up the others.
-                        if let Err(e) = self.reconcile_service(service.clone()).await {
+                        let loads = loads.as_deref().unwrap_or_default();
+                        if let Err(e) = self.reconcile_service(service.clone(), loads).await {
                             tracing::warn!(cluster = %cluster, service = %service.name, error = %e, "service pass failed");
                         }
                     }
@@ -76,14 +83,20 @@ impl Controller for ServiceScheduler {
 }
 
 impl ServiceScheduler {
-    async fn reconcile_service(&self, mut service: Service) -> Result<(), EcsError> {
+    async fn reconcile_service(&self, mut service: Service, loads: &[InstanceLoad]) -> Result<(), EcsError> {
         let ecs = &self.ecs;
         let now = Timestamp::now();
-        let since = service.deployments.iter().map(|d| d.counting_since).min().unwrap_or(service.created_at);
+        // Stopped tasks count only for rollouts in progress (the circuit breaker).
+        let since = service
+            .deployments
+            .iter()
+            .filter(|d| d.rollout_state == RolloutState::InProgress)
+            .map(|d| d.counting_since)
+            .min()
+            .unwrap_or(now);
         let tasks = ecs.store.group_tasks(&service.cluster, &service.group(), since).await?;
-        let loads = ecs.instance_loads(&service.cluster).await?;
         let rules = ecs.service_rules(&service).await?;
-        let instances = ecs.instance_views(&service, &loads, rules.as_ref(), now);
+        let instances = ecs.instance_views(&service, loads, rules.as_ref(), now);
         let before = service.clone();
         let actions =
             scheduler::reconcile(&mut service, &Observed { tasks: &tasks, instances: &instances, now }, &mut RandomIds);

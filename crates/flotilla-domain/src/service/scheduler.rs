@@ -66,7 +66,8 @@ pub trait Ids {
 
 /// What the scheduler observed.
 pub struct Observed<'a> {
-    /// The service's tasks: every live one, and the stopped ones of its live deployments.
+    /// The service's tasks: every live one, and the stopped ones of its deployments
+    /// whose rollout is in progress (since the earliest `counting_since`).
     pub tasks: &'a [Task],
     pub instances: &'a [InstanceView],
     pub now: Timestamp,
@@ -394,10 +395,15 @@ fn count_tasks(service: &mut Service, tasks: &[&Task], live: &[&Task], now: Time
         let mine = |t: &&&Task| t.started_by.as_deref() == Some(d.id.as_str());
         let running = live.iter().filter(mine).filter(|t| t.last_status == TaskStatus::Running).count() as i64;
         let pending = live.iter().filter(mine).filter(|t| t.last_status.is_pending()).count() as i64;
+        // Failures matter to the breaker only while the rollout is in progress; the
+        // figure of a finished one stays as it was.
         let since = d.counting_since;
-        let failed =
+        let failed = if d.rollout_state == RolloutState::InProgress {
             tasks.iter().filter(mine).filter(|t| is_failure(t) && t.stopped_at.is_none_or(|s| s >= since)).count()
-                as i64;
+                as i64
+        } else {
+            d.failed_tasks
+        };
         if (running, pending, failed) != (d.running_count, d.pending_count, d.failed_tasks) {
             (d.running_count, d.pending_count, d.failed_tasks) = (running, pending, failed);
             d.updated_at = now;
