@@ -140,6 +140,25 @@ pub struct ServiceSpec {
     pub enable_execute_command: bool,
 }
 
+impl ServiceSpec {
+    /// ECS's defaults for a service of `strategy`: no placement rules, AZ rebalancing
+    /// on, tags not propagated, the strategy's deployment configuration.
+    pub fn new(strategy: SchedulingStrategy, desired_count: i64) -> Self {
+        ServiceSpec {
+            desired_count,
+            scheduling_strategy: strategy,
+            deployment_configuration: DeploymentConfiguration::default_for(strategy),
+            placement_constraints: Vec::new(),
+            placement_strategy: Vec::new(),
+            health_check_grace_period_seconds: None,
+            availability_zone_rebalancing: "ENABLED".to_string(),
+            enable_ecs_managed_tags: false,
+            propagate_tags: propagate_none(),
+            enable_execute_command: false,
+        }
+    }
+}
+
 fn propagate_none() -> String {
     "NONE".to_string()
 }

@@ -868,6 +868,28 @@ async fn find_deployment(svc: &EcsService, arn: &str) -> Result<Option<(Service,
     Ok(found.map(|d| (service, d)))
 }
 
+/// The deployments 1 to 20 ARNs of one kind (`:service-deployment/` or
+/// `:service-revision/`) name, and a MISSING failure for each that names none.
+async fn find_deployments(
+    svc: &EcsService,
+    arns: Option<Vec<String>>,
+    field: &str,
+    kind: &str,
+) -> Result<(Vec<(Service, Deployment)>, Vec<Failure>), EcsError> {
+    let arns = required(arns, field)?;
+    if arns.is_empty() || arns.len() > 20 {
+        return Err(EcsError::invalid(format!("{field}: give 1 to 20 ARNs")));
+    }
+    let (mut found, mut failures) = (Vec::new(), Vec::new());
+    for arn in arns {
+        match find_deployment(svc, &arn).await?.filter(|_| arn.contains(kind)) {
+            Some(pair) => found.push(pair),
+            None => failures.push(Failure { arn, reason: "MISSING".into(), detail: None }),
+        }
+    }
+    Ok((found, failures))
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct DescribeServiceDeploymentsInput {
@@ -941,16 +963,10 @@ pub(crate) async fn describe_service_deployments(
     svc: &EcsService,
     input: DescribeServiceDeploymentsInput,
 ) -> Result<DescribeServiceDeploymentsOutput, EcsError> {
-    let arns = required(input.service_deployment_arns, "serviceDeploymentArns")?;
-    if arns.is_empty() || arns.len() > 20 {
-        return Err(EcsError::invalid("serviceDeploymentArns: give 1 to 20 ARNs"));
-    }
-    let mut out = DescribeServiceDeploymentsOutput { service_deployments: Vec::new(), failures: Vec::new() };
-    for arn in arns {
-        let Some((s, d)) = find_deployment(svc, &arn).await?.filter(|_| arn.contains(":service-deployment/")) else {
-            out.failures.push(Failure { arn, reason: "MISSING".into(), detail: None });
-            continue;
-        };
+    let (found, failures) =
+        find_deployments(svc, input.service_deployment_arns, "serviceDeploymentArns", ":service-deployment/").await?;
+    let mut out = DescribeServiceDeploymentsOutput { service_deployments: Vec::new(), failures };
+    for (s, d) in found {
         let breaker = d.configuration.breaker();
         out.service_deployments.push(ServiceDeploymentShape {
             service_deployment_arn: svc.account.service_deployment_arn(&s.cluster, &s.name, d.number()),
@@ -1025,16 +1041,10 @@ pub(crate) async fn describe_service_revisions(
     svc: &EcsService,
     input: DescribeServiceRevisionsInput,
 ) -> Result<DescribeServiceRevisionsOutput, EcsError> {
-    let arns = required(input.service_revision_arns, "serviceRevisionArns")?;
-    if arns.is_empty() || arns.len() > 20 {
-        return Err(EcsError::invalid("serviceRevisionArns: give 1 to 20 ARNs"));
-    }
-    let mut out = DescribeServiceRevisionsOutput { service_revisions: Vec::new(), failures: Vec::new() };
-    for arn in arns {
-        let Some((s, d)) = find_deployment(svc, &arn).await?.filter(|_| arn.contains(":service-revision/")) else {
-            out.failures.push(Failure { arn, reason: "MISSING".into(), detail: None });
-            continue;
-        };
+    let (found, failures) =
+        find_deployments(svc, input.service_revision_arns, "serviceRevisionArns", ":service-revision/").await?;
+    let mut out = DescribeServiceRevisionsOutput { service_revisions: Vec::new(), failures };
+    for (s, d) in found {
         out.service_revisions.push(ServiceRevisionShape {
             service_revision_arn: svc.account.service_revision_arn(&s.cluster, &s.name, d.number()),
             service_arn: svc.account.service_arn(&s.cluster, &s.name),

@@ -4,9 +4,7 @@
 use flotilla_db::testing::backends;
 use flotilla_domain::cluster::{ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources, VersionInfo};
-use flotilla_domain::service::{
-    DeploymentConfiguration, Revision, SchedulingStrategy, Service, ServiceSpec, ServiceStatus,
-};
+use flotilla_domain::service::{Revision, SchedulingStrategy, Service, ServiceSpec, ServiceStatus};
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinitionStatus, normalize_and_validate};
@@ -309,18 +307,7 @@ async fn concurrent_taggings_never_pass_the_limit_together() {
 }
 
 fn service(name: &str) -> Service {
-    let spec = ServiceSpec {
-        desired_count: 2,
-        scheduling_strategy: SchedulingStrategy::Replica,
-        deployment_configuration: DeploymentConfiguration::default_for(SchedulingStrategy::Replica),
-        placement_constraints: Vec::new(),
-        placement_strategy: Vec::new(),
-        health_check_grace_period_seconds: None,
-        availability_zone_rebalancing: "ENABLED".into(),
-        enable_ecs_managed_tags: false,
-        propagate_tags: "NONE".into(),
-        enable_execute_command: false,
-    };
+    let spec = ServiceSpec::new(SchedulingStrategy::Replica, 2);
     let revision = Revision { family: "web".into(), revision: 1, images: Vec::new() };
     Service::new("default".into(), name.into(), spec, revision, "ecs-svc/1".into(), Timestamp(3))
 }

@@ -3,18 +3,7 @@
 use super::*;
 
 fn spec() -> ServiceSpec {
-    ServiceSpec {
-        desired_count: 2,
-        scheduling_strategy: SchedulingStrategy::Replica,
-        deployment_configuration: DeploymentConfiguration::default_for(SchedulingStrategy::Replica),
-        placement_constraints: Vec::new(),
-        placement_strategy: Vec::new(),
-        health_check_grace_period_seconds: None,
-        availability_zone_rebalancing: "ENABLED".into(),
-        enable_ecs_managed_tags: false,
-        propagate_tags: "NONE".into(),
-        enable_execute_command: false,
-    }
+    ServiceSpec::new(SchedulingStrategy::Replica, 2)
 }
 
 fn revision(n: i64) -> Revision {

@@ -26,22 +26,13 @@ const D2: &str = "ecs-svc/0000000000000000002";
 const NOW: Timestamp = Timestamp(1_000_000);
 
 fn spec(desired: i64, min: i64, max: i64) -> ServiceSpec {
-    ServiceSpec {
-        desired_count: desired,
-        scheduling_strategy: SchedulingStrategy::Replica,
-        deployment_configuration: DeploymentConfiguration {
-            deployment_circuit_breaker: None,
-            maximum_percent: max,
-            minimum_healthy_percent: min,
-        },
-        placement_constraints: Vec::new(),
-        placement_strategy: Vec::new(),
-        health_check_grace_period_seconds: None,
-        availability_zone_rebalancing: "ENABLED".into(),
-        enable_ecs_managed_tags: false,
-        propagate_tags: "NONE".into(),
-        enable_execute_command: false,
-    }
+    let mut spec = ServiceSpec::new(SchedulingStrategy::Replica, desired);
+    spec.deployment_configuration = DeploymentConfiguration {
+        deployment_circuit_breaker: None,
+        maximum_percent: max,
+        minimum_healthy_percent: min,
+    };
+    spec
 }
 
 fn revision(n: i64) -> Revision {
