@@ -4,11 +4,20 @@
 //! - a client must send a request's headers within [`Limits::header_timeout`] of
 //!   connecting or of its previous answer, so slow or idle connections are closed
 //!   (hyper's header read timeout, which also bounds keep-alive idleness);
+//! - a request body must keep coming: a gap of [`Limits::body_idle_timeout`] between
+//!   its pieces fails it (`body::IdleTimeout`), so a trickled or stalled body is cut off;
+//! - request heads are at most [`Limits::max_header_bytes`]; a larger one gets 431;
 //! - with [`Limits::half_close`], a client that half-closes its side after sending a
 //!   request (as `nc` does) still gets its answer;
 //! - on shutdown no new connection is taken and open ones finish their current
 //!   request, for at most [`Limits::shutdown_grace`].
 
+mod body;
+
+pub use body::{BodyTimeout, IdleTimeout};
+
+use axum::http::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -18,12 +27,20 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// hyper's smallest read buffer; a head limit below it is raised to it.
+const MIN_BUF: usize = 8192;
 
 /// What one listener allows its clients.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_connections: usize,
     pub header_timeout: Duration,
+    /// The longest gap allowed between two pieces of a request body.
+    pub body_idle_timeout: Duration,
+    /// The largest request head (request line and headers) read.
+    pub max_header_bytes: usize,
     pub shutdown_grace: Duration,
     /// Answer a client that closed its sending side. Off, a request whose client went
     /// away is dropped at once, which long polls want (nothing waits for a gone agent).
@@ -33,11 +50,15 @@ pub struct Limits {
 impl Default for Limits {
     /// Half-closed clients answered; 4096 connections (well under this machine's 20,000 descriptors, and nginx's
     /// default of 512 per worker × workers), 20 s for headers (hyper's default is 30 s,
-    /// nginx's `client_header_timeout` 60 s; AWS SDKs send headers at once), 10 s to drain.
+    /// nginx's `client_header_timeout` 60 s; AWS SDKs send headers at once), 30 s
+    /// between body pieces (nginx's `client_body_timeout` is 60 s), 64 KiB of head
+    /// (nginx reads 1 KiB, then up to 4 × 8 KiB), 10 s to drain.
     fn default() -> Self {
         Self {
             max_connections: 4096,
             header_timeout: Duration::from_secs(20),
+            body_idle_timeout: Duration::from_secs(30),
+            max_header_bytes: 64 * 1024,
             shutdown_grace: Duration::from_secs(10),
             half_close: true,
         }
@@ -57,6 +78,7 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes.max(MIN_BUF))
         .half_close(limits.half_close)
         .keep_alive(true);
     tokio::pin!(shutdown);
@@ -80,7 +102,11 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        let service = TowerToHyperService::new(app.clone());
+        let idle = limits.body_idle_timeout;
+        let app = app.clone().map_request(move |req: Request<Incoming>| {
+            req.map(|body| axum::body::Body::new(IdleTimeout::new(body, idle)))
+        });
+        let service = TowerToHyperService::new(app);
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -1,7 +1,7 @@
 //! The listener's limits against real TCP clients on loopback.
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use flotilla_http::{Limits, serve};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -10,13 +10,24 @@ use tokio::net::{TcpListener, TcpStream};
 async fn start(limits: Limits) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = Router::new().route("/healthz", get(|| async { "ok\n" })).route(
-        "/slow",
-        get(|| async {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            "ok\n"
-        }),
-    );
+    let app = Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/echo",
+            post(|body: axum::body::Body| async move {
+                match axum::body::to_bytes(body, 1 << 20).await {
+                    Ok(bytes) => (axum::http::StatusCode::OK, format!("{}", bytes.len())),
+                    Err(e) => (axum::http::StatusCode::REQUEST_TIMEOUT, e.to_string()),
+                }
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                "ok\n"
+            }),
+        );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve(listener, app, limits, async move {
         let _ = stopped.await;
@@ -114,4 +125,48 @@ async fn shutdown_does_not_wait_for_idle_connections() {
     stop.send(()).unwrap();
     server.await.unwrap().unwrap();
     assert!(started.elapsed() < Duration::from_secs(2), "shutdown took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_stalled_body_is_cut_off_and_a_steady_one_is_read() {
+    let limits = Limits { body_idle_timeout: Duration::from_millis(300), ..Limits::default() };
+    let (addr, _stop) = start(limits).await;
+    let mut stalled = TcpStream::connect(addr).await.unwrap();
+    stalled.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab").await.unwrap();
+    let started = Instant::now();
+    let answer = read_until_closed(&mut stalled, Duration::from_secs(5)).await.expect("the stalled client is cut off");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+
+    // A body that keeps coming, slower in total than the idle limit, is read whole.
+    let mut steady = TcpStream::connect(addr).await.unwrap();
+    steady
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\n")
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        steady.write_all(b"x").await.unwrap();
+    }
+    let answer = read_until_closed(&mut steady, Duration::from_secs(5)).await.expect("an answer");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 200") && text.ends_with("\r\n\r\n5"), "{text}");
+}
+
+#[tokio::test]
+async fn an_oversized_head_is_refused() {
+    let limits = Limits { max_header_bytes: 16 * 1024, ..Limits::default() };
+    let (addr, _stop) = start(limits).await;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let big = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(64 * 1024));
+    let _ = stream.write_all(big.as_bytes()).await;
+    let answer = read_until_closed(&mut stream, Duration::from_secs(5)).await.expect("closed");
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.is_empty() || text.starts_with("HTTP/1.1 431"), "{text}");
+    // The server still answers.
+    let mut ok = TcpStream::connect(addr).await.unwrap();
+    ok.write_all(GET).await.unwrap();
+    let answer = read_until_closed(&mut ok, Duration::from_secs(5)).await.expect("an answer");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
 }

@@ -8,7 +8,7 @@ use flotilla::credentials::{ACCESS_KEY_ENV, RootCredentials, SECRET_KEY_ENV};
 use flotilla::dir_lock::DirLock;
 use flotilla::logging::{self, LogFormat, announce};
 use flotilla::node::{RuntimeChoice, run_agent};
-use flotilla::server::{ControlPlane, ServerConfig};
+use flotilla::server::{ControlPlane, ServerConfig, api_limits};
 use flotilla_agent::AgentConfig;
 use flotilla_agent::runtime::{PullBehaviour, SimulatedBehaviour};
 use flotilla_domain::AccountContext;
@@ -161,6 +161,13 @@ struct ServeArgs {
     /// The AWS region this endpoint serves.
     #[arg(long, env = "FLOTILLA_REGION", default_value = "us-east-1")]
     region: String,
+    /// Seconds a client has to send a request's headers; also how long an idle
+    /// keep-alive connection stays open.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    header_timeout: u64,
+    /// Seconds a request body may pause between two pieces before the request is cut off.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_timeout: u64,
     /// Do not write the `flotilla` profile into the AWS CLI's files.
     #[arg(long)]
     no_aws_profile: bool,
@@ -294,7 +301,8 @@ async fn serve(args: ServeArgs, everything: bool, format: LogFormat) -> Result<(
             }
         })
     });
-    let server = tokio::spawn(plane.serve(listener, stopped(stop_rx)));
+    let limits = api_limits(Duration::from_secs(args.header_timeout), Duration::from_secs(args.body_timeout));
+    let server = tokio::spawn(plane.serve(listener, limits, stopped(stop_rx)));
     shutdown_signal().await;
     let _ = stop_tx.send(true);
     if let Some(agent) = agent {

@@ -19,14 +19,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-/// What the API listener allows. AWS SDKs never half-close, and agents long-poll: a
-/// poll whose agent went away must end at once rather than hold a shutdown.
-const API_LIMITS: flotilla_http::Limits = flotilla_http::Limits {
-    max_connections: 4096,
-    header_timeout: std::time::Duration::from_secs(20),
-    shutdown_grace: std::time::Duration::from_secs(10),
-    half_close: false,
-};
+/// What the API listener allows: `flotilla_http`'s defaults with the given timeouts,
+/// and half-closed clients not answered (AWS SDKs never half-close, and agents
+/// long-poll: a poll whose agent went away must end at once rather than hold a shutdown).
+pub fn api_limits(
+    header_timeout: std::time::Duration,
+    body_idle_timeout: std::time::Duration,
+) -> flotilla_http::Limits {
+    flotilla_http::Limits { header_timeout, body_idle_timeout, half_close: false, ..flotilla_http::Limits::default() }
+}
 
 /// The largest API request body accepted (AWS JSON APIs are far below this).
 pub const MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
@@ -161,6 +162,7 @@ impl ControlPlane {
     pub async fn serve(
         self,
         listener: tokio::net::TcpListener,
+        limits: flotilla_http::Limits,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> Result<()> {
         let stop = CancellationToken::new();
@@ -171,7 +173,7 @@ impl ControlPlane {
             .map(|controller| self.controllers.spawn(controller, stop.clone()))
             .collect();
         let served =
-            flotilla_http::serve(listener, self.router.clone(), API_LIMITS, shutdown).await.context("serving HTTP");
+            flotilla_http::serve(listener, self.router.clone(), limits, shutdown).await.context("serving HTTP");
         stop.cancel();
         for task in background {
             let abort = task.abort_handle();
