@@ -30,6 +30,7 @@ from conftest import (
     containers_of_task,
     docker_engine_problem,
     docker_inspect,
+    missing_part,
     unique,
     wait_for,
     wait_running,
@@ -45,13 +46,13 @@ CMD_TIMEOUT = 180
 def need_docker():
     problem = docker_engine_problem()
     if problem:
-        pytest.skip(f"registry tests with real clients need Docker: {problem}")
+        missing_part(f"registry tests with real clients need Docker: {problem}")
 
 
 @pytest.fixture(scope="module")
 def need_skopeo(need_docker):
     if SKOPEO is None:
-        pytest.skip("skopeo is not installed (apt-get install skopeo)")
+        missing_part("skopeo is not installed (apt-get install skopeo)")
 
 
 def run(args, *, env=None, check=True, input=None, timeout=CMD_TIMEOUT):
