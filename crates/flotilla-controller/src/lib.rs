@@ -65,6 +65,15 @@ impl Runner {
         Ok(Self { leases: Leases::new(db.clone()), db, holder, ttl: DEFAULT_LEASE_TTL })
     }
 
+    /// The same runner holding its leases as `holder`. A process that alone owns a
+    /// data directory may use an id kept there: restarted after a crash, it takes its
+    /// leases back at once instead of waiting for them to expire. Two live processes
+    /// must never share an id.
+    pub fn with_holder(mut self, holder: impl Into<String>) -> Self {
+        self.holder = holder.into();
+        self
+    }
+
     /// The same runner with another lease lifetime (tests use short ones).
     pub fn with_ttl(mut self, ttl: Duration) -> Self {
         self.ttl = ttl;

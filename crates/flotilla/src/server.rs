@@ -68,17 +68,35 @@ pub struct ControlPlane {
 /// The key registry passwords are signed with, created on first start and kept in
 /// the data directory, so `docker login` sessions survive restarts.
 fn registry_token_key(data_dir: &std::path::Path) -> Result<Vec<u8>> {
-    let path = data_dir.join("registry-token-key");
+    kept_in(
+        data_dir,
+        "registry-token-key",
+        "registry token key",
+        |key| key.len() >= 32,
+        || (0..2).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect(),
+    )
+}
+
+/// The contents of `name` in the data directory, made by `create` and saved (0600) on
+/// first start; a file `valid` refuses is an error, never silently replaced.
+fn kept_in(
+    data_dir: &std::path::Path,
+    name: &str,
+    what: &str,
+    valid: impl Fn(&[u8]) -> bool,
+    create: impl FnOnce() -> Vec<u8>,
+) -> Result<Vec<u8>> {
+    let path = data_dir.join(name);
     match std::fs::read(&path) {
-        Ok(key) if key.len() >= 32 => Ok(key),
-        Ok(_) => anyhow::bail!("the registry token key {} is shorter than 32 bytes", path.display()),
+        Ok(kept) if valid(&kept) => Ok(kept),
+        Ok(_) => anyhow::bail!("the {what} in {} is not valid", path.display()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key: Vec<u8> = (0..2).flat_map(|_| *uuid::Uuid::new_v4().as_bytes()).collect();
-            crate::credentials::write_private(&path, &key)
-                .with_context(|| format!("saving the registry token key {}", path.display()))?;
-            Ok(key)
+            let made = create();
+            crate::credentials::write_private(&path, &made)
+                .with_context(|| format!("saving the {what} {}", path.display()))?;
+            Ok(made)
         }
-        Err(e) => Err(e).with_context(|| format!("reading the registry token key {}", path.display())),
+        Err(e) => Err(e).with_context(|| format!("reading the {what} {}", path.display())),
     }
 }
 
@@ -92,12 +110,26 @@ impl ImageResolver for RegistryImages {
     }
 }
 
+/// The id this data directory's process holds controller leases as, created on first
+/// start and kept (`controller-holder`). The directory lock lets one process at a time
+/// use it, so after a crash the restarted process takes the leases back at once.
+fn controller_holder(data_dir: &std::path::Path) -> Result<String> {
+    let valid = |id: &[u8]| std::str::from_utf8(id).is_ok_and(|id| !id.trim().is_empty());
+    let id = kept_in(data_dir, "controller-holder", "controller holder id", valid, || {
+        format!("flotilla-{}", uuid::Uuid::new_v4().simple()).into_bytes()
+    })?;
+    Ok(String::from_utf8_lossy(&id).trim().to_string())
+}
+
 impl ControlPlane {
     pub async fn open(config: &ServerConfig) -> Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
         let store = SqlStore::open(&config.store, config.account.clone()).await.context("opening the ECS store")?;
-        let controllers = Runner::open(&config.store).await.context("opening the controllers' store")?;
+        let controllers = Runner::open(&config.store)
+            .await
+            .context("opening the controllers' store")?
+            .with_holder(controller_holder(&config.data_dir)?);
         let registry = Registry::open(
             &config.data_dir,
             &config.store,
