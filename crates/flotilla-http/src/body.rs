@@ -57,3 +57,27 @@ where
         self.inner.size_hint()
     }
 }
+
+/// A response body that keeps `guard` alive until the body is sent (or dropped): a
+/// connection counts as busy until its answer has gone out, not just its head.
+pub(crate) struct Holding<G> {
+    pub(crate) inner: axum::body::Body,
+    pub(crate) _guard: G,
+}
+
+impl<G: Unpin> Body for Holding<G> {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

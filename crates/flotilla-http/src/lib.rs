@@ -1,6 +1,8 @@
 //! Serving HTTP/1.1 on a listener so that clients cannot exhaust the server:
-//! - at most [`Limits::max_connections`] connections at once; one more is closed as
-//!   soon as it is accepted, so a flood cannot take every file descriptor;
+//! - at most [`Limits::max_connections`] connections at once, so a flood cannot take
+//!   every file descriptor; at the cap a newcomer takes the place of the connection
+//!   idle the longest (no request in progress), and is refused only when every
+//!   connection is busy, so silent connections cannot lock other clients out;
 //! - a client must send a request's headers within [`Limits::header_timeout`] of
 //!   connecting or of its previous answer, so slow or idle connections are closed
 //!   (hyper's header read timeout, which also bounds keep-alive idleness);
@@ -13,6 +15,7 @@
 //!   request, for at most [`Limits::shutdown_grace`].
 
 mod body;
+mod idle;
 
 pub use body::{BodyTimeout, IdleTimeout};
 
@@ -28,6 +31,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
+
+/// How long a newcomer at the cap waits for an evicted connection's place.
+const EVICTION_WAIT: Duration = Duration::from_secs(1);
 
 /// hyper's smallest read buffer; a head limit below it is raised to it.
 const MIN_BUF: usize = 8192;
@@ -73,6 +79,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let connections = Arc::new(idle::Connections::default());
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -97,20 +104,52 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::debug!(%peer, limit = limits.max_connections, "connection refused: too many open");
-            drop(stream);
-            continue;
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            // At the cap: the longest-idle connection makes room, if there is one.
+            Err(_) if connections.evict_longest_idle() => {
+                match tokio::time::timeout(EVICTION_WAIT, permits.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => {
+                        tracing::debug!(%peer, "connection refused: no room made in time");
+                        continue;
+                    }
+                }
+            }
+            Err(_) => {
+                tracing::debug!(%peer, limit = limits.max_connections, "connection refused: every connection is busy");
+                drop(stream);
+                continue;
+            }
         };
+        let tracked = connections.track();
+        let close = tracked.close.clone();
+        let tracked = Arc::new(tracked);
         let idle = limits.body_idle_timeout;
         let app = app.clone().map_request(move |req: Request<Incoming>| {
             req.map(|body| axum::body::Body::new(IdleTimeout::new(body, idle)))
         });
+        let app = tower::service_fn(move |req: Request<Incoming>| {
+            let busy = tracked.busy();
+            let call = app.clone().oneshot(req);
+            async move {
+                // Busy until the whole answer has gone out.
+                let answer = call.await?;
+                Ok::<_, std::convert::Infallible>(
+                    answer.map(|inner| axum::body::Body::new(body::Holding { inner, _guard: busy })),
+                )
+            }
+        });
         let service = TowerToHyperService::new(app);
         let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            tokio::select! {
+                ended = connection => {
+                    if let Err(e) = ended {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+                _ = close.notified() => tracing::debug!(%peer, "idle connection closed to make room"),
             }
             drop(permit);
         });

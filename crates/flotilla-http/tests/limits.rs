@@ -73,20 +73,47 @@ async fn silent_and_slow_clients_are_disconnected() {
 }
 
 #[tokio::test]
-async fn connections_over_the_cap_are_closed_and_the_server_recovers() {
-    let limits = Limits { max_connections: 4, header_timeout: Duration::from_millis(500), ..Limits::default() };
+async fn at_the_cap_a_newcomer_takes_the_longest_idle_place() {
+    let limits = Limits { max_connections: 4, ..Limits::default() };
     let (addr, _stop) = start(limits).await;
     let mut idle = Vec::new();
     for _ in 0..4 {
         idle.push(TcpStream::connect(addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut newcomer = TcpStream::connect(addr).await.unwrap();
+    newcomer.write_all(GET).await.unwrap();
+    let answer = read_until_closed(&mut newcomer, Duration::from_secs(5)).await.expect("the newcomer is answered");
+    assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"));
+    let oldest = read_until_closed(&mut idle[0], Duration::from_secs(2)).await;
+    assert_eq!(oldest.as_deref().map(<[u8]>::len), Some(0), "the longest-idle connection made room");
+    for later in &mut idle[1..] {
+        assert!(read_until_closed(later, Duration::from_millis(200)).await.is_none(), "only one made room");
+    }
+}
+
+#[tokio::test]
+async fn at_the_cap_with_every_connection_busy_a_newcomer_is_refused() {
+    let limits = Limits { max_connections: 2, ..Limits::default() };
+    let (addr, _stop) = start(limits).await;
+    let mut busy = Vec::new();
+    for _ in 0..2 {
+        // A body still to come keeps the request, and its connection, busy.
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab").await.unwrap();
+        busy.push(s);
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let mut over = TcpStream::connect(addr).await.unwrap();
     let _ = over.write_all(GET).await;
-    let answer = read_until_closed(&mut over, Duration::from_secs(2)).await;
-    assert_eq!(answer.as_deref().map(<[u8]>::len), Some(0), "a connection over the cap is closed unanswered");
-    // The idle ones time out and free their places.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    let answer = read_until_closed(&mut over, Duration::from_secs(3)).await;
+    assert_eq!(answer.as_deref().map(<[u8]>::len), Some(0), "refused unanswered");
+    // The busy ones finish and the server takes newcomers again.
+    for s in &mut busy {
+        s.write_all(b"cdefghij").await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let mut fresh = TcpStream::connect(addr).await.unwrap();
     fresh.write_all(GET).await.unwrap();
     let answer = read_until_closed(&mut fresh, Duration::from_secs(5)).await.expect("an answer after recovery");

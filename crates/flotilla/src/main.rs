@@ -161,6 +161,10 @@ struct ServeArgs {
     /// The AWS region this endpoint serves.
     #[arg(long, env = "FLOTILLA_REGION", default_value = "us-east-1")]
     region: String,
+    /// The most connections the API listener keeps open; at the limit a new one takes
+    /// the place of the connection idle the longest.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u64).range(16..=1_000_000))]
+    max_connections: u64,
     /// Seconds a client has to send a request's headers; also how long an idle
     /// keep-alive connection stays open.
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -301,7 +305,10 @@ async fn serve(args: ServeArgs, everything: bool, format: LogFormat) -> Result<(
             }
         })
     });
-    let limits = api_limits(Duration::from_secs(args.header_timeout), Duration::from_secs(args.body_timeout));
+    let limits = flotilla_http::Limits {
+        max_connections: args.max_connections as usize,
+        ..api_limits(Duration::from_secs(args.header_timeout), Duration::from_secs(args.body_timeout))
+    };
     let server = tokio::spawn(plane.serve(listener, limits, stopped(stop_rx)));
     shutdown_signal().await;
     let _ = stop_tx.send(true);
