@@ -236,3 +236,37 @@ def test_a_presigned_request_cannot_be_pointed_at_another_operation(hostile):
     assert stored() == before
     # The server is fine, and a well-signed call still works.
     assert ecs.describe_clusters(clusters=["kept"])["clusters"][0]["status"] == "ACTIVE"
+
+
+def test_values_past_aws_limits_are_refused_and_change_nothing(hostile):
+    srv, ecs, stored = hostile
+    from botocore.exceptions import ClientError
+
+    before = stored()
+
+    def refused(call, **kwargs):
+        with pytest.raises(ClientError) as e:
+            call(**kwargs)
+        return e.value.response["Error"]["Code"]
+
+    huge = 9223372036854775807
+    assert refused(ecs.register_task_definition, family="wrap", containerDefinitions=[
+        {"name": "a", "image": "busybox", "memory": huge}, {"name": "b", "image": "busybox", "memory": huge}]) in (
+        "ClientException", "InvalidParameterException")
+    assert refused(ecs.register_task_definition, family="many", containerDefinitions=[
+        {"name": "a", "image": "busybox", "memory": 32,
+         "environment": [{"name": f"V{i}", "value": "x"} for i in range(10_000)]}]) in (
+        "ClientException", "InvalidParameterException")
+    assert refused(ecs.register_task_definition, family="big", containerDefinitions=[
+        {"name": "a", "image": "busybox", "memory": 32,
+         "environment": [{"name": "V", "value": "x" * (3 * 1024 * 1024)}]}]) in (
+        "ClientException", "InvalidParameterException")
+    arn = ecs.describe_clusters(clusters=["kept"])["clusters"][0]["clusterArn"]
+    assert refused(ecs.untag_resource, resourceArn=arn, tagKeys=[f"k{i}" for i in range(10_000)]) in (
+        "InvalidParameterException", "ClientException")
+    assert refused(ecs.update_container_instances_state, cluster="kept",
+                   containerInstances=[f"ci-{i}" for i in range(10_000)], status="DRAINING") in (
+        "InvalidParameterException", "ClientException")
+    assert refused(ecs.create_cluster, clusterName="settings", settings=[
+        {"name": "containerInsights", "value": "enabled"}] * 2) in ("InvalidParameterException", "ClientException")
+    assert stored() == before
