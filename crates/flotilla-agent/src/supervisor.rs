@@ -45,6 +45,8 @@ pub struct ContainerSnapshot {
     pub reason: Option<String>,
     pub health_status: Option<String>,
     pub network_bindings: Vec<NetworkBinding>,
+    /// The registry digest of the image the container runs, once pulled.
+    pub image_digest: Option<String>,
 }
 
 /// A whole task's state, reported whole with [`TaskSnapshot::to_request`].
@@ -79,6 +81,7 @@ impl TaskSnapshot {
                     reason: c.reason.clone(),
                     status: Some(c.status),
                     health_status: c.health_status.clone(),
+                    image_digest: c.image_digest.clone(),
                 })
                 .collect(),
             pull_started_at: self.pull_started_at,
@@ -183,6 +186,7 @@ impl Supervisor {
                 reason: None,
                 health_status: None,
                 network_bindings: Vec::new(),
+                image_digest: None,
             })
             .collect();
         let snapshot = TaskSnapshot {
@@ -282,6 +286,11 @@ impl Supervisor {
                     None => self.settings.registry.auth_for(&image).await,
                 };
                 self.runtime.pull(&image, auth.as_ref()).await?;
+            }
+            for i in 0..self.ctx.definition.container_definitions.len() {
+                let image = self.ctx.definition.container_definitions[i].image.clone();
+                let digest = self.runtime.image_digest(&image).await;
+                self.snapshot.containers[i].image_digest = digest;
             }
             self.snapshot.pull_stopped_at = Some(Timestamp::now());
             self.set_status(TaskStatus::Activating);

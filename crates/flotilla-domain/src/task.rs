@@ -208,6 +208,7 @@ pub struct ContainerReport {
     pub reason: Option<String>,
     pub health_status: Option<String>,
     pub network_bindings: Option<Vec<NetworkBinding>>,
+    pub image_digest: Option<String>,
 }
 
 /// A task's state as an agent reports it.
@@ -295,6 +296,10 @@ impl Task {
             }
             if let Some(b) = &c.network_bindings {
                 container.network_bindings.clone_from(b);
+            }
+            // A pinned digest stays; otherwise the one the agent pulled is recorded.
+            if container.image_digest.is_none() && c.image_digest.is_some() {
+                container.image_digest.clone_from(&c.image_digest);
             }
         }
         if report.pull_started_at.is_some() && self.pull_started_at.is_none() {

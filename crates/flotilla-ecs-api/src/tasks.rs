@@ -523,6 +523,7 @@ fn container_report(c: ContainerStateChange) -> Result<ContainerReport, EcsError
         reason: c.reason,
         health_status: c.health_status,
         network_bindings: c.network_bindings,
+        image_digest: c.image_digest,
     })
 }
 

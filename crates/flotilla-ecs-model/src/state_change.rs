@@ -49,6 +49,9 @@ pub struct ContainerStateChange {
     /// Not in ECS's model: the agent's reading of the container's Docker health check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health_status: Option<String>,
+    /// The registry digest of the image the container runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
 }
 
 /// botocore's `SubmitContainerStateChangeRequest`: one container's change.

@@ -53,6 +53,10 @@ impl DockerRuntime {
         Ok(Self { docker, pull })
     }
 
+    async fn repo_digests(&self, image: &str) -> Vec<String> {
+        self.docker.inspect_image(image).await.ok().and_then(|i| i.repo_digests).unwrap_or_default()
+    }
+
     async fn image_present(&self, image: &str) -> bool {
         self.docker.inspect_image(image).await.is_ok()
     }
@@ -322,6 +326,10 @@ impl ContainerRuntime for DockerRuntime {
             }
             Some(Ok(stats)) => Ok(serde_json::to_value(stats).ok()),
         }
+    }
+
+    async fn image_digest(&self, image: &str) -> Option<String> {
+        super::digest_for(image, &self.repo_digests(image).await)
     }
 
     async fn gateway_ip(&self) -> Option<std::net::IpAddr> {

@@ -168,4 +168,35 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn stats(&self, id: &str) -> Result<Option<serde_json::Value>, RuntimeError>;
     /// The address containers reach the node at (the bridge gateway), if any.
     async fn gateway_ip(&self) -> Option<std::net::IpAddr>;
+    /// The registry digest (`sha256:…`) of the local `image`, when it came from a
+    /// registry; reported so a service deployment can pin what it runs.
+    async fn image_digest(&self, image: &str) -> Option<String>;
+}
+
+/// The digest among an image's `repo@digest` references that belongs to `image`'s
+/// repository (the first one when none does).
+pub fn digest_for(image: &str, repo_digests: &[String]) -> Option<String> {
+    let repo = image.split_once('@').map_or(image, |(r, _)| r);
+    let name_start = repo.rfind('/').map_or(0, |i| i + 1);
+    let repo = repo[name_start..].rfind(':').map_or(repo, |i| &repo[..name_start + i]);
+    let digest_of = |r: &String| r.split_once('@').map(|(_, d)| d.to_string());
+    repo_digests
+        .iter()
+        .find(|r| r.split_once('@').is_some_and(|(name, _)| name == repo))
+        .or(repo_digests.first())
+        .and_then(digest_of)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::digest_for;
+
+    #[test]
+    fn the_digest_of_the_images_own_repository_is_chosen() {
+        let refs = vec!["other/app@sha256:b".to_string(), "127.0.0.1:7700/app@sha256:a".to_string()];
+        assert_eq!(digest_for("127.0.0.1:7700/app:v1", &refs).as_deref(), Some("sha256:a"));
+        assert_eq!(digest_for("127.0.0.1:7700/app", &refs).as_deref(), Some("sha256:a"));
+        assert_eq!(digest_for("elsewhere/x:1", &refs).as_deref(), Some("sha256:b"), "else the first");
+        assert_eq!(digest_for("local/busybox:latest", &[]), None, "an imported image has none");
+    }
 }

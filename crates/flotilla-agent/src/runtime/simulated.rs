@@ -171,4 +171,9 @@ impl ContainerRuntime for SimulatedRuntime {
     async fn gateway_ip(&self) -> Option<std::net::IpAddr> {
         None
     }
+
+    /// Simulated images come from no registry.
+    async fn image_digest(&self, _image: &str) -> Option<String> {
+        None
+    }
 }

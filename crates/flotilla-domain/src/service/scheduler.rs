@@ -169,6 +169,7 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
     }
     let live: Vec<&Task> = tasks.iter().copied().filter(|t| is_live(t) && !stopped.contains(task_id(t))).collect();
 
+    adopt_digests(service, &tasks);
     count_tasks(service, &tasks, &live, now);
     if trip_breaker(service, ids, now) {
         return actions;
@@ -387,6 +388,22 @@ fn scale_in_order<'a>(tasks: &[&'a Task], zone_of: &dyn Fn(&Task) -> Option<Stri
         order.push(t);
     }
     order
+}
+
+/// Pins images the deployment could not resolve when it started (another registry's
+/// tags) to the digest its first task's agent pulled, so its later tasks run the same
+/// image even if the tag moves.
+fn adopt_digests(service: &mut Service, tasks: &[&Task]) {
+    for d in &mut service.deployments {
+        for image in d.revision.images.iter_mut().filter(|i| i.image_digest.is_none()) {
+            image.image_digest = tasks
+                .iter()
+                .filter(|t| t.started_by.as_deref() == Some(d.id.as_str()))
+                .flat_map(|t| &t.containers)
+                .find(|c| c.name == image.container_name && c.image == image.image && c.image_digest.is_some())
+                .and_then(|c| c.image_digest.clone());
+        }
+    }
 }
 
 /// Recounts every live deployment's running, pending and failed tasks.

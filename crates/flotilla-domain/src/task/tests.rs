@@ -129,3 +129,19 @@ fn pinned_images_name_the_digest_instead_of_the_tag() {
         assert_eq!(crate::task::pinned_image(image, d), pinned, "{image}");
     }
 }
+
+#[test]
+fn the_pulled_digest_is_recorded_unless_one_was_pinned() {
+    let digest_report = |d: &str| TaskReport {
+        containers: vec![ContainerReport {
+            name: "app".into(),
+            image_digest: Some(d.into()),
+            ..ContainerReport::default()
+        }],
+        ..TaskReport::default()
+    };
+    let mut t = task();
+    assert!(t.apply_report(&digest_report("sha256:pulled"), Timestamp(1)));
+    assert_eq!(t.containers[0].image_digest.as_deref(), Some("sha256:pulled"));
+    assert!(!t.apply_report(&digest_report("sha256:other"), Timestamp(2)), "the first digest stays");
+}

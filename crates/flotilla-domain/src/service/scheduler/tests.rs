@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::service::{
-    CircuitBreaker, DeploymentConfiguration, DeploymentStatus, Revision, RolloutState, Service,
+    CircuitBreaker, ContainerImage, DeploymentConfiguration, DeploymentStatus, Revision, RolloutState, Service,
     ServiceDeploymentStatus, ServiceSpec, ServiceStatus,
 };
 use crate::task::{StopCode, Task, TaskContainer, TaskStatus};
@@ -475,4 +475,19 @@ fn az_rebalancing_starts_in_the_emptiest_zone_then_stops_in_the_fullest() {
     off.deployments[0].rollout_state = RolloutState::Completed;
     let tasks = vec![running("t1", D1, "a1"), running("t2", D1, "a2"), running("t3", D1, "a1")];
     assert_eq!(run(&mut off, &tasks, &insts), vec![]);
+}
+
+#[test]
+fn an_image_no_registry_resolved_is_pinned_to_what_the_first_task_pulled() {
+    let mut s = service(spec(2, 100, 200));
+    s.deployments[0].revision.images =
+        vec![ContainerImage { container_name: "app".into(), image: "app".into(), image_digest: None }];
+    let mut t = running("a", D1, "i1");
+    run(&mut s, std::slice::from_ref(&t), &instances(1));
+    assert_eq!(s.deployments[0].revision.images[0].image_digest, None, "nothing reported yet");
+    t.containers[0].image_digest = Some("sha256:first".into());
+    let mut later = running("b", D1, "i1");
+    later.containers[0].image_digest = Some("sha256:moved".into());
+    run(&mut s, &[t, later], &instances(1));
+    assert_eq!(s.deployments[0].revision.images[0].image_digest.as_deref(), Some("sha256:first"));
 }
