@@ -242,9 +242,9 @@ def sampler(server, name, cluster=CLUSTER, max_samples=6000, max_seconds=600, in
     """Samples the service's tasks in a thread: (healthy, running) counts of the tasks
     meant to run. Returns (samples, errors, stop): set `stop` and join `.thread`."""
     samples, errors, stop = [], [], threading.Event()
+    client = server.client()  # made here: creating boto3 clients is not thread-safe
 
     def run():
-        client = server.client()
         deadline = time.monotonic() + max_seconds
         while not stop.is_set() and len(samples) < max_samples and time.monotonic() < deadline:
             try:
@@ -438,9 +438,9 @@ def test_the_circuit_breaker_rolls_back_an_image_that_cannot_be_pulled(docker_se
 
     seen = {}  # deployment id -> rollout states seen in DescribeServices
     stop = threading.Event()
+    client = docker_server.client()  # made here: creating boto3 clients is not thread-safe
 
     def watch():
-        client = docker_server.client()
         deadline = time.monotonic() + 600
         while not stop.is_set() and time.monotonic() < deadline and len(seen.get("samples", [])) < 20000:
             try:
