@@ -335,21 +335,22 @@ def test_json_1_0_is_answered_in_json_1_0(server):
     assert cluster_arn("default") in json.loads(body)["clusterArns"]
 
 
-# No query-protocol service is served yet: calls reach the front door, are verified,
-# and come back as XML errors in AWS's query shape that botocore's QueryParser reads.
+# Query-protocol services not served yet, and a served one's refusal: calls reach the
+# front door, are verified, and come back as XML errors in AWS's query shape that
+# botocore's QueryParser reads.
 QUERY_CALLS = [
-    ("sts", lambda c: c.get_caller_identity()),
-    ("iam", lambda c: c.list_users()),
-    ("elbv2", lambda c: c.describe_load_balancers()),
+    ("sts", lambda c: c.get_caller_identity(), "InvalidAction"),
+    ("iam", lambda c: c.list_users(), "InvalidAction"),
+    ("elbv2", lambda c: c.describe_load_balancers(Names=["no-such-load-balancer"]), "LoadBalancerNotFound"),
 ]
 
 
-@pytest.mark.parametrize("service, call", QUERY_CALLS, ids=[s for s, _ in QUERY_CALLS])
-def test_query_protocol_call_gets_an_xml_error_boto3_parses(server, service, call):
+@pytest.mark.parametrize("service, call, code", QUERY_CALLS, ids=[s for s, _, _ in QUERY_CALLS])
+def test_query_protocol_call_gets_an_xml_error_boto3_parses(server, service, call, code):
     with pytest.raises(ClientError) as e:
         call(server.client(service))
     response = e.value.response
-    assert response["Error"]["Code"] == "InvalidAction"
+    assert response["Error"]["Code"] == code
     assert response["Error"]["Type"] == "Sender"
     assert response["Error"]["Message"]
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 400

@@ -10,6 +10,7 @@ use axum::routing::get;
 use flotilla_controller::Runner;
 use flotilla_domain::AccountContext;
 use flotilla_ecs_api::{AgentChannel, EcsService, ImageResolver};
+use flotilla_elbv2::ElbService;
 use flotilla_protocol::{FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_secrets::SecretsService;
@@ -146,6 +147,9 @@ impl ControlPlane {
         let secrets = Arc::new(
             SecretsService::open(&config.store, config.account.clone()).await.context("opening Secrets Manager")?,
         );
+        let elbv2 = Arc::new(
+            ElbService::open(&config.store, config.account.clone()).await.context("opening Elastic Load Balancing")?,
+        );
         let metrics = Arc::new(Metrics::default());
         let root = Principal {
             credentials: Credentials::new(
@@ -159,6 +163,7 @@ impl ControlPlane {
             Arc::new(AgentChannel::new(ecs.clone())),
             registry.service_module(Maintenance { interval: REGISTRY_MAINTENANCE, gc_grace: REGISTRY_GC_GRACE }),
             secrets.clone(),
+            elbv2,
         ];
         let front_door_config = FrontDoorConfig {
             region: config.account.region.clone(),

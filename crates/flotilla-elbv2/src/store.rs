@@ -1,0 +1,261 @@
+//! Durable load balancing state on the storage foundation (SQLite's `elbv2.db`, or the
+//! `elbv2` schema on PostgreSQL): load balancers and target groups as documents with
+//! unique names and optimistic versions, and their tags.
+
+use crate::error::{ElbError, Result};
+use crate::model::{LoadBalancer, TargetGroup};
+use flotilla_core::tag::Tag;
+use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sqlx::any::AnyRow;
+
+static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The store's name: `elbv2.db` on SQLite, schema `elbv2` on PostgreSQL.
+pub const STORE_NAME: &str = "elbv2";
+
+/// A kind of document: its table and how it names itself.
+pub trait Document: Serialize + DeserializeOwned + Send + Sync {
+    /// The table (one of this store's, never user input).
+    const TABLE: &'static str;
+    /// What it is, for messages.
+    const WHAT: &'static str;
+    fn arn(&self) -> &str;
+    fn name(&self) -> &str;
+    fn created_at(&self) -> i64;
+    fn version(&self) -> i64;
+    fn set_version(&mut self, version: i64);
+}
+
+impl Document for LoadBalancer {
+    const TABLE: &'static str = "load_balancers";
+    const WHAT: &'static str = "load balancer";
+    fn arn(&self) -> &str {
+        &self.arn
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn created_at(&self) -> i64 {
+        self.created_at.0
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+impl Document for TargetGroup {
+    const TABLE: &'static str = "target_groups";
+    const WHAT: &'static str = "target group";
+    fn arn(&self) -> &str {
+        &self.arn
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn created_at(&self) -> i64 {
+        self.created_at.0
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+/// The load balancing store.
+#[derive(Clone)]
+pub struct ElbStore {
+    db: Db,
+}
+
+fn from_row<T: Document>(row: &AnyRow) -> Result<T> {
+    let body: String = row.col("body")?;
+    let mut doc: T = serde_json::from_str(&body).map_err(|e| DbError::corrupt(T::WHAT, e))?;
+    doc.set_version(row.col("version")?);
+    Ok(doc)
+}
+
+impl ElbStore {
+    /// Opens (creating if needed) the store at `location` and applies migrations.
+    pub async fn open(location: &StoreLocation) -> Result<Self> {
+        let db = Db::open(location, STORE_NAME, &Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
+        Ok(Self { db })
+    }
+
+    pub async fn close(&self) {
+        self.db.close().await;
+    }
+
+    /// Stores a new document with its tags, unless its name is taken (`false`).
+    pub async fn create<T: Document>(&self, doc: &T, tags: &[Tag]) -> Result<bool> {
+        let mut tx = self.db.write().await?;
+        self.db.lock(&mut tx, &format!("{} name {}", T::TABLE, doc.name())).await?;
+        let taken: Option<String> = sqlx::query_scalar(&format!("SELECT arn FROM {} WHERE name = $1", T::TABLE))
+            .bind(doc.name())
+            .fetch_optional(&mut *tx)
+            .await
+            .doing(format!("reading a {}", T::WHAT))?;
+        if taken.is_some() {
+            return Ok(false);
+        }
+        sqlx::query(&format!(
+            "INSERT INTO {} (arn, name, created_at, body, version) VALUES ($1, $2, $3, $4, 1)",
+            T::TABLE
+        ))
+        .bind(doc.arn())
+        .bind(doc.name())
+        .bind(doc.created_at())
+        .bind(serde_json::to_string(doc).map_err(|e| DbError::corrupt(T::WHAT, e))?)
+        .execute(&mut *tx)
+        .await
+        .doing(format!("storing a {}", T::WHAT))?;
+        for tag in tags {
+            sqlx::query("INSERT INTO tags (resource_arn, key, value) VALUES ($1, $2, $3)")
+                .bind(doc.arn())
+                .bind(&tag.key)
+                .bind(&tag.value)
+                .execute(&mut *tx)
+                .await
+                .doing("storing tags")?;
+        }
+        tx.commit().await.doing(format!("committing a new {}", T::WHAT))?;
+        Ok(true)
+    }
+
+    pub async fn get<T: Document>(&self, arn: &str) -> Result<Option<T>> {
+        let row = sqlx::query(&format!("SELECT body, version FROM {} WHERE arn = $1", T::TABLE))
+            .bind(arn)
+            .fetch_optional(self.db.reader())
+            .await
+            .doing(format!("reading a {}", T::WHAT))?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    pub async fn named<T: Document>(&self, name: &str) -> Result<Option<T>> {
+        let row = sqlx::query(&format!("SELECT body, version FROM {} WHERE name = $1", T::TABLE))
+            .bind(name)
+            .fetch_optional(self.db.reader())
+            .await
+            .doing(format!("reading a {}", T::WHAT))?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Documents in name order after `after`, at most `limit`.
+    pub async fn list<T: Document>(&self, after: Option<&str>, limit: i64) -> Result<Vec<T>> {
+        let rows = sqlx::query(&format!(
+            "SELECT body, version FROM {} WHERE ($1 IS NULL OR name > $2) ORDER BY name LIMIT $3",
+            T::TABLE
+        ))
+        .bind(after)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.db.reader())
+        .await
+        .doing(format!("listing {}s", T::WHAT))?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Stores `doc` if its version is still the stored one; returns it with the next.
+    pub async fn update<T: Document + Clone>(&self, doc: &T) -> Result<T> {
+        let mut next = doc.clone();
+        next.set_version(doc.version() + 1);
+        let changed =
+            sqlx::query(&format!("UPDATE {} SET body = $1, version = $2 WHERE arn = $3 AND version = $4", T::TABLE))
+                .bind(serde_json::to_string(&next).map_err(|e| DbError::corrupt(T::WHAT, e))?)
+                .bind(next.version())
+                .bind(doc.arn())
+                .bind(doc.version())
+                .execute(self.db.writer())
+                .await
+                .doing(format!("updating a {}", T::WHAT))?
+                .rows_affected();
+        if changed == 0 {
+            return Err(ElbError::Conflict(format!("{} {}", T::WHAT, doc.name())));
+        }
+        Ok(next)
+    }
+
+    /// Removes a document and its tags; `false` when there was none.
+    pub async fn delete<T: Document>(&self, arn: &str) -> Result<bool> {
+        let mut tx = self.db.write().await?;
+        let gone = sqlx::query(&format!("DELETE FROM {} WHERE arn = $1", T::TABLE))
+            .bind(arn)
+            .execute(&mut *tx)
+            .await
+            .doing(format!("deleting a {}", T::WHAT))?
+            .rows_affected();
+        sqlx::query("DELETE FROM tags WHERE resource_arn = $1")
+            .bind(arn)
+            .execute(&mut *tx)
+            .await
+            .doing("deleting tags")?;
+        tx.commit().await.doing(format!("committing a deleted {}", T::WHAT))?;
+        Ok(gone > 0)
+    }
+
+    /// Adds or overwrites tags on each resource; refuses the whole call when one
+    /// would end with more than `max` tags.
+    pub async fn add_tags(&self, arns: &[String], tags: &[Tag], max: usize) -> Result<()> {
+        let mut tx = self.db.write().await?;
+        for arn in arns {
+            self.db.lock(&mut tx, &format!("tags {arn}")).await?;
+            for tag in tags {
+                sqlx::query(
+                    "INSERT INTO tags (resource_arn, key, value) VALUES ($1, $2, $3) \
+                     ON CONFLICT (resource_arn, key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(arn)
+                .bind(&tag.key)
+                .bind(&tag.value)
+                .execute(&mut *tx)
+                .await
+                .doing("writing tags")?;
+            }
+            let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM tags WHERE resource_arn = $1")
+                .bind(arn)
+                .fetch_one(&mut *tx)
+                .await
+                .doing("counting tags")?;
+            if count as usize > max {
+                return Err(ElbError::TooManyTags(format!(
+                    "The quota for the number of tags per resource ({max}) was exceeded for {arn}"
+                )));
+            }
+        }
+        tx.commit().await.doing("committing tags")?;
+        Ok(())
+    }
+
+    pub async fn remove_tags(&self, arns: &[String], keys: &[String]) -> Result<()> {
+        let mut tx = self.db.write().await?;
+        for arn in arns {
+            for key in keys {
+                sqlx::query("DELETE FROM tags WHERE resource_arn = $1 AND key = $2")
+                    .bind(arn)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await
+                    .doing("removing tags")?;
+            }
+        }
+        tx.commit().await.doing("committing removed tags")?;
+        Ok(())
+    }
+
+    /// A resource's tags by key.
+    pub async fn tags(&self, arn: &str) -> Result<Vec<Tag>> {
+        let rows = sqlx::query("SELECT key, value FROM tags WHERE resource_arn = $1 ORDER BY key")
+            .bind(arn)
+            .fetch_all(self.db.reader())
+            .await
+            .doing("reading tags")?;
+        rows.iter().map(|r| Ok(Tag { key: r.col("key")?, value: r.col("value")? })).collect()
+    }
+}
