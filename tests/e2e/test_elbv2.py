@@ -171,3 +171,128 @@ def test_the_aws_cli_speaks_to_it(aws_cli, server):
     failed = cli("describe-target-groups", "--names", "does-not-exist", check=False)
     assert failed.returncode != 0 and "TargetGroupNotFound" in failed.stderr
     cli("delete-load-balancer", "--load-balancer-arn", arn)
+
+
+def alb_with_group(elb, protocol="HTTP"):
+    lb_type = "application" if protocol == "HTTP" else "network"
+    lb = elb.create_load_balancer(Name=short("lst"), Type=lb_type)["LoadBalancers"][0]["LoadBalancerArn"]
+    tg = elb.create_target_group(Name=short("lst"), Protocol=protocol, Port=80, TargetType="ip")["TargetGroups"][0]
+    return lb, tg["TargetGroupArn"]
+
+
+def test_listeners_forward_and_refuse_what_does_not_fit(elb):
+    lb, tg = alb_with_group(elb)
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])["Listeners"][0]
+    arn = listener["ListenerArn"]
+    assert ":listener/app/" in arn and listener["Port"] == 80 and listener["Protocol"] == "HTTP"
+    action = listener["DefaultActions"][0]
+    assert action["TargetGroupArn"] == tg
+    assert action["ForwardConfig"]["TargetGroups"] == [{"TargetGroupArn": tg, "Weight": 1}]
+    assert elb.describe_listeners(LoadBalancerArn=lb)["Listeners"][0]["ListenerArn"] == arn
+    used = elb.describe_target_groups(LoadBalancerArn=lb)["TargetGroups"]
+    assert [t["TargetGroupArn"] for t in used] == [tg] and used[0]["LoadBalancerArns"] == [lb]
+
+    assert code(elb.create_listener, LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])[0] == "DuplicateListener"
+    assert code(elb.create_listener, LoadBalancerArn=lb, Protocol="TCP", Port=81, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])[0] == "IncompatibleProtocols"
+    assert code(elb.create_listener, LoadBalancerArn=lb, Protocol="HTTP", Port=82, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg + "0"}])[0] == "TargetGroupNotFound"
+    assert code(elb.delete_target_group, TargetGroupArn=tg)[0] == "ResourceInUse"
+    other = elb.create_load_balancer(Name=short("other"))["LoadBalancers"][0]["LoadBalancerArn"]
+    assert code(elb.create_listener, LoadBalancerArn=other, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])[0] == "TargetGroupAssociationLimit"
+
+    fixed = elb.modify_listener(ListenerArn=arn, Port=8080, DefaultActions=[{
+        "Type": "fixed-response",
+        "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain", "MessageBody": "nothing"}}])
+    listener = fixed["Listeners"][0]
+    assert listener["Port"] == 8080
+    assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+    elb.delete_target_group(TargetGroupArn=tg)  # no longer used
+
+    nlb, tcp = alb_with_group(elb, "TCP")
+    elb.create_listener(LoadBalancerArn=nlb, Protocol="TCP", Port=9000, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tcp}])
+    assert code(elb.create_listener, LoadBalancerArn=nlb, Protocol="TCP", Port=9001, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}])[0] == "InvalidLoadBalancerAction"
+
+    elb.delete_load_balancer(LoadBalancerArn=lb)
+    assert code(elb.describe_listeners, ListenerArns=[arn])[0] == "ListenerNotFound", "listeners go with their load balancer"
+    for arn in (other, nlb):
+        elb.delete_load_balancer(LoadBalancerArn=arn)
+    elb.delete_target_group(TargetGroupArn=tcp)
+
+
+def test_rules_with_conditions_priorities_and_weighted_forward(elb):
+    lb, blue = alb_with_group(elb)
+    green = elb.create_target_group(Name=short("green"), Protocol="HTTP", Port=80)["TargetGroups"][0]["TargetGroupArn"]
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "503"}}])["Listeners"][0]["ListenerArn"]
+    api = elb.create_rule(ListenerArn=listener, Priority=10, Conditions=[
+        {"Field": "host-header", "HostHeaderConfig": {"Values": ["api.example.com"]}},
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/v1/*"]}},
+    ], Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+        {"TargetGroupArn": blue, "Weight": 80}, {"TargetGroupArn": green, "Weight": 20}]}}])["Rules"][0]
+    assert api["Priority"] == "10" and api["IsDefault"] is False
+    assert {c["Field"] for c in api["Conditions"]} == {"host-header", "path-pattern"}
+    weights = {g["TargetGroupArn"]: g["Weight"] for g in api["Actions"][0]["ForwardConfig"]["TargetGroups"]}
+    assert weights == {blue: 80, green: 20}
+    old = elb.create_rule(ListenerArn=listener, Priority=20, Conditions=[
+        {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": "X-Old", "Values": ["1"]}},
+        {"Field": "query-string", "QueryStringConfig": {"Values": [{"Key": "v", "Value": "1"}]}},
+    ], Actions=[{"Type": "redirect", "RedirectConfig": {"Path": "/v1/#{path}", "StatusCode": "HTTP_301"}}])["Rules"][0]
+    assert code(elb.create_rule, ListenerArn=listener, Priority=10, Conditions=[
+        {"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": ["GET"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": blue}])[0] == "PriorityInUse"
+    assert code(elb.create_rule, ListenerArn=listener, Priority=30, Conditions=[
+        {"Field": "source-ip", "SourceIpConfig": {"Values": ["10.0.0.0/33"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": blue}])[0] == "ValidationError"
+
+    rules = elb.describe_rules(ListenerArn=listener)["Rules"]
+    assert [r["Priority"] for r in rules] == ["10", "20", "default"]
+    assert rules[-1]["IsDefault"] is True and rules[-1]["Actions"][0]["Type"] == "fixed-response"
+    swapped = elb.set_rule_priorities(RulePriorities=[
+        {"RuleArn": api["RuleArn"], "Priority": 20}, {"RuleArn": old["RuleArn"], "Priority": 10}])["Rules"]
+    assert {r["RuleArn"]: r["Priority"] for r in swapped} == {api["RuleArn"]: "20", old["RuleArn"]: "10"}
+    elb.modify_rule(RuleArn=old["RuleArn"], Conditions=[
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/old/*"]}}])
+    modified = elb.describe_rules(RuleArns=[old["RuleArn"]])["Rules"][0]
+    assert modified["Conditions"][0]["PathPatternConfig"]["Values"] == ["/old/*"]
+    default = rules[-1]["RuleArn"]
+    assert code(elb.delete_rule, RuleArn=default)[0] == "OperationNotPermitted"
+    elb.modify_rule(RuleArn=default, Actions=[{"Type": "forward", "TargetGroupArn": green}])
+    assert elb.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]["TargetGroupArn"] == green
+    elb.delete_rule(RuleArn=old["RuleArn"])
+    assert [r["Priority"] for r in elb.describe_rules(ListenerArn=listener)["Rules"]] == ["20", "default"]
+    elb.delete_load_balancer(LoadBalancerArn=lb)
+    for tg in (blue, green):
+        elb.delete_target_group(TargetGroupArn=tg)
+
+
+def test_targets_register_describe_and_drain(elb):
+    lb, tg = alb_with_group(elb)
+    elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": 8080}, {"Id": "127.0.0.2"}])
+    health = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert {(h["Target"]["Id"], h["Target"]["Port"]) for h in health} == {("127.0.0.1", 8080), ("127.0.0.2", 80)}
+    assert {h["TargetHealth"]["Reason"] for h in health} == {"Target.NotInUse"}, "no listener uses the group yet"
+    elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=80, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])
+    health = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+    assert {h["TargetHealth"]["State"] for h in health} == {"initial"}
+    elb.deregister_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.2"}])
+    states = {h["Target"]["Id"]: h["TargetHealth"] for h in elb.describe_target_health(TargetGroupArn=tg)[
+        "TargetHealthDescriptions"]}
+    assert states["127.0.0.2"]["State"] == "draining"
+    assert states["127.0.0.2"]["Reason"] == "Target.DeregistrationInProgress"
+    asked = elb.describe_target_health(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.9"}])["TargetHealthDescriptions"]
+    assert asked[0]["TargetHealth"]["Reason"] == "Target.NotRegistered"
+    assert code(elb.register_targets, TargetGroupArn=tg, Targets=[{"Id": "i-123"}])[0] == "InvalidTarget"
+    assert code(elb.deregister_targets, TargetGroupArn=tg, Targets=[{"Id": "127.0.0.9"}])[0] == "InvalidTarget"
+    instances = elb.create_target_group(Name=short("inst"), Protocol="HTTP", Port=80)["TargetGroups"][0]["TargetGroupArn"]
+    elb.register_targets(TargetGroupArn=instances, Targets=[{"Id": "i-0123456789abcdef0"}])
+    assert code(elb.register_targets, TargetGroupArn=instances, Targets=[{"Id": "10.0.0.1"}])[0] == "InvalidTarget"
+    elb.delete_load_balancer(LoadBalancerArn=lb)
+    for arn in (tg, instances):
+        elb.delete_target_group(TargetGroupArn=arn)

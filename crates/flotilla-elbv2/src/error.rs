@@ -28,6 +28,30 @@ pub enum ElbError {
     DuplicateTagKeys(String),
     #[error("{0}")]
     OperationNotPermitted(String),
+    #[error("{0}")]
+    TooManyTargetGroups(String),
+    #[error("{0}")]
+    InvalidAction(String),
+    #[error("{0}")]
+    TooManyActions(String),
+    #[error("{0}")]
+    IncompatibleProtocols(String),
+    #[error("{0}")]
+    TargetGroupAssociationLimit(String),
+    #[error("{0}")]
+    UnsupportedProtocol(String),
+    #[error("{0}")]
+    DuplicateListener(String),
+    #[error("{0}")]
+    ListenerNotFound(String),
+    #[error("{0}")]
+    RuleNotFound(String),
+    #[error("{0}")]
+    PriorityInUse(String),
+    #[error("{0}")]
+    InvalidTarget(String),
+    #[error("{0}")]
+    TooManyTargets(String),
     /// Another request changed the resource first.
     #[error("{0} was changed by another request; retry")]
     Conflict(String),
@@ -71,6 +95,18 @@ impl From<ElbError> for AwsError {
             ElbError::TooManyTags(_) => "TooManyTags",
             ElbError::DuplicateTagKeys(_) => "DuplicateTagKeys",
             ElbError::OperationNotPermitted(_) => "OperationNotPermitted",
+            ElbError::TooManyTargetGroups(_) => "TooManyTargetGroups",
+            ElbError::InvalidAction(_) => "InvalidLoadBalancerAction",
+            ElbError::TooManyActions(_) => "TooManyActions",
+            ElbError::IncompatibleProtocols(_) => "IncompatibleProtocols",
+            ElbError::TargetGroupAssociationLimit(_) => "TargetGroupAssociationLimit",
+            ElbError::UnsupportedProtocol(_) => "UnsupportedProtocol",
+            ElbError::DuplicateListener(_) => "DuplicateListener",
+            ElbError::ListenerNotFound(_) => "ListenerNotFound",
+            ElbError::RuleNotFound(_) => "RuleNotFound",
+            ElbError::PriorityInUse(_) => "PriorityInUse",
+            ElbError::InvalidTarget(_) => "InvalidTarget",
+            ElbError::TooManyTargets(_) => "TooManyTargets",
             ElbError::Conflict(_) => "Throttling",
             ElbError::Db(db) => {
                 tracing::error!(error = %db, "load balancing store failure");

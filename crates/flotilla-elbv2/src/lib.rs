@@ -1,18 +1,22 @@
 //! Elastic Load Balancing v2 on the AWS query protocol (`Action=…&Version=2015-12-01`,
 //! signing name `elasticloadbalancing`, XML answers): load balancers and target
-//! groups with their attributes and tags. Listeners, rules, targets and the data
-//! plane come next.
+//! groups with their attributes and tags, listeners and their rules (forward, weighted
+//! forward, fixed-response, redirect; host, path, header, method, query and source
+//! conditions), and registered targets. The data plane that serves traffic comes next.
 //!
 //! Every error code is chosen in [`error`]; the rules of names, health checks and
 //! attributes are in [`model`]; state lives in [`store::ElbStore`].
 
 pub mod error;
+mod listeners;
 mod load_balancers;
 pub mod model;
 mod params;
+mod rules;
 pub mod store;
 mod tags;
 mod target_groups;
+mod targets;
 
 use async_trait::async_trait;
 use axum::response::Response;
@@ -71,6 +75,22 @@ fn target_groups(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String
     arn_param(input, scope, &["TargetGroupArns"])
 }
 
+fn listener(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    arn_param(input, scope, &["ListenerArn"])
+}
+
+fn listeners(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    arn_param(input, scope, &["ListenerArns"])
+}
+
+fn rule(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    arn_param(input, scope, &["RuleArn"])
+}
+
+fn rules(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    arn_param(input, scope, &["RuleArns"])
+}
+
 fn resources(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
     arn_param(input, scope, &["ResourceArns"])
 }
@@ -94,6 +114,18 @@ static OPERATIONS: &[Operation] = &[
     op("DeleteTargetGroup", "elasticloadbalancing:DeleteTargetGroup", From(target_group)),
     op("DescribeTargetGroupAttributes", "elasticloadbalancing:DescribeTargetGroupAttributes", From(target_group)),
     op("ModifyTargetGroupAttributes", "elasticloadbalancing:ModifyTargetGroupAttributes", From(target_group)),
+    op("CreateListener", "elasticloadbalancing:CreateListener", From(load_balancer)),
+    op("DescribeListeners", "elasticloadbalancing:DescribeListeners", From(listeners)),
+    op("ModifyListener", "elasticloadbalancing:ModifyListener", From(listener)),
+    op("DeleteListener", "elasticloadbalancing:DeleteListener", From(listener)),
+    op("CreateRule", "elasticloadbalancing:CreateRule", From(listener)),
+    op("DescribeRules", "elasticloadbalancing:DescribeRules", From(rules)),
+    op("ModifyRule", "elasticloadbalancing:ModifyRule", From(rule)),
+    op("DeleteRule", "elasticloadbalancing:DeleteRule", From(rule)),
+    op("SetRulePriorities", "elasticloadbalancing:SetRulePriorities", Any),
+    op("RegisterTargets", "elasticloadbalancing:RegisterTargets", From(target_group)),
+    op("DeregisterTargets", "elasticloadbalancing:DeregisterTargets", From(target_group)),
+    op("DescribeTargetHealth", "elasticloadbalancing:DescribeTargetHealth", From(target_group)),
     op("AddTags", "elasticloadbalancing:AddTags", From(resources)),
     op("RemoveTags", "elasticloadbalancing:RemoveTags", From(resources)),
     op("DescribeTags", "elasticloadbalancing:DescribeTags", From(resources)),
@@ -127,6 +159,18 @@ impl ServiceModule for ElbService {
             "DeleteTargetGroup" => target_groups::delete(self, &q).await?,
             "DescribeTargetGroupAttributes" => target_groups::describe_attributes(self, &q).await?,
             "ModifyTargetGroupAttributes" => target_groups::modify_attributes_of(self, &q).await?,
+            "CreateListener" => listeners::create(self, &q).await?,
+            "DescribeListeners" => listeners::describe(self, &q).await?,
+            "ModifyListener" => listeners::modify(self, &q).await?,
+            "DeleteListener" => listeners::delete(self, &q).await?,
+            "CreateRule" => rules::create(self, &q).await?,
+            "DescribeRules" => rules::describe(self, &q).await?,
+            "ModifyRule" => rules::modify(self, &q).await?,
+            "DeleteRule" => rules::delete(self, &q).await?,
+            "SetRulePriorities" => rules::set_priorities(self, &q).await?,
+            "RegisterTargets" => targets::register(self, &q).await?,
+            "DeregisterTargets" => targets::deregister(self, &q).await?,
+            "DescribeTargetHealth" => targets::describe_health(self, &q).await?,
             "AddTags" => tags::add(self, &q).await?,
             "RemoveTags" => tags::remove(self, &q).await?,
             "DescribeTags" => tags::describe(self, &q).await?,

@@ -192,6 +192,10 @@ pub(crate) async fn delete(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
             "Load balancer '{arn}' cannot be deleted because deletion protection is enabled"
         )));
     }
+    let listeners: Vec<crate::model::Listener> = svc.store.children(arn).await?;
+    for listener in listeners {
+        crate::listeners::delete_listener(svc, &listener.arn).await?;
+    }
     svc.store.delete::<LoadBalancer>(arn).await?;
     Ok(Answer::empty())
 }

@@ -148,6 +148,8 @@ pub struct TargetGroup {
     pub vpc_id: Option<String>,
     pub health_check: HealthCheck,
     pub attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    pub targets: Vec<RegisteredTarget>,
     pub created_at: Timestamp,
     pub version: i64,
 }
@@ -358,3 +360,142 @@ fn check_matcher(m: &str) -> Result<(), ElbError> {
 
 #[cfg(test)]
 mod tests;
+
+/// A target group a forward action sends to, with its weight (0 to 999).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeightedTargetGroup {
+    pub target_group_arn: String,
+    pub weight: i64,
+}
+
+/// What a listener or rule does with a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type")]
+pub enum ActionKind {
+    /// Forward to one or more target groups, by weight; stickiness across them.
+    Forward {
+        target_groups: Vec<WeightedTargetGroup>,
+        stickiness_seconds: Option<i64>,
+    },
+    FixedResponse {
+        status_code: String,
+        content_type: Option<String>,
+        message_body: Option<String>,
+    },
+    /// `#{protocol}`, `#{host}`, `#{port}`, `#{path}` and `#{query}` keep the request's.
+    Redirect {
+        protocol: String,
+        host: String,
+        port: String,
+        path: String,
+        query: String,
+        status_code: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<i64>,
+    pub kind: ActionKind,
+    /// Set when the action was given as a plain `TargetGroupArn` (echoed back so).
+    #[serde(default)]
+    pub plain_target_group: bool,
+}
+
+impl Action {
+    /// The target groups it forwards to.
+    pub fn target_groups(&self) -> Vec<&str> {
+        match &self.kind {
+            ActionKind::Forward { target_groups, .. } => {
+                target_groups.iter().map(|t| t.target_group_arn.as_str()).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A listener: a port on its load balancer and what requests to it get by default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listener {
+    pub arn: String,
+    pub load_balancer_arn: String,
+    pub port: i64,
+    pub protocol: Protocol,
+    pub default_actions: Vec<Action>,
+    pub created_at: Timestamp,
+    pub version: i64,
+}
+
+/// One condition of a rule; every condition of a rule must match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "field")]
+pub enum Condition {
+    /// Host names with `*` and `?` wildcards, case-insensitive.
+    HostHeader {
+        values: Vec<String>,
+    },
+    /// Paths with `*` and `?` wildcards, case-sensitive.
+    PathPattern {
+        values: Vec<String>,
+    },
+    HttpHeader {
+        name: String,
+        values: Vec<String>,
+    },
+    HttpRequestMethod {
+        values: Vec<String>,
+    },
+    /// `key=value` pairs (a missing key matches any key), wildcards in both.
+    QueryString {
+        values: Vec<(Option<String>, String)>,
+    },
+    /// CIDR blocks.
+    SourceIp {
+        values: Vec<String>,
+    },
+}
+
+impl Condition {
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::HostHeader { .. } => "host-header",
+            Self::PathPattern { .. } => "path-pattern",
+            Self::HttpHeader { .. } => "http-header",
+            Self::HttpRequestMethod { .. } => "http-request-method",
+            Self::QueryString { .. } => "query-string",
+            Self::SourceIp { .. } => "source-ip",
+        }
+    }
+}
+
+/// A listener rule; the default rule (no priority) holds the listener's default actions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    pub arn: String,
+    pub listener_arn: String,
+    pub priority: i64,
+    pub conditions: Vec<Condition>,
+    pub actions: Vec<Action>,
+    pub created_at: Timestamp,
+    pub version: i64,
+}
+
+/// A target registered in a target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredTarget {
+    /// An instance id (`i-…`) or an IPv4 address.
+    pub id: String,
+    pub port: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
+    pub registered_at: Timestamp,
+    /// Set while it drains after DeregisterTargets; gone once the delay is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deregistering_since: Option<Timestamp>,
+}

@@ -69,3 +69,65 @@ pub(crate) fn page(q: &QueryRequest) -> Result<(Option<String>, usize)> {
     };
     Ok((after, size))
 }
+
+/// The parameters under one prefix of a nested structure (`Actions.member.2.` →
+/// `Type`, `ForwardConfig.TargetGroups.member.1.Weight`, …), read like a request.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Params {
+    params: Vec<(String, String)>,
+}
+
+impl Params {
+    pub(crate) fn of(q: &QueryRequest) -> Self {
+        Self { params: q.params().to_vec() }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    pub(crate) fn required(&self, name: &str, whole: &str) -> Result<&str> {
+        self.get(name).ok_or_else(|| ElbError::validation(format!("{whole}.{name} is required")))
+    }
+
+    pub(crate) fn integer(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                _ => Err(ElbError::validation(format!("{name} must be an integer from {min} to {max}, not '{v}'"))),
+            },
+        }
+    }
+
+    /// The structure under `name` (`name.` prefix), possibly empty.
+    pub(crate) fn nested(&self, name: &str) -> Params {
+        let prefix = format!("{name}.");
+        Params {
+            params: self
+                .params
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.to_string(), v.clone())))
+                .collect(),
+        }
+    }
+
+    /// The members of list `name`: structures in index order.
+    pub(crate) fn members(&self, name: &str) -> Result<Vec<Params>> {
+        let prefix = format!("{name}.member.");
+        let mut by_index: BTreeMap<u32, Vec<(String, String)>> = BTreeMap::new();
+        for (k, v) in &self.params {
+            let Some(rest) = k.strip_prefix(&prefix) else { continue };
+            let (index, field) = rest.split_once('.').unwrap_or((rest, ""));
+            let index: u32 =
+                index.parse().map_err(|_| ElbError::validation(format!("{name}: '{k}' is not a list member")))?;
+            by_index.entry(index).or_default().push((field.to_string(), v.clone()));
+        }
+        Ok(by_index.into_values().map(|params| Params { params }).collect())
+    }
+
+    /// The string members of list `name`.
+    pub(crate) fn strings(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self.members(name)?.into_iter().filter_map(|m| m.get("").map(str::to_string)).collect())
+    }
+}

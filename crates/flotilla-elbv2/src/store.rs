@@ -3,7 +3,7 @@
 //! unique names and optimistic versions, and their tags.
 
 use crate::error::{ElbError, Result};
-use crate::model::{LoadBalancer, TargetGroup};
+use crate::model::{Listener, LoadBalancer, Rule, TargetGroup};
 use flotilla_core::tag::Tag;
 use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation};
 use serde::Serialize;
@@ -23,7 +23,12 @@ pub trait Document: Serialize + DeserializeOwned + Send + Sync {
     /// What it is, for messages.
     const WHAT: &'static str;
     fn arn(&self) -> &str;
-    fn name(&self) -> &str;
+    /// Unique within its kind (a name, or what must not repeat, e.g. a listener's port).
+    fn key(&self) -> String;
+    /// What it belongs to (a listener's load balancer, a rule's listener), if anything.
+    fn parent(&self) -> &str {
+        ""
+    }
     fn created_at(&self) -> i64;
     fn version(&self) -> i64;
     fn set_version(&mut self, version: i64);
@@ -35,8 +40,8 @@ impl Document for LoadBalancer {
     fn arn(&self) -> &str {
         &self.arn
     }
-    fn name(&self) -> &str {
-        &self.name
+    fn key(&self) -> String {
+        self.name.clone()
     }
     fn created_at(&self) -> i64 {
         self.created_at.0
@@ -55,8 +60,54 @@ impl Document for TargetGroup {
     fn arn(&self) -> &str {
         &self.arn
     }
-    fn name(&self) -> &str {
-        &self.name
+    fn key(&self) -> String {
+        self.name.clone()
+    }
+    fn created_at(&self) -> i64 {
+        self.created_at.0
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+impl Document for Listener {
+    const TABLE: &'static str = "listeners";
+    const WHAT: &'static str = "listener";
+    fn arn(&self) -> &str {
+        &self.arn
+    }
+    fn key(&self) -> String {
+        format!("{}|{}", self.load_balancer_arn, self.port)
+    }
+    fn parent(&self) -> &str {
+        &self.load_balancer_arn
+    }
+    fn created_at(&self) -> i64 {
+        self.created_at.0
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+impl Document for Rule {
+    const TABLE: &'static str = "rules";
+    const WHAT: &'static str = "rule";
+    fn arn(&self) -> &str {
+        &self.arn
+    }
+    fn key(&self) -> String {
+        format!("{}|{}", self.listener_arn, self.priority)
+    }
+    fn parent(&self) -> &str {
+        &self.listener_arn
     }
     fn created_at(&self) -> i64 {
         self.created_at.0
@@ -93,12 +144,13 @@ impl ElbStore {
         self.db.close().await;
     }
 
-    /// Stores a new document with its tags, unless its name is taken (`false`).
+    /// Stores a new document with its tags, unless its key is taken (`false`).
     pub async fn create<T: Document>(&self, doc: &T, tags: &[Tag]) -> Result<bool> {
         let mut tx = self.db.write().await?;
-        self.db.lock(&mut tx, &format!("{} name {}", T::TABLE, doc.name())).await?;
+        let key = doc.key();
+        self.db.lock(&mut tx, &format!("{} key {key}", T::TABLE)).await?;
         let taken: Option<String> = sqlx::query_scalar(&format!("SELECT arn FROM {} WHERE name = $1", T::TABLE))
-            .bind(doc.name())
+            .bind(&key)
             .fetch_optional(&mut *tx)
             .await
             .doing(format!("reading a {}", T::WHAT))?;
@@ -106,11 +158,12 @@ impl ElbStore {
             return Ok(false);
         }
         sqlx::query(&format!(
-            "INSERT INTO {} (arn, name, created_at, body, version) VALUES ($1, $2, $3, $4, 1)",
+            "INSERT INTO {} (arn, name, parent, created_at, body, version) VALUES ($1, $2, $3, $4, $5, 1)",
             T::TABLE
         ))
         .bind(doc.arn())
-        .bind(doc.name())
+        .bind(&key)
+        .bind(doc.parent())
         .bind(doc.created_at())
         .bind(serde_json::to_string(doc).map_err(|e| DbError::corrupt(T::WHAT, e))?)
         .execute(&mut *tx)
@@ -163,23 +216,66 @@ impl ElbStore {
     }
 
     /// Stores `doc` if its version is still the stored one; returns it with the next.
+    /// A key another document holds is a [`ElbError::Conflict`] too.
     pub async fn update<T: Document + Clone>(&self, doc: &T) -> Result<T> {
-        let mut next = doc.clone();
-        next.set_version(doc.version() + 1);
-        let changed =
-            sqlx::query(&format!("UPDATE {} SET body = $1, version = $2 WHERE arn = $3 AND version = $4", T::TABLE))
-                .bind(serde_json::to_string(&next).map_err(|e| DbError::corrupt(T::WHAT, e))?)
-                .bind(next.version())
+        Ok(self.update_all(std::slice::from_ref(doc)).await?.remove(0))
+    }
+
+    /// Stores every one of `docs` in one transaction, each only if its version is
+    /// still the stored one, and their keys may move among them (rules swapping
+    /// priorities); otherwise nothing is stored.
+    pub async fn update_all<T: Document + Clone>(&self, docs: &[T]) -> Result<Vec<T>> {
+        let mut tx = self.db.write().await?;
+        self.db.lock(&mut tx, &format!("{} keys", T::TABLE)).await?;
+        // Free the keys first (the ARN is unique), so keys can move among the documents.
+        for doc in docs {
+            let changed = sqlx::query(&format!("UPDATE {} SET name = arn WHERE arn = $1 AND version = $2", T::TABLE))
                 .bind(doc.arn())
                 .bind(doc.version())
-                .execute(self.db.writer())
+                .execute(&mut *tx)
                 .await
                 .doing(format!("updating a {}", T::WHAT))?
                 .rows_affected();
-        if changed == 0 {
-            return Err(ElbError::Conflict(format!("{} {}", T::WHAT, doc.name())));
+            if changed == 0 {
+                return Err(ElbError::Conflict(format!("{} {}", T::WHAT, doc.arn())));
+            }
         }
-        Ok(next)
+        let mut stored = Vec::new();
+        for doc in docs {
+            let key = doc.key();
+            let holder: Option<String> = sqlx::query_scalar(&format!("SELECT arn FROM {} WHERE name = $1", T::TABLE))
+                .bind(&key)
+                .fetch_optional(&mut *tx)
+                .await
+                .doing(format!("reading a {}", T::WHAT))?;
+            if holder.is_some_and(|a| a != doc.arn()) {
+                return Err(ElbError::Conflict(format!("the key {key} of a {}", T::WHAT)));
+            }
+            let mut next = doc.clone();
+            next.set_version(doc.version() + 1);
+            sqlx::query(&format!("UPDATE {} SET name = $1, body = $2, version = $3 WHERE arn = $4", T::TABLE))
+                .bind(&key)
+                .bind(serde_json::to_string(&next).map_err(|e| DbError::corrupt(T::WHAT, e))?)
+                .bind(next.version())
+                .bind(doc.arn())
+                .execute(&mut *tx)
+                .await
+                .doing(format!("updating a {}", T::WHAT))?;
+            stored.push(next);
+        }
+        tx.commit().await.doing(format!("committing {} changes", T::WHAT))?;
+        Ok(stored)
+    }
+
+    /// The documents under `parent`, oldest first.
+    pub async fn children<T: Document>(&self, parent: &str) -> Result<Vec<T>> {
+        let rows =
+            sqlx::query(&format!("SELECT body, version FROM {} WHERE parent = $1 ORDER BY created_at, arn", T::TABLE))
+                .bind(parent)
+                .fetch_all(self.db.reader())
+                .await
+                .doing(format!("listing {}s", T::WHAT))?;
+        rows.iter().map(from_row).collect()
     }
 
     /// Removes a document and its tags; `false` when there was none.

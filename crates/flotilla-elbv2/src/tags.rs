@@ -2,7 +2,7 @@
 
 use crate::error::{ElbError, Result};
 use crate::load_balancers::members;
-use crate::model::{LoadBalancer, TargetGroup};
+use crate::model::{Listener, LoadBalancer, Rule, TargetGroup};
 use crate::params::pairs;
 use crate::{Answer, ElbService};
 use flotilla_core::tag::{MAX_TAGS_PER_RESOURCE, Tag, TagError, validate_tags};
@@ -32,6 +32,14 @@ async fn existing(svc: &ElbService, arns: &[String]) -> Result<()> {
         if arn.contains(":targetgroup/") {
             if svc.store.get::<TargetGroup>(arn).await?.is_none() {
                 return Err(ElbError::TargetGroupNotFound(format!("Target group '{arn}' not found")));
+            }
+        } else if arn.contains(":listener-rule/") {
+            if svc.store.get::<Rule>(arn).await?.is_none() {
+                return Err(ElbError::RuleNotFound(format!("Rule '{arn}' not found")));
+            }
+        } else if arn.contains(":listener/") {
+            if svc.store.get::<Listener>(arn).await?.is_none() {
+                return Err(ElbError::ListenerNotFound(format!("Listener '{arn}' not found")));
             }
         } else if svc.store.get::<LoadBalancer>(arn).await?.is_none() {
             return Err(ElbError::LoadBalancerNotFound(format!("Load balancer '{arn}' not found")));

@@ -2,7 +2,8 @@
 //! their attributes.
 
 use crate::error::{ElbError, Result};
-use crate::load_balancers::{self, members, write_attributes};
+use crate::listeners::load_balancers_of;
+use crate::load_balancers::{self, members, string_members, write_attributes};
 use crate::model::{
     HealthCheck, Protocol, TargetGroup, TargetType, check_health_check, check_name, default_health_check,
     default_target_group_attributes, modify_attributes,
@@ -15,7 +16,7 @@ use flotilla_protocol::{QueryRequest, XmlWriter};
 
 const UPDATE_ATTEMPTS: usize = 8;
 
-fn write_target_group(w: &mut XmlWriter, tg: &TargetGroup) {
+fn write_target_group(w: &mut XmlWriter, (tg, lbs): &(TargetGroup, Vec<String>)) {
     let h = &tg.health_check;
     w.element("TargetGroupArn", &tg.arn)
         .element("TargetGroupName", &tg.name)
@@ -37,7 +38,7 @@ fn write_target_group(w: &mut XmlWriter, tg: &TargetGroup) {
     if let Some(m) = &h.matcher {
         w.open("Matcher").element("HttpCode", m).close();
     }
-    w.open("LoadBalancerArns").close();
+    string_members(w, "LoadBalancerArns", lbs);
     w.element("TargetType", tg.target_type.as_str());
     if let Some(v) = &tg.protocol_version {
         w.element("ProtocolVersion", v);
@@ -45,7 +46,17 @@ fn write_target_group(w: &mut XmlWriter, tg: &TargetGroup) {
     w.element("IpAddressType", "ipv4");
 }
 
-fn answer_target_groups(tgs: Vec<TargetGroup>, next: Option<String>) -> Answer {
+/// The target groups with the load balancers that use each.
+async fn with_load_balancers(svc: &ElbService, tgs: Vec<TargetGroup>) -> Result<Vec<(TargetGroup, Vec<String>)>> {
+    let mut out = Vec::new();
+    for tg in tgs {
+        let lbs = load_balancers_of(svc, &tg.arn).await?;
+        out.push((tg, lbs));
+    }
+    Ok(out)
+}
+
+fn answer_target_groups(tgs: Vec<(TargetGroup, Vec<String>)>, next: Option<String>) -> Answer {
     Answer::new(move |w| {
         members(w, "TargetGroups", &tgs, write_target_group);
         if let Some(m) = &next {
@@ -143,11 +154,12 @@ pub(crate) async fn create(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
         vpc_id: q.get("VpcId").map(str::to_string),
         health_check: health_check(q, default_health_check(protocol))?,
         attributes: default_target_group_attributes(protocol),
+        targets: Vec::new(),
         created_at: Timestamp::now(),
         version: 1,
     };
     if svc.store.create(&tg, &tags).await? {
-        return Ok(answer_target_groups(vec![tg], None));
+        return Ok(answer_target_groups(vec![(tg, Vec::new())], None));
     }
     // CreateTargetGroup is idempotent for the same settings.
     match svc.store.named::<TargetGroup>(name).await? {
@@ -155,7 +167,7 @@ pub(crate) async fn create(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
             if (existing.protocol, existing.port, existing.target_type, &existing.health_check)
                 == (tg.protocol, tg.port, tg.target_type, &tg.health_check) =>
         {
-            Ok(answer_target_groups(vec![existing], None))
+            Ok(answer_target_groups(with_load_balancers(svc, vec![existing]).await?, None))
         }
         _ => Err(ElbError::DuplicateTargetGroupName(format!(
             "A target group with the same name '{name}' exists, but with different settings"
@@ -173,9 +185,23 @@ pub(crate) async fn describe(svc: &ElbService, q: &QueryRequest) -> Result<Answe
     }
     let (after, size) = page(q)?;
     if let Some(lb) = lb {
-        // Target groups reach a load balancer through its listeners, which come next.
         load_balancers::find(svc, lb).await?;
-        return Ok(answer_target_groups(Vec::new(), None));
+        let mut used = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let batch = svc.store.list::<TargetGroup>(after.as_deref(), 500).await?;
+            let full = batch.len() == 500;
+            after = batch.last().map(|t| t.name.clone());
+            for (tg, lbs) in with_load_balancers(svc, batch).await? {
+                if lbs.iter().any(|l| l == lb) {
+                    used.push((tg, lbs));
+                }
+            }
+            if !full {
+                break;
+            }
+        }
+        return Ok(answer_target_groups(used, None));
     }
     if !arns.is_empty() || !names.is_empty() {
         let mut found = Vec::new();
@@ -187,7 +213,7 @@ pub(crate) async fn describe(svc: &ElbService, q: &QueryRequest) -> Result<Answe
         }
         let found: Option<Vec<TargetGroup>> = found.into_iter().collect();
         let found = found.ok_or_else(|| ElbError::TargetGroupNotFound("One or more target groups not found".into()))?;
-        return Ok(answer_target_groups(found, None));
+        return Ok(answer_target_groups(with_load_balancers(svc, found).await?, None));
     }
     let mut tgs = svc.store.list::<TargetGroup>(after.as_deref(), size as i64 + 1).await?;
     let next = if tgs.len() > size {
@@ -196,7 +222,7 @@ pub(crate) async fn describe(svc: &ElbService, q: &QueryRequest) -> Result<Answe
     } else {
         None
     };
-    Ok(answer_target_groups(tgs, next))
+    Ok(answer_target_groups(with_load_balancers(svc, tgs).await?, next))
 }
 
 /// Reads, changes and stores a target group, redoing the change on the fresh state
@@ -222,11 +248,17 @@ pub(crate) async fn modify(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
         Ok(())
     })
     .await?;
-    Ok(answer_target_groups(vec![stored], None))
+    Ok(answer_target_groups(with_load_balancers(svc, vec![stored]).await?, None))
 }
 
 pub(crate) async fn delete(svc: &ElbService, q: &QueryRequest) -> Result<Answer> {
     let arn = required(q, "TargetGroupArn")?;
+    let used_by = load_balancers_of(svc, arn).await?;
+    if let Some(lb) = used_by.first() {
+        return Err(ElbError::ResourceInUse(format!(
+            "Target group '{arn}' is currently in use by a listener or a rule of '{lb}'"
+        )));
+    }
     svc.store.delete::<TargetGroup>(arn).await?;
     Ok(Answer::empty())
 }

@@ -6,7 +6,7 @@ use flotilla_core::time::Timestamp;
 use flotilla_db::testing::backends;
 use flotilla_elbv2::error::ElbError;
 use flotilla_elbv2::model::{
-    LoadBalancer, LoadBalancerType, Protocol, TargetGroup, TargetType, default_health_check,
+    LoadBalancer, LoadBalancerType, Protocol, Rule, TargetGroup, TargetType, default_health_check,
     default_load_balancer_attributes, default_target_group_attributes,
 };
 use flotilla_elbv2::store::ElbStore;
@@ -38,6 +38,7 @@ fn tg(name: &str) -> TargetGroup {
         vpc_id: None,
         health_check: default_health_check(Protocol::Http),
         attributes: default_target_group_attributes(Protocol::Http),
+        targets: Vec::new(),
         created_at: Timestamp(1),
         version: 1,
     }
@@ -95,6 +96,46 @@ async fn a_tagging_past_the_limit_changes_nothing() {
         assert_eq!(store.tags(&a).await.unwrap(), vec![tag("x", "1"), tag("y", "2")], "{}: rolled back", b.label);
         store.remove_tags(std::slice::from_ref(&a), &["x".into()]).await.unwrap();
         assert_eq!(store.tags(&a).await.unwrap(), vec![tag("y", "2")]);
+        store.close().await;
+    }
+}
+
+fn rule(id: &str, priority: i64) -> Rule {
+    Rule {
+        arn: format!("arn:aws:elasticloadbalancing:us-east-1:000000000000:listener-rule/app/lb/1/2/{id}"),
+        listener_arn: "L".into(),
+        priority,
+        conditions: Vec::new(),
+        actions: Vec::new(),
+        created_at: Timestamp(priority),
+        version: 1,
+    }
+}
+
+#[tokio::test]
+async fn keys_can_move_among_documents_in_one_transaction() {
+    for b in backends() {
+        let store = ElbStore::open(&b.location).await.unwrap();
+        assert!(store.create(&rule("a", 1), &[]).await.unwrap());
+        assert!(store.create(&rule("b", 2), &[]).await.unwrap());
+        assert!(!store.create(&rule("c", 2), &[]).await.unwrap(), "{}: priority 2 is taken", b.label);
+        let mut listed: Vec<Rule> = store.children("L").await.unwrap();
+        assert_eq!(listed.len(), 2, "{}", b.label);
+        listed[0].priority = 2;
+        listed[1].priority = 1;
+        let swapped = store.update_all(&listed).await.unwrap();
+        assert_eq!(swapped.iter().map(|r| r.version).collect::<Vec<_>>(), vec![2, 2]);
+        // A stale one among them stores none of them.
+        let mut stale = listed.clone();
+        stale[0].priority = 7;
+        assert!(matches!(store.update_all(&stale).await, Err(ElbError::Conflict(_))), "{}", b.label);
+        let now: Vec<(String, i64)> =
+            store.children::<Rule>("L").await.unwrap().into_iter().map(|r| (r.arn, r.priority)).collect();
+        assert_eq!(now.iter().map(|(_, p)| *p).collect::<Vec<_>>(), vec![2, 1], "{}", b.label);
+        // A key another document holds is refused.
+        let mut clash = store.children::<Rule>("L").await.unwrap().remove(0);
+        clash.priority = 1;
+        assert!(matches!(store.update(&clash).await, Err(ElbError::Conflict(_))), "{}", b.label);
         store.close().await;
     }
 }
