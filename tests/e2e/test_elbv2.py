@@ -296,3 +296,161 @@ def test_targets_register_describe_and_drain(elb):
     elb.delete_load_balancer(LoadBalancerArn=lb)
     for arn in (tg, instances):
         elb.delete_target_group(TargetGroupArn=arn)
+
+
+# The data plane ------------------------------------------------------------------------
+
+import http.server
+import socketserver
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+
+from conftest import wait_for
+
+
+class Backend:
+    """A small HTTP target on 127.0.0.1 that answers with its name (and 500 on /fail
+    once told to fail its health checks)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failing = False
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                status = 500 if (outer.failing and self.path == "/health") else 200
+                body = f"{outer.name} {self.headers.get('X-Forwarded-For', '')}".encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def get(url, host=None, timeout=10):
+    req = urllib.request.Request(url, headers={"Host": host} if host else {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read().decode(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(), e.headers
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_an_alb_routes_balances_and_health_checks_real_traffic(elb):
+    backends = [Backend("blue-a"), Backend("blue-b"), Backend("green")]
+    try:
+        lb = elb.create_load_balancer(Name=short("dp"))["LoadBalancers"][0]["LoadBalancerArn"]
+        address = wait_for("the load balancer's address", lambda: (
+            elb.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["AvailabilityZones"][0]
+            .get("LoadBalancerAddresses", [{}])[0].get("IpAddress")), 30)
+        assert address.startswith("127.")
+
+        def group(name, members):
+            tg = elb.create_target_group(Name=short(name), Protocol="HTTP", Port=80, TargetType="ip",
+                                         HealthCheckPath="/health", HealthCheckIntervalSeconds=5,
+                                         HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2,
+                                         UnhealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+            elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": b.port} for b in members])
+            return tg
+
+        blue = group("blue", backends[:2])
+        green = group("green", backends[2:])
+        listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=8000, DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": blue}])["Listeners"][0]["ListenerArn"]
+        elb.create_rule(ListenerArn=listener, Priority=1, Conditions=[
+            {"Field": "host-header", "HostHeaderConfig": {"Values": ["fixed.example.com"]}}],
+            Actions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                "StatusCode": "418", "ContentType": "text/plain", "MessageBody": "teapot"}}])
+        elb.create_rule(ListenerArn=listener, Priority=2, Conditions=[
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/old/*"]}}],
+            Actions=[{"Type": "redirect", "RedirectConfig": {"Path": "/new/#{path}", "StatusCode": "HTTP_301"}}])
+        elb.create_rule(ListenerArn=listener, Priority=3, Conditions=[
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": ["/split*"]}}],
+            Actions=[{"Type": "forward", "ForwardConfig": {"TargetGroups": [
+                {"TargetGroupArn": blue, "Weight": 80}, {"TargetGroupArn": green, "Weight": 20}]}}])
+
+        def states(tg):
+            return {h["Target"]["Port"]: h["TargetHealth"]["State"]
+                    for h in elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]}
+
+        wait_for("every target healthy", lambda: set(states(blue).values()) == {"healthy"}
+                 and set(states(green).values()) == {"healthy"}, 60)
+        url = f"http://{address}:8000"
+
+        seen = Counter(get(f"{url}/")[1].split()[0] for _ in range(40))
+        assert set(seen) == {"blue-a", "blue-b"}, seen
+        assert abs(seen["blue-a"] - seen["blue-b"]) <= 2, f"round robin: {seen}"
+        status, body, _ = get(f"{url}/")
+        assert body.split()[1] == "127.0.0.1", "X-Forwarded-For carries the client"
+
+        status, body, headers = get(f"{url}/", host="fixed.example.com")
+        assert (status, body, headers.get("Content-Type")) == (418, "teapot", "text/plain")
+        opener = urllib.request.build_opener(NoRedirect)
+        try:
+            opener.open(f"{url}/old/page?x=1", timeout=10)
+            raise AssertionError("no redirect")
+        except urllib.error.HTTPError as e:
+            assert e.code == 301 and e.headers["Location"] == f"http://{address}:8000/new/old/page?x=1"
+
+        split = Counter("green" if get(f"{url}/split")[1].startswith("green") else "blue" for _ in range(1000))
+        share = split["blue"] / 1000
+        print(f"FIGURE weighted-forward-80-20-blue-share={share:.3f}")
+        assert 0.75 <= share <= 0.85, split
+
+        # A target failing its health checks gets no more requests.
+        backends[0].failing = True
+        wait_for("blue-a unhealthy", lambda: states(blue)[backends[0].port] == "unhealthy", 60)
+        reason = next(h["TargetHealth"] for h in elb.describe_target_health(TargetGroupArn=blue)[
+            "TargetHealthDescriptions"] if h["Target"]["Port"] == backends[0].port)
+        assert reason["Reason"] == "Target.ResponseCodeMismatch", reason
+        assert {get(f"{url}/")[1].split()[0] for _ in range(20)} == {"blue-b"}
+        # Every target unhealthy: the load balancer fails open.
+        backends[1].failing = True
+        wait_for("blue-b unhealthy", lambda: states(blue)[backends[1].port] == "unhealthy", 60)
+        assert {get(f"{url}/")[1].split()[0] for _ in range(20)} == {"blue-a", "blue-b"}
+        backends[0].failing = backends[1].failing = False
+        wait_for("blue healthy again", lambda: set(states(blue).values()) == {"healthy"}, 60)
+
+        # A target that refuses connections: 502 while it is the only one.
+        elb.modify_listener(ListenerArn=listener, DefaultActions=[{"Type": "forward", "TargetGroupArn": green}])
+        backends[2].close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and get(f"{url}/")[0] != 502:
+            time.sleep(0.2)
+        assert get(f"{url}/")[0] == 502
+
+        elb.delete_load_balancer(LoadBalancerArn=lb)
+        def refused():
+            try:
+                urllib.request.urlopen(f"{url}/", timeout=2)
+                return False
+            except (urllib.error.URLError, ConnectionError, OSError):
+                return True
+        wait_for("the listener to stop", refused, 30)
+        for tg in (blue, green):
+            elb.delete_target_group(TargetGroupArn=tg)
+    finally:
+        for b in backends[:2]:
+            b.close()

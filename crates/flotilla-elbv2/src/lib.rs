@@ -7,6 +7,7 @@
 //! Every error code is chosen in [`error`]; the rules of names, health checks and
 //! attributes are in [`model`]; state lives in [`store::ElbStore`].
 
+pub mod dataplane;
 pub mod error;
 mod listeners;
 mod load_balancers;
@@ -37,11 +38,18 @@ pub const XMLNS: &str = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-0
 pub struct ElbService {
     store: ElbStore,
     account: AccountContext,
+    data_plane: std::sync::Arc<dataplane::DataPlane>,
 }
 
 impl ElbService {
     pub fn new(store: ElbStore, account: AccountContext) -> Self {
-        Self { store, account }
+        Self::with_pool(store, account, dataplane::AddressPool::default())
+    }
+
+    /// The service, its load balancers taking addresses from `pool`.
+    pub fn with_pool(store: ElbStore, account: AccountContext, pool: dataplane::AddressPool) -> Self {
+        let data_plane = std::sync::Arc::new(dataplane::DataPlane::new(store.clone(), pool));
+        Self { store, account, data_plane }
     }
 
     /// Opens the store at `location`.
@@ -184,7 +192,12 @@ impl ServiceModule for ElbService {
         Ok(flotilla_protocol::query_response(operation, XMLNS, &caller.request_id, |w| out.write(w)))
     }
 
+    fn controllers(&self) -> Vec<std::sync::Arc<dyn flotilla_protocol::Controller>> {
+        vec![self.data_plane.clone()]
+    }
+
     async fn close(&self) {
+        self.data_plane.stop_all();
         self.store.close().await;
     }
 }

@@ -55,8 +55,18 @@ fn write_load_balancer(w: &mut XmlWriter, lb: &LoadBalancer) {
         .element("Scheme", &lb.scheme);
     w.open("State").element("Code", "active").close();
     w.element("Type", lb.kind.as_str());
-    members(w, "AvailabilityZones", &lb.subnets, |w, subnet| {
-        w.element("SubnetId", subnet);
+    let zones: Vec<Option<&String>> =
+        if lb.subnets.is_empty() { vec![None] } else { lb.subnets.iter().map(Some).collect() };
+    members(w, "AvailabilityZones", &zones, |w, subnet| {
+        w.element("ZoneName", "local");
+        if let Some(subnet) = subnet {
+            w.element("SubnetId", subnet);
+        }
+        if let Some(address) = &lb.address {
+            w.open("LoadBalancerAddresses");
+            w.open("member").element("IpAddress", address).close();
+            w.close();
+        }
     });
     string_members(w, "SecurityGroups", &lb.security_groups);
     w.element("IpAddressType", &lb.ip_address_type);
@@ -118,6 +128,7 @@ pub(crate) async fn create(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
         security_groups: q.list("SecurityGroups").into_iter().map(str::to_string).collect(),
         subnets,
         attributes: default_load_balancer_attributes(kind),
+        address: None,
         created_at: Timestamp::now(),
         version: 1,
     };

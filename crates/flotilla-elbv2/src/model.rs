@@ -56,6 +56,9 @@ pub struct LoadBalancer {
     #[serde(default)]
     pub subnets: Vec<String>,
     pub attributes: BTreeMap<String, String>,
+    /// The address its listeners listen on, once the data plane gave it one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
     pub created_at: Timestamp,
     pub version: i64,
 }

@@ -355,3 +355,71 @@ impl ElbStore {
         rows.iter().map(|r| Ok(Tag { key: r.col("key")?, value: r.col("value")? })).collect()
     }
 }
+
+/// A target's health as the data plane last found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetHealthRecord {
+    pub target_id: String,
+    pub port: i64,
+    /// `healthy` or `unhealthy`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub description: Option<String>,
+}
+
+impl ElbStore {
+    /// Records a target's health.
+    pub async fn set_health(&self, target_group: &str, record: &TargetHealthRecord, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO target_health (target_group_arn, target_id, port, state, reason, description, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (target_group_arn, target_id, port) DO UPDATE SET \
+             state = excluded.state, reason = excluded.reason, description = excluded.description, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(target_group)
+        .bind(&record.target_id)
+        .bind(record.port)
+        .bind(&record.state)
+        .bind(&record.reason)
+        .bind(&record.description)
+        .bind(now)
+        .execute(self.db.writer())
+        .await
+        .doing("recording target health")?;
+        Ok(())
+    }
+
+    /// The recorded health of a target group's targets.
+    pub async fn health(&self, target_group: &str) -> Result<Vec<TargetHealthRecord>> {
+        let rows = sqlx::query(
+            "SELECT target_id, port, state, reason, description FROM target_health WHERE target_group_arn = $1",
+        )
+        .bind(target_group)
+        .fetch_all(self.db.reader())
+        .await
+        .doing("reading target health")?;
+        rows.iter()
+            .map(|r| {
+                Ok(TargetHealthRecord {
+                    target_id: r.col("target_id")?,
+                    port: r.col("port")?,
+                    state: r.col("state")?,
+                    reason: r.col("reason")?,
+                    description: r.col("description")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets the health of targets no longer registered.
+    pub async fn forget_health(&self, target_group: &str, target_id: &str, port: i64) -> Result<()> {
+        sqlx::query("DELETE FROM target_health WHERE target_group_arn = $1 AND target_id = $2 AND port = $3")
+            .bind(target_group)
+            .bind(target_id)
+            .bind(port)
+            .execute(self.db.writer())
+            .await
+            .doing("forgetting target health")?;
+        Ok(())
+    }
+}

@@ -50,6 +50,16 @@ fn read_targets(q: &QueryRequest, target_type: TargetType) -> Result<Vec<Given>>
     Ok(out)
 }
 
+/// A recorded reason as one of ELBv2's reason codes.
+fn reason_code(reason: Option<&str>) -> &'static str {
+    match reason {
+        Some("Target.ResponseCodeMismatch") => "Target.ResponseCodeMismatch",
+        Some("Target.Timeout") => "Target.Timeout",
+        Some("Target.InvalidState") => "Target.InvalidState",
+        _ => "Target.FailedHealthChecks",
+    }
+}
+
 /// One line of DescribeTargetHealth.
 struct HealthRow {
     id: String,
@@ -178,6 +188,7 @@ pub(crate) async fn describe_health(svc: &ElbService, q: &QueryRequest) -> Resul
         .ok_or_else(|| ElbError::TargetGroupNotFound(format!("Target group '{arn}' not found")))?;
     prune(&mut tg, Timestamp::now());
     let in_use = !load_balancers_of(svc, arn).await?.is_empty();
+    let recorded = svc.store.health(arn).await?;
     let asked = read_targets(q, tg.target_type)?;
     let mut rows: Vec<HealthRow> = Vec::new();
     let describe = |t: &RegisteredTarget| -> (&'static str, &'static str, String) {
@@ -192,7 +203,15 @@ pub(crate) async fn describe_health(svc: &ElbService, q: &QueryRequest) -> Resul
         } else if !tg.health_check.enabled {
             ("unavailable", "Target.HealthCheckDisabled", "Health checks are disabled".into())
         } else {
-            ("initial", "Elb.RegistrationInProgress", "Target registration is in progress".into())
+            match recorded.iter().find(|r| r.target_id == t.id && r.port == t.port) {
+                Some(r) if r.state == "healthy" => ("healthy", "", String::new()),
+                Some(r) => (
+                    "unhealthy",
+                    reason_code(r.reason.as_deref()),
+                    r.description.clone().unwrap_or_else(|| "Health checks failed".into()),
+                ),
+                None => ("initial", "Elb.RegistrationInProgress", "Target registration is in progress".into()),
+            }
         }
     };
     if asked.is_empty() {
@@ -225,11 +244,11 @@ pub(crate) async fn describe_health(svc: &ElbService, q: &QueryRequest) -> Resul
             w.close();
             let shown_port = if health_port == "traffic-port" { r.port.to_string() } else { health_port.clone() };
             w.element("HealthCheckPort", &shown_port);
-            w.open("TargetHealth")
-                .element("State", r.state)
-                .element("Reason", r.reason)
-                .element("Description", &r.description)
-                .close();
+            w.open("TargetHealth").element("State", r.state);
+            if !r.reason.is_empty() {
+                w.element("Reason", r.reason).element("Description", &r.description);
+            }
+            w.close();
         });
     }))
 }

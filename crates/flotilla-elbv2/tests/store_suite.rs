@@ -22,6 +22,7 @@ fn lb(name: &str) -> LoadBalancer {
         security_groups: Vec::new(),
         subnets: Vec::new(),
         attributes: default_load_balancer_attributes(LoadBalancerType::Application),
+        address: None,
         created_at: Timestamp(1),
         version: 1,
     }

@@ -32,6 +32,10 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
+/// The client's address, in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::SocketAddr);
+
 /// How long a newcomer at the cap waits for an evicted connection's place.
 const EVICTION_WAIT: Duration = Duration::from_secs(1);
 
@@ -127,7 +131,9 @@ pub async fn serve(
         let tracked = Arc::new(tracked);
         let idle = limits.body_idle_timeout;
         let app = app.clone().map_request(move |req: Request<Incoming>| {
-            req.map(|body| axum::body::Body::new(IdleTimeout::new(body, idle)))
+            let mut req = req.map(|body| axum::body::Body::new(IdleTimeout::new(body, idle)));
+            req.extensions_mut().insert(PeerAddr(peer));
+            req
         });
         let app = tower::service_fn(move |req: Request<Incoming>| {
             let busy = tracked.busy();

@@ -1,0 +1,346 @@
+//! The data plane: the `elbv2-data-plane` controller gives each load balancer an
+//! address from its pool, serves every HTTP listener on (address, port) as a reverse
+//! proxy that routes by the listener's rules (`routing`), and health-checks the
+//! targets of the target groups in use, recording each change of a target's health in
+//! the store (which DescribeTargetHealth reads).
+//!
+//! What it keeps in memory is only what cannot be elsewhere: the listening sockets,
+//! the routing table each serves from, and the consecutive probe results that the
+//! healthy/unhealthy thresholds count; a process taking the lease over rebuilds them.
+
+mod proxy;
+pub mod routing;
+
+use crate::model::{Listener, LoadBalancer, LoadBalancerType, Protocol, RegisteredTarget, Rule, TargetGroup};
+use crate::store::{ElbStore, TargetHealthRecord};
+use flotilla_core::time::Timestamp;
+use flotilla_protocol::{Controller, PassError};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+const PASS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The addresses load balancers get: `size` consecutive IPv4 addresses from `first`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressPool {
+    pub first: Ipv4Addr,
+    pub size: u32,
+}
+
+impl Default for AddressPool {
+    /// 127.1.0.1 onwards: loopback addresses every Linux host answers on without
+    /// configuration, so each load balancer can listen on port 80 of its own.
+    fn default() -> Self {
+        Self { first: Ipv4Addr::new(127, 1, 0, 1), size: 65_000 }
+    }
+}
+
+impl AddressPool {
+    fn nth(&self, i: u32) -> Option<Ipv4Addr> {
+        (i < self.size).then(|| Ipv4Addr::from(u32::from(self.first).saturating_add(i)))
+    }
+}
+
+/// One target as the proxy sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct Backend {
+    pub addr: SocketAddr,
+    pub healthy: bool,
+}
+
+/// A target group as the proxy sees it.
+#[derive(Debug, Default)]
+pub(crate) struct Group {
+    pub backends: Vec<Backend>,
+    pub next: std::sync::atomic::AtomicUsize,
+}
+
+/// What one listener serves from: its rules and the target groups they name.
+pub(crate) struct Table {
+    pub listener: Listener,
+    pub rules: Vec<Rule>,
+    pub groups: HashMap<String, Group>,
+    pub idle_timeout: Duration,
+}
+
+struct Running {
+    addr: SocketAddr,
+    table: Arc<RwLock<Arc<Table>>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+#[derive(Default)]
+struct Probes {
+    /// (target group, target id, port) → consecutive successes (> 0) or failures (< 0).
+    streaks: HashMap<(String, String, i64), i64>,
+    last: HashMap<(String, String, i64), tokio::time::Instant>,
+}
+
+/// The `elbv2-data-plane` controller.
+pub struct DataPlane {
+    store: ElbStore,
+    pool: AddressPool,
+    running: Mutex<HashMap<String, Running>>,
+    probes: Mutex<Probes>,
+    client: proxy::Client,
+}
+
+impl DataPlane {
+    pub fn new(store: ElbStore, pool: AddressPool) -> Self {
+        Self { store, pool, running: Mutex::default(), probes: Mutex::default(), client: proxy::client() }
+    }
+
+    async fn all<T: crate::store::Document>(&self) -> crate::error::Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let batch: Vec<T> = self.store.list(after.as_deref(), 500).await?;
+            let full = batch.len() == 500;
+            after = batch.last().map(|d| d.key());
+            out.extend(batch);
+            if !full {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Gives load balancers without one the lowest free address of the pool.
+    async fn allocate(&self, lbs: &mut [LoadBalancer]) -> crate::error::Result<()> {
+        let mut used: HashSet<String> = lbs.iter().filter_map(|lb| lb.address.clone()).collect();
+        let mut i = 0;
+        for lb in lbs.iter_mut().filter(|lb| lb.address.is_none()) {
+            let address = loop {
+                let Some(a) = self.pool.nth(i) else {
+                    tracing::warn!(load_balancer = %lb.name, "the load balancer address pool is exhausted");
+                    return Ok(());
+                };
+                i += 1;
+                if !used.contains(&a.to_string()) {
+                    break a.to_string();
+                }
+            };
+            lb.address = Some(address.clone());
+            match self.store.update(lb).await {
+                Ok(stored) => {
+                    used.insert(address);
+                    *lb = stored;
+                }
+                Err(e) if e.is_conflict() => lb.address = None,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn backends(tg: &TargetGroup, health: &[TargetHealthRecord]) -> Vec<Backend> {
+        tg.targets
+            .iter()
+            .filter(|t| t.deregistering_since.is_none())
+            .filter_map(|t| {
+                let ip: Ipv4Addr = t.id.parse().ok()?;
+                let healthy = health.iter().any(|h| h.target_id == t.id && h.port == t.port && h.state == "healthy");
+                Some(Backend { addr: SocketAddr::from((ip, t.port as u16)), healthy })
+            })
+            .collect()
+    }
+
+    /// Starts, refreshes and stops listener servers to match the store.
+    async fn serve(&self, lbs: &[LoadBalancer], groups: &HashMap<String, TargetGroup>) -> crate::error::Result<()> {
+        let mut wanted: HashMap<String, (SocketAddr, Table)> = HashMap::new();
+        for lb in lbs {
+            let Some(address) = lb.address.as_deref().and_then(|a| a.parse::<Ipv4Addr>().ok()) else { continue };
+            if lb.kind != LoadBalancerType::Application {
+                continue;
+            }
+            let idle = lb
+                .attributes
+                .get("idle_timeout.timeout_seconds")
+                .and_then(|v| v.parse().ok())
+                .map_or(Duration::from_secs(60), Duration::from_secs);
+            let listeners: Vec<Listener> = self.store.children(&lb.arn).await?;
+            for listener in listeners.into_iter().filter(|l| l.protocol == Protocol::Http) {
+                let rules: Vec<Rule> = self.store.children(&listener.arn).await?;
+                let mut named: HashSet<&str> = HashSet::new();
+                for a in listener.default_actions.iter().chain(rules.iter().flat_map(|r| &r.actions)) {
+                    named.extend(a.target_groups());
+                }
+                let mut table_groups = HashMap::new();
+                for arn in named {
+                    if let Some(tg) = groups.get(arn) {
+                        let health = self.store.health(arn).await?;
+                        let backends = Self::backends(tg, &health);
+                        table_groups.insert(arn.to_string(), Group { backends, next: Default::default() });
+                    }
+                }
+                let addr = SocketAddr::from((address, listener.port as u16));
+                let table = Table { listener: listener.clone(), rules, groups: table_groups, idle_timeout: idle };
+                wanted.insert(listener.arn.clone(), (addr, table));
+            }
+        }
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let gone: Vec<String> = running
+            .iter()
+            .filter(|(arn, r)| wanted.get(*arn).is_none_or(|(a, _)| *a != r.addr))
+            .map(|(a, _)| a.clone())
+            .collect();
+        for arn in gone {
+            if let Some(r) = running.remove(&arn) {
+                let _ = r.stop.send(());
+                tracing::info!(listener = %arn, addr = %r.addr, "listener stopped");
+            }
+        }
+        for (arn, (addr, table)) in wanted {
+            let fresh = Arc::new(table);
+            if let Some(r) = running.get(&arn) {
+                *r.table.write().unwrap_or_else(|p| p.into_inner()) = fresh;
+                continue;
+            }
+            let std_listener = match std::net::TcpListener::bind(addr) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(listener = %arn, %addr, error = %e, "a listener cannot listen on its address");
+                    continue;
+                }
+            };
+            let _ = std_listener.set_nonblocking(true);
+            let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else { continue };
+            let table = Arc::new(RwLock::new(fresh));
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let app = proxy::router(table.clone(), self.client.clone());
+            tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.await;
+                };
+                if let Err(e) = flotilla_http::serve(listener, app, flotilla_http::Limits::default(), shutdown).await {
+                    tracing::warn!(%addr, error = %e, "a listener stopped on an error");
+                }
+            });
+            tracing::info!(listener = %arn, %addr, "listener serving");
+            running.insert(arn, Running { addr, table, stop });
+        }
+        Ok(())
+    }
+
+    /// Probes the targets that are due, and records every change of health.
+    async fn check_health(
+        &self,
+        lbs: &[LoadBalancer],
+        groups: &HashMap<String, TargetGroup>,
+    ) -> crate::error::Result<()> {
+        // Target groups some load balancer forwards to.
+        let mut in_use: BTreeMap<String, ()> = BTreeMap::new();
+        for lb in lbs {
+            let listeners: Vec<Listener> = self.store.children(&lb.arn).await?;
+            for l in &listeners {
+                let rules: Vec<Rule> = self.store.children(&l.arn).await?;
+                for a in l.default_actions.iter().chain(rules.iter().flat_map(|r| &r.actions)) {
+                    for tg in a.target_groups() {
+                        in_use.insert(tg.to_string(), ());
+                    }
+                }
+            }
+        }
+        let now = tokio::time::Instant::now();
+        let mut due: Vec<(TargetGroup, RegisteredTarget)> = Vec::new();
+        {
+            let probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+            for arn in in_use.keys() {
+                let Some(tg) = groups.get(arn) else { continue };
+                if !tg.health_check.enabled {
+                    continue;
+                }
+                let every = Duration::from_secs(tg.health_check.interval_seconds.max(1) as u64);
+                for t in tg.targets.iter().filter(|t| t.deregistering_since.is_none()) {
+                    let key = (tg.arn.clone(), t.id.clone(), t.port);
+                    if probes.last.get(&key).is_none_or(|last| now.duration_since(*last) >= every) {
+                        due.push((tg.clone(), t.clone()));
+                    }
+                }
+            }
+        }
+        let mut set = tokio::task::JoinSet::new();
+        for (tg, t) in due {
+            let client = self.client.clone();
+            set.spawn(async move {
+                let outcome = proxy::probe(&client, &tg, &t).await;
+                (tg, t, outcome)
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            let Ok((tg, t, outcome)) = done else { continue };
+            let key = (tg.arn.clone(), t.id.clone(), t.port);
+            let (changed_to, streak) = {
+                let mut probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+                probes.last.insert(key.clone(), tokio::time::Instant::now());
+                let streak = probes.streaks.entry(key).or_insert(0);
+                *streak = match (&outcome, *streak) {
+                    (Ok(()), s) if s > 0 => s + 1,
+                    (Ok(()), _) => 1,
+                    (Err(_), s) if s < 0 => s - 1,
+                    (Err(_), _) => -1,
+                };
+                let s = *streak;
+                let to = if s >= tg.health_check.healthy_threshold {
+                    Some("healthy")
+                } else if -s >= tg.health_check.unhealthy_threshold {
+                    Some("unhealthy")
+                } else {
+                    None
+                };
+                (to, s)
+            };
+            let Some(state) = changed_to else { continue };
+            let (reason, description) = match &outcome {
+                Ok(()) => (None, None),
+                Err((reason, description)) => (Some(reason.to_string()), Some(description.clone())),
+            };
+            let record =
+                TargetHealthRecord { target_id: t.id.clone(), port: t.port, state: state.into(), reason, description };
+            let recorded = self.store.health(&tg.arn).await?;
+            let same = recorded.iter().any(|r| {
+                r.target_id == record.target_id
+                    && r.port == record.port
+                    && r.state == record.state
+                    && r.reason == record.reason
+            });
+            if !same {
+                tracing::info!(target_group = %tg.name, target = %t.id, port = t.port, state, streak, "target health changed");
+                self.store.set_health(&tg.arn, &record, Timestamp::now().0).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Controller for DataPlane {
+    fn name(&self) -> &'static str {
+        "elbv2-data-plane"
+    }
+
+    fn interval(&self) -> Duration {
+        PASS_INTERVAL
+    }
+
+    async fn reconcile(&self) -> Result<(), PassError> {
+        let mut lbs: Vec<LoadBalancer> = self.all().await?;
+        self.allocate(&mut lbs).await?;
+        let groups: HashMap<String, TargetGroup> =
+            self.all::<TargetGroup>().await?.into_iter().map(|tg| (tg.arn.clone(), tg)).collect();
+        self.check_health(&lbs, &groups).await?;
+        self.serve(&lbs, &groups).await?;
+        Ok(())
+    }
+}
+
+impl DataPlane {
+    /// Stops every listener (at shutdown).
+    pub fn stop_all(&self) {
+        let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|p| p.into_inner()));
+        for (_, r) in running {
+            let _ = r.stop.send(());
+        }
+    }
+}

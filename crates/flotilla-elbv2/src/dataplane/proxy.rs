@@ -1,0 +1,244 @@
+//! The HTTP listener: a reverse proxy that routes each request by the listener's
+//! rules and forwards it to a target of the chosen target group (healthy ones; every
+//! one when none is healthy, failing open as ALB does), or answers a fixed response or
+//! a redirect. Errors keep ALB's meanings: 502 when a target cannot be reached or
+//! answers badly, 503 when a group has no target, 504 when a target takes longer than
+//! the idle timeout.
+
+use super::routing::{RequestView, redirect_location, route};
+use super::{Group, Table};
+use crate::model::{ActionKind, Protocol, RegisteredTarget, TargetGroup};
+use axum::body::Body;
+use axum::http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+pub(crate) type Client = hyper_util::client::legacy::Client<HttpConnector, Body>;
+
+/// A keep-alive connection pool to targets.
+pub(crate) fn client() -> Client {
+    let mut connector = HttpConnector::new();
+    connector.set_connect_timeout(Some(Duration::from_secs(10)));
+    connector.set_nodelay(true);
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector)
+}
+
+pub(crate) fn router(table: Arc<RwLock<Arc<Table>>>, client: Client) -> axum::Router {
+    axum::Router::new().fallback(move |req: Request<Body>| {
+        let table = table.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let client = client.clone();
+        async move { handle(&table, &client, req).await }
+    })
+}
+
+/// An error page, as ALB answers one.
+fn plain(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(Body::from(format!(
+        "<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center></body></html>\n"
+    )));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r
+}
+
+/// Picks a target group by weight (a request counter walks the weights).
+fn pick_group<'a>(table: &'a Table, groups: &'a [crate::model::WeightedTargetGroup]) -> Option<&'a Group> {
+    let total: i64 = groups.iter().map(|g| g.weight.max(0)).sum();
+    if total == 0 {
+        return groups.first().and_then(|g| table.groups.get(&g.target_group_arn));
+    }
+    let n = rand_below(total as u64) as i64;
+    let mut acc = 0;
+    for g in groups {
+        acc += g.weight.max(0);
+        if n < acc {
+            return table.groups.get(&g.target_group_arn);
+        }
+    }
+    None
+}
+
+/// A pseudo-random number below `bound` (weights need spread, not secrecy).
+fn rand_below(bound: u64) -> u64 {
+    let bytes = uuid::Uuid::new_v4();
+    u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default()) % bound.max(1)
+}
+
+/// The next target, round robin among the healthy ones (all when none is healthy).
+fn pick_backend(group: &Group) -> Option<SocketAddr> {
+    let healthy: Vec<&super::Backend> = group.backends.iter().filter(|b| b.healthy).collect();
+    let pool: Vec<&super::Backend> = if healthy.is_empty() { group.backends.iter().collect() } else { healthy };
+    if pool.is_empty() {
+        return None;
+    }
+    let i = group.next.fetch_add(1, Ordering::Relaxed) % pool.len();
+    Some(pool[i].addr)
+}
+
+async fn handle(table: &Table, client: &Client, req: Request<Body>) -> Response<Body> {
+    let peer = req.extensions().get::<flotilla_http::PeerAddr>().map(|p| p.0);
+    let host_header =
+        req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host()).unwrap_or("").to_string();
+    let host =
+        host_header.rsplit_once(':').filter(|(_, p)| p.parse::<u16>().is_ok()).map_or(host_header.as_str(), |(h, _)| h);
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    let method = req.method().as_str().to_string();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let view = RequestView {
+        host,
+        path: &path,
+        query: &query,
+        method: &method,
+        headers: headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(),
+        source: peer.map(|p| p.ip()),
+    };
+    let port = table.listener.port as u16;
+    let Some(action) = route(&table.listener, &table.rules, &view).first() else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    match &action.kind {
+        ActionKind::FixedResponse { status_code, content_type, message_body } => {
+            let mut r = Response::new(Body::from(message_body.clone().unwrap_or_default()));
+            *r.status_mut() =
+                status_code.parse::<u16>().ok().and_then(|c| StatusCode::from_u16(c).ok()).unwrap_or(StatusCode::OK);
+            if let Some(ct) = content_type.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+                r.headers_mut().insert(header::CONTENT_TYPE, ct);
+            }
+            r
+        }
+        ActionKind::Redirect { protocol, host, port: to_port, path, query, status_code } => {
+            let location = redirect_location((protocol, host, to_port, path, query), &view, port);
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = if status_code == "HTTP_301" { StatusCode::MOVED_PERMANENTLY } else { StatusCode::FOUND };
+            if let Ok(v) = HeaderValue::from_str(&location) {
+                r.headers_mut().insert(header::LOCATION, v);
+            }
+            r
+        }
+        ActionKind::Forward { target_groups, .. } => {
+            let Some(group) = pick_group(table, target_groups) else {
+                return plain(StatusCode::SERVICE_UNAVAILABLE);
+            };
+            let Some(backend) = pick_backend(group) else {
+                return plain(StatusCode::SERVICE_UNAVAILABLE);
+            };
+            forward(client, req, backend, peer, port, table.idle_timeout).await
+        }
+    }
+}
+
+async fn forward(
+    client: &Client,
+    req: Request<Body>,
+    backend: SocketAddr,
+    peer: Option<SocketAddr>,
+    port: u16,
+    idle_timeout: Duration,
+) -> Response<Body> {
+    let (mut parts, body) = req.into_parts();
+    let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+    let Ok(uri) = format!("http://{backend}{path_and_query}").parse() else {
+        return plain(StatusCode::BAD_REQUEST);
+    };
+    parts.uri = uri;
+    if let Some(peer) = peer {
+        let forwarded = match parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(before) => format!("{before}, {}", peer.ip()),
+            None => peer.ip().to_string(),
+        };
+        if let Ok(v) = HeaderValue::from_str(&forwarded) {
+            parts.headers.insert("x-forwarded-for", v);
+        }
+    }
+    parts.headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if let Ok(v) = HeaderValue::from_str(&port.to_string()) {
+        parts.headers.insert("x-forwarded-port", v);
+    }
+    for hop in ["connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"] {
+        parts.headers.remove(hop);
+    }
+    match tokio::time::timeout(idle_timeout, client.request(Request::from_parts(parts, body))).await {
+        Ok(Ok(response)) => response.map(Body::new),
+        Ok(Err(e)) => {
+            tracing::debug!(%backend, error = %e, "forwarding to a target failed");
+            plain(StatusCode::BAD_GATEWAY)
+        }
+        Err(_) => plain(StatusCode::GATEWAY_TIMEOUT),
+    }
+}
+
+/// One health check of a target: an HTTP request of the check's path whose status
+/// the matcher accepts, or a TCP connection. On failure, ELBv2's reason and a description.
+pub(crate) async fn probe(
+    client: &Client,
+    tg: &TargetGroup,
+    t: &RegisteredTarget,
+) -> Result<(), (&'static str, String)> {
+    let h = &tg.health_check;
+    let Ok(ip) = t.id.parse::<std::net::Ipv4Addr>() else {
+        return Err(("Target.InvalidState", "Target is not an address this load balancer can reach".into()));
+    };
+    let port = if h.port == "traffic-port" { t.port as u16 } else { h.port.parse().unwrap_or(t.port as u16) };
+    let addr = SocketAddr::from((ip, port));
+    let timeout = Duration::from_secs(h.timeout_seconds.max(1) as u64);
+    match h.protocol {
+        Protocol::Tcp => match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(("Target.FailedHealthChecks", format!("Health checks failed: {e}"))),
+            Err(_) => Err(("Target.Timeout", "Request timed out".into())),
+        },
+        Protocol::Http => {
+            let path = h.path.as_deref().unwrap_or("/");
+            let Ok(uri) = format!("http://{addr}{path}").parse::<axum::http::Uri>() else {
+                return Err(("Target.FailedHealthChecks", "bad health check path".into()));
+            };
+            let mut req = Request::new(Body::empty());
+            *req.uri_mut() = uri;
+            req.headers_mut().insert(header::USER_AGENT, HeaderValue::from_static("ELB-HealthChecker/2.0"));
+            match tokio::time::timeout(timeout, client.request(req)).await {
+                Ok(Ok(response)) => {
+                    let code = response.status().as_u16();
+                    if matcher_accepts(h.matcher.as_deref().unwrap_or("200"), code) {
+                        Ok(())
+                    } else {
+                        Err(("Target.ResponseCodeMismatch", format!("Health checks failed with these codes: [{code}]")))
+                    }
+                }
+                Ok(Err(_)) => Err(("Target.FailedHealthChecks", "Health checks failed".into())),
+                Err(_) => Err(("Target.Timeout", "Request timed out".into())),
+            }
+        }
+    }
+}
+
+fn matcher_accepts(matcher: &str, code: u16) -> bool {
+    matcher.split(',').any(|part| match part.split_once('-') {
+        Some((a, b)) => matches!((a.parse::<u16>(), b.parse::<u16>()), (Ok(a), Ok(b)) if (a..=b).contains(&code)),
+        None => part.parse::<u16>() == Ok(code),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matcher_accepts;
+
+    #[test]
+    fn matchers() {
+        assert!(matcher_accepts("200", 200));
+        assert!(!matcher_accepts("200", 204));
+        assert!(matcher_accepts("200,204", 204));
+        assert!(matcher_accepts("200-299", 250));
+        assert!(!matcher_accepts("200-299", 300));
+    }
+}
