@@ -28,6 +28,7 @@ use tokio::sync::{mpsc, watch};
 
 /// The agent's version, reported at registration.
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
+use flotilla_ecs_model::HOST_ADDRESS_ATTRIBUTE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -47,6 +48,8 @@ pub struct AgentConfig {
     pub state_dir: PathBuf,
     pub availability_zone: String,
     pub instance_type: String,
+    /// Where load balancers reach this node's host ports (attribute `flotilla.host-address`).
+    pub host_address: std::net::Ipv4Addr,
     /// Custom attributes, besides the standard ones.
     pub attributes: Vec<(String, Option<String>)>,
     /// CPU units to offer; default 1024 per core.
@@ -73,6 +76,7 @@ impl AgentConfig {
             state_dir,
             availability_zone: "us-east-1a".into(),
             instance_type: "local".into(),
+            host_address: std::net::Ipv4Addr::LOCALHOST,
             attributes: Vec::new(),
             cpu: None,
             memory_mib: None,
@@ -152,6 +156,7 @@ impl Agent {
             attribute("ecs.cpu-architecture", Some(arch)),
             attribute("ecs.availability-zone", Some(&self.config.availability_zone)),
             attribute("ecs.instance-type", Some(&self.config.instance_type)),
+            attribute(HOST_ADDRESS_ATTRIBUTE, Some(&self.config.host_address.to_string())),
             attribute("ecs.capability.container-health-check", None),
             attribute("ecs.capability.container-ordering", None),
             attribute("com.amazonaws.ecs.capability.logging-driver.json-file", None),

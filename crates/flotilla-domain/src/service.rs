@@ -116,6 +116,16 @@ pub struct PlacementStrategyDoc {
     pub field: Option<String>,
 }
 
+/// A service's `loadBalancers` entry: its tasks' `containerName`:`containerPort` are
+/// registered as targets of the target group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LoadBalancerDoc {
+    pub target_group_arn: String,
+    pub container_name: String,
+    pub container_port: i64,
+}
+
 /// What a user configures on a service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -138,6 +148,8 @@ pub struct ServiceSpec {
     pub propagate_tags: String,
     #[serde(default)]
     pub enable_execute_command: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub load_balancers: Vec<LoadBalancerDoc>,
 }
 
 impl ServiceSpec {
@@ -155,6 +167,7 @@ impl ServiceSpec {
             enable_ecs_managed_tags: false,
             propagate_tags: propagate_none(),
             enable_execute_command: false,
+            load_balancers: Vec::new(),
         }
     }
 }

@@ -9,6 +9,7 @@
 
 mod agent_channel;
 mod attributes;
+mod balancing;
 mod clusters;
 mod container_instances;
 mod controllers;
@@ -33,6 +34,7 @@ use std::sync::Arc;
 
 pub use agent_channel::AgentChannel;
 pub use error::EcsError;
+pub use flotilla_ecs_model::HOST_ADDRESS_ATTRIBUTE;
 pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
 pub use launch::{Launched, Target, TaskSpec};
 pub use placement::Rules;
@@ -45,6 +47,26 @@ pub trait ImageResolver: Send + Sync {
     async fn digest(&self, image: &str) -> Option<String>;
 }
 
+/// A target group as a service's `loadBalancers` entry needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetGroupInfo {
+    /// `instance` targets (else `ip`).
+    pub instance_targets: bool,
+    /// Whether some load balancer forwards to it.
+    pub in_use: bool,
+}
+
+/// Elastic Load Balancing as the service scheduler uses it: the server wires in the
+/// ELBv2 module. Targets are (id, port): an instance id or IPv4 address and a port;
+/// states are DescribeTargetHealth's (`initial`, `healthy`, `unhealthy`, `draining`, …).
+#[async_trait]
+pub trait LoadBalancing: Send + Sync {
+    async fn target_group(&self, arn: &str) -> Result<Option<TargetGroupInfo>, String>;
+    async fn register(&self, arn: &str, targets: &[(String, i64)]) -> Result<(), String>;
+    async fn deregister(&self, arn: &str, targets: &[(String, i64)]) -> Result<(), String>;
+    async fn targets(&self, arn: &str) -> Result<Vec<(String, i64, String)>, String>;
+}
+
 /// The ECS service, backed by a store. Cheap to clone: the service scheduler holds
 /// one to launch tasks on the same path as RunTask.
 #[derive(Clone)]
@@ -55,6 +77,7 @@ pub struct EcsService {
     endpoint: String,
     wakeups: Arc<agent_channel::Wakeups>,
     images: Option<Arc<dyn ImageResolver>>,
+    load_balancing: Option<Arc<dyn LoadBalancing>>,
     /// Rung when a service changes, so the scheduler acts before its next interval.
     services_changed: Arc<tokio::sync::Notify>,
 }
@@ -67,8 +90,15 @@ impl EcsService {
             endpoint: endpoint.into(),
             wakeups: Arc::default(),
             images: None,
+            load_balancing: None,
             services_changed: Arc::default(),
         }
+    }
+
+    /// Registers services' tasks with load balancers through `lb`.
+    pub fn with_load_balancing(mut self, lb: Arc<dyn LoadBalancing>) -> Self {
+        self.load_balancing = Some(lb);
+        self
     }
 
     /// Pins service deployments' images with `resolver`.

@@ -8,6 +8,7 @@
 //! takes its lease over) the next pass recounts everything from the store.
 
 use crate::EcsService;
+use crate::balancing::{Balancing, Changes};
 use crate::error::EcsError;
 use crate::launch::{Launched, Target, TaskSpec};
 use crate::placement::{self, Rules};
@@ -97,11 +98,24 @@ impl ServiceScheduler {
         let tasks = ecs.store.group_tasks(&service.cluster, &service.group(), since).await?;
         let rules = ecs.service_rules(&service).await?;
         let instances = ecs.instance_views(&service, loads, rules.as_ref(), now);
+        let balancing = match &ecs.load_balancing {
+            Some(lb) => Balancing::read(lb.as_ref(), &service).await.map_err(EcsError::invalid)?,
+            None => None,
+        };
+        let targets = balancing.as_ref().map(|b| b.health(&tasks, loads)).unwrap_or_default();
         let before = service.clone();
-        let actions =
-            scheduler::reconcile(&mut service, &Observed { tasks: &tasks, instances: &instances, now }, &mut RandomIds);
+        let observed = Observed { tasks: &tasks, instances: &instances, targets: &targets, now };
+        let actions = scheduler::reconcile(&mut service, &observed, &mut RandomIds);
         let mut messages = Vec::new();
         let mut stopped = Vec::new();
+        let mut changes = Changes::default();
+        let stopping: Vec<String> = actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Stop { task, .. } => Some(task.clone()),
+                _ => None,
+            })
+            .collect();
         for action in actions {
             match action {
                 Action::Launch { deployment, count } => {
@@ -126,6 +140,15 @@ impl ServiceScheduler {
                     messages.extend(launch_messages(&service.name, &launched));
                 }
                 Action::Stop { task, reason } => {
+                    // Behind load balancers a task drains first (at once when its instance is gone).
+                    if let (Some(b), Some(lb), Some(t)) =
+                        (&balancing, &ecs.load_balancing, tasks.iter().find(|t| t.id == task))
+                    {
+                        let at_once = reason == scheduler::INSTANCE_LOST;
+                        if !b.ready_to_stop(lb.as_ref(), &service, t, loads, at_once, &mut changes).await {
+                            continue;
+                        }
+                    }
                     let stop = |t: &mut flotilla_domain::task::Task| {
                         t.request_stop(StopCode::ServiceSchedulerInitiated, Some(reason.clone()), now)
                     };
@@ -141,6 +164,10 @@ impl ServiceScheduler {
         if !stopped.is_empty() {
             messages.push(scheduler::stopped_message(&service.name, &stopped));
         }
+        if let (Some(b), Some(lb)) = (&balancing, &ecs.load_balancing) {
+            b.sync(lb.as_ref(), &service, &tasks, loads, &stopping, &mut changes).await;
+        }
+        messages.extend(changes.messages);
         self.store_service(service, &before, messages, now).await
     }
 

@@ -12,8 +12,8 @@ use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, requir
 use flotilla_db::retry_on_conflict;
 use flotilla_domain::service::scheduler::{self, StopRefusal};
 use flotilla_domain::service::{
-    ContainerImage, Deployment, DeploymentConfiguration, PlacementConstraintDoc, PlacementStrategyDoc, Revision,
-    SchedulingStrategy, Service, ServiceDeploymentStatus, ServiceSpec, ServiceStatus,
+    ContainerImage, Deployment, DeploymentConfiguration, LoadBalancerDoc, PlacementConstraintDoc, PlacementStrategyDoc,
+    Revision, SchedulingStrategy, Service, ServiceDeploymentStatus, ServiceSpec, ServiceStatus,
 };
 use flotilla_domain::tag::{Tag, validate_tags};
 use flotilla_domain::task_definition::{MAX_INTEGER, TaskDefinition};
@@ -72,7 +72,6 @@ pub(crate) struct DeploymentControllerWire {
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Unsupported {
-    load_balancers: Option<Vec<serde_json::Value>>,
     service_registries: Option<Vec<serde_json::Value>>,
     capacity_provider_strategy: Option<Vec<serde_json::Value>>,
     network_configuration: Option<serde_json::Value>,
@@ -86,7 +85,6 @@ pub(crate) struct Unsupported {
 impl Unsupported {
     fn check(&self) -> Result<(), EcsError> {
         let given = [
-            ("loadBalancers", self.load_balancers.as_ref().is_some_and(|v| !v.is_empty())),
             ("serviceRegistries", self.service_registries.as_ref().is_some_and(|v| !v.is_empty())),
             ("capacityProviderStrategy", self.capacity_provider_strategy.as_ref().is_some_and(|v| !v.is_empty())),
             ("networkConfiguration", self.network_configuration.is_some()),
@@ -103,6 +101,68 @@ impl Unsupported {
             None => Ok(()),
         }
     }
+}
+
+/// A `loadBalancers` entry as given.
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LoadBalancerWire {
+    target_group_arn: Option<String>,
+    load_balancer_name: Option<String>,
+    container_name: Option<String>,
+    container_port: Option<i64>,
+}
+
+/// Checks a service's `loadBalancers` against the load balancing module and the task
+/// definition: at most 5, each an existing target group some load balancer uses, and a
+/// container of the definition with that port mapped.
+async fn load_balancers(
+    svc: &EcsService,
+    td: &TaskDefinition,
+    given: &[LoadBalancerWire],
+) -> Result<Vec<LoadBalancerDoc>, EcsError> {
+    if given.len() > 5 {
+        return Err(EcsError::invalid("loadBalancers: a service can have at most 5 load balancers"));
+    }
+    let mut out = Vec::new();
+    for lb in given {
+        if lb.load_balancer_name.is_some() {
+            return Err(EcsError::UnsupportedFeature(
+                "Classic Load Balancers (loadBalancerName) are not supported".into(),
+            ));
+        }
+        let arn = lb
+            .target_group_arn
+            .clone()
+            .ok_or_else(|| EcsError::invalid("loadBalancers: targetGroupArn is required"))?;
+        let name =
+            lb.container_name.clone().ok_or_else(|| EcsError::invalid("loadBalancers: containerName is required"))?;
+        let port = lb.container_port.ok_or_else(|| EcsError::invalid("loadBalancers: containerPort is required"))?;
+        let Some(balancing) = &svc.load_balancing else {
+            return Err(EcsError::UnsupportedFeature("load balancing is not available on this endpoint".into()));
+        };
+        let info = balancing
+            .target_group(&arn)
+            .await
+            .map_err(EcsError::invalid)?
+            .ok_or_else(|| EcsError::invalid(format!("Unable to find the target group {arn}.")))?;
+        if !info.in_use {
+            return Err(EcsError::invalid(format!(
+                "The target group with targetGroupArn {arn} does not have an associated load balancer."
+            )));
+        }
+        let container =
+            td.spec.container_definitions.iter().find(|c| c.name == name).ok_or_else(|| {
+                EcsError::invalid(format!("The container {name} does not exist in the task definition."))
+            })?;
+        if !container.port_mappings.iter().any(|m| m.container_port == Some(port)) {
+            return Err(EcsError::invalid(format!(
+                "The container {name} did not have a container port {port} defined."
+            )));
+        }
+        out.push(LoadBalancerDoc { target_group_arn: arn, container_name: name, container_port: port });
+    }
+    Ok(out)
 }
 
 #[derive(Deserialize)]
@@ -127,6 +187,8 @@ pub(crate) struct CreateServiceInput {
     enable_ecs_managed_tags: Option<bool>,
     propagate_tags: Option<String>,
     enable_execute_command: Option<bool>,
+    #[serde(default)]
+    load_balancers: Vec<LoadBalancerWire>,
     #[serde(flatten)]
     unsupported: Unsupported,
 }
@@ -180,7 +242,7 @@ pub(crate) struct ServiceShape {
     service_arn: String,
     service_name: String,
     cluster_arn: String,
-    load_balancers: Vec<serde_json::Value>,
+    load_balancers: Vec<LoadBalancerDoc>,
     service_registries: Vec<serde_json::Value>,
     status: &'static str,
     desired_count: i64,
@@ -237,7 +299,7 @@ impl EcsService {
         Ok(ServiceShape {
             service_name: s.name.clone(),
             cluster_arn: self.account.cluster_arn(&s.cluster),
-            load_balancers: Vec::new(),
+            load_balancers: s.spec.load_balancers.clone(),
             service_registries: Vec::new(),
             status: s.status.as_str(),
             desired_count: s.spec.desired_count,
@@ -493,6 +555,7 @@ pub(crate) async fn create_service(svc: &EcsService, input: CreateServiceInput) 
         enable_ecs_managed_tags: input.enable_ecs_managed_tags.unwrap_or(false),
         propagate_tags: input.propagate_tags.unwrap_or_else(|| "NONE".into()),
         enable_execute_command: input.enable_execute_command.unwrap_or(false),
+        load_balancers: load_balancers(svc, &td, &input.load_balancers).await?,
     };
     let now = Timestamp::now();
     let revision = svc.revision_of(&td).await;
@@ -528,6 +591,7 @@ pub(crate) struct UpdateServiceInput {
     #[serde(rename = "enableECSManagedTags")]
     enable_ecs_managed_tags: Option<bool>,
     propagate_tags: Option<String>,
+    load_balancers: Option<Vec<LoadBalancerWire>>,
     #[serde(flatten)]
     unsupported: Unsupported,
 }
@@ -599,6 +663,11 @@ pub(crate) async fn update_service(svc: &EcsService, input: UpdateServiceInput) 
             redeploy |= c != service.spec.placement_constraints || s != service.spec.placement_strategy;
             service.spec.placement_constraints = c;
             service.spec.placement_strategy = s;
+        }
+        if let Some(given) = &input.load_balancers {
+            let lbs = load_balancers(svc, &current_td, given).await?;
+            redeploy |= lbs != service.spec.load_balancers;
+            service.spec.load_balancers = lbs;
         }
         if let Some(g) = input.health_check_grace_period_seconds {
             service.spec.health_check_grace_period_seconds = Some(g);

@@ -25,3 +25,6 @@ pub use state_change::{
 pub const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113";
 /// The `X-Amz-Target` prefix of Flotilla's agent operations.
 pub const AGENT_TARGET: &str = "FlotillaAgentV1";
+/// The container instance attribute holding the IPv4 address load balancers reach the
+/// node's host ports at (the agent's `--host-address`).
+pub const HOST_ADDRESS_ATTRIBUTE: &str = "flotilla.host-address";

@@ -8,6 +8,7 @@
 //! attributes are in [`model`]; state lives in [`store::ElbStore`].
 
 pub mod dataplane;
+mod ecs;
 pub mod error;
 mod listeners;
 mod load_balancers;
@@ -27,6 +28,7 @@ use flotilla_protocol::{
     ArnScope, AwsError, Caller, Operation, OperationInput, QueryRequest, Resources, ServiceModule, Wire,
 };
 
+pub use ecs::{TargetGroupInfo, TargetState};
 pub use store::ElbStore;
 
 /// The API version requests must name.
@@ -43,18 +45,28 @@ pub struct ElbService {
 
 impl ElbService {
     pub fn new(store: ElbStore, account: AccountContext) -> Self {
-        Self::with_pool(store, account, dataplane::AddressPool::default())
+        Self::with_pool(store, account, dataplane::AddressPool::default(), None)
     }
 
-    /// The service, its load balancers taking addresses from `pool`.
-    pub fn with_pool(store: ElbStore, account: AccountContext, pool: dataplane::AddressPool) -> Self {
-        let data_plane = std::sync::Arc::new(dataplane::DataPlane::new(store.clone(), pool));
+    /// The service, its load balancers taking addresses from `pool`, reaching
+    /// `instance` targets where `instances` says.
+    pub fn with_pool(
+        store: ElbStore,
+        account: AccountContext,
+        pool: dataplane::AddressPool,
+        instances: Option<std::sync::Arc<dyn dataplane::InstanceAddresses>>,
+    ) -> Self {
+        let data_plane = std::sync::Arc::new(dataplane::DataPlane::new(store.clone(), pool, instances));
         Self { store, account, data_plane }
     }
 
     /// Opens the store at `location`.
-    pub async fn open(location: &flotilla_db::StoreLocation, account: AccountContext) -> error::Result<Self> {
-        Ok(Self::new(ElbStore::open(location).await?, account))
+    pub async fn open(
+        location: &flotilla_db::StoreLocation,
+        account: AccountContext,
+        instances: Option<std::sync::Arc<dyn dataplane::InstanceAddresses>>,
+    ) -> error::Result<Self> {
+        Ok(Self::with_pool(ElbStore::open(location).await?, account, dataplane::AddressPool::default(), instances))
     }
 }
 

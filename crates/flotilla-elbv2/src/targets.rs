@@ -50,6 +50,32 @@ fn read_targets(q: &QueryRequest, target_type: TargetType) -> Result<Vec<Given>>
     Ok(out)
 }
 
+/// A target's (state, reason, description) as DescribeTargetHealth shows it.
+pub(crate) fn state_of(
+    t: &RegisteredTarget,
+    in_use: bool,
+    checks_enabled: bool,
+    recorded: &[crate::store::TargetHealthRecord],
+) -> (&'static str, &'static str, String) {
+    if t.deregistering_since.is_some() {
+        ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress".into())
+    } else if !in_use {
+        ("unused", "Target.NotInUse", "Target group is not configured to receive traffic from the load balancer".into())
+    } else if !checks_enabled {
+        ("unavailable", "Target.HealthCheckDisabled", "Health checks are disabled".into())
+    } else {
+        match recorded.iter().find(|r| r.target_id == t.id && r.port == t.port) {
+            Some(r) if r.state == "healthy" => ("healthy", "", String::new()),
+            Some(r) => (
+                "unhealthy",
+                reason_code(r.reason.as_deref()),
+                r.description.clone().unwrap_or_else(|| "Health checks failed".into()),
+            ),
+            None => ("initial", "Elb.RegistrationInProgress", "Target registration is in progress".into()),
+        }
+    }
+}
+
 /// A recorded reason as one of ELBv2's reason codes.
 fn reason_code(reason: Option<&str>) -> &'static str {
     match reason {
@@ -84,7 +110,7 @@ impl HealthRow {
 }
 
 /// Drops targets whose draining is over.
-fn prune(tg: &mut TargetGroup, now: Timestamp) {
+pub(crate) fn prune(tg: &mut TargetGroup, now: Timestamp) {
     let delay_ms =
         tg.attributes.get("deregistration_delay.timeout_seconds").and_then(|v| v.parse::<i64>().ok()).unwrap_or(300)
             * 1000;
@@ -191,29 +217,7 @@ pub(crate) async fn describe_health(svc: &ElbService, q: &QueryRequest) -> Resul
     let recorded = svc.store.health(arn).await?;
     let asked = read_targets(q, tg.target_type)?;
     let mut rows: Vec<HealthRow> = Vec::new();
-    let describe = |t: &RegisteredTarget| -> (&'static str, &'static str, String) {
-        if t.deregistering_since.is_some() {
-            ("draining", "Target.DeregistrationInProgress", "Target deregistration is in progress".into())
-        } else if !in_use {
-            (
-                "unused",
-                "Target.NotInUse",
-                "Target group is not configured to receive traffic from the load balancer".into(),
-            )
-        } else if !tg.health_check.enabled {
-            ("unavailable", "Target.HealthCheckDisabled", "Health checks are disabled".into())
-        } else {
-            match recorded.iter().find(|r| r.target_id == t.id && r.port == t.port) {
-                Some(r) if r.state == "healthy" => ("healthy", "", String::new()),
-                Some(r) => (
-                    "unhealthy",
-                    reason_code(r.reason.as_deref()),
-                    r.description.clone().unwrap_or_else(|| "Health checks failed".into()),
-                ),
-                None => ("initial", "Elb.RegistrationInProgress", "Target registration is in progress".into()),
-            }
-        }
-    };
+    let describe = |t: &RegisteredTarget| state_of(t, in_use, tg.health_check.enabled, &recorded);
     if asked.is_empty() {
         for t in &tg.targets {
             rows.push(HealthRow::of(t, describe(t)));

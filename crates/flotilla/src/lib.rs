@@ -8,3 +8,4 @@ pub mod logging;
 pub mod metrics;
 pub mod node;
 pub mod server;
+pub mod wiring;

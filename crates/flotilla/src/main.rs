@@ -70,6 +70,9 @@ struct NodeArgs {
     availability_zone: String,
     #[arg(long, default_value = "local")]
     instance_type: String,
+    /// The IPv4 address load balancers reach this node's host ports at.
+    #[arg(long, default_value = "127.0.0.1")]
+    host_address: std::net::Ipv4Addr,
     /// A custom attribute, `name` or `name=value`; repeatable.
     #[arg(long = "attribute")]
     attributes: Vec<String>,
@@ -123,6 +126,7 @@ impl NodeArgs {
         config.region = region.to_string();
         config.availability_zone = self.availability_zone.clone();
         config.instance_type = self.instance_type.clone();
+        config.host_address = self.host_address;
         config.cpu = self.cpu;
         config.memory_mib = self.memory;
         config.cleanup_after = Duration::from_secs(self.cleanup_after);

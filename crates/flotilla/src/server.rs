@@ -4,12 +4,13 @@
 
 use crate::credentials::RootCredentials;
 use crate::metrics::Metrics;
+use crate::wiring::{EcsInstances, ElbTargets, RegistryImages};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
 use flotilla_controller::Runner;
 use flotilla_domain::AccountContext;
-use flotilla_ecs_api::{AgentChannel, EcsService, ImageResolver};
+use flotilla_ecs_api::{AgentChannel, EcsService};
 use flotilla_elbv2::ElbService;
 use flotilla_protocol::{FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
@@ -101,16 +102,6 @@ fn kept_in(
     }
 }
 
-/// Service deployments pin images of the built-in registry to the digests their tags name.
-struct RegistryImages(Registry);
-
-#[async_trait::async_trait]
-impl ImageResolver for RegistryImages {
-    async fn digest(&self, image: &str) -> Option<String> {
-        self.0.digest_of(image).await
-    }
-}
-
 /// The id this data directory's process holds controller leases as, created on first
 /// start and kept (`controller-holder`). The directory lock lets one process at a time
 /// use it, so after a crash the restarted process takes the leases back at once.
@@ -140,15 +131,18 @@ impl ControlPlane {
         )
         .await
         .context("opening the registry")?;
+        let elbv2 = Arc::new(
+            ElbService::open(&config.store, config.account.clone(), Some(Arc::new(EcsInstances(store.clone()))))
+                .await
+                .context("opening Elastic Load Balancing")?,
+        );
         let ecs = Arc::new(
             EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone())
-                .with_image_resolver(Arc::new(RegistryImages(registry.clone()))),
+                .with_image_resolver(Arc::new(RegistryImages(registry.clone())))
+                .with_load_balancing(Arc::new(ElbTargets(elbv2.clone()))),
         );
         let secrets = Arc::new(
             SecretsService::open(&config.store, config.account.clone()).await.context("opening Secrets Manager")?,
-        );
-        let elbv2 = Arc::new(
-            ElbService::open(&config.store, config.account.clone()).await.context("opening Elastic Load Balancing")?,
         );
         let metrics = Arc::new(Metrics::default());
         let root = Principal {

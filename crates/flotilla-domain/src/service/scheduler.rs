@@ -23,6 +23,8 @@ use std::collections::{BTreeMap, HashSet};
 
 /// The stop reason of a task the scheduler replaces because it is unhealthy.
 pub const HEALTH_CHECK_FAILED: &str = "Task failed container health checks";
+/// The stop reason's start for a task failing its load balancer's health checks.
+pub const ELB_HEALTH_CHECK_FAILED: &str = "Task failed ELB health checks";
 /// The stop reason of a task whose instance is gone or whose agent is lost.
 pub const INSTANCE_LOST: &str = "Task stopped because its container instance is no longer available";
 /// The stop reason of a task on a draining container instance.
@@ -64,12 +66,28 @@ pub trait Ids {
     fn event_id(&mut self) -> String;
 }
 
+/// A task's standing with the service's load balancers (all its targets together).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetHealth {
+    /// Registered and passing health checks in every target group.
+    Healthy,
+    /// Failing a target group's health checks.
+    Unhealthy,
+    /// Not registered yet, or still in its first checks.
+    Pending,
+    /// Deregistered and draining before it stops.
+    Draining,
+}
+
 /// What the scheduler observed.
 pub struct Observed<'a> {
     /// The service's tasks: every live one, and the stopped ones of its deployments
     /// whose rollout is in progress (since the earliest `counting_since`).
     pub tasks: &'a [Task],
     pub instances: &'a [InstanceView],
+    /// Task id → its targets' health, for a service behind load balancers; empty
+    /// otherwise (then container health alone counts).
+    pub targets: &'a std::collections::HashMap<String, TargetHealth>,
     pub now: Timestamp,
 }
 
@@ -123,7 +141,10 @@ fn is_failure(t: &Task) -> bool {
     t.last_status == TaskStatus::Stopped
         && match t.stop_code {
             Some(StopCode::TaskFailedToStart) | Some(StopCode::EssentialContainerExited) => true,
-            Some(StopCode::ServiceSchedulerInitiated) => t.stopped_reason.as_deref() == Some(HEALTH_CHECK_FAILED),
+            Some(StopCode::ServiceSchedulerInitiated) => t
+                .stopped_reason
+                .as_deref()
+                .is_some_and(|r| r == HEALTH_CHECK_FAILED || r.starts_with(ELB_HEALTH_CHECK_FAILED)),
             _ => false,
         }
 }
@@ -151,6 +172,13 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
     let mut actions = Vec::new();
     let mut stopped: HashSet<&str> = HashSet::new();
 
+    // Healthy: RUNNING, its container health checks passing, and (behind load
+    // balancers) its targets passing theirs.
+    let balanced = !service.spec.load_balancers.is_empty();
+    let first_group = service.spec.load_balancers.first().map(|l| l.target_group_arn.clone()).unwrap_or_default();
+    let healthy =
+        |t: &Task| is_healthy(t) && (!balanced || observed.targets.get(&t.id) == Some(&TargetHealth::Healthy));
+
     // Tasks whose instance is gone, and tasks failing health checks past the grace period.
     let grace_ms = service.spec.health_check_grace_period_seconds.unwrap_or(0).saturating_mul(1000);
     for t in tasks.iter().copied().filter(|t| is_live(t)) {
@@ -163,6 +191,18 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
                     let message = format!("(service {}) (task {}) failed container health checks.", service.name, t.id);
                     service.record_event(ids.event_id(), message, now);
                     stop(&mut actions, &mut stopped, t, HEALTH_CHECK_FAILED.to_string());
+                } else if balanced && observed.targets.get(&t.id) == Some(&TargetHealth::Unhealthy) && past_grace {
+                    let message = format!(
+                        "(service {}) (task {}) failed ELB health checks in (target-group {first_group})",
+                        service.name, t.id
+                    );
+                    service.record_event(ids.event_id(), message, now);
+                    stop(
+                        &mut actions,
+                        &mut stopped,
+                        t,
+                        format!("{ELB_HEALTH_CHECK_FAILED} in (target-group {first_group})"),
+                    );
                 }
             }
         }
@@ -191,7 +231,7 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
     let launching = service.deployments[0].rollout_state != RolloutState::Failed;
     let config = service.spec.deployment_configuration.clone();
     let min_healthy = percent_up(desired, config.minimum_healthy_percent);
-    let mut healthy_total = live.iter().filter(|t| is_healthy(t)).count() as i64;
+    let mut healthy_total = live.iter().filter(|t| healthy(t)).count() as i64;
 
     match service.spec.scheduling_strategy {
         SchedulingStrategy::Replica => {
@@ -207,14 +247,14 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
             }
             // Old tasks go once enough others are healthy: unhealthy ones at once.
             if launching || service.status != ServiceStatus::Active {
-                old.sort_by_key(|t| is_healthy(t));
+                old.sort_by_key(|t| healthy(t));
                 for t in old {
                     let reason = if instance(t).is_some_and(|i| i.draining) {
                         INSTANCE_DRAINING.to_string()
                     } else {
                         scaling_reason(&primary_id)
                     };
-                    if !is_healthy(t) {
+                    if !healthy(t) {
                         stop(&mut actions, &mut stopped, t, reason);
                     } else if healthy_total > min_healthy {
                         healthy_total -= 1;
@@ -225,9 +265,10 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
             let zone_of = |t: &Task| instance(t).and_then(|i| i.zone.clone());
             let excess = current.len() as i64 - desired;
             // While rebalancing, the extra task must be healthy before one goes elsewhere.
-            let hold = service.rebalancing && !current.iter().all(|t| is_healthy(t));
+            let hold = service.rebalancing && !current.iter().all(|t| healthy(t));
             if excess > 0 && !hold {
-                for t in scale_in_order(&current, &zone_of).into_iter().take(excess as usize) {
+                let draining = |t: &Task| observed.targets.get(&t.id) == Some(&TargetHealth::Draining);
+                for t in scale_in_order(&current, &zone_of, &draining).into_iter().take(excess as usize) {
                     stop(&mut actions, &mut stopped, t, scaling_reason(&primary_id));
                 }
             }
@@ -237,7 +278,7 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
                 && service.status == ServiceStatus::Active
                 && service.deployments.len() == 1
                 && service.deployments[0].rollout_state == RolloutState::Completed
-                && current.iter().all(|t| is_healthy(t));
+                && current.iter().all(|t| healthy(t));
             if settled && service.spec.availability_zone_rebalancing == "ENABLED" {
                 rebalance(service, &current, observed.instances, &zone_of, ids, now, &mut actions);
             }
@@ -263,7 +304,7 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
                     }
                     if let Some(first) = mine.first() {
                         // The instance runs the PRIMARY's task: older ones there are redundant once it is healthy.
-                        if is_healthy(first) {
+                        if healthy(first) {
                             for t in &others {
                                 stop(&mut actions, &mut stopped, t, scaling_reason(&primary_id));
                             }
@@ -275,7 +316,7 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
                     } else {
                         // An older task holds the instance: it goes first, within the minimum healthy.
                         for t in others {
-                            let healthy = is_healthy(t);
+                            let healthy = healthy(t);
                             if !healthy || healthy_total > min_healthy {
                                 healthy_total -= i64::from(healthy);
                                 stop(&mut actions, &mut stopped, t, scaling_reason(&primary_id));
@@ -291,7 +332,8 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
     let remaining: Vec<&Task> = live.iter().copied().filter(|t| !stopped.contains(task_id(t))).collect();
     // A deleted service is INACTIVE once its tasks have stopped (those of lost instances never report).
     let lingering = tasks.iter().any(|t| t.last_status != TaskStatus::Stopped && instance(t).is_some_and(|i| !i.lost));
-    finish(service, &remaining, desired, actions.is_empty(), lingering, ids, now);
+    let pass = PassEnd { desired, quiet: actions.is_empty(), lingering };
+    finish(service, &remaining, pass, &healthy, ids, now);
     actions
 }
 
@@ -352,10 +394,14 @@ fn rebalance(
     }
 }
 
-/// Which of a deployment's tasks to stop first when scaling in: those not yet
-/// running, then from the zone, and within it the instance, holding the most of the
-/// service's tasks.
-fn scale_in_order<'a>(tasks: &[&'a Task], zone_of: &dyn Fn(&Task) -> Option<String>) -> Vec<&'a Task> {
+/// Which of a deployment's tasks to stop first when scaling in: those already
+/// draining, those not yet running, then from the zone, and within it the instance,
+/// holding the most of the service's tasks.
+fn scale_in_order<'a>(
+    tasks: &[&'a Task],
+    zone_of: &dyn Fn(&Task) -> Option<String>,
+    draining: &dyn Fn(&Task) -> bool,
+) -> Vec<&'a Task> {
     let mut per_instance: BTreeMap<Option<&str>, usize> = BTreeMap::new();
     let mut per_zone: BTreeMap<Option<String>, usize> = BTreeMap::new();
     for t in tasks {
@@ -368,16 +414,21 @@ fn scale_in_order<'a>(tasks: &[&'a Task], zone_of: &dyn Fn(&Task) -> Option<Stri
         (a.last_status == TaskStatus::Running).cmp(&(b.last_status == TaskStatus::Running)).then(a.id.cmp(&b.id))
     });
     while !rest.is_empty() {
-        // The first not-running task, else one from the fullest zone's fullest instance.
-        let pick = rest.iter().position(|t| t.last_status != TaskStatus::Running).unwrap_or_else(|| {
-            let weight = |t: &&'a Task| -> (usize, usize, std::cmp::Reverse<Option<&'a str>>) {
-                let zone = per_zone.get(&zone_of(t)).copied().unwrap_or(0);
-                let instance = per_instance.get(&t.container_instance_id.as_deref()).copied().unwrap_or(0);
-                (zone, instance, std::cmp::Reverse(t.container_instance_id.as_deref()))
-            };
-            let best = rest.iter().max_by_key(|t| weight(t)).map(weight);
-            rest.iter().position(|t| Some(weight(t)) == best).unwrap_or(0)
-        });
+        // A draining task, else the first not-running one, else one from the fullest
+        // zone's fullest instance.
+        let pick = rest
+            .iter()
+            .position(|t| draining(t))
+            .or_else(|| rest.iter().position(|t| t.last_status != TaskStatus::Running))
+            .unwrap_or_else(|| {
+                let weight = |t: &&'a Task| -> (usize, usize, std::cmp::Reverse<Option<&'a str>>) {
+                    let zone = per_zone.get(&zone_of(t)).copied().unwrap_or(0);
+                    let instance = per_instance.get(&t.container_instance_id.as_deref()).copied().unwrap_or(0);
+                    (zone, instance, std::cmp::Reverse(t.container_instance_id.as_deref()))
+                };
+                let best = rest.iter().max_by_key(|t| weight(t)).map(weight);
+                rest.iter().position(|t| Some(weight(t)) == best).unwrap_or(0)
+            });
         let t = rest.remove(pick);
         if let Some(n) = per_instance.get_mut(&t.container_instance_id.as_deref()) {
             *n = n.saturating_sub(1);
@@ -580,24 +631,31 @@ fn restore(service: &mut Service, target: &Deployment, failed_id: &str, ids: &mu
     restored.rollback_of = Some(failed_id.to_string());
 }
 
+/// How a pass ended: the desired count, whether it asked for nothing, and whether
+/// any task is still on its way to STOPPED.
+struct PassEnd {
+    desired: i64,
+    quiet: bool,
+    lingering: bool,
+}
+
 /// Completes the rollout once the PRIMARY deployment alone runs the desired count,
 /// all healthy; retires finished deployments; says "steady state" on arrival; and
 /// turns a deleted service INACTIVE once its last task is gone.
 fn finish(
     service: &mut Service,
     remaining: &[&Task],
-    desired: i64,
-    quiet: bool,
-    lingering: bool,
+    pass: PassEnd,
+    healthy: &dyn Fn(&Task) -> bool,
     ids: &mut dyn Ids,
     now: Timestamp,
 ) {
+    let PassEnd { desired, quiet, lingering } = pass;
     let name = service.name.clone();
     let primary_id = service.deployments[0].id.clone();
     let of_primary: Vec<&&Task> = remaining.iter().filter(|t| t.started_by.as_deref() == Some(&primary_id)).collect();
     let only_primary = of_primary.len() == remaining.len();
-    let settled =
-        quiet && only_primary && of_primary.len() as i64 == desired && of_primary.iter().all(|t| is_healthy(t));
+    let settled = quiet && only_primary && of_primary.len() as i64 == desired && of_primary.iter().all(|t| healthy(t));
     let empty: Vec<String> = service
         .deployments
         .iter()

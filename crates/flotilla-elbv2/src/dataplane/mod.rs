@@ -43,6 +43,13 @@ impl AddressPool {
     }
 }
 
+/// Where an `instance` target (`i-…`) is reached: the server answers from the ECS
+/// container instances (their host address attribute).
+#[async_trait::async_trait]
+pub trait InstanceAddresses: Send + Sync {
+    async fn address(&self, instance_id: &str) -> Option<Ipv4Addr>;
+}
+
 /// One target as the proxy sees it.
 #[derive(Debug, Clone)]
 pub(crate) struct Backend {
@@ -82,14 +89,26 @@ struct Probes {
 pub struct DataPlane {
     store: ElbStore,
     pool: AddressPool,
+    instances: Option<Arc<dyn InstanceAddresses>>,
     running: Mutex<HashMap<String, Running>>,
     probes: Mutex<Probes>,
     client: proxy::Client,
 }
 
 impl DataPlane {
-    pub fn new(store: ElbStore, pool: AddressPool) -> Self {
-        Self { store, pool, running: Mutex::default(), probes: Mutex::default(), client: proxy::client() }
+    pub fn new(store: ElbStore, pool: AddressPool, instances: Option<Arc<dyn InstanceAddresses>>) -> Self {
+        Self { store, pool, instances, running: Mutex::default(), probes: Mutex::default(), client: proxy::client() }
+    }
+
+    /// The address of a target: its IP, or its instance's host address.
+    async fn resolve(&self, id: &str) -> Option<Ipv4Addr> {
+        match id.parse() {
+            Ok(ip) => Some(ip),
+            Err(_) => match &self.instances {
+                Some(instances) => instances.address(id).await,
+                None => None,
+            },
+        }
     }
 
     async fn all<T: crate::store::Document>(&self) -> crate::error::Result<Vec<T>> {
@@ -134,16 +153,14 @@ impl DataPlane {
         Ok(())
     }
 
-    fn backends(tg: &TargetGroup, health: &[TargetHealthRecord]) -> Vec<Backend> {
-        tg.targets
-            .iter()
-            .filter(|t| t.deregistering_since.is_none())
-            .filter_map(|t| {
-                let ip: Ipv4Addr = t.id.parse().ok()?;
-                let healthy = health.iter().any(|h| h.target_id == t.id && h.port == t.port && h.state == "healthy");
-                Some(Backend { addr: SocketAddr::from((ip, t.port as u16)), healthy })
-            })
-            .collect()
+    async fn backends(&self, tg: &TargetGroup, health: &[TargetHealthRecord]) -> Vec<Backend> {
+        let mut out = Vec::new();
+        for t in tg.targets.iter().filter(|t| t.deregistering_since.is_none()) {
+            let Some(ip) = self.resolve(&t.id).await else { continue };
+            let healthy = health.iter().any(|h| h.target_id == t.id && h.port == t.port && h.state == "healthy");
+            out.push(Backend { addr: SocketAddr::from((ip, t.port as u16)), healthy });
+        }
+        out
     }
 
     /// Starts, refreshes and stops listener servers to match the store.
@@ -170,7 +187,7 @@ impl DataPlane {
                 for arn in named {
                     if let Some(tg) = groups.get(arn) {
                         let health = self.store.health(arn).await?;
-                        let backends = Self::backends(tg, &health);
+                        let backends = self.backends(tg, &health).await;
                         table_groups.insert(arn.to_string(), Group { backends, next: Default::default() });
                     }
                 }
@@ -263,8 +280,9 @@ impl DataPlane {
         let mut set = tokio::task::JoinSet::new();
         for (tg, t) in due {
             let client = self.client.clone();
+            let address = self.resolve(&t.id).await;
             set.spawn(async move {
-                let outcome = proxy::probe(&client, &tg, &t).await;
+                let outcome = proxy::probe(&client, &tg, &t, address).await;
                 (tg, t, outcome)
             });
         }

@@ -184,10 +184,11 @@ pub(crate) async fn probe(
     client: &Client,
     tg: &TargetGroup,
     t: &RegisteredTarget,
+    address: Option<std::net::Ipv4Addr>,
 ) -> Result<(), (&'static str, String)> {
     let h = &tg.health_check;
-    let Ok(ip) = t.id.parse::<std::net::Ipv4Addr>() else {
-        return Err(("Target.InvalidState", "Target is not an address this load balancer can reach".into()));
+    let Some(ip) = address else {
+        return Err(("Target.InvalidState", "Target is in the stopped or terminated state".into()));
     };
     let port = if h.port == "traffic-port" { t.port as u16 } else { h.port.parse().unwrap_or(t.port as u16) };
     let addr = SocketAddr::from((ip, port));

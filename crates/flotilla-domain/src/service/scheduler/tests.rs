@@ -102,7 +102,13 @@ fn instances(n: usize) -> Vec<InstanceView> {
 }
 
 fn run(service: &mut Service, tasks: &[Task], instances: &[InstanceView]) -> Vec<Action> {
-    reconcile(service, &Observed { tasks, instances, now: NOW }, &mut Counter(0))
+    let targets = std::collections::HashMap::new();
+    reconcile(service, &Observed { tasks, instances, targets: &targets, now: NOW }, &mut Counter(0))
+}
+
+fn run_behind(service: &mut Service, tasks: &[Task], targets: &[(&str, TargetHealth)]) -> Vec<Action> {
+    let targets = targets.iter().map(|(id, h)| (id.to_string(), *h)).collect();
+    reconcile(service, &Observed { tasks, instances: &instances(2), targets: &targets, now: NOW }, &mut Counter(0))
 }
 
 fn launch(deployment: &str, count: usize) -> Action {
@@ -490,4 +496,35 @@ fn an_image_no_registry_resolved_is_pinned_to_what_the_first_task_pulled() {
     later.containers[0].image_digest = Some("sha256:moved".into());
     run(&mut s, &[t, later], &instances(1));
     assert_eq!(s.deployments[0].revision.images[0].image_digest.as_deref(), Some("sha256:first"));
+}
+
+#[test]
+fn behind_a_load_balancer_a_task_counts_once_its_targets_are_healthy() {
+    let mut sp = spec(2, 100, 200);
+    sp.load_balancers = vec![crate::service::LoadBalancerDoc {
+        target_group_arn: "tg".into(),
+        container_name: "app".into(),
+        container_port: 80,
+    }];
+    let mut s = deploying(sp);
+    let mut tasks: Vec<Task> = (0..2).map(|i| running(&format!("old{i}"), D1, "i1")).collect();
+    tasks.extend((0..2).map(|i| running(&format!("new{i}"), D2, "i2")));
+    let old_ok = [("old0", TargetHealth::Healthy), ("old1", TargetHealth::Healthy)];
+    let pending: Vec<(&str, TargetHealth)> =
+        old_ok.iter().copied().chain([("new0", TargetHealth::Pending), ("new1", TargetHealth::Pending)]).collect();
+    assert_eq!(stops(&run_behind(&mut s, &tasks, &pending)), Vec::<&str>::new(), "new targets not healthy yet");
+    let ready: Vec<(&str, TargetHealth)> =
+        old_ok.iter().copied().chain([("new0", TargetHealth::Healthy), ("new1", TargetHealth::Healthy)]).collect();
+    assert_eq!(stops(&run_behind(&mut s, &tasks, &ready)), vec!["old0", "old1"]);
+
+    let failing: Vec<(&str, TargetHealth)> =
+        old_ok.iter().copied().chain([("new0", TargetHealth::Unhealthy), ("new1", TargetHealth::Healthy)]).collect();
+    let actions = run_behind(&mut s, &tasks, &failing);
+    assert!(actions.contains(&Action::Stop {
+        task: "new0".into(),
+        reason: format!("{ELB_HEALTH_CHECK_FAILED} in (target-group tg)")
+    }));
+    let mut stopped = failed("new0", D2, StopCode::ServiceSchedulerInitiated);
+    stopped.stopped_reason = Some(format!("{ELB_HEALTH_CHECK_FAILED} in (target-group tg)"));
+    assert!(is_failure(&stopped), "an ELB health check failure counts against the breaker");
 }
