@@ -106,6 +106,9 @@ class Server:
             args = [FLOTILLA_BIN, self.command, "--data-dir", str(self.data_dir), "--listen", f"127.0.0.1:{self.port}"]
             if not self.aws_profile:
                 args.append("--no-aws-profile")
+            if self.command in ("up", "server") and "--dns-listen" not in self.args:
+                # Many servers run at once: each takes a port of its own for its DNS.
+                args.extend(["--dns-listen", "127.0.0.1:0"])
             if POSTGRES_URL and self.command in ("up", "server"):
                 args.extend(["--store", self.postgres_store()])
             args.extend(self.args)

@@ -454,3 +454,88 @@ def test_an_alb_routes_balances_and_health_checks_real_traffic(elb):
     finally:
         for b in backends[:2]:
             b.close()
+
+
+def dns_query(port, name, qtype=1):
+    """Sends one DNS query over UDP; returns (rcode, [IPv4 answers])."""
+    import socket
+    import struct
+    packet = struct.pack(">HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        packet += bytes([len(label)]) + label.encode()
+    packet += b"\x00" + struct.pack(">HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(packet, ("127.0.0.1", port))
+        reply, _ = s.recvfrom(512)
+    rcode = reply[3] & 0x0F
+    count = struct.unpack(">H", reply[6:8])[0]
+    answers = [".".join(str(b) for b in reply[-4:])] if count else []
+    return rcode, answers
+
+
+def free_udp_port():
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_load_balancer_names_resolve_through_flotillas_dns(fresh_server):
+    port = free_udp_port()
+    srv = fresh_server(command="server", args=["--dns-listen", f"127.0.0.1:{port}"])
+    elb = srv.client("elbv2")
+    lb = elb.create_load_balancer(Name=short("dns"))["LoadBalancers"][0]
+    address = wait_for("the load balancer's address", lambda: (
+        elb.describe_load_balancers(LoadBalancerArns=[lb["LoadBalancerArn"]])["LoadBalancers"][0]["AvailabilityZones"][0]
+        .get("LoadBalancerAddresses", [{}])[0].get("IpAddress")), 30)
+    assert dns_query(port, lb["DNSName"]) == (0, [address])
+    assert dns_query(port, lb["DNSName"].upper()) == (0, [address]), "names are case-insensitive"
+    assert dns_query(port, lb["DNSName"], qtype=28) == (0, []), "no IPv6 address, but the name exists"
+    assert dns_query(port, "nope.us-east-1.elb.flotilla.internal")[0] == 3, "NXDOMAIN"
+    assert dns_query(port, "example.com")[0] == 5, "REFUSED outside the zone"
+
+
+def test_a_network_load_balancer_proxies_tcp(elb):
+    import socket
+    import socketserver
+
+    class Echo(socketserver.BaseRequestHandler):
+        def handle(self):
+            while data := self.request.recv(4096):
+                self.request.sendall(data.upper())
+
+    class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    echo = Server(("127.0.0.1", 0), Echo)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    try:
+        lb = elb.create_load_balancer(Name=short("nlb"), Type="network")["LoadBalancers"][0]["LoadBalancerArn"]
+        tg = elb.create_target_group(Name=short("echo"), Protocol="TCP", Port=7, TargetType="ip",
+                                     HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+                                     HealthyThresholdCount=2)["TargetGroups"][0][
+            "TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": echo.server_address[1]}])
+        elb.create_listener(LoadBalancerArn=lb, Protocol="TCP", Port=9000, DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": tg}])
+        address = wait_for("the load balancer's address", lambda: (
+            elb.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["AvailabilityZones"][0]
+            .get("LoadBalancerAddresses", [{}])[0].get("IpAddress")), 30)
+        wait_for("the echo target healthy", lambda: elb.describe_target_health(TargetGroupArn=tg)[
+            "TargetHealthDescriptions"][0]["TargetHealth"]["State"] == "healthy", 60)
+
+        def roundtrip():
+            try:
+                with socket.create_connection((address, 9000), timeout=5) as s:
+                    s.sendall(b"hello nlb")
+                    return s.recv(64)
+            except OSError:
+                return None
+        assert wait_for("an echo through the NLB", lambda: roundtrip() == b"HELLO NLB", 30)
+        elb.delete_load_balancer(LoadBalancerArn=lb)
+        elb.delete_target_group(TargetGroupArn=tg)
+    finally:
+        echo.shutdown()
+        echo.server_close()

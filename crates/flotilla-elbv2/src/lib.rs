@@ -8,6 +8,7 @@
 //! attributes are in [`model`]; state lives in [`store::ElbStore`].
 
 pub mod dataplane;
+mod dns;
 mod ecs;
 pub mod error;
 mod listeners;

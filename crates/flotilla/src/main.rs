@@ -176,6 +176,11 @@ struct ServeArgs {
     /// Seconds a request body may pause between two pieces before the request is cut off.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     body_timeout: u64,
+    /// Where the DNS server for load balancer names (zone `elb.flotilla.internal`)
+    /// listens, on UDP; `off` for none. Point a resolver at it for that zone, e.g.
+    /// systemd-resolved's `DNS=127.0.0.1:8053` with `Domains=~elb.flotilla.internal`.
+    #[arg(long, default_value = "127.0.0.1:8053")]
+    dns_listen: String,
     /// Do not write the `flotilla` profile into the AWS CLI's files.
     #[arg(long)]
     no_aws_profile: bool,
@@ -313,6 +318,21 @@ async fn serve(args: ServeArgs, everything: bool, format: LogFormat) -> Result<(
         max_connections: args.max_connections as usize,
         ..api_limits(Duration::from_secs(args.header_timeout), Duration::from_secs(args.body_timeout))
     };
+    if args.dns_listen != "off" {
+        let addr: SocketAddr = args.dns_listen.parse().with_context(|| format!("--dns-listen {}", args.dns_listen))?;
+        match tokio::net::UdpSocket::bind(addr).await {
+            Ok(socket) => {
+                let elbv2 = plane.elbv2.clone();
+                let stop = stopped(stop_rx.clone());
+                tracing::info!(%addr, "load balancer DNS listening");
+                tokio::spawn(async move { elbv2.serve_dns(socket, stop).await });
+            }
+            // The rest of the control plane works without it: say so and go on.
+            Err(e) => {
+                tracing::warn!(%addr, error = %e, "the load balancer DNS server cannot listen; names will not resolve")
+            }
+        }
+    }
     let server = tokio::spawn(plane.serve(listener, limits, stopped(stop_rx)));
     shutdown_signal().await;
     let _ = stop_tx.send(true);

@@ -60,6 +60,7 @@ pub struct ControlPlane {
     pub ecs: Arc<EcsService>,
     pub registry: Registry,
     pub secrets: Arc<SecretsService>,
+    pub elbv2: Arc<ElbService>,
     /// Every service module, in the order they are served and closed.
     modules: Vec<Arc<dyn ServiceModule>>,
     /// Runs the modules' controllers, each under a lease.
@@ -157,7 +158,7 @@ impl ControlPlane {
             Arc::new(AgentChannel::new(ecs.clone())),
             registry.service_module(Maintenance { interval: REGISTRY_MAINTENANCE, gc_grace: REGISTRY_GC_GRACE }),
             secrets.clone(),
-            elbv2,
+            elbv2.clone(),
         ];
         let front_door_config = FrontDoorConfig {
             region: config.account.region.clone(),
@@ -175,7 +176,7 @@ impl ControlPlane {
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/metrics", get(move || async move { metrics.render() }))
             .layer(axum::middleware::from_fn(request_id_layer));
-        Ok(Self { store, ecs, registry, secrets, modules, controllers, router })
+        Ok(Self { store, ecs, registry, secrets, elbv2, modules, controllers, router })
     }
 
     /// The service modules served, in order.

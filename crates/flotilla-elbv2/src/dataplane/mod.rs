@@ -10,8 +10,9 @@
 
 mod proxy;
 pub mod routing;
+mod tcp;
 
-use crate::model::{Listener, LoadBalancer, LoadBalancerType, Protocol, RegisteredTarget, Rule, TargetGroup};
+use crate::model::{Listener, LoadBalancer, Protocol, RegisteredTarget, Rule, TargetGroup};
 use crate::store::{ElbStore, TargetHealthRecord};
 use flotilla_core::time::Timestamp;
 use flotilla_protocol::{Controller, PassError};
@@ -168,16 +169,13 @@ impl DataPlane {
         let mut wanted: HashMap<String, (SocketAddr, Table)> = HashMap::new();
         for lb in lbs {
             let Some(address) = lb.address.as_deref().and_then(|a| a.parse::<Ipv4Addr>().ok()) else { continue };
-            if lb.kind != LoadBalancerType::Application {
-                continue;
-            }
             let idle = lb
                 .attributes
                 .get("idle_timeout.timeout_seconds")
                 .and_then(|v| v.parse().ok())
                 .map_or(Duration::from_secs(60), Duration::from_secs);
             let listeners: Vec<Listener> = self.store.children(&lb.arn).await?;
-            for listener in listeners.into_iter().filter(|l| l.protocol == Protocol::Http) {
+            for listener in listeners {
                 let rules: Vec<Rule> = self.store.children(&listener.arn).await?;
                 let mut named: HashSet<&str> = HashSet::new();
                 for a in listener.default_actions.iter().chain(rules.iter().flat_map(|r| &r.actions)) {
@@ -223,17 +221,26 @@ impl DataPlane {
             };
             let _ = std_listener.set_nonblocking(true);
             let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else { continue };
+            let protocol = fresh.listener.protocol;
             let table = Arc::new(RwLock::new(fresh));
             let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let app = proxy::router(table.clone(), self.client.clone());
-            tokio::spawn(async move {
-                let shutdown = async move {
-                    let _ = stopped.await;
-                };
-                if let Err(e) = flotilla_http::serve(listener, app, flotilla_http::Limits::default(), shutdown).await {
-                    tracing::warn!(%addr, error = %e, "a listener stopped on an error");
+            match protocol {
+                Protocol::Http => {
+                    let app = proxy::router(table.clone(), self.client.clone());
+                    tokio::spawn(async move {
+                        let shutdown = async move {
+                            let _ = stopped.await;
+                        };
+                        let limits = flotilla_http::Limits::default();
+                        if let Err(e) = flotilla_http::serve(listener, app, limits, shutdown).await {
+                            tracing::warn!(%addr, error = %e, "a listener stopped on an error");
+                        }
+                    });
                 }
-            });
+                Protocol::Tcp => {
+                    tokio::spawn(tcp::serve(listener, table.clone(), stopped));
+                }
+            }
             tracing::info!(listener = %arn, %addr, "listener serving");
             running.insert(arn, Running { addr, table, stop });
         }

@@ -71,7 +71,7 @@ fn rand_below(bound: u64) -> u64 {
 }
 
 /// The next target, round robin among the healthy ones (all when none is healthy).
-fn pick_backend(group: &Group) -> Option<SocketAddr> {
+pub(crate) fn pick_backend(group: &Group) -> Option<SocketAddr> {
     let healthy: Vec<&super::Backend> = group.backends.iter().filter(|b| b.healthy).collect();
     let pool: Vec<&super::Backend> = if healthy.is_empty() { group.backends.iter().collect() } else { healthy };
     if pool.is_empty() {
