@@ -49,6 +49,9 @@ fn plain(status: StatusCode) -> Response<Body> {
 
 /// Picks a target group by weight (a request counter walks the weights).
 fn pick_group<'a>(table: &'a Table, groups: &'a [crate::model::WeightedTargetGroup]) -> Option<&'a Group> {
+    if let [only] = groups {
+        return table.groups.get(&only.target_group_arn);
+    }
     let total: i64 = groups.iter().map(|g| g.weight.max(0)).sum();
     if total == 0 {
         return groups.first().and_then(|g| table.groups.get(&g.target_group_arn));
