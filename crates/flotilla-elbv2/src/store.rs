@@ -34,91 +34,41 @@ pub trait Document: Serialize + DeserializeOwned + Send + Sync {
     fn set_version(&mut self, version: i64);
 }
 
-impl Document for LoadBalancer {
-    const TABLE: &'static str = "load_balancers";
-    const WHAT: &'static str = "load balancer";
-    fn arn(&self) -> &str {
-        &self.arn
-    }
-    fn key(&self) -> String {
-        self.name.clone()
-    }
-    fn created_at(&self) -> i64 {
-        self.created_at.0
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
+/// Implements [`Document`] for a kind: its table, what it is called, its unique key
+/// and (optionally) its parent.
+macro_rules! document {
+    ($kind:ty, $table:literal, $what:literal, |$d:ident| $key:expr $(, parent: |$p:ident| $parent:expr)?) => {
+        impl Document for $kind {
+            const TABLE: &'static str = $table;
+            const WHAT: &'static str = $what;
+            fn arn(&self) -> &str {
+                &self.arn
+            }
+            fn key(&self) -> String {
+                let $d = self;
+                $key
+            }
+            $(fn parent(&self) -> &str {
+                let $p = self;
+                $parent
+            })?
+            fn created_at(&self) -> i64 {
+                self.created_at.0
+            }
+            fn version(&self) -> i64 {
+                self.version
+            }
+            fn set_version(&mut self, version: i64) {
+                self.version = version;
+            }
+        }
+    };
 }
 
-impl Document for TargetGroup {
-    const TABLE: &'static str = "target_groups";
-    const WHAT: &'static str = "target group";
-    fn arn(&self) -> &str {
-        &self.arn
-    }
-    fn key(&self) -> String {
-        self.name.clone()
-    }
-    fn created_at(&self) -> i64 {
-        self.created_at.0
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
-
-impl Document for Listener {
-    const TABLE: &'static str = "listeners";
-    const WHAT: &'static str = "listener";
-    fn arn(&self) -> &str {
-        &self.arn
-    }
-    fn key(&self) -> String {
-        format!("{}|{}", self.load_balancer_arn, self.port)
-    }
-    fn parent(&self) -> &str {
-        &self.load_balancer_arn
-    }
-    fn created_at(&self) -> i64 {
-        self.created_at.0
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
-
-impl Document for Rule {
-    const TABLE: &'static str = "rules";
-    const WHAT: &'static str = "rule";
-    fn arn(&self) -> &str {
-        &self.arn
-    }
-    fn key(&self) -> String {
-        format!("{}|{}", self.listener_arn, self.priority)
-    }
-    fn parent(&self) -> &str {
-        &self.listener_arn
-    }
-    fn created_at(&self) -> i64 {
-        self.created_at.0
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
+document!(LoadBalancer, "load_balancers", "load balancer", |d| d.name.clone());
+document!(TargetGroup, "target_groups", "target group", |d| d.name.clone());
+document!(Listener, "listeners", "listener", |d| format!("{}|{}", d.load_balancer_arn, d.port), parent: |d| &d.load_balancer_arn);
+document!(Rule, "rules", "rule", |d| format!("{}|{}", d.listener_arn, d.priority), parent: |d| &d.listener_arn);
 
 /// The load balancing store.
 #[derive(Clone)]
