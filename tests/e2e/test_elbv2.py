@@ -539,3 +539,48 @@ def test_a_network_load_balancer_proxies_tcp(elb):
     finally:
         echo.shutdown()
         echo.server_close()
+
+
+def test_sticky_sessions_and_a_port_already_taken(elb):
+    import http.cookiejar
+    import socket
+    backends = [Backend("one"), Backend("two")]
+    try:
+        lb = elb.create_load_balancer(Name=short("sticky"))["LoadBalancers"][0]["LoadBalancerArn"]
+        tg = elb.create_target_group(Name=short("sticky"), Protocol="HTTP", Port=80, TargetType="ip",
+                                     HealthCheckPath="/health", HealthCheckIntervalSeconds=5,
+                                     HealthCheckTimeoutSeconds=2, HealthyThresholdCount=2)["TargetGroups"][0][
+            "TargetGroupArn"]
+        elb.register_targets(TargetGroupArn=tg, Targets=[{"Id": "127.0.0.1", "Port": b.port} for b in backends])
+        elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+            {"Key": "stickiness.enabled", "Value": "true"}, {"Key": "stickiness.lb_cookie.duration_seconds", "Value": "60"}])
+        address = wait_for("the load balancer's address", lambda: (
+            elb.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["AvailabilityZones"][0]
+            .get("LoadBalancerAddresses", [{}])[0].get("IpAddress")), 30)
+
+        # A port another process holds on the address is refused, and nothing is stored.
+        with socket.socket() as squatter:
+            squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            squatter.bind((address, 8100))
+            squatter.listen()
+            assert code(elb.create_listener, LoadBalancerArn=lb, Protocol="HTTP", Port=8100, DefaultActions=[
+                {"Type": "forward", "TargetGroupArn": tg}])[0] == "InvalidConfigurationRequest"
+        assert elb.describe_listeners(LoadBalancerArn=lb)["Listeners"] == []
+
+        elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=8101, DefaultActions=[
+            {"Type": "forward", "TargetGroupArn": tg}])
+        wait_for("both targets healthy", lambda: {h["TargetHealth"]["State"] for h in elb.describe_target_health(
+            TargetGroupArn=tg)["TargetHealthDescriptions"]} == {"healthy"}, 60)
+        url = f"http://{address}:8101/"
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        first = wait_for("an answer", lambda: opener.open(url, timeout=10).read().decode().split()[0], 30)
+        assert any(c.name == "AWSALB" for c in jar), list(jar)
+        assert {opener.open(url, timeout=10).read().decode().split()[0] for _ in range(20)} == {first}
+        # Without the cookie, requests spread again.
+        assert {get(url)[1].split()[0] for _ in range(20)} == {"one", "two"}
+        elb.delete_load_balancer(LoadBalancerArn=lb)
+        elb.delete_target_group(TargetGroupArn=tg)
+    finally:
+        for b in backends:
+            b.close()

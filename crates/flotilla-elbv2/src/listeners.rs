@@ -298,6 +298,7 @@ pub(crate) async fn create(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
         return Err(ElbError::UnsupportedProtocol("HTTPS and TLS listeners are not supported here yet".into()));
     }
     let default_actions = read_actions(svc, &p, "DefaultActions", &lb, protocol).await?;
+    check_port_free(&lb, port)?;
     let tags = tags_of_request(q)?;
     let id = &uuid::Uuid::new_v4().simple().to_string()[..16];
     let lb_path = lb.arn.split_once(":loadbalancer/").map_or("", |(_, rest)| rest);
@@ -314,6 +315,22 @@ pub(crate) async fn create(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
         return Err(ElbError::DuplicateListener(format!("A listener already exists on port {port} of '{}'", lb.arn)));
     }
     Ok(answer_listeners(vec![listener], None))
+}
+
+/// Refuses a port something else already listens on at the load balancer's address
+/// (the data plane could not serve it), so nothing is stored for a listener that
+/// cannot work.
+fn check_port_free(lb: &LoadBalancer, port: i64) -> Result<()> {
+    let Some(address) = lb.address.as_deref().and_then(|a| a.parse::<std::net::Ipv4Addr>().ok()) else {
+        return Ok(());
+    };
+    match std::net::TcpListener::bind((address, port as u16)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(ElbError::config(format!(
+            "Port {port} on {address} is already in use by another process; choose another port"
+        ))),
+        Err(_) => Ok(()),
+    }
 }
 
 pub(crate) async fn describe(svc: &ElbService, q: &QueryRequest) -> Result<Answer> {
@@ -361,6 +378,7 @@ pub(crate) async fn modify(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
                 if taken.iter().any(|l| l.port == port) {
                     return Err(ElbError::DuplicateListener(format!("A listener already exists on port {port}")));
                 }
+                check_port_free(&lb, port)?;
             }
             listener.port = port;
         }

@@ -63,6 +63,9 @@ pub(crate) struct Backend {
 pub(crate) struct Group {
     pub backends: Vec<Backend>,
     pub next: std::sync::atomic::AtomicUsize,
+    /// With `stickiness.enabled` (`lb_cookie`): how long the `AWSALB` cookie keeps a
+    /// client on its target.
+    pub sticky_seconds: Option<i64>,
 }
 
 /// What one listener serves from: its rules and the target groups they name.
@@ -186,7 +189,17 @@ impl DataPlane {
                     if let Some(tg) = groups.get(arn) {
                         let health = self.store.health(arn).await?;
                         let backends = self.backends(tg, &health).await;
-                        table_groups.insert(arn.to_string(), Group { backends, next: Default::default() });
+                        let sticky_seconds = (tg.attributes.get("stickiness.enabled").map(String::as_str)
+                            == Some("true")
+                            && tg.attributes.get("stickiness.type").map(String::as_str) == Some("lb_cookie"))
+                        .then(|| {
+                            tg.attributes
+                                .get("stickiness.lb_cookie.duration_seconds")
+                                .and_then(|v| v.parse().ok())
+                                .unwrap_or(86_400)
+                        });
+                        table_groups
+                            .insert(arn.to_string(), Group { backends, next: Default::default(), sticky_seconds });
                     }
                 }
                 let addr = SocketAddr::from((address, listener.port as u16));

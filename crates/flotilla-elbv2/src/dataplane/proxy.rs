@@ -67,6 +67,28 @@ fn pick_group<'a>(table: &'a Table, groups: &'a [crate::model::WeightedTargetGro
     None
 }
 
+/// The cookie that keeps a client on its target (ALB's name for it).
+const STICKY_COOKIE: &str = "AWSALB";
+
+fn encode_target(addr: SocketAddr) -> String {
+    addr.to_string().bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The target a request's `AWSALB` cookie names, if it names one.
+fn sticky_target(req: &Request<Body>) -> Option<SocketAddr> {
+    let cookies = req.headers().get_all(header::COOKIE);
+    let value = cookies.iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (name, value) = c.trim().split_once('=')?;
+        (name == STICKY_COOKIE).then_some(value)
+    })?;
+    if value.len() % 2 != 0 || value.len() > 120 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> =
+        (0..value.len()).step_by(2).map(|i| u8::from_str_radix(value.get(i..i + 2)?, 16).ok()).collect();
+    String::from_utf8(bytes?).ok()?.parse().ok()
+}
+
 /// A pseudo-random number below `bound` (weights need spread, not secrecy).
 fn rand_below(bound: u64) -> u64 {
     let bytes = uuid::Uuid::new_v4();
@@ -133,10 +155,27 @@ async fn handle(table: &Table, client: &Client, req: Request<Body>) -> Response<
             let Some(group) = pick_group(table, target_groups) else {
                 return plain(StatusCode::SERVICE_UNAVAILABLE);
             };
-            let Some(backend) = pick_backend(group) else {
+            // A sticky client goes back to its target while that target is still healthy.
+            let stuck = group.sticky_seconds.and(sticky_target(&req)).filter(|addr| {
+                group
+                    .backends
+                    .iter()
+                    .any(|b| b.addr == *addr && (b.healthy || group.backends.iter().all(|b| !b.healthy)))
+            });
+            let Some(backend) = stuck.or_else(|| pick_backend(group)) else {
                 return plain(StatusCode::SERVICE_UNAVAILABLE);
             };
-            forward(client, req, backend, peer, port, table.idle_timeout).await
+            let mut response = forward(client, req, backend, peer, port, table.idle_timeout).await;
+            if let Some(seconds) = group.sticky_seconds
+                && stuck.is_none()
+                && let Ok(v) = HeaderValue::from_str(&format!(
+                    "{STICKY_COOKIE}={}; Max-Age={seconds}; Path=/",
+                    encode_target(backend)
+                ))
+            {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+            response
         }
     }
 }
