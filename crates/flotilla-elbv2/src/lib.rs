@@ -2,7 +2,9 @@
 //! signing name `elasticloadbalancing`, XML answers): load balancers and target
 //! groups with their attributes and tags, listeners and their rules (forward, weighted
 //! forward, fixed-response, redirect; host, path, header, method, query and source
-//! conditions), and registered targets. The data plane that serves traffic comes next.
+//! conditions), and registered targets; the data plane that serves their traffic
+//! ([`dataplane`]: HTTP and TCP listeners, health checks), the DNS server for their
+//! names (`dns.rs`), and what ECS's service scheduler asks of them (`ecs.rs`).
 //!
 //! Every error code is chosen in [`error`]; the rules of names, health checks and
 //! attributes are in [`model`]; state lives in [`store::ElbStore`].
