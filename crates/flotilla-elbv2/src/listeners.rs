@@ -298,6 +298,12 @@ pub(crate) async fn create(svc: &ElbService, q: &QueryRequest) -> Result<Answer>
         return Err(ElbError::UnsupportedProtocol("HTTPS and TLS listeners are not supported here yet".into()));
     }
     let default_actions = read_actions(svc, &p, "DefaultActions", &lb, protocol).await?;
+    // Our own listener on the port is a duplicate (its socket is the data plane's);
+    // only a port held by something else is refused as taken.
+    let siblings: Vec<Listener> = svc.store.children(&lb.arn).await?;
+    if siblings.iter().any(|l| l.port == port) {
+        return Err(ElbError::DuplicateListener(format!("A listener already exists on port {port} of '{}'", lb.arn)));
+    }
     check_port_free(&lb, port)?;
     let tags = tags_of_request(q)?;
     let id = &uuid::Uuid::new_v4().simple().to_string()[..16];
