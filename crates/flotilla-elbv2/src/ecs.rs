@@ -93,18 +93,12 @@ impl ElbService {
     }
 
     async fn change_targets(&self, arn: &str, apply: impl Fn(&mut TargetGroup)) -> Result<()> {
-        for attempt in 1..=8 {
-            let Some(mut tg) = self.store.get::<TargetGroup>(arn).await? else {
-                return Err(ElbError::TargetGroupNotFound(format!("Target group '{arn}' not found")));
-            };
-            crate::targets::prune(&mut tg, Timestamp::now());
-            apply(&mut tg);
-            match self.store.update(&tg).await {
-                Ok(_) => return Ok(()),
-                Err(e) if e.is_conflict() && attempt < 8 => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(())
+        let now = Timestamp::now();
+        crate::targets::change(self, arn, |tg| {
+            crate::targets::prune(tg, now);
+            apply(tg);
+            Ok(())
+        })
+        .await
     }
 }

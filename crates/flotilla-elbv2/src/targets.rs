@@ -117,7 +117,7 @@ pub(crate) fn prune(tg: &mut TargetGroup, now: Timestamp) {
     tg.targets.retain(|t| t.deregistering_since.is_none_or(|since| now.0 - since.0 < delay_ms));
 }
 
-async fn change(svc: &ElbService, arn: &str, apply: impl Fn(&mut TargetGroup) -> Result<()>) -> Result<()> {
+pub(crate) async fn change(svc: &ElbService, arn: &str, apply: impl Fn(&mut TargetGroup) -> Result<()>) -> Result<()> {
     let mut attempt = 0;
     loop {
         attempt += 1;
