@@ -280,6 +280,27 @@ def test_service_errors_are_aws_shaped(sim):
     assert code(ecs.create_service, cluster=CLUSTER, serviceName="x", taskDefinition=td,
                 schedulingStrategy="DAEMON", placementStrategy=[{"type": "random"}])[0] == \
         "InvalidParameterException"
+    for config, expected in [
+        ({"strategy": "PURPLE"}, "InvalidParameterException"),
+        ({"strategy": "BLUE_GREEN"}, "InvalidParameterException"),  # bakeTimeInMinutes is required
+        ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1441}, "InvalidParameterException"),
+        ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1,
+          "linearConfiguration": {"stepPercent": 10.0}}, "InvalidParameterException"),
+        ({"strategy": "LINEAR", "linearConfiguration": {"stepPercent": 2.0}}, "InvalidParameterException"),
+        ({"strategy": "CANARY", "canaryConfiguration": {"canaryPercent": 5.05}}, "InvalidParameterException"),
+        ({"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 1, "lifecycleHooks": [
+            {"targetType": "PAUSE", "lifecycleStages": ["POST_SCALE_UP"]}]}, "UnsupportedFeatureException"),
+    ]:
+        assert code(ecs.create_service, cluster=CLUSTER, serviceName="x", taskDefinition=td, desiredCount=1,
+                    deploymentConfiguration=config)[0] == expected, config
+    assert code(ecs.create_service, cluster=CLUSTER, serviceName="x", taskDefinition=td,
+                schedulingStrategy="DAEMON", deploymentConfiguration={
+                    "strategy": "CANARY", "maximumPercent": 100})[0] == "InvalidParameterException"
+    canary = ecs.create_service(cluster=CLUSTER, serviceName="canary", taskDefinition=td, desiredCount=0,
+                                deploymentConfiguration={"strategy": "CANARY"})["service"]
+    assert canary["deploymentConfiguration"]["canaryConfiguration"] == {
+        "canaryPercent": 5.0, "canaryBakeTimeInMinutes": 10}
+    ecs.delete_service(cluster=CLUSTER, service="canary")
     ecs.create_service(cluster=CLUSTER, serviceName="dup", taskDefinition=td, desiredCount=0)
     assert code(ecs.create_service, cluster=CLUSTER, serviceName="dup", taskDefinition=td, desiredCount=0) == \
         ("InvalidParameterException", "Creation of service was not idempotent.")

@@ -21,7 +21,7 @@ def short(prefix):
 
 def register(ecs, family, version, image):
     return ecs.register_task_definition(family=family, containerDefinitions=[{
-        "name": "web", "image": image, "memory": 32, "essential": True,
+        "name": "web", "image": image, "memory": 32, "essential": True, "stopTimeout": 2,
         "command": ["sh", "-c", f"echo {version} > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"],
         "portMappings": [{"containerPort": 8080, "hostPort": 0}],
     }])["taskDefinition"]["taskDefinitionArn"]

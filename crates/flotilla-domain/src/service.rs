@@ -68,6 +68,83 @@ pub struct CircuitBreaker {
     pub rollback: bool,
 }
 
+/// `deploymentConfiguration.strategy`: how a deployment replaces the tasks before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentStrategy {
+    /// Replace tasks a few at a time, within the minimum and maximum percent.
+    #[default]
+    Rolling,
+    /// Start a whole new (green) set of tasks beside the old (blue) ones, shift the
+    /// production traffic to them at once, bake, then stop the blue ones.
+    BlueGreen,
+    /// As blue/green, shifting the traffic in equal steps.
+    Linear,
+    /// As blue/green, shifting a small share first, then the rest.
+    Canary,
+}
+
+impl DeploymentStrategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rolling => "ROLLING",
+            Self::BlueGreen => "BLUE_GREEN",
+            Self::Linear => "LINEAR",
+            Self::Canary => "CANARY",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Rolling, Self::BlueGreen, Self::Linear, Self::Canary].into_iter().find(|v| v.as_str() == s)
+    }
+
+    /// Whether it runs a second set of tasks and shifts traffic to it.
+    pub fn shifts_traffic(self) -> bool {
+        self != Self::Rolling
+    }
+}
+
+/// `linearConfiguration`: the share of production traffic each step moves, in tenths
+/// of a percent (`stepPercent` on the wire), and the wait between steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinearConfiguration {
+    #[serde(rename = "stepPercent", with = "tenths_of_percent")]
+    pub step_per_mille: u32,
+    pub step_bake_time_in_minutes: i64,
+}
+
+/// `canaryConfiguration`: the share of production traffic the canary gets first, in
+/// tenths of a percent (`canaryPercent` on the wire), and how long it bakes before
+/// the rest moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryConfiguration {
+    #[serde(rename = "canaryPercent", with = "tenths_of_percent")]
+    pub canary_per_mille: u32,
+    pub canary_bake_time_in_minutes: i64,
+}
+
+/// A percentage with one decimal (as ECS takes it) kept as a whole number of tenths.
+pub mod tenths_of_percent {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Tenths of a percent, if `percent` is a multiple of 0.1 from 0 to 100.
+    pub fn from_percent(percent: f64) -> Option<u32> {
+        let tenths = (percent * 10.0).round();
+        ((0.0..=1000.0).contains(&tenths) && (percent * 10.0 - tenths).abs() < 1e-6).then_some(tenths as u32)
+    }
+
+    pub fn serialize<S: Serializer>(tenths: &u32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(f64::from(*tenths) / 10.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+        let percent = f64::deserialize(d)?;
+        from_percent(percent).ok_or_else(|| serde::de::Error::custom("a percentage from 0 to 100 in steps of 0.1"))
+    }
+}
+
 /// `deploymentConfiguration`, with ECS's defaults filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -76,6 +153,15 @@ pub struct DeploymentConfiguration {
     pub deployment_circuit_breaker: Option<CircuitBreaker>,
     pub maximum_percent: i64,
     pub minimum_healthy_percent: i64,
+    #[serde(default)]
+    pub strategy: DeploymentStrategy,
+    /// How long blue and green both run once all production traffic is on green.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bake_time_in_minutes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_configuration: Option<LinearConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_configuration: Option<CanaryConfiguration>,
 }
 
 impl DeploymentConfiguration {
@@ -89,6 +175,10 @@ impl DeploymentConfiguration {
             deployment_circuit_breaker: Some(CircuitBreaker { enable: false, rollback: false }),
             maximum_percent,
             minimum_healthy_percent,
+            strategy: DeploymentStrategy::Rolling,
+            bake_time_in_minutes: None,
+            linear_configuration: None,
+            canary_configuration: None,
         }
     }
 
@@ -124,6 +214,24 @@ pub struct LoadBalancerDoc {
     pub target_group_arn: String,
     pub container_name: String,
     pub container_port: i64,
+    /// For blue/green deployments: the second target group and the rules that
+    /// shift traffic between the two.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advanced_configuration: Option<AdvancedConfiguration>,
+}
+
+/// `advancedConfiguration`: green tasks go in whichever of the two target groups the
+/// blue ones are not in; the production rule (or NLB listener) forwards to both by
+/// weight, the test rule to the green ones once they are up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdvancedConfiguration {
+    pub alternate_target_group_arn: String,
+    pub production_listener_rule: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_listener_rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
 }
 
 /// What a user configures on a service.
@@ -236,6 +344,42 @@ impl RolloutState {
     }
 }
 
+/// Where a blue/green (or linear, canary) deployment is (its service deployment's
+/// `lifecycleStage`). Stages with nothing to do here are passed through at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum LifecycleStage {
+    /// Green tasks are starting; blue ones take all the traffic.
+    ScaleUp,
+    /// The test rule forwards to the green tasks.
+    TestTrafficShift,
+    /// Production traffic moves to green (at once, in steps, or canary first).
+    ProductionTrafficShift,
+    /// All production traffic is on green; blue tasks stay for the bake time.
+    BakeTime,
+    /// The blue tasks are stopped.
+    CleanUp,
+}
+
+impl LifecycleStage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ScaleUp => "SCALE_UP",
+            Self::TestTrafficShift => "TEST_TRAFFIC_SHIFT",
+            Self::ProductionTrafficShift => "PRODUCTION_TRAFFIC_SHIFT",
+            Self::BakeTime => "BAKE_TIME",
+            Self::CleanUp => "CLEAN_UP",
+        }
+    }
+}
+
+/// All of the production traffic, in tenths of a percent.
+pub const ALL_TRAFFIC: u32 = 1000;
+
+fn all_traffic() -> u32 {
+    ALL_TRAFFIC
+}
+
 /// The status of the service deployment that introduced a deployment
 /// (ListServiceDeployments' `status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,6 +468,25 @@ pub struct Deployment {
     /// Set on a deployment started by a rollback: the failed deployment's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<String>,
+    /// The target group its tasks are registered in, per `loadBalancers` entry
+    /// (blue/green alternates between an entry's two; empty: the entry's own).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub target_groups: Vec<String>,
+    /// Its share of production traffic, in tenths of a percent.
+    #[serde(default = "all_traffic")]
+    pub traffic: u32,
+    /// Where a traffic-shifting deployment is; `None` for a rolling one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle_stage: Option<LifecycleStage>,
+    /// When it entered its stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage_since: Option<Timestamp>,
+    /// When production traffic last moved to it (linear and canary steps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shifted_at: Option<Timestamp>,
+    /// The (blue) deployment a traffic-shifting deployment takes the traffic from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shifting_from: Option<String>,
 }
 
 impl Deployment {
@@ -331,6 +494,17 @@ impl Deployment {
     /// service revision ARNs.
     pub fn number(&self) -> &str {
         self.id.strip_prefix("ecs-svc/").unwrap_or(&self.id)
+    }
+
+    /// The target group its tasks go in for the `index`th `loadBalancers` entry.
+    pub fn target_group<'a>(&'a self, index: usize, entry: &'a LoadBalancerDoc) -> &'a str {
+        self.target_groups.get(index).map_or(entry.target_group_arn.as_str(), String::as_str)
+    }
+
+    /// Whether it is a blue/green, linear or canary deployment still shifting traffic
+    /// from the deployment before it (not a rollback, which returns traffic at once).
+    pub fn shifting(&self) -> bool {
+        self.lifecycle_stage.is_some() && self.rollout_state == RolloutState::InProgress && self.rollback_of.is_none()
     }
 }
 
@@ -424,6 +598,30 @@ impl Service {
             }
         }
         let desired_count = self.spec.desired_count;
+        let strategy = self.spec.deployment_configuration.strategy;
+        // Blue: the live deployment with the most production traffic. Green tasks go in
+        // the other target group of each entry, and start with no traffic.
+        let blue = self.deployments.iter().filter(|d| d.traffic > 0).max_by_key(|d| d.traffic);
+        let shifts = strategy.shifts_traffic() && blue.is_some();
+        let shifting_from = blue.filter(|_| shifts).map(|b| b.id.clone());
+        let target_groups: Vec<String> = self
+            .spec
+            .load_balancers
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| {
+                let blue_group = blue.map(|b| b.target_group(i, entry).to_string());
+                match (&entry.advanced_configuration, blue_group) {
+                    (Some(a), Some(b)) if shifts && b == entry.target_group_arn => a.alternate_target_group_arn.clone(),
+                    (Some(a), Some(b)) if !shifts && b == a.alternate_target_group_arn => b,
+                    _ => entry.target_group_arn.clone(),
+                }
+            })
+            .collect();
+        // All the traffic stays with blue until green takes it (none, when not shifting).
+        for d in &mut self.deployments {
+            d.traffic = if shifting_from.as_ref() == Some(&d.id) { ALL_TRAFFIC } else { 0 };
+        }
         self.deployments.insert(
             0,
             Deployment {
@@ -445,6 +643,12 @@ impl Service {
                 finished_at: None,
                 rollback: None,
                 rollback_of: None,
+                target_groups,
+                traffic: if shifts { 0 } else { ALL_TRAFFIC },
+                lifecycle_stage: shifts.then_some(LifecycleStage::ScaleUp),
+                stage_since: Some(now),
+                shifted_at: None,
+                shifting_from,
             },
         );
         self.steady = false;

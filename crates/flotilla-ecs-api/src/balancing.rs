@@ -1,7 +1,9 @@
 //! A service's tasks behind load balancers, for the service scheduler: which target
 //! each task is in each target group (its instance, or the instance's host address,
 //! and the host port its container port is bound to), how healthy those targets are,
-//! registering new tasks, and draining tasks before they stop.
+//! registering new tasks, and draining tasks before they stop. A task goes in the
+//! target group its deployment uses: blue/green deployments alternate between an
+//! entry's two.
 //!
 //! Everything is read afresh each pass from the load balancing module, so a restart
 //! loses nothing: a task being drained is one whose targets are `draining`.
@@ -14,8 +16,12 @@ use flotilla_ecs_model::HOST_ADDRESS_ATTRIBUTE;
 use flotilla_store::InstanceLoad;
 use std::collections::HashMap;
 
-/// One `loadBalancers` entry with its target group's targets as seen this pass.
+/// One target group of a `loadBalancers` entry (the entry's own, or its blue/green
+/// alternate) with its targets as seen this pass.
 struct Group {
+    /// Which `loadBalancers` entry.
+    index: usize,
+    arn: String,
     doc: LoadBalancerDoc,
     instance_targets: bool,
     /// (id, port) → state.
@@ -25,6 +31,8 @@ struct Group {
 /// The service's target groups, read for one pass.
 pub(crate) struct Balancing {
     groups: Vec<Group>,
+    /// Deployment id → the target group its tasks go in, per entry.
+    homes: HashMap<String, Vec<String>>,
 }
 
 /// What a pass did with load balancers, as service events.
@@ -40,17 +48,34 @@ impl Balancing {
             return Ok(None);
         }
         let mut groups = Vec::new();
-        for doc in &service.spec.load_balancers {
-            let Some(info) = lb.target_group(&doc.target_group_arn).await? else { continue };
-            let states = lb
-                .targets(&doc.target_group_arn)
-                .await?
-                .into_iter()
-                .map(|(id, port, state)| ((id, port), state))
-                .collect();
-            groups.push(Group { doc: doc.clone(), instance_targets: info.instance_targets, states });
+        for (index, doc) in service.spec.load_balancers.iter().enumerate() {
+            let alternate = doc.advanced_configuration.as_ref().map(|a| a.alternate_target_group_arn.clone());
+            for arn in std::iter::once(doc.target_group_arn.clone()).chain(alternate) {
+                let Some(info) = lb.target_group(&arn).await? else { continue };
+                let states = lb.targets(&arn).await?.into_iter().map(|(id, port, state)| ((id, port), state)).collect();
+                groups.push(Group { index, arn, doc: doc.clone(), instance_targets: info.instance_targets, states });
+            }
         }
-        Ok(Some(Self { groups }))
+        let homes = service
+            .all_deployments()
+            .map(|d| {
+                let groups = service
+                    .spec
+                    .load_balancers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, doc)| d.target_group(i, doc).to_string())
+                    .collect();
+                (d.id.clone(), groups)
+            })
+            .collect();
+        Ok(Some(Self { groups, homes }))
+    }
+
+    /// Whether `group` is where the task's deployment registers it.
+    fn home(&self, group: &Group, task: &Task) -> bool {
+        let home = task.started_by.as_ref().and_then(|d| self.homes.get(d)).and_then(|g| g.get(group.index));
+        home.map_or(group.arn == group.doc.target_group_arn, |h| *h == group.arn)
     }
 
     /// The task's target in a group: where its container port is bound.
@@ -78,9 +103,10 @@ impl Balancing {
                 let states: Vec<Option<&str>> = self
                     .groups
                     .iter()
+                    .filter(|g| self.home(g, t))
                     .map(|g| Self::target(g, t, loads).and_then(|k| g.states.get(&k)).map(String::as_str))
                     .collect();
-                let health = if states.contains(&Some("draining")) {
+                let health = if states.contains(&Some("draining")) || self.draining(t, loads) {
                     TargetHealth::Draining
                 } else if states.contains(&Some("unhealthy")) {
                     TargetHealth::Unhealthy
@@ -128,7 +154,7 @@ impl Balancing {
         let serving = self.serving(task, loads);
         if !serving.is_empty() {
             for (i, key) in &serving {
-                let arn = &self.groups[*i].doc.target_group_arn;
+                let arn = &self.groups[*i].arn;
                 match lb.deregister(arn, std::slice::from_ref(key)).await {
                     Ok(()) => changes
                         .messages
@@ -156,14 +182,15 @@ impl Balancing {
         changes: &mut Changes,
     ) {
         for g in &self.groups {
-            let arn = &g.doc.target_group_arn;
+            let arn = &g.arn;
             let mut add = Vec::new();
             let mut remove = Vec::new();
             for t in tasks {
                 let Some(key) = Self::target(g, t, loads) else { continue };
                 let live = t.desired_status == TaskStatus::Running && t.last_status != TaskStatus::Stopped;
+                let wanted = live && t.last_status == TaskStatus::Running && !stopping.contains(&t.id);
                 match g.states.get(&key).map(String::as_str) {
-                    None if live && t.last_status == TaskStatus::Running && !stopping.contains(&t.id) => add.push(key),
+                    None if wanted && self.home(g, t) => add.push(key),
                     Some(state) if !live && state != "draining" && t.last_status == TaskStatus::Stopped => {
                         remove.push(key)
                     }

@@ -65,6 +65,11 @@ pub trait LoadBalancing: Send + Sync {
     async fn register(&self, arn: &str, targets: &[(String, i64)]) -> Result<(), String>;
     async fn deregister(&self, arn: &str, targets: &[(String, i64)]) -> Result<(), String>;
     async fn targets(&self, arn: &str) -> Result<Vec<(String, i64, String)>, String>;
+    /// Whether a listener rule (a listener's default rule, or an NLB listener) exists.
+    async fn rule_exists(&self, arn: &str) -> Result<bool, String>;
+    /// Makes the rule's forward action send to these target groups with these
+    /// weights; `true` when it changed anything.
+    async fn route(&self, rule: &str, forward: &[(String, i64)]) -> Result<bool, String>;
 }
 
 /// The ECS service, backed by a store. Cheap to clone: the service scheduler holds

@@ -139,12 +139,25 @@ impl ServiceScheduler {
                     let launched = self.launch(&service, &deployment, 1, &target, now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
                 }
+                Action::Route { rule, forward } => {
+                    let Some(lb) = &ecs.load_balancing else { continue };
+                    match lb.route(&rule, &forward).await {
+                        Ok(true) => tracing::info!(service = %service.name, rule = %rule, ?forward, "traffic shifted"),
+                        Ok(false) => {}
+                        Err(e) => {
+                            tracing::warn!(service = %service.name, rule = %rule, error = %e, "shifting traffic failed")
+                        }
+                    }
+                }
                 Action::Stop { task, reason } => {
-                    // Behind load balancers a task drains first (at once when its instance is gone).
+                    // Behind load balancers a task drains first; at once when its instance is
+                    // gone, or when it fails the load balancer's health checks (it gets no
+                    // traffic then, and once drained it would no longer look unhealthy).
                     if let (Some(b), Some(lb), Some(t)) =
                         (&balancing, &ecs.load_balancing, tasks.iter().find(|t| t.id == task))
                     {
-                        let at_once = reason == scheduler::INSTANCE_LOST;
+                        let at_once = reason == scheduler::INSTANCE_LOST
+                            || reason.starts_with(scheduler::ELB_HEALTH_CHECK_FAILED);
                         if !b.ready_to_stop(lb.as_ref(), &service, t, loads, at_once, &mut changes).await {
                             continue;
                         }

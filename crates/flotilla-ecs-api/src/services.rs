@@ -12,8 +12,9 @@ use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, requir
 use flotilla_db::retry_on_conflict;
 use flotilla_domain::service::scheduler::{self, StopRefusal};
 use flotilla_domain::service::{
-    ContainerImage, Deployment, DeploymentConfiguration, LoadBalancerDoc, PlacementConstraintDoc, PlacementStrategyDoc,
-    Revision, SchedulingStrategy, Service, ServiceDeploymentStatus, ServiceSpec, ServiceStatus,
+    AdvancedConfiguration, CanaryConfiguration, ContainerImage, Deployment, DeploymentConfiguration,
+    DeploymentStrategy, LinearConfiguration, LoadBalancerDoc, PlacementConstraintDoc, PlacementStrategyDoc, Revision,
+    SchedulingStrategy, Service, ServiceDeploymentStatus, ServiceSpec, ServiceStatus, tenths_of_percent,
 };
 use flotilla_domain::tag::{Tag, validate_tags};
 use flotilla_domain::task_definition::{MAX_INTEGER, TaskDefinition};
@@ -60,6 +61,22 @@ pub(crate) struct DeploymentConfigurationWire {
     strategy: Option<String>,
     bake_time_in_minutes: Option<i64>,
     lifecycle_hooks: Option<Vec<serde_json::Value>>,
+    linear_configuration: Option<LinearWire>,
+    canary_configuration: Option<CanaryWire>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LinearWire {
+    step_percent: Option<f64>,
+    step_bake_time_in_minutes: Option<i64>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CanaryWire {
+    canary_percent: Option<f64>,
+    canary_bake_time_in_minutes: Option<i64>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -111,6 +128,16 @@ pub(crate) struct LoadBalancerWire {
     load_balancer_name: Option<String>,
     container_name: Option<String>,
     container_port: Option<i64>,
+    advanced_configuration: Option<AdvancedConfigurationWire>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AdvancedConfigurationWire {
+    alternate_target_group_arn: Option<String>,
+    production_listener_rule: Option<String>,
+    test_listener_rule: Option<String>,
+    role_arn: Option<String>,
 }
 
 /// Checks a service's `loadBalancers` against the load balancing module and the task
@@ -160,9 +187,75 @@ async fn load_balancers(
                 "The container {name} did not have a container port {port} defined."
             )));
         }
-        out.push(LoadBalancerDoc { target_group_arn: arn, container_name: name, container_port: port });
+        let advanced = match &lb.advanced_configuration {
+            Some(a) => Some(advanced_configuration(balancing.as_ref(), &arn, a).await?),
+            None => None,
+        };
+        out.push(LoadBalancerDoc {
+            target_group_arn: arn,
+            container_name: name,
+            container_port: port,
+            advanced_configuration: advanced,
+        });
     }
     Ok(out)
+}
+
+/// Checks an `advancedConfiguration`: an alternate target group other than the
+/// entry's, which a load balancer uses, and production (and test) listener rules that
+/// exist.
+async fn advanced_configuration(
+    balancing: &dyn crate::LoadBalancing,
+    target_group: &str,
+    given: &AdvancedConfigurationWire,
+) -> Result<AdvancedConfiguration, EcsError> {
+    let alternate = given
+        .alternate_target_group_arn
+        .clone()
+        .ok_or_else(|| EcsError::invalid("loadBalancers: advancedConfiguration.alternateTargetGroupArn is required"))?;
+    let production = given
+        .production_listener_rule
+        .clone()
+        .ok_or_else(|| EcsError::invalid("loadBalancers: advancedConfiguration.productionListenerRule is required"))?;
+    if alternate == target_group {
+        return Err(EcsError::invalid(
+            "loadBalancers: advancedConfiguration.alternateTargetGroupArn must differ from targetGroupArn",
+        ));
+    }
+    let info = balancing
+        .target_group(&alternate)
+        .await
+        .map_err(EcsError::invalid)?
+        .ok_or_else(|| EcsError::invalid(format!("Unable to find the target group {alternate}.")))?;
+    if !info.in_use {
+        return Err(EcsError::invalid(format!(
+            "The target group with targetGroupArn {alternate} does not have an associated load balancer."
+        )));
+    }
+    for rule in std::iter::once(&production).chain(given.test_listener_rule.as_ref()) {
+        if !balancing.rule_exists(rule).await.map_err(EcsError::invalid)? {
+            return Err(EcsError::invalid(format!("Unable to find the listener rule {rule}.")));
+        }
+    }
+    Ok(AdvancedConfiguration {
+        alternate_target_group_arn: alternate,
+        production_listener_rule: production,
+        test_listener_rule: given.test_listener_rule.clone(),
+        role_arn: given.role_arn.clone(),
+    })
+}
+
+/// A blue/green, linear or canary service shifts traffic between two target groups:
+/// each of its load balancers needs an `advancedConfiguration`.
+fn check_traffic_shifting(spec: &ServiceSpec) -> Result<(), EcsError> {
+    let strategy = spec.deployment_configuration.strategy;
+    if strategy.shifts_traffic() && spec.load_balancers.iter().any(|l| l.advanced_configuration.is_none()) {
+        return Err(EcsError::invalid(format!(
+            "loadBalancers: advancedConfiguration is required with the {} deployment strategy",
+            strategy.as_str()
+        )));
+    }
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -439,12 +532,19 @@ fn deployment_configuration(
     if wire.alarms.as_ref().is_some_and(|a| a.get("enable").and_then(|e| e.as_bool()) == Some(true)) {
         return Err(EcsError::invalid("deploymentConfiguration.alarms is not supported yet"));
     }
-    check_enum("deploymentConfiguration.strategy", wire.strategy.as_deref(), &["ROLLING"])?;
-    if wire.bake_time_in_minutes.is_some() || wire.lifecycle_hooks.as_ref().is_some_and(|h| !h.is_empty()) {
-        return Err(EcsError::invalid(
-            "bakeTimeInMinutes and lifecycleHooks need a BLUE_GREEN strategy, not supported yet",
+    if wire.lifecycle_hooks.as_ref().is_some_and(|h| !h.is_empty()) {
+        return Err(EcsError::UnsupportedFeature(
+            "deploymentConfiguration.lifecycleHooks is not supported by this control plane yet".into(),
         ));
     }
+    if let Some(given) = wire.strategy.as_deref() {
+        config.strategy = DeploymentStrategy::parse(given).ok_or_else(|| {
+            EcsError::invalid(format!(
+                "deploymentConfiguration.strategy '{given}' is not one of ROLLING, BLUE_GREEN, LINEAR, CANARY"
+            ))
+        })?;
+    }
+    traffic_shifting(&mut config, wire, strategy)?;
     if let Some(b) = wire.deployment_circuit_breaker {
         let (Some(enable), Some(rollback)) = (b.enable, b.rollback) else {
             return Err(EcsError::invalid("deploymentCircuitBreaker needs both enable and rollback"));
@@ -469,6 +569,90 @@ fn deployment_configuration(
         )),
         _ => Ok(config),
     }
+}
+
+/// The blue/green, linear and canary settings: bake times from 0 to 1440 minutes,
+/// `linearConfiguration` only with LINEAR (steps of 3 to 100 percent, default 10
+/// every 6 minutes), `canaryConfiguration` only with CANARY (0.1 to 100 percent,
+/// default 5 for 10 minutes), `bakeTimeInMinutes` required with BLUE_GREEN; none of
+/// them with the DAEMON scheduling strategy.
+fn traffic_shifting(
+    config: &mut DeploymentConfiguration,
+    wire: &DeploymentConfigurationWire,
+    scheduling: SchedulingStrategy,
+) -> Result<(), EcsError> {
+    let minutes = |field: &str, v: Option<i64>| match v {
+        Some(m) if !(0..=1440).contains(&m) => {
+            Err(EcsError::invalid(format!("deploymentConfiguration.{field} must be between 0 and 1440")))
+        }
+        _ => Ok(v),
+    };
+    let percent = |field: &str, v: f64, low: f64| match tenths_of_percent::from_percent(v) {
+        Some(t) if v >= low => Ok(t),
+        _ => Err(EcsError::invalid(format!(
+            "deploymentConfiguration.{field} must be a multiple of 0.1 from {low} to 100.0"
+        ))),
+    };
+    if let Some(bake) = minutes("bakeTimeInMinutes", wire.bake_time_in_minutes)? {
+        config.bake_time_in_minutes = Some(bake);
+    }
+    let strategy = config.strategy;
+    if let Some(l) = &wire.linear_configuration {
+        if strategy != DeploymentStrategy::Linear {
+            return Err(EcsError::invalid("linearConfiguration is only valid with the LINEAR deployment strategy"));
+        }
+        config.linear_configuration = Some(LinearConfiguration {
+            step_per_mille: percent("linearConfiguration.stepPercent", l.step_percent.unwrap_or(10.0), 3.0)?,
+            step_bake_time_in_minutes: minutes(
+                "linearConfiguration.stepBakeTimeInMinutes",
+                l.step_bake_time_in_minutes,
+            )?
+            .unwrap_or(6),
+        });
+    }
+    if let Some(c) = &wire.canary_configuration {
+        if strategy != DeploymentStrategy::Canary {
+            return Err(EcsError::invalid("canaryConfiguration is only valid with the CANARY deployment strategy"));
+        }
+        config.canary_configuration = Some(CanaryConfiguration {
+            canary_per_mille: percent("canaryConfiguration.canaryPercent", c.canary_percent.unwrap_or(5.0), 0.1)?,
+            canary_bake_time_in_minutes: minutes(
+                "canaryConfiguration.canaryBakeTimeInMinutes",
+                c.canary_bake_time_in_minutes,
+            )?
+            .unwrap_or(10),
+        });
+    }
+    match strategy {
+        DeploymentStrategy::Rolling => {}
+        _ if scheduling == SchedulingStrategy::Daemon => {
+            return Err(EcsError::invalid(format!(
+                "The {} deployment strategy is not supported with the DAEMON scheduling strategy",
+                strategy.as_str()
+            )));
+        }
+        DeploymentStrategy::BlueGreen if config.bake_time_in_minutes.is_none() => {
+            return Err(EcsError::invalid("bakeTimeInMinutes is required with the BLUE_GREEN deployment strategy"));
+        }
+        DeploymentStrategy::Linear => {
+            config
+                .linear_configuration
+                .get_or_insert(LinearConfiguration { step_per_mille: 100, step_bake_time_in_minutes: 6 });
+        }
+        DeploymentStrategy::Canary => {
+            config
+                .canary_configuration
+                .get_or_insert(CanaryConfiguration { canary_per_mille: 50, canary_bake_time_in_minutes: 10 });
+        }
+        DeploymentStrategy::BlueGreen => {}
+    }
+    if strategy != DeploymentStrategy::Linear {
+        config.linear_configuration = None;
+    }
+    if strategy != DeploymentStrategy::Canary {
+        config.canary_configuration = None;
+    }
+    Ok(())
 }
 
 /// Checks placement rules against the task definition (at most 10 constraints, 5
@@ -557,6 +741,7 @@ pub(crate) async fn create_service(svc: &EcsService, input: CreateServiceInput) 
         enable_execute_command: input.enable_execute_command.unwrap_or(false),
         load_balancers: load_balancers(svc, &td, &input.load_balancers).await?,
     };
+    check_traffic_shifting(&spec)?;
     let now = Timestamp::now();
     let revision = svc.revision_of(&td).await;
     let mut service = Service::new(cluster.name.clone(), name.clone(), spec, revision, new_deployment_id(), now);
@@ -684,6 +869,7 @@ pub(crate) async fn update_service(svc: &EcsService, input: UpdateServiceInput) 
         if let Some(p) = &input.propagate_tags {
             service.spec.propagate_tags = p.clone();
         }
+        check_traffic_shifting(&service.spec)?;
         let now = Timestamp::now();
         if redeploy {
             let revision = svc.revision_of(&current_td).await;
@@ -1008,6 +1194,8 @@ struct ServiceDeploymentShape {
     status_reason: Option<String>,
     deployment_configuration: DeploymentConfiguration,
     #[serde(skip_serializing_if = "Option::is_none")]
+    lifecycle_stage: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     rollback: Option<RollbackShape>,
     deployment_circuit_breaker: CircuitBreakerStatusShape,
 }
@@ -1055,6 +1243,7 @@ pub(crate) async fn describe_service_deployments(
             status: d.outcome.as_str(),
             status_reason: d.rollout_state_reason.clone(),
             deployment_configuration: d.configuration.clone(),
+            lifecycle_stage: d.lifecycle_stage.map(|l| l.as_str()),
             rollback: d.rollback.as_ref().and_then(|r| {
                 let to = s.find_deployment(&r.to_deployment)?;
                 Some(RollbackShape {
@@ -1092,11 +1281,27 @@ struct ServiceRevisionShape {
     cluster_arn: String,
     task_definition: String,
     launch_type: &'static str,
-    load_balancers: Vec<serde_json::Value>,
+    load_balancers: Vec<LoadBalancerDoc>,
     service_registries: Vec<serde_json::Value>,
     container_images: Vec<ContainerImage>,
     guard_duty_enabled: bool,
     created_at: f64,
+    resolved_configuration: ResolvedConfigurationShape,
+}
+
+/// Which target groups a service revision's tasks are in (`resolvedConfiguration`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResolvedConfigurationShape {
+    load_balancers: Vec<ResolvedLoadBalancerShape>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ResolvedLoadBalancerShape {
+    target_group_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    production_listener_rule: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -1120,11 +1325,26 @@ pub(crate) async fn describe_service_revisions(
             cluster_arn: svc.account.cluster_arn(&s.cluster),
             task_definition: svc.account.task_definition_arn(&d.revision.family, d.revision.revision),
             launch_type: "EC2",
-            load_balancers: Vec::new(),
+            load_balancers: s.spec.load_balancers.clone(),
             service_registries: Vec::new(),
             container_images: d.revision.images.clone(),
             guard_duty_enabled: false,
             created_at: epoch(d.created_at),
+            resolved_configuration: ResolvedConfigurationShape {
+                load_balancers: s
+                    .spec
+                    .load_balancers
+                    .iter()
+                    .enumerate()
+                    .map(|(i, lb)| ResolvedLoadBalancerShape {
+                        target_group_arn: d.target_group(i, lb).to_string(),
+                        production_listener_rule: lb
+                            .advanced_configuration
+                            .as_ref()
+                            .map(|a| a.production_listener_rule.clone()),
+                    })
+                    .collect(),
+            },
         });
     }
     Ok(out)

@@ -490,9 +490,9 @@ pub(crate) async fn list_tasks(svc: &EcsService, input: ListTasksInput) -> Resul
         None => None,
     };
     let limit = max_results(input.max_results, 100)?;
+    // ECS lists the tasks meant to run unless asked for the stopped ones.
     let desired_status = match input.desired_status.as_deref() {
-        None => None,
-        Some("RUNNING") | Some("PENDING") => Some(TaskStatus::Running),
+        None | Some("RUNNING") | Some("PENDING") => Some(TaskStatus::Running),
         Some("STOPPED") => Some(TaskStatus::Stopped),
         Some(other) => {
             return Err(EcsError::invalid(format!("desiredStatus '{other}' is not one of RUNNING, PENDING, STOPPED")));

@@ -102,3 +102,16 @@ impl ElbService {
         .await
     }
 }
+
+impl ElbService {
+    /// Whether a listener rule, a listener's default rule or a listener exists.
+    pub async fn traffic_rule_exists(&self, arn: &str) -> Result<bool> {
+        crate::rules::traffic_rule_exists(self, arn).await
+    }
+
+    /// Sets the forward weights of a rule (or default rule, or listener); `true` when
+    /// something changed.
+    pub async fn set_forward(&self, arn: &str, forward: &[(String, i64)]) -> Result<bool> {
+        crate::rules::set_forward(self, arn, forward).await
+    }
+}

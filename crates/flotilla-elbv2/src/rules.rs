@@ -5,7 +5,7 @@
 use crate::error::{ElbError, Result};
 use crate::listeners::{self, read_actions, write_actions};
 use crate::load_balancers::{self, members, string_members};
-use crate::model::{Condition, Listener, Rule};
+use crate::model::{Action, ActionKind, Condition, Listener, Rule, WeightedTargetGroup};
 use crate::params::{Params, page, required};
 use crate::tags::tags_of_request;
 use crate::{Answer, ElbService};
@@ -391,4 +391,65 @@ pub(crate) async fn set_priorities(svc: &ElbService, q: &QueryRequest) -> Result
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Whether `arn` names something ECS can shift traffic on: a rule, a listener's
+/// default rule, or a listener itself (an NLB's).
+pub(crate) async fn traffic_rule_exists(svc: &ElbService, arn: &str) -> Result<bool> {
+    if arn.contains(":listener/") {
+        return Ok(svc.store.get::<Listener>(arn).await?.is_some());
+    }
+    match if is_default(arn) {
+        listener_of_default(svc, arn).await.map(|_| ())
+    } else {
+        find(svc, arn).await.map(|_| ())
+    } {
+        Ok(()) => Ok(true),
+        Err(ElbError::RuleNotFound(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Points the forward action of a rule, a listener's default rule or a listener at
+/// these target groups with these weights (ECS shifting traffic between blue and
+/// green). Returns whether anything changed; stickiness stays as it was.
+pub(crate) async fn set_forward(svc: &ElbService, arn: &str, forward: &[(String, i64)]) -> Result<bool> {
+    let wanted: Vec<WeightedTargetGroup> = forward
+        .iter()
+        .map(|(tg, weight)| WeightedTargetGroup { target_group_arn: tg.clone(), weight: *weight })
+        .collect();
+    let apply = |actions: &mut Vec<Action>| -> Result<bool> {
+        let Some(action) = actions.iter_mut().find(|a| matches!(a.kind, ActionKind::Forward { .. })) else {
+            return Err(ElbError::Config(format!("'{arn}' has no forward action to shift traffic on")));
+        };
+        let ActionKind::Forward { target_groups, .. } = &mut action.kind else { return Ok(false) };
+        if *target_groups == wanted {
+            return Ok(false);
+        }
+        *target_groups = wanted.clone();
+        action.plain_target_group = false;
+        Ok(true)
+    };
+    for attempt in 1..=UPDATE_ATTEMPTS {
+        let stored = if arn.contains(":listener/") || is_default(arn) {
+            let mut listener =
+                if is_default(arn) { listener_of_default(svc, arn).await? } else { listeners::find(svc, arn).await? };
+            if !apply(&mut listener.default_actions)? {
+                return Ok(false);
+            }
+            svc.store.update(&listener).await.map(|_| ())
+        } else {
+            let mut rule = find(svc, arn).await?;
+            if !apply(&mut rule.actions)? {
+                return Ok(false);
+            }
+            svc.store.update(&rule).await.map(|_| ())
+        };
+        match stored {
+            Ok(()) => return Ok(true),
+            Err(e) if e.is_conflict() && attempt < UPDATE_ATTEMPTS => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }

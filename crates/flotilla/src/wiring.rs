@@ -46,6 +46,14 @@ impl LoadBalancing for ElbTargets {
         let states = self.0.target_states(arn).await.map_err(|e| e.to_string())?;
         Ok(states.into_iter().map(|s| (s.id, s.port, s.state)).collect())
     }
+
+    async fn rule_exists(&self, arn: &str) -> Result<bool, String> {
+        self.0.traffic_rule_exists(arn).await.map_err(|e| e.to_string())
+    }
+
+    async fn route(&self, rule: &str, forward: &[(String, i64)]) -> Result<bool, String> {
+        self.0.set_forward(rule, forward).await.map_err(|e| e.to_string())
+    }
 }
 
 pub struct EcsInstances(pub SqlStore);

@@ -16,10 +16,12 @@
 //! deployment and, past its threshold, fails the deployment and rolls back.
 
 use super::{Deployment, DeploymentStatus, RolloutState, Service, ServiceDeploymentStatus, ServiceStatus};
-use super::{RollbackRecord, SchedulingStrategy};
+use super::{LifecycleStage, RollbackRecord, SchedulingStrategy};
 use crate::task::{StopCode, Task, TaskStatus};
 use crate::time::Timestamp;
 use std::collections::{BTreeMap, HashSet};
+
+mod traffic;
 
 /// The stop reason of a task the scheduler replaces because it is unhealthy.
 pub const HEALTH_CHECK_FAILED: &str = "Task failed container health checks";
@@ -57,6 +59,9 @@ pub enum Action {
     LaunchIn { deployment: String, zone: String },
     /// Stop a task (stop code `ServiceSchedulerInitiated`).
     Stop { task: String, reason: String },
+    /// Make the listener rule (or NLB listener) forward to these target groups with
+    /// these weights (blue/green deployments); nothing when it already does.
+    Route { rule: String, forward: Vec<(String, i64)> },
 }
 
 /// Where new ids come from (random in the controller, counted in tests).
@@ -161,6 +166,13 @@ fn percent_down(count: i64, percent: i64) -> i64 {
 /// One pass of the scheduler. Mutates `service` (counts, rollout states, events,
 /// status) and returns what to do; the caller stores the service and acts.
 pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn Ids) -> Vec<Action> {
+    let mut actions = decide(service, observed, ids);
+    actions.extend(traffic::routes(service));
+    actions
+}
+
+/// The tasks to start and stop this pass.
+fn decide(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn Ids) -> Vec<Action> {
     let now = observed.now;
     if service.status == ServiceStatus::Inactive || service.deployments.is_empty() {
         return Vec::new();
@@ -239,11 +251,36 @@ pub fn reconcile(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn I
                 |t: &Task| t.started_by.as_deref() != Some(&primary_id) || instance(t).is_some_and(|i| i.draining);
             let current: Vec<&Task> = live.iter().copied().filter(|t| !retiring(t)).collect();
             let mut old: Vec<&Task> = live.iter().copied().filter(|t| retiring(t)).collect();
-            let max_total = percent_down(desired, config.maximum_percent).max(desired);
+            // Blue/green: a whole green set starts beside the blue one, which stays
+            // until CLEAN_UP; tasks of any other older deployment go at once.
+            let shifting = service.deployments[0].shifting() && service.status == ServiceStatus::Active;
+            let max_total = if shifting {
+                desired.saturating_add(live.len() as i64)
+            } else {
+                percent_down(desired, config.maximum_percent).max(desired)
+            };
             let want = desired - current.len() as i64;
             let room = max_total - live.len() as i64;
             if launching && want > 0 && room > 0 {
                 actions.push(Action::Launch { deployment: primary_id.clone(), count: want.min(room) as usize });
+            }
+            if shifting {
+                let green = &service.deployments[0];
+                let blue = green.shifting_from.clone();
+                let clean_up = green.lifecycle_stage == Some(LifecycleStage::CleanUp);
+                for t in old.drain(..) {
+                    let of_blue = t.started_by.is_some() && t.started_by == blue;
+                    if !of_blue || clean_up || instance(t).is_some_and(|i| i.draining) {
+                        let reason = if instance(t).is_some_and(|i| i.draining) {
+                            INSTANCE_DRAINING.to_string()
+                        } else {
+                            scaling_reason(&primary_id)
+                        };
+                        stop(&mut actions, &mut stopped, t, reason);
+                    }
+                }
+                let ready = current.len() as i64 >= desired && current.iter().all(|t| healthy(t));
+                traffic::advance(service, ready, ids, now);
             }
             // Old tasks go once enough others are healthy: unhealthy ones at once.
             if launching || service.status != ServiceStatus::Active {
@@ -534,9 +571,18 @@ fn trip_breaker(service: &mut Service, ids: &mut dyn Ids, now: Timestamp) -> boo
         _ => {
             service.deployments[0].outcome = ServiceDeploymentStatus::Stopped;
             service.deployments[0].finished_at = Some(now);
+            give_back_traffic(service, now);
         }
     }
     true
+}
+
+/// A traffic-shifting deployment that stops without a rollback hands production
+/// traffic back to the deployment it was taking it from.
+fn give_back_traffic(service: &mut Service, now: Timestamp) {
+    if let Some(blue) = service.deployments[0].shifting_from.clone() {
+        traffic::return_to(service, &blue, now);
+    }
 }
 
 /// Why StopServiceDeployment cannot stop a deployment.
@@ -596,6 +642,7 @@ pub fn stop_deployment(
             let p = &mut service.deployments[0];
             p.outcome = ServiceDeploymentStatus::Stopped;
             p.finished_at = Some(now);
+            give_back_traffic(service, now);
             service.record_event(
                 ids.event_id(),
                 format!("(service {name}) (deployment {id}) deployment stopped."),
@@ -629,6 +676,8 @@ fn restore(service: &mut Service, target: &Deployment, failed_id: &str, ids: &mu
         None => service.start_deployment(target.revision.clone(), ids.deployment_id(), now),
     };
     restored.rollback_of = Some(failed_id.to_string());
+    let restored = restored.id.clone();
+    traffic::return_to(service, &restored, now);
 }
 
 /// How a pass ended: the desired count, whether it asked for nothing, and whether
@@ -655,7 +704,11 @@ fn finish(
     let primary_id = service.deployments[0].id.clone();
     let of_primary: Vec<&&Task> = remaining.iter().filter(|t| t.started_by.as_deref() == Some(&primary_id)).collect();
     let only_primary = of_primary.len() == remaining.len();
-    let settled = quiet && only_primary && of_primary.len() as i64 == desired && of_primary.iter().all(|t| healthy(t));
+    // A traffic-shifting deployment is done only once its blue tasks are cleaned up.
+    let primary = &service.deployments[0];
+    let shifted = !primary.shifting() || primary.lifecycle_stage == Some(LifecycleStage::CleanUp);
+    let settled =
+        quiet && shifted && only_primary && of_primary.len() as i64 == desired && of_primary.iter().all(|t| healthy(t));
     let empty: Vec<String> = service
         .deployments
         .iter()

@@ -31,6 +31,7 @@ fn spec(desired: i64, min: i64, max: i64) -> ServiceSpec {
         deployment_circuit_breaker: None,
         maximum_percent: max,
         minimum_healthy_percent: min,
+        ..DeploymentConfiguration::default_for(SchedulingStrategy::Replica)
     };
     spec
 }
@@ -505,6 +506,7 @@ fn behind_a_load_balancer_a_task_counts_once_its_targets_are_healthy() {
         target_group_arn: "tg".into(),
         container_name: "app".into(),
         container_port: 80,
+        advanced_configuration: None,
     }];
     let mut s = deploying(sp);
     let mut tasks: Vec<Task> = (0..2).map(|i| running(&format!("old{i}"), D1, "i1")).collect();
@@ -527,4 +529,183 @@ fn behind_a_load_balancer_a_task_counts_once_its_targets_are_healthy() {
     let mut stopped = failed("new0", D2, StopCode::ServiceSchedulerInitiated);
     stopped.stopped_reason = Some(format!("{ELB_HEALTH_CHECK_FAILED} in (target-group tg)"));
     assert!(is_failure(&stopped), "an ELB health check failure counts against the breaker");
+}
+
+/// A 2-task service behind target groups `tg-a`/`tg-b` whose D1 completed (in
+/// `tg-a`, all traffic) and whose D2 (`strategy`) starts at 10.
+fn blue_green(strategy: crate::service::DeploymentStrategy) -> Service {
+    let mut sp = spec(2, 100, 200);
+    sp.load_balancers = vec![crate::service::LoadBalancerDoc {
+        target_group_arn: "tg-a".into(),
+        container_name: "app".into(),
+        container_port: 80,
+        advanced_configuration: Some(crate::service::AdvancedConfiguration {
+            alternate_target_group_arn: "tg-b".into(),
+            production_listener_rule: "rule-p".into(),
+            test_listener_rule: Some("rule-t".into()),
+            role_arn: None,
+        }),
+    }];
+    let mut s = service(sp);
+    s.deployments[0].rollout_state = RolloutState::Completed;
+    s.deployments[0].outcome = ServiceDeploymentStatus::Successful;
+    let config = &mut s.spec.deployment_configuration;
+    config.strategy = strategy;
+    config.bake_time_in_minutes = Some(1);
+    s.start_deployment(revision(2), D2.into(), Timestamp(10));
+    s
+}
+
+fn run_at(service: &mut Service, tasks: &[Task], targets: &[(&str, TargetHealth)], now: i64) -> Vec<Action> {
+    let targets = targets.iter().map(|(id, h)| (id.to_string(), *h)).collect();
+    let observed = Observed { tasks, instances: &instances(2), targets: &targets, now: Timestamp(now) };
+    reconcile(service, &observed, &mut Counter(0))
+}
+
+fn route(actions: &[Action], rule: &str) -> Vec<(String, i64)> {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Route { rule: r, forward } if r == rule => Some(forward.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+fn weights(a: i64, b: i64) -> Vec<(String, i64)> {
+    vec![("tg-a".to_string(), a), ("tg-b".to_string(), b)]
+}
+
+fn blue_and_green() -> Vec<Task> {
+    let mut tasks: Vec<Task> = (0..2).map(|i| running(&format!("old{i}"), D1, "i1")).collect();
+    tasks.extend((0..2).map(|i| running(&format!("new{i}"), D2, "i2")));
+    tasks
+}
+
+const ALL_HEALTHY: [(&str, TargetHealth); 4] = [
+    ("old0", TargetHealth::Healthy),
+    ("old1", TargetHealth::Healthy),
+    ("new0", TargetHealth::Healthy),
+    ("new1", TargetHealth::Healthy),
+];
+
+#[test]
+fn blue_green_starts_green_beside_blue_shifts_traffic_bakes_and_cleans_up() {
+    use crate::service::{DeploymentStrategy, LifecycleStage};
+    let mut s = blue_green(DeploymentStrategy::BlueGreen);
+    assert_eq!(s.deployments[0].target_groups, vec!["tg-b".to_string()], "green goes in the other group");
+    assert_eq!((s.deployments[0].traffic, s.deployments[1].traffic), (0, 1000));
+
+    let blue: Vec<Task> = (0..2).map(|i| running(&format!("old{i}"), D1, "i1")).collect();
+    let blue_ok = [("old0", TargetHealth::Healthy), ("old1", TargetHealth::Healthy)];
+    let actions = run_at(&mut s, &blue, &blue_ok, 1_000);
+    assert!(actions.contains(&launch(D2, 2)), "the whole green set starts beyond maximumPercent: {actions:?}");
+    assert_eq!(route(&actions, "rule-p"), weights(1, 0));
+    assert_eq!(route(&actions, "rule-t"), weights(1, 0));
+
+    let tasks = blue_and_green();
+    let starting: Vec<(&str, TargetHealth)> =
+        blue_ok.iter().copied().chain([("new0", TargetHealth::Pending), ("new1", TargetHealth::Healthy)]).collect();
+    let actions = run_at(&mut s, &tasks, &starting, 2_000);
+    assert_eq!(stops(&actions), Vec::<&str>::new());
+    assert_eq!(s.deployments[0].lifecycle_stage, Some(LifecycleStage::ScaleUp));
+
+    let actions = run_at(&mut s, &tasks, &ALL_HEALTHY, 3_000);
+    assert_eq!(s.deployments[0].lifecycle_stage, Some(LifecycleStage::TestTrafficShift));
+    assert_eq!(route(&actions, "rule-t"), weights(0, 1), "test traffic goes to green first");
+    assert_eq!(route(&actions, "rule-p"), weights(1, 0));
+    run_at(&mut s, &tasks, &ALL_HEALTHY, 4_000);
+    let actions = run_at(&mut s, &tasks, &ALL_HEALTHY, 5_000);
+    assert_eq!(route(&actions, "rule-p"), weights(0, 1), "production traffic moves at once");
+    assert_eq!(s.deployments[0].lifecycle_stage, Some(LifecycleStage::BakeTime));
+
+    let actions = run_at(&mut s, &tasks, &ALL_HEALTHY, 30_000);
+    assert_eq!(stops(&actions), Vec::<&str>::new(), "blue stays through the bake time");
+    run_at(&mut s, &tasks, &ALL_HEALTHY, 65_000);
+    assert_eq!(s.deployments[0].lifecycle_stage, Some(LifecycleStage::CleanUp));
+    let actions = run_at(&mut s, &tasks, &ALL_HEALTHY, 66_000);
+    assert_eq!(stops(&actions), vec!["old0", "old1"]);
+    assert_eq!(s.deployments[0].rollout_state, RolloutState::InProgress);
+
+    let green: Vec<Task> = tasks.into_iter().filter(|t| t.id.starts_with("new")).collect();
+    let actions = run_at(&mut s, &green, &ALL_HEALTHY[2..], 67_000);
+    assert_eq!(route(&actions, "rule-p"), weights(0, 1));
+    assert_eq!(s.deployments.len(), 1);
+    assert_eq!(s.deployments[0].rollout_state, RolloutState::Completed);
+    assert!(messages(&s).contains(&"(service web) has reached a steady state."));
+
+    // The next blue/green deployment goes back to the first group.
+    s.start_deployment(revision(3), "ecs-svc/0000000000000000003".into(), Timestamp(70_000));
+    assert_eq!(s.deployments[0].target_groups, vec!["tg-a".to_string()]);
+}
+
+#[test]
+fn linear_shifts_in_equal_steps_with_a_bake_between() {
+    use crate::service::{DeploymentStrategy, LinearConfiguration};
+    let mut s = blue_green(DeploymentStrategy::Linear);
+    s.deployments[0].configuration.linear_configuration =
+        Some(LinearConfiguration { step_per_mille: 400, step_bake_time_in_minutes: 1 });
+    let tasks = blue_and_green();
+    for at in [1_000, 2_000, 3_000] {
+        run_at(&mut s, &tasks, &ALL_HEALTHY, at);
+    }
+    assert_eq!(route(&run_at(&mut s, &tasks, &ALL_HEALTHY, 4_000), "rule-p"), weights(600, 400));
+    assert_eq!(route(&run_at(&mut s, &tasks, &ALL_HEALTHY, 30_000), "rule-p"), weights(600, 400), "baking");
+    assert_eq!(route(&run_at(&mut s, &tasks, &ALL_HEALTHY, 64_000), "rule-p"), weights(200, 800));
+    assert_eq!(route(&run_at(&mut s, &tasks, &ALL_HEALTHY, 124_000), "rule-p"), weights(0, 1));
+    assert!(messages(&s).iter().any(|m| m.contains("shifted 40.0% of production traffic")));
+}
+
+#[test]
+fn canary_shifts_its_share_then_the_rest_after_its_bake() {
+    use crate::service::{CanaryConfiguration, DeploymentStrategy};
+    let mut s = blue_green(DeploymentStrategy::Canary);
+    s.deployments[0].configuration.canary_configuration =
+        Some(CanaryConfiguration { canary_per_mille: 100, canary_bake_time_in_minutes: 2 });
+    let tasks = blue_and_green();
+    for at in [1_000, 2_000, 3_000] {
+        run_at(&mut s, &tasks, &ALL_HEALTHY, at);
+    }
+    assert_eq!(route(&run_at(&mut s, &tasks, &ALL_HEALTHY, 4_000), "rule-p"), weights(900, 100));
+    assert_eq!(route(&run_at(&mut s, &tasks, &ALL_HEALTHY, 100_000), "rule-p"), weights(900, 100));
+    assert_eq!(route(&run_at(&mut s, &tasks, &ALL_HEALTHY, 124_000), "rule-p"), weights(0, 1));
+}
+
+#[test]
+fn a_blue_green_rollback_returns_production_traffic_to_blue_and_stops_green() {
+    use crate::service::DeploymentStrategy;
+    let mut s = blue_green(DeploymentStrategy::BlueGreen);
+    let tasks = blue_and_green();
+    for at in [1_000, 2_000, 3_000, 4_000] {
+        run_at(&mut s, &tasks, &ALL_HEALTHY, at);
+    }
+    assert_eq!(s.deployments[0].traffic, 1000, "baking on green");
+    stop_deployment(&mut s, D2, true, &mut Counter(50), Timestamp(5_000)).unwrap();
+    let actions = run_at(&mut s, &tasks, &ALL_HEALTHY, 6_000);
+    assert_eq!(route(&actions, "rule-p"), weights(1, 0), "traffic back on blue at once");
+    assert_eq!(route(&actions, "rule-t"), weights(1, 0));
+    assert_eq!(stops(&actions), vec!["new0", "new1"]);
+    assert_eq!(s.deployments[0].id, D1);
+
+    let blue: Vec<Task> = tasks.into_iter().filter(|t| t.id.starts_with("old")).collect();
+    run_at(&mut s, &blue, &ALL_HEALTHY[..2], 7_000);
+    assert_eq!(s.history[0].outcome, ServiceDeploymentStatus::RollbackSuccessful);
+}
+
+#[test]
+fn a_green_set_failing_its_health_checks_trips_the_breaker_and_blue_keeps_the_traffic() {
+    use crate::service::DeploymentStrategy;
+    let mut s = blue_green(DeploymentStrategy::BlueGreen);
+    s.deployments[0].configuration.deployment_circuit_breaker = Some(CircuitBreaker { enable: true, rollback: true });
+    let mut tasks: Vec<Task> = (0..2).map(|i| running(&format!("old{i}"), D1, "i1")).collect();
+    for i in 0..3 {
+        let mut t = failed(&format!("bad{i}"), D2, StopCode::ServiceSchedulerInitiated);
+        t.stopped_reason = Some(format!("{ELB_HEALTH_CHECK_FAILED} in (target-group tg-b)"));
+        t.stopped_at = Some(Timestamp(900));
+        tasks.push(t);
+    }
+    let actions = run_at(&mut s, &tasks, &ALL_HEALTHY[..2], 1_000);
+    assert_eq!(s.deployments[0].id, D1, "blue is PRIMARY again");
+    assert_eq!(route(&actions, "rule-p"), weights(1, 0));
+    assert!(messages(&s).iter().any(|m| m.contains("rolling back to deployment")));
 }
