@@ -131,7 +131,7 @@ impl AgentChannel {
 #[async_trait]
 impl ServiceModule for AgentChannel {
     fn wire(&self) -> Wire {
-        Wire::Json { target_prefix: flotilla_ecs_model::AGENT_TARGET }
+        Wire::Json { target_prefix: flotilla_ecs_model::AGENT_TARGET, cbor_service: None }
     }
 
     fn signing_name(&self) -> &'static str {

@@ -121,7 +121,7 @@ impl EcsService {
 #[async_trait]
 impl ServiceModule for EcsService {
     fn wire(&self) -> Wire {
-        Wire::Json { target_prefix: flotilla_ecs_model::ECS_TARGET }
+        Wire::Json { target_prefix: flotilla_ecs_model::ECS_TARGET, cbor_service: None }
     }
 
     fn signing_name(&self) -> &'static str {

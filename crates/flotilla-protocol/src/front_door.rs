@@ -1,13 +1,16 @@
-//! `POST /`: bound the body, verify SigV4, route by protocol, authorize, dispatch.
+//! `POST /` and `POST /service/…`: bound the body, verify SigV4, route by protocol, authorize, dispatch.
 //!
 //! AWS JSON 1.0/1.1 requests are routed by `X-Amz-Target`; query-protocol requests by
-//! the SigV4 scope's service and the form's `Action`; smithy RPC v2 CBOR requests are
-//! verified and refused (no service speaks it yet). Every refusal is answered in the
+//! the SigV4 scope's service and the form's `Action`; smithy RPC v2 CBOR requests by the
+//! service and operation in their path, to the JSON module whose wire names that service,
+//! their body read as the JSON it would have been (checked, authorized and answered like
+//! a JSON request, the answer written back as CBOR). Every refusal is answered in the
 //! protocol the request used.
 
 use crate::auth::{AllowAll, AuthorizationRequest, Authorizer, Caller, CredentialSource, Decision};
+use crate::cbor;
 use crate::error::AwsError;
-use crate::module::{ArnScope, OperationInput, Resources, ServiceModule, Wire, find_operation};
+use crate::module::{ArnScope, Operation, OperationInput, Resources, ServiceModule, Wire, find_operation};
 use crate::protocol::Protocol;
 use crate::query::QueryRequest;
 use axum::body::Body;
@@ -55,6 +58,8 @@ pub struct FrontDoor {
     json: HashMap<&'static str, Arc<dyn ServiceModule>>,
     /// Signing name → query-protocol module.
     query: HashMap<&'static str, Arc<dyn ServiceModule>>,
+    /// RPC v2 CBOR service name → JSON module.
+    cbor: HashMap<&'static str, Arc<dyn ServiceModule>>,
     credentials: Arc<dyn CredentialSource>,
     authorizer: Arc<dyn Authorizer>,
     observer: Option<Arc<dyn RequestObserver>>,
@@ -68,6 +73,7 @@ impl FrontDoor {
             modules: Vec::new(),
             json: HashMap::new(),
             query: HashMap::new(),
+            cbor: HashMap::new(),
             credentials,
             authorizer: Arc::new(AllowAll),
             observer: None,
@@ -75,14 +81,26 @@ impl FrontDoor {
         }
     }
 
-    /// Adds a module, routed by its [`Wire`]; it replaces a module routed the same way.
+    /// Adds a module, routed by its [`Wire`]; it replaces (entirely) any module routed
+    /// one of the same ways.
     pub fn with_module(mut self, module: Arc<dyn ServiceModule>) -> Self {
-        let replaced = match module.wire() {
-            Wire::Json { target_prefix } => self.json.insert(target_prefix, module.clone()),
-            Wire::Query { .. } => self.query.insert(module.signing_name(), module.clone()),
-        };
-        if let Some(old) = replaced {
+        let mut replaced = Vec::new();
+        match module.wire() {
+            Wire::Json { target_prefix, cbor_service } => {
+                replaced.extend(self.json.insert(target_prefix, module.clone()));
+                if let Some(service) = cbor_service {
+                    replaced.extend(self.cbor.insert(service, module.clone()));
+                }
+            }
+            Wire::Query { .. } => replaced.extend(self.query.insert(module.signing_name(), module.clone())),
+        }
+        for old in replaced {
             self.modules.retain(|m| !Arc::ptr_eq(m, &old));
+            if !Arc::ptr_eq(&old, &module) {
+                for routes in [&mut self.json, &mut self.query, &mut self.cbor] {
+                    routes.retain(|_, m| !Arc::ptr_eq(m, &old));
+                }
+            }
         }
         self.modules.push(module);
         self
@@ -135,13 +153,17 @@ impl FrontDoor {
             xmlns: None,
             known: None,
         };
-        let response = match self.dispatch(parts, body, &protocol, &request_id, &mut route).await {
-            Ok(response) => protocol.fit_answer(response),
-            Err(error) => protocol.error_response(&error, &request_id, route.xmlns),
+        let answer = match self.dispatch(parts, body, &protocol, &request_id, &mut route).await {
+            Ok(response) => {
+                let output = route.known.map(|o| o.cbor).unwrap_or_default();
+                protocol.fit_answer(response, &output).await
+            }
+            Err(error) => Err(error),
         };
+        let response = answer.unwrap_or_else(|error| protocol.error_response(&error, &request_id, route.xmlns));
         let operation = &route.operation;
         if let Some(observer) = &self.observer {
-            observer.observe(route.known, response.status().as_u16(), started.elapsed());
+            observer.observe(route.known.map(|o| o.name), response.status().as_u16(), started.elapsed());
         }
         tracing::info!(
             target: "flotilla::api",
@@ -222,9 +244,12 @@ impl FrontDoor {
                 (module, query.action.clone(), Some(query))
             }
             Protocol::RpcV2Cbor { service, operation } => {
-                return Err(protocol.unknown_operation(format!(
-                    "unknown operation: the smithy rpc-v2-cbor protocol is not served yet (service '{service}', operation '{operation}')"
-                )));
+                let module = self.cbor.get(service.as_str()).filter(|_| !operation.is_empty()).ok_or_else(|| {
+                    protocol.unknown_operation(format!(
+                        "unknown operation: no service '{service}' with operation '{operation}' is served here"
+                    ))
+                })?;
+                (module, operation.clone(), None)
             }
         };
         if let Wire::Query { xmlns, .. } = module.wire() {
@@ -255,9 +280,25 @@ impl FrontDoor {
                 q.action,
                 q.version.as_deref().unwrap_or("(none)")
             )),
+            None if matches!(protocol, Protocol::RpcV2Cbor { .. }) => {
+                protocol.unknown_operation(format!("unknown operation: '{}'", route.operation))
+            }
             None => protocol.unknown_operation(format!("unknown operation: X-Amz-Target '{}'", route.operation)),
         })?;
-        route.known = Some(operation.name);
+        route.known = Some(operation);
+
+        // An RPC v2 CBOR body is read as the JSON it would have been; from here on the
+        // request is a JSON request.
+        let body = match protocol {
+            Protocol::RpcV2Cbor { .. } if !body.is_empty() => {
+                let json = cbor::decode(&body)
+                    .map_err(|e| AwsError::serialization(format!("the request body is not valid CBOR: {e}")))?;
+                let json = serde_json::to_vec(&json)
+                    .map_err(|e| AwsError::serialization(format!("the request body cannot be read as JSON: {e}")))?;
+                Bytes::from(json)
+            }
+            _ => body,
+        };
 
         // May they?
         let scope = ArnScope { region: &self.config.region, account_id: &self.config.account_id };
@@ -298,7 +339,7 @@ struct Route {
     /// The XML namespace of the query-protocol module it reached.
     xmlns: Option<&'static str>,
     /// The operation of a module's table it reached.
-    known: Option<&'static str>,
+    known: Option<&'static Operation>,
 }
 
 /// The access key id a request claims to be signed with, before anything is verified.

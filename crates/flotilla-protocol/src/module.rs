@@ -4,6 +4,13 @@
 //! IAM actions and resources ([`Operation`]), answers them, and may bring extra HTTP
 //! routes, background tasks and a shutdown step. The binary assembles a list of modules;
 //! the front door routes, authorizes and dispatches to them.
+//!
+//! A JSON module is also reached by smithy RPC v2 CBOR when its wire names a CBOR service
+//! (`Wire::Json { cbor_service: Some("GraniteServiceVersion20100801"), .. }`): the front
+//! door hands it the request as JSON and writes its JSON answer as CBOR. CBOR types two
+//! things JSON does not, timestamps (tag 1) and blobs (byte strings); an operation names
+//! the answer members holding them with [`Operation::timestamps`] and [`Operation::blobs`],
+//! and they must be epoch-second numbers and base64 text in the JSON, as AWS JSON has them.
 
 use crate::auth::Caller;
 use crate::error::AwsError;
@@ -17,8 +24,10 @@ use std::sync::Arc;
 /// How a module's requests reach it on `POST /`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wire {
-    /// AWS JSON 1.0/1.1, by `X-Amz-Target` prefix (e.g. `AmazonEC2ContainerServiceV20141113`).
-    Json { target_prefix: &'static str },
+    /// AWS JSON 1.0/1.1, by `X-Amz-Target` prefix (e.g. `AmazonEC2ContainerServiceV20141113`);
+    /// also smithy RPC v2 CBOR on `POST /service/{cbor_service}/operation/{Operation}` when
+    /// `cbor_service` names the service (botocore puts the model's `targetPrefix` there).
+    Json { target_prefix: &'static str, cbor_service: Option<&'static str> },
     /// The AWS query protocol, by the SigV4 scope's service (the module's signing name);
     /// `version` is the API version requests must name, `xmlns` the answers' namespace.
     Query { version: &'static str, xmlns: &'static str },
@@ -32,12 +41,41 @@ pub struct Operation {
     /// The IAM action, e.g. `ecs:RunTask`.
     pub action: &'static str,
     pub resources: Resources,
+    /// The answer members RPC v2 CBOR types (none unless the module is reached by CBOR).
+    pub cbor: CborOutput,
 }
 
 impl Operation {
     pub const fn new(name: &'static str, action: &'static str, resources: Resources) -> Self {
-        Self { name, action, resources }
+        Self { name, action, resources, cbor: CborOutput::NONE }
     }
+
+    /// Names the answer members holding timestamps (or lists of them), at any depth:
+    /// epoch-second numbers in JSON, written as CBOR tag 1 to RPC v2 CBOR callers.
+    pub const fn timestamps(mut self, members: &'static [&'static str]) -> Self {
+        self.cbor.timestamps = members;
+        self
+    }
+
+    /// Names the answer members holding blobs (or lists of them), at any depth: base64
+    /// text in JSON, written as CBOR byte strings to RPC v2 CBOR callers.
+    pub const fn blobs(mut self, members: &'static [&'static str]) -> Self {
+        self.cbor.blobs = members;
+        self
+    }
+}
+
+/// The members of an operation's answer that RPC v2 CBOR types and JSON does not, by
+/// member name (a name means the same wherever it appears in the answer; botocore's
+/// CBOR parser returns untyped numbers and text as they are, not as datetimes or bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CborOutput {
+    pub timestamps: &'static [&'static str],
+    pub blobs: &'static [&'static str],
+}
+
+impl CborOutput {
+    pub const NONE: CborOutput = CborOutput { timestamps: &[], blobs: &[] };
 }
 
 /// The resources an operation touches, as IAM sees them.

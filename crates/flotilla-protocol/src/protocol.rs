@@ -2,11 +2,15 @@
 //!
 //! The protocol is read from the request head alone, before the body or the signature
 //! is looked at, so that every refusal — even of an unsigned or oversized request —
-//! comes back in the shape the client parses.
+//! comes back in the shape the client parses. Answers are fitted to it too: smithy RPC
+//! v2 CBOR callers get the module's JSON answer written as CBOR ([`crate::cbor`]).
 
+use crate::cbor;
 use crate::error::AwsError;
 use crate::json::{AWS_JSON_1_0, AWS_JSON_1_1};
+use crate::module::CborOutput;
 use crate::query::{FORM_CONTENT_TYPE, query_error_body, xml_response};
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use flotilla_sigv4::SigV4Error;
 use http::StatusCode;
@@ -26,8 +30,8 @@ pub enum Protocol {
     /// The AWS query protocol on `POST /`: a form-encoded body, routed by the SigV4
     /// credential scope's service and the body's `Action`.
     Query,
-    /// Smithy RPC v2 CBOR on `POST /service/{service}/operation/{operation}` (no service
-    /// speaks it yet; requests are verified and refused).
+    /// Smithy RPC v2 CBOR on `POST /service/{service}/operation/{operation}`, served by
+    /// the JSON module whose wire names `service` (see [`crate::Wire::Json`]).
     RpcV2Cbor { service: String, operation: String },
 }
 
@@ -85,33 +89,33 @@ impl Protocol {
             }
             Protocol::Query => xml_response(error.status, query_error_body(error, request_id, xmlns)),
             Protocol::RpcV2Cbor { .. } => {
-                let body = cbor_text_map(&[("__type", &error.code), ("message", &error.message)]);
-                (
-                    error.status,
-                    [
-                        (http::header::CONTENT_TYPE, CBOR_CONTENT_TYPE),
-                        (http::HeaderName::from_static(SMITHY_PROTOCOL_HEADER), RPC_V2_CBOR),
-                    ],
-                    body,
-                )
-                    .into_response()
+                let body = serde_json::json!({ "__type": error.code, "message": error.message });
+                let mut response =
+                    (error.status, cbor::encode(&body, &CborOutput::NONE).unwrap_or_default()).into_response();
+                set_cbor_headers(&mut response);
+                response
             }
         }
     }
 
-    /// A service's successful answer, fitted to the protocol (AWS JSON 1.0 requests get
-    /// the 1.0 content type back).
-    pub fn fit_answer(&self, mut response: Response) -> Response {
-        if let Protocol::Json { version: JsonVersion::V1_0, .. } = self {
-            let is_json_1_1 = response
-                .headers()
-                .get(http::header::CONTENT_TYPE)
-                .is_some_and(|v| v.as_bytes() == AWS_JSON_1_1.as_bytes());
-            if is_json_1_1 {
-                set_content_type(&mut response, AWS_JSON_1_0);
+    /// A service's successful answer, fitted to the protocol: AWS JSON 1.0 requests get
+    /// the 1.0 content type back, RPC v2 CBOR requests the module's JSON written as CBOR
+    /// (with `output`'s members typed as timestamps and blobs; an empty body is `{}`).
+    pub async fn fit_answer(&self, mut response: Response, output: &CborOutput) -> Result<Response, AwsError> {
+        match self {
+            Protocol::Json { version: JsonVersion::V1_0, .. } => {
+                let is_json_1_1 = response
+                    .headers()
+                    .get(http::header::CONTENT_TYPE)
+                    .is_some_and(|v| v.as_bytes() == AWS_JSON_1_1.as_bytes());
+                if is_json_1_1 {
+                    set_content_type(&mut response, AWS_JSON_1_0);
+                }
+                Ok(response)
             }
+            Protocol::RpcV2Cbor { .. } => json_answer_to_cbor(response, output).await,
+            _ => Ok(response),
         }
-        response
     }
 
     /// The refusal of a request whose signature did not verify.
@@ -179,33 +183,35 @@ fn set_content_type(response: &mut Response, content_type: &'static str) {
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(content_type));
 }
 
-/// A CBOR map of text keys to text values (RFC 8949 major types 5 and 3), enough for
-/// an RPC v2 CBOR error body.
-fn cbor_text_map(entries: &[(&str, &str)]) -> Vec<u8> {
-    fn head(out: &mut Vec<u8>, major: u8, n: usize) {
-        let m = major << 5;
-        match n {
-            0..=23 => out.push(m | n as u8),
-            24..=0xff => out.extend([m | 24, n as u8]),
-            0x100..=0xffff => {
-                out.push(m | 25);
-                out.extend((n as u16).to_be_bytes());
-            }
-            _ => {
-                out.push(m | 26);
-                out.extend((n as u32).to_be_bytes());
-            }
-        }
-    }
-    let mut out = Vec::new();
-    head(&mut out, 5, entries.len());
-    for (k, v) in entries {
-        for text in [k, v] {
-            head(&mut out, 3, text.len());
-            out.extend_from_slice(text.as_bytes());
-        }
-    }
-    out
+fn set_cbor_headers(response: &mut Response) {
+    set_content_type(response, CBOR_CONTENT_TYPE);
+    response
+        .headers_mut()
+        .insert(http::HeaderName::from_static(SMITHY_PROTOCOL_HEADER), http::HeaderValue::from_static(RPC_V2_CBOR));
+}
+
+/// A JSON module's answer (status and headers kept) with its body written as CBOR.
+async fn json_answer_to_cbor(response: Response, output: &CborOutput) -> Result<Response, AwsError> {
+    let failed = |reason: String| {
+        tracing::error!(%reason, "writing an answer as CBOR failed");
+        AwsError::internal("InternalFailure", "the answer could not be written as CBOR")
+    };
+    let (mut parts, body) = response.into_parts();
+    let already_cbor =
+        parts.headers.get(http::header::CONTENT_TYPE).is_some_and(|v| v.as_bytes() == CBOR_CONTENT_TYPE.as_bytes());
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.map_err(|e| failed(e.to_string()))?;
+    let body = if already_cbor {
+        bytes.to_vec()
+    } else if bytes.iter().all(u8::is_ascii_whitespace) {
+        vec![0xa0]
+    } else {
+        let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| failed(e.to_string()))?;
+        cbor::encode(&json, output).map_err(|e| failed(e.to_string()))?
+    };
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    let mut response = Response::from_parts(parts, Body::from(body));
+    set_cbor_headers(&mut response);
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -261,12 +267,35 @@ mod tests {
         assert_eq!((e.status, e.code.as_str()), (StatusCode::BAD_REQUEST, "MissingAuthenticationTokenException"));
     }
 
-    #[test]
-    fn cbor_map_encoding() {
-        assert_eq!(cbor_text_map(&[("a", "bc")]), vec![0xa1, 0x61, b'a', 0x62, b'b', b'c']);
-        let long = "x".repeat(300);
-        let encoded = cbor_text_map(&[("m", &long)]);
-        assert_eq!(&encoded[..5], &[0xa1, 0x61, b'm', 0x79, 0x01]);
-        assert_eq!(encoded.len(), 3 + 3 + 300);
+    #[tokio::test]
+    async fn cbor_answers_are_transcoded_with_their_marks() {
+        let protocol = Protocol::RpcV2Cbor { service: "S".into(), operation: "O".into() };
+        let output = CborOutput { timestamps: &["At"], blobs: &[] };
+        let answer = crate::json_response(&serde_json::json!({ "At": 1, "n": 1 }));
+        let fitted = protocol.fit_answer(answer, &output).await.unwrap();
+        assert_eq!(fitted.headers()[http::header::CONTENT_TYPE], CBOR_CONTENT_TYPE);
+        assert_eq!(fitted.headers()[SMITHY_PROTOCOL_HEADER], RPC_V2_CBOR);
+        let bytes = axum::body::to_bytes(fitted.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(&bytes[..], &[0xa2, 0x62, b'A', b't', 0xc1, 0x01, 0x61, b'n', 0x01]);
+
+        // An empty answer is an empty map; an answer that is not JSON is a server error.
+        let fitted = protocol.fit_answer(Response::new(Body::empty()), &output).await.unwrap();
+        let bytes = axum::body::to_bytes(fitted.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(&bytes[..], &[0xa0]);
+        let e = protocol.fit_answer(Response::new(Body::from("<x/>")), &output).await.unwrap_err();
+        assert_eq!((e.status, e.code.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure"));
+    }
+
+    #[tokio::test]
+    async fn cbor_errors_are_a_map_of_type_and_message() {
+        let protocol = Protocol::RpcV2Cbor { service: String::new(), operation: String::new() };
+        let response = protocol.error_response(&AwsError::client("Bad", "x".repeat(300)), "id", None);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(response.headers()[http::header::CONTENT_TYPE], CBOR_CONTENT_TYPE);
+        assert_eq!(response.headers()[SMITHY_PROTOCOL_HEADER], RPC_V2_CBOR);
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        // A map of two text pairs, `__type` first.
+        assert_eq!(&bytes[..9], &[0xa2, 0x66, b'_', b'_', b't', b'y', b'p', b'e', 0x63]);
+        assert_eq!(cbor::decode(&bytes).unwrap(), serde_json::json!({"__type": "Bad", "message": "x".repeat(300)}));
     }
 }

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 
 async fn ecr(s: &Server, op: &str, input: Value) -> Result<Value, (String, String)> {
     let service = s.registry.ecr_service();
-    assert_eq!(service.wire(), flotilla_protocol::Wire::Json { target_prefix: "AmazonEC2ContainerRegistry_V20150921" });
+    assert_eq!(
+        service.wire(),
+        flotilla_protocol::Wire::Json { target_prefix: "AmazonEC2ContainerRegistry_V20150921", cbor_service: None }
+    );
     assert_eq!(service.signing_name(), "ecr");
     let caller = Caller::new("AKIDTEST", "r");
     match service.call(op, input.to_string().into(), &caller).await {

@@ -101,7 +101,7 @@ static OPERATIONS: &[Operation] = &[
 #[async_trait]
 impl ServiceModule for SecretsService {
     fn wire(&self) -> Wire {
-        Wire::Json { target_prefix: TARGET_PREFIX }
+        Wire::Json { target_prefix: TARGET_PREFIX, cbor_service: None }
     }
 
     fn signing_name(&self) -> &'static str {

@@ -47,7 +47,7 @@ async fn every_tabled_operation_is_served_by_its_module() {
     let plane = common::plane(&dir).await;
     let mut checked = 0;
     for module in plane.modules() {
-        let Wire::Json { target_prefix } = module.wire() else { continue };
+        let Wire::Json { target_prefix, .. } = module.wire() else { continue };
         for op in module.operations() {
             let target = format!("{target_prefix}.{}", op.name);
             let headers = [("x-amz-target", target.as_str()), ("content-type", "application/x-amz-json-1.1")];

@@ -7,10 +7,23 @@ use http::StatusCode;
 use std::sync::Mutex;
 use tower::ServiceExt;
 
-/// Counts the calls that reached it.
-#[derive(Default)]
+/// Counts the calls that reached it; `Mirror` answers the JSON it was given.
 struct Echo {
     calls: Mutex<Vec<String>>,
+    bodies: Mutex<Vec<serde_json::Value>>,
+    wire: Wire,
+}
+
+impl Default for Echo {
+    fn default() -> Self {
+        Echo::with_wire(Wire::Json { target_prefix: "Echo_20200101", cbor_service: Some("EchoService") })
+    }
+}
+
+impl Echo {
+    fn with_wire(wire: Wire) -> Self {
+        Echo { calls: Mutex::default(), bodies: Mutex::default(), wire }
+    }
 }
 
 fn thing_arn(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
@@ -20,12 +33,13 @@ fn thing_arn(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
 static ECHO_OPERATIONS: &[Operation] = &[
     Operation::new("Ping", "echo:Ping", Resources::From(thing_arn)),
     Operation::new("Fail", "echo:Fail", Resources::Any),
+    Operation::new("Mirror", "echo:Mirror", Resources::From(thing_arn)).timestamps(&["At", "Times"]).blobs(&["Data"]),
 ];
 
 #[async_trait]
 impl ServiceModule for Echo {
     fn wire(&self) -> Wire {
-        Wire::Json { target_prefix: "Echo_20200101" }
+        self.wire
     }
     fn signing_name(&self) -> &'static str {
         "echo"
@@ -37,6 +51,12 @@ impl ServiceModule for Echo {
         self.calls.lock().unwrap().push(operation.to_string());
         if operation == "Fail" {
             return Err(AwsError::client("ClientException", "failed on purpose"));
+        }
+        if operation == "Mirror" {
+            let input: serde_json::Map<String, serde_json::Value> = crate::parse_request(&body, "ValidationException")?;
+            let value = serde_json::Value::Object(input);
+            self.bodies.lock().unwrap().push(value.clone());
+            return Ok(crate::json_response(&value));
         }
         let value = serde_json::json!({"op": operation, "len": body.len(), "key": caller.access_key_id});
         Ok(crate::json_response(&value))
@@ -146,6 +166,15 @@ impl<'a> Req<'a> {
         let headers = vec![("x-amz-target", target), ("content-type", "application/x-amz-json-1.1")];
         Req { path: "/", headers, body, secret: "secret", service: "echo", region: "us-east-1" }
     }
+    /// An RPC v2 CBOR request to `path`, with the headers botocore sends.
+    fn cbor(path: &'a str, body: &'a [u8]) -> Self {
+        let headers = vec![
+            ("smithy-protocol", "rpc-v2-cbor"),
+            ("content-type", "application/cbor"),
+            ("accept", "application/cbor"),
+        ];
+        Req { path, headers, body, secret: "secret", service: "echo", region: "us-east-1" }
+    }
     fn query(body: &'a [u8]) -> Self {
         let headers = vec![("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
         Req { path: "/", headers, body, secret: "secret", service: "hello", region: "us-east-1" }
@@ -181,6 +210,7 @@ impl<'a> Req<'a> {
 struct Answer {
     status: StatusCode,
     content_type: String,
+    smithy_protocol: Option<String>,
     body: String,
     bytes: Vec<u8>,
     has_id: bool,
@@ -189,6 +219,9 @@ struct Answer {
 impl Answer {
     fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
+    }
+    fn cbor(&self) -> serde_json::Value {
+        crate::cbor::decode(&self.bytes).unwrap_or_else(|e| panic!("{e}: {:02x?}", self.bytes))
     }
     /// The text of the first `<name>` element.
     fn xml(&self, name: &str) -> &str {
@@ -202,10 +235,12 @@ async fn answer(router: &axum::Router, req: Request) -> Answer {
     let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let has_id = res.headers().contains_key(REQUEST_ID_HEADER);
-    let content_type =
-        res.headers().get(http::header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    let header = |name: &str| res.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+    let content_type = header("content-type").unwrap_or_default();
+    let smithy_protocol = header("smithy-protocol");
     let bytes = axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap();
-    Answer { status, content_type, body: String::from_utf8_lossy(&bytes).into_owned(), bytes: bytes.to_vec(), has_id }
+    let body = String::from_utf8_lossy(&bytes).into_owned();
+    Answer { status, content_type, smithy_protocol, body, bytes: bytes.to_vec(), has_id }
 }
 
 #[tokio::test]
@@ -380,24 +415,173 @@ async fn credentials_are_looked_up_asynchronously() {
     assert!(app.echo.calls.lock().unwrap().is_empty());
 }
 
+const MIRROR: &str = "/service/EchoService/operation/Mirror";
+
+/// `{"thing": "t1", "At": 1(1700000000), "Times": [1(1.5 as a half float)], "Data": h'0102ff',
+/// "n": -5, "list": [_ "a", 2]}`, the list of indefinite length.
+const MIRROR_REQUEST: &[u8] = &[
+    0xa6, 0x65, b't', b'h', b'i', b'n', b'g', 0x62, b't', b'1', 0x62, b'A', b't', 0xc1, 0x1a, 0x65, 0x53, 0xf1, 0x00,
+    0x65, b'T', b'i', b'm', b'e', b's', 0x81, 0xc1, 0xf9, 0x3e, 0x00, 0x64, b'D', b'a', b't', b'a', 0x43, 0x01, 0x02,
+    0xff, 0x61, b'n', 0x24, 0x64, b'l', b'i', b's', b't', 0x9f, 0x61, b'a', 0x02, 0xff,
+];
+
 #[tokio::test]
-async fn rpc_v2_cbor_is_recognised_and_refused_in_cbor() {
+async fn rpc_v2_cbor_requests_reach_the_operation_as_json_and_are_answered_in_cbor() {
     let app = app(1024);
-    let req = Req {
-        path: "/service/GraniteServiceVersion20100801/operation/GetMetricData",
-        headers: vec![("smithy-protocol", "rpc-v2-cbor"), ("content-type", "application/cbor")],
-        body: &[0xa0],
-        secret: "secret",
-        service: "monitoring",
-        region: "us-east-1",
+    let a = answer(&app.router, Req::cbor(MIRROR, MIRROR_REQUEST).signed()).await;
+    assert_eq!((a.status, a.content_type.as_str()), (StatusCode::OK, "application/cbor"), "{:02x?}", a.bytes);
+    assert_eq!(a.smithy_protocol.as_deref(), Some("rpc-v2-cbor"));
+    assert!(a.has_id);
+    // The module read the JSON AWS JSON would have carried: epoch seconds, base64 blobs.
+    let as_json = serde_json::json!({
+        "thing": "t1", "At": 1_700_000_000, "Times": [1.5], "Data": "AQL/", "n": -5, "list": ["a", 2]
+    });
+    assert_eq!(*app.echo.bodies.lock().unwrap(), vec![as_json.clone()]);
+    // Its answer comes back as CBOR, the marked members typed: tag 1 and a byte string.
+    assert_eq!(a.cbor(), as_json);
+    let has = |needle: &[u8]| a.bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(has(&[b'A', b't', 0xc1, 0x1a, 0x65, 0x53, 0xf1, 0x00]), "{:02x?}", a.bytes);
+    assert!(has(&[b'T', b'i', b'm', b'e', b's', 0x81, 0xc1, 0xfb, 0x3f, 0xf8]), "{:02x?}", a.bytes);
+    assert!(has(&[b'D', b'a', b't', b'a', 0x43, 0x01, 0x02, 0xff]), "{:02x?}", a.bytes);
+    assert!(has(&[b't', b'h', b'i', b'n', b'g', 0x62, b't', b'1']), "{:02x?}", a.bytes);
+
+    // An empty body is an empty input, as in AWS JSON; unmarked answers are plain CBOR.
+    let a = answer(&app.router, Req::cbor("/service/EchoService/operation/Ping", b"").signed()).await;
+    assert_eq!(a.status, StatusCode::OK, "{:02x?}", a.bytes);
+    assert_eq!(a.cbor(), serde_json::json!({"op": "Ping", "len": 0, "key": "AKIDTEST"}));
+    let a = answer(&app.router, Req::cbor("/service/EchoService/operation/Ping", &[0xa0]).signed()).await;
+    assert_eq!(a.cbor(), serde_json::json!({"op": "Ping", "len": 2, "key": "AKIDTEST"}));
+    assert_eq!(*app.echo.calls.lock().unwrap(), vec!["Mirror", "Ping", "Ping"]);
+
+    // The same module still answers AWS JSON.
+    let a = answer(&app.router, Req::json("Echo_20200101.Mirror", br#"{"At": 1}"#).signed()).await;
+    assert_eq!((a.status, a.content_type.as_str()), (StatusCode::OK, "application/x-amz-json-1.1"));
+    assert_eq!(a.json(), serde_json::json!({"At": 1}));
+}
+
+#[tokio::test]
+async fn rpc_v2_cbor_refusals_are_cbor_maps_botocore_reads() {
+    let ping = "/service/EchoService/operation/Ping";
+    let cases: Vec<(Request, StatusCode, &str)> = vec![
+        (Req::cbor(MIRROR, &[0xa1, 0x61]).signed(), StatusCode::BAD_REQUEST, "SerializationException"),
+        (Req::cbor(MIRROR, &[0xa1, 0x01, 0x02]).signed(), StatusCode::BAD_REQUEST, "SerializationException"),
+        (Req::cbor(MIRROR, &[0xa0, 0xa0]).signed(), StatusCode::BAD_REQUEST, "SerializationException"),
+        // Well-formed CBOR of the wrong shape is the operation's to refuse, as in JSON.
+        (Req::cbor(MIRROR, &[0x01]).signed(), StatusCode::BAD_REQUEST, "SerializationException"),
+        (
+            Req::cbor("/service/Other/operation/Ping", &[0xa0]).signed(),
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+        ),
+        (
+            Req::cbor("/service/EchoService/operation/Nope", &[0xa0]).signed(),
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+        ),
+        (Req::cbor("/service/EchoService", &[0xa0]).signed(), StatusCode::BAD_REQUEST, "UnknownOperationException"),
+        (
+            Req::cbor("/service/EchoService/operation/", &[0xa0]).signed(),
+            StatusCode::BAD_REQUEST,
+            "UnknownOperationException",
+        ),
+        (Req::cbor(ping, &[0xa0]).unsigned(), StatusCode::BAD_REQUEST, "MissingAuthenticationTokenException"),
+        (
+            Req { secret: "wrong", ..Req::cbor(ping, &[0xa0]) }.signed(),
+            StatusCode::BAD_REQUEST,
+            "InvalidSignatureException",
+        ),
+        (
+            Req { service: "monitoring", ..Req::cbor(ping, &[0xa0]) }.signed(),
+            StatusCode::BAD_REQUEST,
+            "InvalidSignatureException",
+        ),
+        (
+            Req { region: "eu-west-1", ..Req::cbor(ping, &[0xa0]) }.signed(),
+            StatusCode::BAD_REQUEST,
+            "InvalidSignatureException",
+        ),
+        (
+            Req::cbor("/service/EchoService/operation/Fail", &[0xa0]).signed(),
+            StatusCode::BAD_REQUEST,
+            "ClientException",
+        ),
+        (Req::cbor(ping, &[0x80; 2048]).signed(), StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLargeException"),
+    ];
+    let app = app(1024);
+    for (req, want_status, want_code) in cases {
+        let a = answer(&app.router, req).await;
+        assert_eq!(a.content_type, "application/cbor", "{want_code}: {}", a.body);
+        assert_eq!(a.smithy_protocol.as_deref(), Some("rpc-v2-cbor"));
+        let body = a.cbor();
+        assert_eq!((a.status, body["__type"].as_str().unwrap()), (want_status, want_code), "{body}");
+        assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+        assert!(a.has_id);
+    }
+    assert_eq!(*app.echo.calls.lock().unwrap(), vec!["Mirror", "Fail"]);
+}
+
+#[tokio::test]
+async fn rpc_v2_cbor_requests_must_sign_their_body_and_content_type() {
+    let app = app(1024);
+    let send = |sign_content_type: bool, payload: Payload<'static>| {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("host", HeaderValue::from_static("localhost"));
+        headers.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+        if sign_content_type {
+            headers.insert("content-type", HeaderValue::from_static("application/cbor"));
+        }
+        let creds = Credentials::new("AKIDTEST", "secret");
+        let params =
+            SigningParams { credentials: &creds, region: "us-east-1", service: "echo", time: SystemTime::now() };
+        let added = sign(&SignableRequest::new("POST", MIRROR, "", &headers), payload, &params).unwrap();
+        headers.extend(added);
+        headers.insert("content-type", HeaderValue::from_static("application/cbor"));
+        let mut req = Request::builder().method("POST").uri(MIRROR).body(Body::from(vec![0xa0])).unwrap();
+        *req.headers_mut() = headers;
+        req
     };
-    let a = answer(&app.router, req.signed()).await;
-    assert_eq!((a.status, a.content_type.as_str()), (StatusCode::BAD_REQUEST, "application/cbor"));
-    // A CBOR map of two text pairs whose first key is `__type`.
-    assert!(a.bytes.starts_with(&[0xa2, 0x66]), "{:?}", a.bytes);
-    assert!(
-        a.body.contains("__type") && a.body.contains("UnknownOperationException") && a.body.contains("GetMetricData")
-    );
+    for (req, needle) in
+        [(send(true, Payload::Unsigned), "UNSIGNED-PAYLOAD"), (send(false, Payload::Bytes(&[0xa0])), "content-type")]
+    {
+        let a = answer(&app.router, req).await;
+        let body = a.cbor();
+        assert_eq!(
+            (a.status, body["__type"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("IncompleteSignatureException"))
+        );
+        assert!(body["message"].as_str().unwrap().contains(needle), "{body}");
+    }
+    assert!(app.echo.calls.lock().unwrap().is_empty(), "nothing reached the service");
+    let a = answer(&app.router, send(true, Payload::Bytes(&[0xa0]))).await;
+    assert_eq!(a.status, StatusCode::OK, "{:02x?}", a.bytes);
+}
+
+#[tokio::test]
+async fn rpc_v2_cbor_requests_are_authorized_on_what_their_body_names() {
+    let deny = Arc::new(DenyAll::default());
+    let app = app_with(1024, Arc::new(Credentials::new("AKIDTEST", "secret")), Some(deny.clone()));
+    let a = answer(&app.router, Req::cbor(MIRROR, MIRROR_REQUEST).signed()).await;
+    assert_eq!((a.status, a.cbor()["__type"].as_str()), (StatusCode::BAD_REQUEST, Some("AccessDeniedException")));
+    let asked = deny.asked.lock().unwrap();
+    assert_eq!(asked[0].1, "echo:Mirror");
+    assert_eq!(asked[0].2, vec!["arn:aws:echo:us-east-1:000000000000:thing/t1".to_string()]);
+    assert!(app.echo.calls.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_module_replaced_by_json_target_or_cbor_service_is_replaced_entirely() {
+    let door = |second: Wire| {
+        let first = Arc::new(Echo::default());
+        let door = FrontDoor::new(Arc::new(Credentials::new("AKIDTEST", "secret")), config(1024))
+            .with_module(first.clone())
+            .with_module(Arc::new(Echo::with_wire(second)));
+        let first: Arc<dyn ServiceModule> = first;
+        let routed = |m: Option<&Arc<dyn ServiceModule>>| m.is_some_and(|m| Arc::ptr_eq(m, &first));
+        (door.modules().len(), routed(door.json.get("Echo_20200101")) || routed(door.cbor.get("EchoService")))
+    };
+    assert_eq!(door(Wire::Json { target_prefix: "Other", cbor_service: Some("EchoService") }), (1, false));
+    assert_eq!(door(Wire::Json { target_prefix: "Echo_20200101", cbor_service: None }), (1, false));
+    assert_eq!(door(Wire::Json { target_prefix: "Other", cbor_service: Some("Other") }), (2, true));
 }
 
 #[test]

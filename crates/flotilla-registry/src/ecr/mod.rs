@@ -47,7 +47,7 @@ macro_rules! run {
 #[async_trait]
 impl ServiceModule for EcrService {
     fn wire(&self) -> Wire {
-        Wire::Json { target_prefix: "AmazonEC2ContainerRegistry_V20150921" }
+        Wire::Json { target_prefix: "AmazonEC2ContainerRegistry_V20150921", cbor_service: None }
     }
 
     fn signing_name(&self) -> &'static str {
