@@ -12,6 +12,7 @@ use flotilla_controller::Runner;
 use flotilla_domain::AccountContext;
 use flotilla_ecs_api::{AgentChannel, EcsService};
 use flotilla_elbv2::ElbService;
+use flotilla_logs::LogsService;
 use flotilla_protocol::{FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_secrets::SecretsService;
@@ -145,6 +146,9 @@ impl ControlPlane {
         let secrets = Arc::new(
             SecretsService::open(&config.store, config.account.clone()).await.context("opening Secrets Manager")?,
         );
+        let logs = Arc::new(
+            LogsService::open(&config.store, config.account.clone()).await.context("opening CloudWatch Logs")?,
+        );
         let metrics = Arc::new(Metrics::default());
         let root = Principal {
             credentials: Credentials::new(
@@ -159,6 +163,7 @@ impl ControlPlane {
             registry.service_module(Maintenance { interval: REGISTRY_MAINTENANCE, gc_grace: REGISTRY_GC_GRACE }),
             secrets.clone(),
             elbv2.clone(),
+            logs,
         ];
         let front_door_config = FrontDoorConfig {
             region: config.account.region.clone(),
