@@ -4,6 +4,7 @@
 //! and containers keep running meanwhile.
 
 use crate::client::{AGENT_TARGET, ClientError, ControlPlaneClient, ECS_TARGET};
+use crate::logs::LogShipping;
 use crate::metadata::MetadataRegistry;
 use crate::registry_login::RegistryLogin;
 use crate::runtime::{ContainerRuntime, ManagedContainer, RuntimeError};
@@ -105,6 +106,7 @@ pub struct Agent {
     metadata: MetadataRegistry,
     metadata_base: Option<String>,
     registry: Arc<RegistryLogin>,
+    logs: LogShipping,
 }
 
 /// How every call to the control plane is retried: full jitter up to 0.5 s,
@@ -131,7 +133,18 @@ impl Agent {
         state.update(|_| ())?;
         let metadata = MetadataRegistry::new(&config.availability_zone);
         let registry = Arc::new(RegistryLogin::new(client.clone()));
-        Ok(Self { config, client, runtime, state, running: HashMap::new(), metadata, metadata_base: None, registry })
+        let logs = LogShipping::new(config.state_dir.join("logs"), client.clone(), runtime.clone());
+        Ok(Self {
+            config,
+            client,
+            runtime,
+            state,
+            running: HashMap::new(),
+            metadata,
+            metadata_base: None,
+            registry,
+            logs,
+        })
     }
 
     /// The registered instance's ARN, once registered.
@@ -160,6 +173,7 @@ impl Agent {
             attribute("ecs.capability.container-health-check", None),
             attribute("ecs.capability.container-ordering", None),
             attribute("com.amazonaws.ecs.capability.logging-driver.json-file", None),
+            attribute("com.amazonaws.ecs.capability.logging-driver.awslogs", None),
             attribute("com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager", None),
         ];
         for v in 17..=41 {
@@ -207,6 +221,8 @@ impl Agent {
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
         tokio::pin!(shutdown);
         let endpoint = self.start_metadata_endpoint().await;
+        // Lines an earlier run spooled but did not ship yet go first.
+        self.logs.resume();
         let mut attempt = 0;
         loop {
             match self.register().await {
@@ -413,6 +429,7 @@ impl Agent {
             region: self.config.region.clone(),
             metadata_base: self.metadata_base.clone(),
             registry: self.registry.clone(),
+            logs: Some(self.logs.clone()),
         };
         if !adopted.is_empty() {
             tracing::info!(task = %t.task_arn, containers = adopted.len(), "adopting running containers");

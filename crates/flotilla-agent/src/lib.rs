@@ -10,6 +10,7 @@
 
 pub mod agent;
 pub mod client;
+pub mod logs;
 pub mod metadata;
 pub mod registry_login;
 pub mod runtime;

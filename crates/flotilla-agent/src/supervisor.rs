@@ -7,6 +7,7 @@
 //! and resend as often as it must; it never skips a status, so the control plane
 //! sees every step of the lifecycle (RUNNING before STOPPED, say).
 
+use crate::logs::{LogShipping, LogTarget};
 use crate::metadata::MetadataRegistry;
 use crate::registry_login::RegistryLogin;
 use crate::runtime::{
@@ -17,7 +18,7 @@ use crate::state::SharedState;
 use flotilla_core::Timestamp;
 use flotilla_domain::task::{NetworkBinding, TaskOverride, TaskStatus};
 use flotilla_domain::task_definition::{
-    ContainerCondition, ContainerDefinition, NetworkMode, TaskDefinitionSpec, Volume,
+    ContainerCondition, ContainerDefinition, LogDriver, NetworkMode, TaskDefinitionSpec, Volume,
 };
 use flotilla_ecs_model::state_change::{ContainerStateChange, SubmitTaskStateChangeRequest};
 use std::collections::{BTreeMap, HashMap};
@@ -123,6 +124,8 @@ pub struct SupervisorSettings {
     pub metadata_base: Option<String>,
     /// Logs in to the control plane's registry for images stored there.
     pub registry: Arc<RegistryLogin>,
+    /// Ships `awslogs` containers' output (none with the simulated runtime).
+    pub logs: Option<LogShipping>,
 }
 
 pub fn now_ms() -> i64 {
@@ -325,6 +328,7 @@ impl Supervisor {
                 self.runtime.start(&self.ids[&name]).await?;
             }
             let id = self.ids[&name].clone();
+            self.ship_logs(&name, &id);
             let c = self.container_mut(&name);
             c.runtime_id = Some(id);
             c.status = TaskStatus::Running;
@@ -332,6 +336,20 @@ impl Supervisor {
         }
         self.set_status(TaskStatus::Running);
         Ok(true)
+    }
+
+    /// Ships the container's output to CloudWatch Logs when its definition says
+    /// `logDriver: awslogs` (again after a restart: following is idempotent).
+    fn ship_logs(&self, name: &str, id: &str) {
+        let Some(logs) = &self.settings.logs else { return };
+        let def = self.ctx.definition.container_definitions.iter().find(|c| c.name == name);
+        let Some(config) = def.and_then(|d| d.log_configuration.as_ref()) else { return };
+        if config.log_driver != LogDriver::Awslogs {
+            return;
+        }
+        if let Some(target) = LogTarget::awslogs(&config.options, name, self.ctx.task_id(), id) {
+            logs.follow(id, target);
+        }
     }
 
     /// Containers in an order that starts every dependency (dependsOn, links,

@@ -1,7 +1,7 @@
 //! The Docker runtime, through the Engine API (bollard).
 
 use super::{
-    CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, RegistryAuth,
+    CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, ContainerState, LogLine, ManagedContainer, RegistryAuth,
     RuntimeError, RuntimeInfo, TASK_ARN_LABEL,
 };
 use async_trait::async_trait;
@@ -12,7 +12,8 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, InspectContainerOptions, InspectNetworkOptions, ListContainersOptions,
-    RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StatsOptions, StopContainerOptions,
+    LogsOptionsBuilder, RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StatsOptions,
+    StopContainerOptions,
 };
 use flotilla_domain::task::NetworkBinding;
 use flotilla_domain::task_definition::TransportProtocol;
@@ -328,6 +329,39 @@ impl ContainerRuntime for DockerRuntime {
         }
     }
 
+    async fn logs(&self, id: &str, since: i64) -> Result<tokio::sync::mpsc::Receiver<LogLine>, RuntimeError> {
+        let options = LogsOptionsBuilder::new()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .timestamps(true)
+            .since(i32::try_from(since.max(0)).unwrap_or(i32::MAX))
+            .build();
+        let mut stream = self.docker.logs(id, Some(options));
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let id = id.to_string();
+        tokio::spawn(async move {
+            // Docker frames each line (or each 16 KiB of a long one) with its timestamp.
+            while let Some(item) = stream.next().await {
+                let bytes = match item {
+                    Ok(output) => output.into_bytes(),
+                    Err(e) => {
+                        tracing::debug!(container = %id, error = %e, "following a container's output ended");
+                        break;
+                    }
+                };
+                let text = String::from_utf8_lossy(&bytes);
+                for line in text.split_terminator('\n') {
+                    let Some(line) = parse_log_line(line) else { continue };
+                    if tx.send(line).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(rx)
+    }
+
     async fn image_digest(&self, image: &str) -> Option<String> {
         super::digest_for(image, &self.repo_digests(image).await)
     }
@@ -360,5 +394,30 @@ mod tests {
         assert_eq!(first_host("172.17.0.0/16"), Some("172.17.0.1".parse().unwrap()));
         assert_eq!(first_host("10.1.2.0/24"), Some("10.1.2.1".parse().unwrap()));
         assert_eq!(first_host("fd00::/64"), None);
+    }
+}
+
+/// `2024-01-02T03:04:05.123456789Z text` (Docker's timestamped line) as a [`LogLine`].
+fn parse_log_line(line: &str) -> Option<LogLine> {
+    let (stamp, text) = line.split_once(' ').unwrap_or((line, ""));
+    let timestamp = flotilla_domain::Timestamp::parse_iso8601(stamp).ok()?.0;
+    let fraction = stamp.split_once('.').map_or("", |(_, f)| f.trim_end_matches('Z'));
+    let digits: String = fraction.chars().take_while(char::is_ascii_digit).take(9).collect();
+    let nanos = format!("{digits:0<9}").parse().unwrap_or(0);
+    Some(LogLine { timestamp, nanos, text: text.trim_end_matches('\r').to_string() })
+}
+
+#[cfg(test)]
+mod log_line_tests {
+    use super::parse_log_line;
+
+    #[test]
+    fn docker_timestamped_lines_are_read() {
+        let line = parse_log_line("2024-01-02T03:04:05.123456789Z hello world").unwrap();
+        assert_eq!(line.text, "hello world");
+        assert_eq!(line.nanos, 123_456_789);
+        assert_eq!(line.timestamp % 1000, 123);
+        assert_eq!(parse_log_line("2024-01-02T03:04:05.5Z ").unwrap().nanos, 500_000_000);
+        assert!(parse_log_line("not a line").is_none());
     }
 }

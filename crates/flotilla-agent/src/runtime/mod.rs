@@ -32,6 +32,17 @@ pub enum RuntimeError {
     Unavailable(String),
 }
 
+/// One line a container printed, with the time the runtime received it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// Nanoseconds within the millisecond's second, as the runtime stamped it (to
+    /// tell lines of one millisecond apart when resuming).
+    pub nanos: u32,
+    pub text: String,
+}
+
 /// A port to publish: `host_port` 0 asks for a dynamic host port.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortSpec {
@@ -166,6 +177,11 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn remove_volume(&self, name: &str) -> Result<(), RuntimeError>;
     /// One sample of the container's resource usage, in Docker's stats format.
     async fn stats(&self, id: &str) -> Result<Option<serde_json::Value>, RuntimeError>;
+    /// Follows what the container prints on stdout and stderr, from `since` (Unix
+    /// seconds; Docker's granularity) until it stops: lines arrive on the channel,
+    /// which closes when the container's output ends. The channel is bounded, so a
+    /// reader that falls behind slows the follower down rather than filling memory.
+    async fn logs(&self, id: &str, since: i64) -> Result<tokio::sync::mpsc::Receiver<LogLine>, RuntimeError>;
     /// The address containers reach the node at (the bridge gateway), if any.
     async fn gateway_ip(&self) -> Option<std::net::IpAddr>;
     /// The registry digest (`sha256:…`) of the local `image`, when it came from a

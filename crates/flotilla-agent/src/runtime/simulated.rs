@@ -156,6 +156,12 @@ impl ContainerRuntime for SimulatedRuntime {
         Ok(())
     }
 
+    /// Simulated containers print nothing: the channel closes at once.
+    async fn logs(&self, _id: &str, _since: i64) -> Result<tokio::sync::mpsc::Receiver<super::LogLine>, RuntimeError> {
+        let (_, rx) = tokio::sync::mpsc::channel(1);
+        Ok(rx)
+    }
+
     async fn stats(&self, id: &str) -> Result<Option<serde_json::Value>, RuntimeError> {
         let all = self.lock();
         Ok(all.get(id).map(|c| {
