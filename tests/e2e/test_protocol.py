@@ -301,6 +301,12 @@ def test_metrics_count_requests(server):
     assert ok and float(ok[0].rsplit(" ", 1)[1]) >= 1
     assert any('status="400"' in l for l in lines)
     assert "flotilla_uptime_seconds" in text
+    assert "# TYPE flotilla_api_request_duration_seconds histogram" in text
+    assert 'flotilla_api_request_duration_seconds_bucket{operation="ListClusters",le="+Inf"}' in text
+    for gauge in ('flotilla_ecs_tasks{status="RUNNING"}', "flotilla_ecs_connected_agents",
+                  'flotilla_ecs_placements_total{result="placed"}', "flotilla_ecs_placement_duration_seconds_count",
+                  'flotilla_registry_bytes_total{direction="pull"}'):
+        assert gauge in text, gauge
 
 
 def test_request_id_on_health_and_metrics(server):

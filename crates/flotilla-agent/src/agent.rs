@@ -237,6 +237,12 @@ impl Agent {
                 }
             }
         }
+        let sampler = tokio::spawn(crate::metrics::run(
+            self.state.clone(),
+            self.runtime.clone(),
+            self.client.clone(),
+            self.config.cluster.clone(),
+        ));
         let mut known: BTreeMap<String, i64> = BTreeMap::new();
         let mut attempt = 0;
         let mut last_cleanup = tokio::time::Instant::now();
@@ -292,6 +298,7 @@ impl Agent {
                 last_cleanup = tokio::time::Instant::now();
             }
         }
+        sampler.abort();
         for (_, r) in self.running.drain() {
             r.supervisor.abort();
             r.reporter.abort();

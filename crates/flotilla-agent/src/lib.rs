@@ -12,6 +12,7 @@ pub mod agent;
 pub mod client;
 pub mod logs;
 pub mod metadata;
+pub mod metrics;
 pub mod registry_login;
 pub mod runtime;
 pub mod state;

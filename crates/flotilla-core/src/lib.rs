@@ -9,6 +9,7 @@
 pub mod account;
 pub mod arn;
 pub mod civil;
+pub mod histogram;
 pub mod paging;
 pub mod retry;
 pub mod tag;

@@ -148,6 +148,10 @@ impl ServiceModule for AgentChannel {
                 let input = parse_request(&body, crate::error::INVALID_PARAMETER)?;
                 Ok(json_response(&self.poll(input).await?))
             }
+            "SubmitTaskMetrics" => {
+                let input = parse_request(&body, crate::error::INVALID_PARAMETER)?;
+                Ok(json_response(&self.ecs.submit_task_metrics(input).await?))
+            }
             other => Err(AwsError::client("UnknownOperationException", format!("unknown agent operation '{other}'"))),
         }
     }

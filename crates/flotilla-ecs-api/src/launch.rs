@@ -87,7 +87,10 @@ impl EcsService {
                     .collect()
             }
         };
+        let started = std::time::Instant::now();
         let placed = self.store.place_tasks(cluster, tasks, &spec.tags, &placer).await?;
+        let ok = placed.iter().filter(|r| r.is_ok()).count();
+        self.placements.record(ok, placed.len() - ok, started.elapsed().as_secs_f64());
         let mut out = Launched::default();
         for result in placed {
             match result {

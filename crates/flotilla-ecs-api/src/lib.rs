@@ -15,12 +15,14 @@ mod container_instances;
 mod controllers;
 mod error;
 mod launch;
+mod observability;
 mod operations;
 mod placement;
 mod scheduler;
 mod services;
 mod tags;
 mod task_definitions;
+mod task_metrics;
 mod tasks;
 mod wire;
 
@@ -37,7 +39,9 @@ pub use error::EcsError;
 pub use flotilla_ecs_model::HOST_ADDRESS_ATTRIBUTE;
 pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
 pub use launch::{Launched, Target, TaskSpec};
+pub use observability::{EcsGauges, PlacementSnapshot, PlacementStats};
 pub use placement::Rules;
+pub use task_metrics::{MetricDatum, MetricsSink};
 
 /// Resolves an image reference to the digest it names now, where that can be known
 /// (the built-in registry's tags): what a service deployment pins its tasks to.
@@ -83,6 +87,8 @@ pub struct EcsService {
     wakeups: Arc<agent_channel::Wakeups>,
     images: Option<Arc<dyn ImageResolver>>,
     load_balancing: Option<Arc<dyn LoadBalancing>>,
+    metrics: Option<Arc<dyn MetricsSink>>,
+    placements: Arc<PlacementStats>,
     /// Rung when a service changes, so the scheduler acts before its next interval.
     services_changed: Arc<tokio::sync::Notify>,
 }
@@ -96,6 +102,8 @@ impl EcsService {
             wakeups: Arc::default(),
             images: None,
             load_balancing: None,
+            metrics: None,
+            placements: Arc::default(),
             services_changed: Arc::default(),
         }
     }
@@ -103,6 +111,12 @@ impl EcsService {
     /// Registers services' tasks with load balancers through `lb`.
     pub fn with_load_balancing(mut self, lb: Arc<dyn LoadBalancing>) -> Self {
         self.load_balancing = Some(lb);
+        self
+    }
+
+    /// Publishes task CPU and memory utilization through `sink`.
+    pub fn with_metrics(mut self, sink: Arc<dyn MetricsSink>) -> Self {
+        self.metrics = Some(sink);
         self
     }
 

@@ -162,7 +162,8 @@ pub(crate) static ECS_OPERATIONS: &[Operation] = &[
 ];
 
 /// `FlotillaAgentV1`: the agents' long poll is ECS's `ecs:Poll` on the instance.
-pub(crate) static AGENT_OPERATIONS: &[Operation] = &[op("PollTasks", "ecs:Poll", From(container_instance))];
+pub(crate) static AGENT_OPERATIONS: &[Operation] =
+    &[op("PollTasks", "ecs:Poll", From(container_instance)), op("SubmitTaskMetrics", "ecs:Poll", Any)];
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,12 @@
 //! are enums; a poll answer is read task by task ([`poll::PollAnswer`]), so a task
 //! one side does not understand never hides the others.
 
+pub mod metrics;
 pub mod poll;
 pub mod register;
 pub mod state_change;
 
+pub use metrics::{SubmitTaskMetricsRequest, SubmitTaskMetricsResponse, TaskSample};
 pub use poll::{AgentTask, ListedTask, PollAnswer, PollTasksRequest, PollTasksResponse};
 pub use register::{
     InstanceIdentityDocument, RegisterContainerInstanceRequest, RegisterContainerInstanceResponse,

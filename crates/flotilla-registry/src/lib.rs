@@ -118,11 +118,45 @@ pub(crate) struct State {
     pub(crate) config: RegistryConfig,
     /// Per-upload serialisation and running hash (a cache; the store is the truth).
     pub(crate) sessions: Mutex<HashMap<String, SessionHash>>,
+    /// Blob traffic since the process started (for `/metrics`).
+    pub(crate) traffic: Traffic,
     /// Held shared while a blob file is placed and recorded, exclusively while garbage
     /// is collected, so collection never removes a blob being committed; taken with
     /// the store's lock of the same meaning through [`State::no_gc`] and
     /// [`State::collecting`].
     gc_lock: tokio::sync::RwLock<()>,
+}
+
+/// Blobs and bytes pushed (committed uploads) and pulled (blob bodies served).
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    blobs_pushed: std::sync::atomic::AtomicU64,
+    bytes_pushed: std::sync::atomic::AtomicU64,
+    blobs_pulled: std::sync::atomic::AtomicU64,
+    bytes_pulled: std::sync::atomic::AtomicU64,
+}
+
+impl Traffic {
+    pub(crate) fn pushed(&self, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.blobs_pushed.fetch_add(1, Relaxed);
+        self.bytes_pushed.fetch_add(bytes, Relaxed);
+    }
+
+    pub(crate) fn pulled(&self, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.blobs_pulled.fetch_add(1, Relaxed);
+        self.bytes_pulled.fetch_add(bytes, Relaxed);
+    }
+}
+
+/// [`Registry::traffic`]'s answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrafficSnapshot {
+    pub blobs_pushed: u64,
+    pub bytes_pushed: u64,
+    pub blobs_pulled: u64,
+    pub bytes_pulled: u64,
 }
 
 /// The collection lock, held in this process and in the store until released.
@@ -216,6 +250,7 @@ impl Registry {
             tokens: TokenKey::new(token_key),
             config,
             sessions: Mutex::default(),
+            traffic: Traffic::default(),
             gc_lock: tokio::sync::RwLock::new(()),
         };
         Ok(Self { state: Arc::new(state) })
@@ -281,6 +316,18 @@ impl Registry {
 }
 
 impl Registry {
+    /// Blob traffic since the process started.
+    pub fn traffic(&self) -> TrafficSnapshot {
+        use std::sync::atomic::Ordering::Relaxed;
+        let t = &self.state.traffic;
+        TrafficSnapshot {
+            blobs_pushed: t.blobs_pushed.load(Relaxed),
+            bytes_pushed: t.bytes_pushed.load(Relaxed),
+            blobs_pulled: t.blobs_pulled.load(Relaxed),
+            bytes_pulled: t.bytes_pulled.load(Relaxed),
+        }
+    }
+
     /// Runs every repository's lifecycle policy now, deleting the images it expires.
     /// Returns the digests expired, per repository.
     pub async fn apply_lifecycle_policies(&self) -> Result<Vec<(String, Vec<String>)>, RegistryError> {

@@ -3,7 +3,7 @@
 //! listener with graceful shutdown.
 
 use crate::credentials::RootCredentials;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Sources};
 use crate::wiring::{EcsInstances, ElbTargets, RegistryImages};
 use anyhow::{Context, Result};
 use axum::Router;
@@ -176,10 +176,11 @@ impl ControlPlane {
                 door.with_module(m.clone())
             })
             .with_observer(metrics.clone());
+        let (scraped_ecs, scraped_registry) = (ecs.clone(), registry.clone());
         let router = Arc::new(front_door)
             .router()
             .route("/healthz", get(|| async { "ok\n" }))
-            .route("/metrics", get(move || async move { metrics.render() }))
+            .route("/metrics", get(move || scrape(metrics.clone(), scraped_ecs.clone(), scraped_registry.clone())))
             .layer(axum::middleware::from_fn(request_id_layer));
         Ok(Self { store, ecs, registry, secrets, elbv2, modules, controllers, router })
     }
@@ -226,4 +227,17 @@ impl ControlPlane {
         self.store.close().await;
         served
     }
+}
+
+/// `/metrics`: the front door's counters with what ECS and the registry report now.
+async fn scrape(metrics: Arc<Metrics>, ecs: Arc<EcsService>, registry: Registry) -> String {
+    let gauges = match ecs.gauges().await {
+        Ok(g) => Some(g),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading ECS gauges for /metrics failed");
+            None
+        }
+    };
+    let sources = Sources { ecs: gauges, placements: Some(ecs.placement_stats()), registry: Some(registry.traffic()) };
+    metrics.render(&sources)
 }

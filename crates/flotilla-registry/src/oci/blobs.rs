@@ -68,8 +68,12 @@ pub(super) async fn get_blob(state: &State, name: &str, digest: &str, headers: &
     if let Some((a, b)) = range {
         out.push(("content-range", format!("bytes {a}-{b}/{size}")));
     }
-    let body =
-        if with_body { Body::from_stream(state.files.read_blob(&digest, start, len).await?) } else { Body::empty() };
+    let body = if with_body {
+        state.traffic.pulled(len);
+        Body::from_stream(state.files.read_blob(&digest, start, len).await?)
+    } else {
+        Body::empty()
+    };
     Ok(response(status, &out, body))
 }
 
@@ -312,6 +316,7 @@ pub(crate) async fn finish_upload(
         return Err(digest_mismatch(digest, &actual));
     }
     commit_blob(state, &upload.repository, &upload.id, digest, committed).await?;
+    state.traffic.pushed(committed);
     state.store.delete_upload(&upload.id).await?;
     state.forget_session(&upload.id);
     Ok(())
