@@ -216,6 +216,15 @@ impl FrontDoor {
                 return Err(incomplete(format!("'{name}' must be among the signed headers")));
             }
         }
+        // botocore compresses large bodies of some operations (PutMetricData): the
+        // signature covers the compressed bytes, the module reads them inflated.
+        let body = match parts.headers.get(http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()) {
+            Some(encoding) if encoding.eq_ignore_ascii_case("gzip") => inflate(&body, limit).map_err(|e| match e {
+                BodyError::TooLarge => protocol.too_large(limit),
+                BodyError::Unreadable(message) => AwsError::serialization(message),
+            })?,
+            _ => body,
+        };
         let caller = Caller {
             access_key_id: identity.access_key_id.clone(),
             principal_arn: principal.and_then(|p| p.arn),
@@ -375,6 +384,20 @@ async fn read_bounded(body: Body, headers: &http::HeaderMap, limit: usize) -> Re
         }
         BodyError::Unreadable(format!("reading the request body failed: {e}"))
     })
+}
+
+/// Inflates a gzip body, refusing one that inflates past `limit` bytes.
+fn inflate(body: &[u8], limit: usize) -> Result<Bytes, BodyError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::GzDecoder::new(body).take(limit as u64 + 1);
+    decoder
+        .read_to_end(&mut out)
+        .map_err(|e| BodyError::Unreadable(format!("the gzip request body cannot be inflated: {e}")))?;
+    if out.len() > limit {
+        return Err(BodyError::TooLarge);
+    }
+    Ok(Bytes::from(out))
 }
 
 /// Middleware giving every request an id and every answer its `x-amzn-RequestId`.
