@@ -4,6 +4,7 @@ once its target is healthy, and drains a task's target before stopping it, so a
 rolling deployment under steady load fails no request.
 """
 
+import datetime
 import threading
 import time
 import urllib.error
@@ -103,6 +104,24 @@ def test_a_rolling_deployment_behind_an_alb_fails_no_request(docker_server, decs
         assert versions == {"v1", "v2"}, versions
         events = [e["message"] for e in decs.describe_services(cluster=CLUSTER, services=[name])["services"][0]["events"]]
         assert any("has begun draining connections on" in m for m in events), events
+
+        # The load balancer's CloudWatch metrics counted that traffic.
+        cw = docker_server.client("cloudwatch")
+        lb_dim = {"Name": "LoadBalancer", "Value": lb.split(":loadbalancer/", 1)[1]}
+        tg_dim = {"Name": "TargetGroup", "Value": tg.rsplit(":", 1)[1]}
+        since = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=30)
+
+        def total(metric, dims, stat="Sum"):
+            points = cw.get_metric_statistics(
+                Namespace="AWS/ApplicationELB", MetricName=metric, Dimensions=dims, StartTime=since,
+                EndTime=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=1), Period=60,
+                Statistics=[stat])["Datapoints"]
+            return sum(p[stat] for p in points)
+
+        wait_for("RequestCount to count the requests", lambda: total("RequestCount", [lb_dim]) >= len(results), 30)
+        assert total("HTTPCode_Target_2XX_Count", [lb_dim, tg_dim]) >= len(results)
+        assert total("HTTPCode_ELB_5XX_Count", [lb_dim]) == 0
+        assert total("HealthyHostCount", [lb_dim, tg_dim], "Maximum") >= 3
     finally:
         decs.delete_service(cluster=CLUSTER, service=name, force=True)
         decs.get_waiter("services_inactive").wait(cluster=CLUSTER, services=[name], WaiterConfig=WAIT)

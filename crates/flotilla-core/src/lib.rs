@@ -10,6 +10,7 @@ pub mod account;
 pub mod arn;
 pub mod civil;
 pub mod histogram;
+pub mod metrics;
 pub mod paging;
 pub mod retry;
 pub mod tag;

@@ -36,12 +36,12 @@ use std::sync::Arc;
 
 pub use agent_channel::AgentChannel;
 pub use error::EcsError;
+pub use flotilla_domain::flotilla_core::metrics::{MetricDatum, MetricsSink};
 pub use flotilla_ecs_model::HOST_ADDRESS_ATTRIBUTE;
 pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
 pub use launch::{Launched, Target, TaskSpec};
 pub use observability::{EcsGauges, PlacementSnapshot, PlacementStats};
 pub use placement::Rules;
-pub use task_metrics::{MetricDatum, MetricsSink};
 
 /// Resolves an image reference to the digest it names now, where that can be known
 /// (the built-in registry's tags): what a service deployment pins its tasks to.

@@ -10,28 +10,12 @@
 
 use crate::EcsService;
 use crate::error::EcsError;
+use flotilla_domain::flotilla_core::metrics::MetricDatum;
 use flotilla_domain::task::Task;
 use flotilla_ecs_model::{SubmitTaskMetricsRequest, SubmitTaskMetricsResponse, TaskSample};
 
 pub const NAMESPACE: &str = "AWS/ECS";
 const CORE_UNITS: f64 = 1024.0;
-
-/// One datapoint for the metrics service.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MetricDatum {
-    pub namespace: String,
-    pub metric_name: String,
-    pub dimensions: Vec<(String, String)>,
-    pub timestamp_ms: i64,
-    pub value: f64,
-    pub unit: String,
-}
-
-/// Where ECS publishes its metrics (the server wires CloudWatch in).
-#[async_trait::async_trait]
-pub trait MetricsSink: Send + Sync {
-    async fn record(&self, data: Vec<MetricDatum>) -> Result<(), String>;
-}
 
 /// The datapoints one sample of `task` makes.
 pub fn datapoints(task: &Task, sample: &TaskSample) -> Vec<MetricDatum> {

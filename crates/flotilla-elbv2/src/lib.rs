@@ -46,20 +46,25 @@ pub struct ElbService {
     data_plane: std::sync::Arc<dataplane::DataPlane>,
 }
 
+/// What the data plane works with besides the store.
+#[derive(Default)]
+pub struct DataPlaneSetup {
+    /// Where load balancers get their addresses.
+    pub pool: dataplane::AddressPool,
+    /// Where `instance` targets are reached.
+    pub instances: Option<std::sync::Arc<dyn dataplane::InstanceAddresses>>,
+    /// Where load balancer metrics go (CloudWatch).
+    pub metrics: Option<std::sync::Arc<dyn flotilla_core::metrics::MetricsSink>>,
+}
+
 impl ElbService {
     pub fn new(store: ElbStore, account: AccountContext) -> Self {
-        Self::with_pool(store, account, dataplane::AddressPool::default(), None)
+        Self::with_data_plane(store, account, DataPlaneSetup::default())
     }
 
-    /// The service, its load balancers taking addresses from `pool`, reaching
-    /// `instance` targets where `instances` says.
-    pub fn with_pool(
-        store: ElbStore,
-        account: AccountContext,
-        pool: dataplane::AddressPool,
-        instances: Option<std::sync::Arc<dyn dataplane::InstanceAddresses>>,
-    ) -> Self {
-        let data_plane = std::sync::Arc::new(dataplane::DataPlane::new(store.clone(), pool, instances));
+    /// The service with its data plane set up as `setup` says.
+    pub fn with_data_plane(store: ElbStore, account: AccountContext, setup: DataPlaneSetup) -> Self {
+        let data_plane = std::sync::Arc::new(dataplane::DataPlane::new(store.clone(), setup));
         Self { store, account, data_plane }
     }
 
@@ -67,9 +72,9 @@ impl ElbService {
     pub async fn open(
         location: &flotilla_db::StoreLocation,
         account: AccountContext,
-        instances: Option<std::sync::Arc<dyn dataplane::InstanceAddresses>>,
+        setup: DataPlaneSetup,
     ) -> error::Result<Self> {
-        Ok(Self::with_pool(ElbStore::open(location).await?, account, dataplane::AddressPool::default(), instances))
+        Ok(Self::with_data_plane(ElbStore::open(location).await?, account, setup))
     }
 }
 

@@ -1,18 +1,22 @@
 //! Assembles the control plane: the store, the list of service modules (ECS, the agents'
-//! channel, the registry, Secrets Manager) behind one front door on one router, and the
-//! listener with graceful shutdown.
+//! channel, the registry, Secrets Manager, ELBv2, CloudWatch Logs, CloudWatch) behind one
+//! front door on one router, and the listener with graceful shutdown.
 
 use crate::credentials::RootCredentials;
 use crate::metrics::{Metrics, Sources};
-use crate::wiring::{EcsInstances, ElbTargets, RegistryImages};
+use crate::wiring::{CloudWatchSink, EcsInstances, ElbTargets, RegistryImages};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
 use flotilla_controller::Runner;
 use flotilla_domain::AccountContext;
+use flotilla_ecs_api::MetricsSink;
 use flotilla_ecs_api::{AgentChannel, EcsService};
+use flotilla_elbv2::DataPlaneSetup;
 use flotilla_elbv2::ElbService;
+use flotilla_elbv2::dataplane::AddressPool;
 use flotilla_logs::LogsService;
+use flotilla_metrics::MetricsService;
 use flotilla_protocol::{FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_secrets::SecretsService;
@@ -133,15 +137,24 @@ impl ControlPlane {
         )
         .await
         .context("opening the registry")?;
+        let cloudwatch =
+            Arc::new(MetricsService::open(&config.store, config.account.clone()).await.context("opening CloudWatch")?);
+        let sink: Arc<dyn MetricsSink> = Arc::new(CloudWatchSink(cloudwatch.clone()));
+        let data_plane = DataPlaneSetup {
+            pool: AddressPool::default(),
+            instances: Some(Arc::new(EcsInstances(store.clone()))),
+            metrics: Some(sink.clone()),
+        };
         let elbv2 = Arc::new(
-            ElbService::open(&config.store, config.account.clone(), Some(Arc::new(EcsInstances(store.clone()))))
+            ElbService::open(&config.store, config.account.clone(), data_plane)
                 .await
                 .context("opening Elastic Load Balancing")?,
         );
         let ecs = Arc::new(
             EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone())
                 .with_image_resolver(Arc::new(RegistryImages(registry.clone())))
-                .with_load_balancing(Arc::new(ElbTargets(elbv2.clone()))),
+                .with_load_balancing(Arc::new(ElbTargets(elbv2.clone())))
+                .with_metrics(sink),
         );
         let secrets = Arc::new(
             SecretsService::open(&config.store, config.account.clone()).await.context("opening Secrets Manager")?,
@@ -164,6 +177,7 @@ impl ControlPlane {
             secrets.clone(),
             elbv2.clone(),
             logs,
+            cloudwatch,
         ];
         let front_door_config = FrontDoorConfig {
             region: config.account.region.clone(),

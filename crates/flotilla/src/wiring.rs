@@ -6,11 +6,14 @@
 //! - [`ElbTargets`]: ECS registers services' tasks with ELBv2 target groups.
 //! - [`EcsInstances`]: ELBv2 reaches `instance` targets at their ECS container
 //!   instance's host address.
+//! - [`CloudWatchSink`]: ECS's task utilization and ELBv2's load balancer metrics
+//!   are recorded in CloudWatch.
 
-use flotilla_ecs_api::{ImageResolver, LoadBalancing, TargetGroupInfo};
+use flotilla_ecs_api::{ImageResolver, LoadBalancing, MetricDatum, MetricsSink, TargetGroupInfo};
 use flotilla_elbv2::ElbService;
 use flotilla_elbv2::dataplane::InstanceAddresses;
 use flotilla_elbv2::model::TargetType;
+use flotilla_metrics::{Datum, MetricsService};
 use flotilla_registry::Registry;
 use flotilla_store::{Page, SqlStore, Store};
 use std::net::Ipv4Addr;
@@ -53,6 +56,27 @@ impl LoadBalancing for ElbTargets {
 
     async fn route(&self, rule: &str, forward: &[(String, i64)]) -> Result<bool, String> {
         self.0.set_forward(rule, forward).await.map_err(|e| e.to_string())
+    }
+}
+
+/// ECS's task utilization and ELBv2's load balancer metrics go to CloudWatch.
+pub struct CloudWatchSink(pub Arc<MetricsService>);
+
+#[async_trait::async_trait]
+impl MetricsSink for CloudWatchSink {
+    async fn record(&self, data: Vec<MetricDatum>) -> Result<(), String> {
+        let data: Vec<Datum> = data
+            .into_iter()
+            .map(|d| Datum {
+                namespace: d.namespace,
+                metric_name: d.metric_name,
+                dimensions: d.dimensions,
+                timestamp_ms: d.timestamp_ms,
+                value: d.value,
+                unit: d.unit,
+            })
+            .collect();
+        self.0.record(&data).await.map_err(|e| e.to_string())
     }
 }
 

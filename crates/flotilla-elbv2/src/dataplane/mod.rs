@@ -10,10 +10,12 @@
 
 mod proxy;
 pub mod routing;
+mod stats;
 mod tcp;
 
 use crate::model::{Listener, LoadBalancer, Protocol, RegisteredTarget, Rule, TargetGroup};
 use crate::store::{ElbStore, TargetHealthRecord};
+use flotilla_core::metrics::MetricsSink;
 use flotilla_core::time::Timestamp;
 use flotilla_protocol::{Controller, PassError};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -74,6 +76,8 @@ pub(crate) struct Table {
     pub rules: Vec<Rule>,
     pub groups: HashMap<String, Group>,
     pub idle_timeout: Duration,
+    /// Where its requests and flows are counted (shared by every listener).
+    pub traffic: Arc<stats::Traffic>,
 }
 
 struct Running {
@@ -97,11 +101,25 @@ pub struct DataPlane {
     running: Mutex<HashMap<String, Running>>,
     probes: Mutex<Probes>,
     client: proxy::Client,
+    traffic: Arc<stats::Traffic>,
+    /// Where load balancer metrics go, and when they last went.
+    metrics: Option<Arc<dyn MetricsSink>>,
+    published: Mutex<tokio::time::Instant>,
 }
 
 impl DataPlane {
-    pub fn new(store: ElbStore, pool: AddressPool, instances: Option<Arc<dyn InstanceAddresses>>) -> Self {
-        Self { store, pool, instances, running: Mutex::default(), probes: Mutex::default(), client: proxy::client() }
+    pub fn new(store: ElbStore, setup: crate::DataPlaneSetup) -> Self {
+        Self {
+            store,
+            pool: setup.pool,
+            instances: setup.instances,
+            running: Mutex::default(),
+            probes: Mutex::default(),
+            client: proxy::client(),
+            traffic: Arc::default(),
+            metrics: setup.metrics,
+            published: Mutex::new(tokio::time::Instant::now()),
+        }
     }
 
     /// The address of a target: its IP, or its instance's host address.
@@ -203,7 +221,13 @@ impl DataPlane {
                     }
                 }
                 let addr = SocketAddr::from((address, listener.port as u16));
-                let table = Table { listener: listener.clone(), rules, groups: table_groups, idle_timeout: idle };
+                let table = Table {
+                    listener: listener.clone(),
+                    rules,
+                    groups: table_groups,
+                    idle_timeout: idle,
+                    traffic: self.traffic.clone(),
+                };
                 wanted.insert(listener.arn.clone(), (addr, table));
             }
         }
@@ -369,11 +393,65 @@ impl Controller for DataPlane {
             self.all::<TargetGroup>().await?.into_iter().map(|tg| (tg.arn.clone(), tg)).collect();
         self.check_health(&lbs, &groups).await?;
         self.serve(&lbs, &groups).await?;
+        self.publish(&lbs).await?;
         Ok(())
     }
 }
 
 impl DataPlane {
+    /// Every [`stats::PUBLISH_EVERY`]: the window's traffic and each target group's
+    /// healthy and unhealthy targets, as CloudWatch datapoints.
+    async fn publish(&self, lbs: &[LoadBalancer]) -> crate::error::Result<()> {
+        let Some(sink) = &self.metrics else { return Ok(()) };
+        {
+            let mut published = self.published.lock().unwrap_or_else(|p| p.into_inner());
+            if published.elapsed() < stats::PUBLISH_EVERY {
+                return Ok(());
+            }
+            *published = tokio::time::Instant::now();
+        }
+        let window = self.traffic.take();
+        let now = Timestamp::now().0;
+        let mut data = Vec::new();
+        for lb in lbs {
+            let mut in_use: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+            let listeners: Vec<Listener> = self.store.children(&lb.arn).await?;
+            for l in &listeners {
+                let rules: Vec<Rule> = self.store.children(&l.arn).await?;
+                for a in l.default_actions.iter().chain(rules.iter().flat_map(|r| &r.actions)) {
+                    for tg in a.target_groups() {
+                        in_use.insert(tg.to_string(), (0, 0));
+                    }
+                }
+            }
+            for (arn, counts) in in_use.iter_mut() {
+                let Some(tg) = self.store.get::<TargetGroup>(arn).await? else { continue };
+                let health = self.store.health(arn).await?;
+                for t in tg.targets.iter().filter(|t| t.deregistering_since.is_none()) {
+                    let state =
+                        health.iter().find(|h| h.target_id == t.id && h.port == t.port).map(|h| h.state.as_str());
+                    match state {
+                        Some("healthy") => counts.0 += 1,
+                        Some("unhealthy") => counts.1 += 1,
+                        _ => {}
+                    }
+                }
+            }
+            let publishing = stats::Publishing {
+                lb_arn: &lb.arn,
+                network: lb.kind == crate::model::LoadBalancerType::Network,
+                groups: in_use.iter().map(|(k, v)| (k.as_str(), *v)).collect(),
+            };
+            data.extend(stats::datapoints(&publishing, &window, now));
+        }
+        if !data.is_empty()
+            && let Err(e) = sink.record(data).await
+        {
+            tracing::warn!(error = %e, "publishing load balancer metrics failed");
+        }
+        Ok(())
+    }
+
     /// Stops every listener (at shutdown).
     pub fn stop_all(&self) {
         let running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|p| p.into_inner()));

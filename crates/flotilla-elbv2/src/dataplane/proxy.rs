@@ -6,6 +6,7 @@
 //! the idle timeout.
 
 use super::routing::{RequestView, redirect_location, route};
+use super::stats::Answer;
 use super::{Group, Table};
 use crate::model::{ActionKind, Protocol, RegisteredTarget, TargetGroup};
 use axum::body::Body;
@@ -48,20 +49,24 @@ fn plain(status: StatusCode) -> Response<Body> {
 }
 
 /// Picks a target group by weight (a request counter walks the weights).
-fn pick_group<'a>(table: &'a Table, groups: &'a [crate::model::WeightedTargetGroup]) -> Option<&'a Group> {
+/// A forward action's target group, by weight: its ARN and how the proxy sees it.
+fn pick_group<'a>(table: &'a Table, groups: &'a [crate::model::WeightedTargetGroup]) -> Option<(&'a str, &'a Group)> {
+    let found = |g: &'a crate::model::WeightedTargetGroup| {
+        table.groups.get(&g.target_group_arn).map(|group| (g.target_group_arn.as_str(), group))
+    };
     if let [only] = groups {
-        return table.groups.get(&only.target_group_arn);
+        return found(only);
     }
     let total: i64 = groups.iter().map(|g| g.weight.max(0)).sum();
     if total == 0 {
-        return groups.first().and_then(|g| table.groups.get(&g.target_group_arn));
+        return groups.first().and_then(found);
     }
     let n = rand_below(total as u64) as i64;
     let mut acc = 0;
     for g in groups {
         acc += g.weight.max(0);
         if n < acc {
-            return table.groups.get(&g.target_group_arn);
+            return found(g);
         }
     }
     None
@@ -106,7 +111,20 @@ pub(crate) fn pick_backend(group: &Group) -> Option<SocketAddr> {
     Some(pool[i].addr)
 }
 
+/// Answers one request and counts it for the load balancer's metrics.
 async fn handle(table: &Table, client: &Client, req: Request<Body>) -> Response<Body> {
+    let (response, answer, group) = answer(table, client, req).await;
+    table.traffic.request(&table.listener.load_balancer_arn, group.as_deref(), answer);
+    response
+}
+
+/// The load balancer's own answer of `status`.
+fn own(status: StatusCode) -> (Response<Body>, Answer, Option<String>) {
+    (plain(status), Answer::LoadBalancer { status: status.as_u16() }, None)
+}
+
+/// Routes one request: the response, who answered it, and the target group it went to.
+async fn answer(table: &Table, client: &Client, req: Request<Body>) -> (Response<Body>, Answer, Option<String>) {
     let peer = req.extensions().get::<flotilla_http::PeerAddr>().map(|p| p.0);
     let host_header =
         req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or(req.uri().host()).unwrap_or("").to_string();
@@ -130,7 +148,7 @@ async fn handle(table: &Table, client: &Client, req: Request<Body>) -> Response<
     };
     let port = table.listener.port as u16;
     let Some(action) = route(&table.listener, &table.rules, &view).first() else {
-        return plain(StatusCode::SERVICE_UNAVAILABLE);
+        return own(StatusCode::SERVICE_UNAVAILABLE);
     };
     match &action.kind {
         ActionKind::FixedResponse { status_code, content_type, message_body } => {
@@ -140,7 +158,8 @@ async fn handle(table: &Table, client: &Client, req: Request<Body>) -> Response<
             if let Some(ct) = content_type.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
                 r.headers_mut().insert(header::CONTENT_TYPE, ct);
             }
-            r
+            let status = r.status().as_u16();
+            (r, Answer::LoadBalancer { status }, None)
         }
         ActionKind::Redirect { protocol, host, port: to_port, path, query, status_code } => {
             let location = redirect_location((protocol, host, to_port, path, query), &view, port);
@@ -149,11 +168,12 @@ async fn handle(table: &Table, client: &Client, req: Request<Body>) -> Response<
             if let Ok(v) = HeaderValue::from_str(&location) {
                 r.headers_mut().insert(header::LOCATION, v);
             }
-            r
+            let status = r.status().as_u16();
+            (r, Answer::LoadBalancer { status }, None)
         }
         ActionKind::Forward { target_groups, .. } => {
-            let Some(group) = pick_group(table, target_groups) else {
-                return plain(StatusCode::SERVICE_UNAVAILABLE);
+            let Some((group_arn, group)) = pick_group(table, target_groups) else {
+                return own(StatusCode::SERVICE_UNAVAILABLE);
             };
             // A sticky client goes back to its target while that target is still healthy.
             let stuck = group.sticky_seconds.and(sticky_target(&req)).filter(|addr| {
@@ -163,9 +183,21 @@ async fn handle(table: &Table, client: &Client, req: Request<Body>) -> Response<
                     .any(|b| b.addr == *addr && (b.healthy || group.backends.iter().all(|b| !b.healthy)))
             });
             let Some(backend) = stuck.or_else(|| pick_backend(group)) else {
-                return plain(StatusCode::SERVICE_UNAVAILABLE);
+                let (r, a, _) = own(StatusCode::SERVICE_UNAVAILABLE);
+                return (r, a, Some(group_arn.to_string()));
             };
-            let mut response = forward(client, req, backend, peer, port, table.idle_timeout).await;
+            let started = std::time::Instant::now();
+            let (mut response, answer) = match forward(client, req, backend, peer, port, table.idle_timeout).await {
+                Ok(r) => {
+                    let answer =
+                        Answer::Target { status: r.status().as_u16(), seconds: started.elapsed().as_secs_f64() };
+                    (r, answer)
+                }
+                Err(r) => {
+                    let status = r.status().as_u16();
+                    (r, Answer::LoadBalancer { status })
+                }
+            };
             if let Some(seconds) = group.sticky_seconds
                 && stuck.is_none()
                 && let Ok(v) = HeaderValue::from_str(&format!(
@@ -175,7 +207,7 @@ async fn handle(table: &Table, client: &Client, req: Request<Body>) -> Response<
             {
                 response.headers_mut().append(header::SET_COOKIE, v);
             }
-            response
+            (response, answer, Some(group_arn.to_string()))
         }
     }
 }
@@ -187,11 +219,11 @@ async fn forward(
     peer: Option<SocketAddr>,
     port: u16,
     idle_timeout: Duration,
-) -> Response<Body> {
+) -> Result<Response<Body>, Response<Body>> {
     let (mut parts, body) = req.into_parts();
     let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
     let Ok(uri) = format!("http://{backend}{path_and_query}").parse() else {
-        return plain(StatusCode::BAD_REQUEST);
+        return Err(plain(StatusCode::BAD_REQUEST));
     };
     parts.uri = uri;
     if let Some(peer) = peer {
@@ -211,12 +243,12 @@ async fn forward(
         parts.headers.remove(hop);
     }
     match tokio::time::timeout(idle_timeout, client.request(Request::from_parts(parts, body))).await {
-        Ok(Ok(response)) => response.map(Body::new),
+        Ok(Ok(response)) => Ok(response.map(Body::new)),
         Ok(Err(e)) => {
             tracing::debug!(%backend, error = %e, "forwarding to a target failed");
-            plain(StatusCode::BAD_GATEWAY)
+            Err(plain(StatusCode::BAD_GATEWAY))
         }
-        Err(_) => plain(StatusCode::GATEWAY_TIMEOUT),
+        Err(_) => Err(plain(StatusCode::GATEWAY_TIMEOUT)),
     }
 }
 

@@ -24,12 +24,12 @@ pub(crate) async fn serve(
             continue;
         };
         let table = table.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let backend = table.listener.default_actions.first().and_then(|a| match &a.kind {
-            ActionKind::Forward { target_groups, .. } => {
-                target_groups.first().and_then(|g| table.groups.get(&g.target_group_arn)).and_then(pick_backend)
-            }
+        let group = table.listener.default_actions.first().and_then(|a| match &a.kind {
+            ActionKind::Forward { target_groups, .. } => target_groups.first().map(|g| g.target_group_arn.as_str()),
             _ => None,
         });
+        table.traffic.flow(&table.listener.load_balancer_arn, group);
+        let backend = group.and_then(|g| table.groups.get(g)).and_then(pick_backend);
         tokio::spawn(async move {
             let Some(backend) = backend else {
                 tracing::debug!(%peer, "no target for a TCP connection");
