@@ -41,18 +41,49 @@ pub(crate) enum Answer {
 /// (load balancer ARN, target group ARN) → counts; `None` for the load balancer's own.
 type Key = (String, Option<String>);
 
+/// A load balancer's counts in a window: its own and per target group.
+#[derive(Debug, Default)]
+struct Counts {
+    own: Tally,
+    groups: HashMap<String, Tally>,
+}
+
+impl Counts {
+    /// Its own tally and the group's, allocating a key only the first time.
+    fn tallies(&mut self, group: Option<&str>) -> (&mut Tally, Option<&mut Tally>) {
+        if let Some(g) = group
+            && !self.groups.contains_key(g)
+        {
+            self.groups.insert(g.to_string(), Tally::default());
+        }
+        let Counts { own, groups } = self;
+        (own, group.and_then(|g| groups.get_mut(g)))
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Traffic {
-    window: Mutex<HashMap<Key, Tally>>,
+    window: Mutex<HashMap<String, Counts>>,
 }
 
 impl Traffic {
+    fn with(&self, lb: &str, group: Option<&str>, count: impl Fn(&mut Tally)) {
+        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
+        if !window.contains_key(lb) {
+            window.insert(lb.to_string(), Counts::default());
+        }
+        if let Some(counts) = window.get_mut(lb) {
+            let (own, group) = counts.tallies(group);
+            count(own);
+            if let Some(g) = group {
+                count(g);
+            }
+        }
+    }
+
     /// Counts one request of `lb`, forwarded to `group` (if it was).
     pub fn request(&self, lb: &str, group: Option<&str>, answer: Answer) {
-        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        let keys = std::iter::once(None).chain(group.map(|g| Some(g.to_string())));
-        for key in keys {
-            let t = window.entry((lb.to_string(), key)).or_default();
+        self.with(lb, group, |t| {
             t.requests += 1;
             match answer {
                 Answer::Target { status, seconds } => {
@@ -69,20 +100,25 @@ impl Traffic {
                     _ => {}
                 },
             }
-        }
+        });
     }
 
     /// Counts one TCP connection of a network load balancer.
     pub fn flow(&self, lb: &str, group: Option<&str>) {
-        let mut window = self.window.lock().unwrap_or_else(|p| p.into_inner());
-        for key in std::iter::once(None).chain(group.map(|g| Some(g.to_string()))) {
-            window.entry((lb.to_string(), key)).or_default().new_flows += 1;
-        }
+        self.with(lb, group, |t| t.new_flows += 1);
     }
 
     /// The window's counts, starting a new window.
     pub fn take(&self) -> HashMap<Key, Tally> {
-        std::mem::take(&mut *self.window.lock().unwrap_or_else(|p| p.into_inner()))
+        let window = std::mem::take(&mut *self.window.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut out = HashMap::new();
+        for (lb, counts) in window {
+            for (group, tally) in counts.groups {
+                out.insert((lb.clone(), Some(group)), tally);
+            }
+            out.insert((lb, None), counts.own);
+        }
+        out
     }
 }
 
