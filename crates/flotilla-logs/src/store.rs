@@ -386,7 +386,9 @@ impl LogStore {
     }
 
     /// A stream's events in [start, end), after `after` (forwards) or before it
-    /// (backwards, returned newest first), at most `limit`.
+    /// (backwards, returned newest first), at most `limit`. Only the bounds given
+    /// become conditions, and the position is a row-value comparison, so both
+    /// databases walk the (group, stream, timestamp, id) index from the position.
     pub async fn stream_events(
         &self,
         group: &str,
@@ -397,55 +399,79 @@ impl LogStore {
         limit: i64,
     ) -> Result<Vec<EventRecord>> {
         let (compare, direction) = if forwards { (">", "ASC") } else { ("<", "DESC") };
-        let rows = sqlx::query(&format!(
+        let mut sql = String::from(
             "SELECT id, stream_name, timestamp, ingestion_time, message FROM log_events \
-             WHERE group_name = $1 AND stream_name = $2 \
-             AND ($3 IS NULL OR timestamp >= $4) AND ($5 IS NULL OR timestamp < $6) \
-             AND ($7 IS NULL OR timestamp {compare} $8 OR (timestamp = $8 AND id {compare} $9)) \
-             ORDER BY timestamp {direction}, id {direction} LIMIT $10"
-        ))
-        .bind(group)
-        .bind(stream)
-        .bind(range.0.map(|_| 1i64))
-        .bind(range.0)
-        .bind(range.1.map(|_| 1i64))
-        .bind(range.1)
-        .bind(from.map(|_| 1i64))
-        .bind(from.map(|p| p.timestamp))
-        .bind(from.map(|p| p.id))
-        .bind(limit)
-        .fetch_all(self.db.reader())
-        .await?;
+             WHERE group_name = $1 AND stream_name = $2",
+        );
+        let mut binds: Vec<i64> = Vec::new();
+        let mut next = |sql: &mut String, condition: &str, values: &[i64]| {
+            let mut condition = condition.to_string();
+            for (i, v) in values.iter().enumerate() {
+                condition = condition.replace(&format!("?{i}"), &format!("${}", binds.len() + 3));
+                binds.push(*v);
+            }
+            sql.push_str(" AND ");
+            sql.push_str(&condition);
+        };
+        if let Some(start) = range.0 {
+            next(&mut sql, "timestamp >= ?0", &[start]);
+        }
+        if let Some(end) = range.1 {
+            next(&mut sql, "timestamp < ?0", &[end]);
+        }
+        if let Some(p) = from {
+            next(&mut sql, &format!("(timestamp, id) {compare} (?0, ?1)"), &[p.timestamp, p.id]);
+        }
+        sql.push_str(&format!(" ORDER BY timestamp {direction}, id {direction} LIMIT ${}", binds.len() + 3));
+        let mut query = sqlx::query(&sql).bind(group).bind(stream);
+        for b in &binds {
+            query = query.bind(*b);
+        }
+        let rows = query.bind(limit).fetch_all(self.db.reader()).await?;
         rows.iter().map(event_from_row).collect()
     }
 
     /// A group's events in time order as `scan` selects them, at most `limit`.
     pub async fn group_events(&self, group: &str, scan: &GroupScan, limit: i64) -> Result<Vec<EventRecord>> {
         let mut sql = String::from(
-            "SELECT id, stream_name, timestamp, ingestion_time, message FROM log_events \
-             WHERE group_name = $1 AND ($2 IS NULL OR timestamp >= $3) AND ($4 IS NULL OR timestamp < $5) \
-             AND ($6 IS NULL OR timestamp > $7 OR (timestamp = $7 AND id > $8)) \
-             AND ($9 IS NULL OR stream_name LIKE $10 ESCAPE '\\')",
+            "SELECT id, stream_name, timestamp, ingestion_time, message FROM log_events WHERE group_name = $1",
         );
-        if !scan.streams.is_empty() {
-            let list: Vec<String> = (0..scan.streams.len()).map(|i| format!("${}", i + 12)).collect();
-            sql.push_str(&format!(" AND stream_name IN ({})", list.join(", ")));
+        let mut n = 1;
+        let mut param = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut numbers: Vec<i64> = Vec::new();
+        if let Some(start) = scan.start {
+            sql.push_str(&format!(" AND timestamp >= {}", param()));
+            numbers.push(start);
         }
-        sql.push_str(" ORDER BY timestamp, id LIMIT $11");
-        let mut query = sqlx::query(&sql)
-            .bind(group)
-            .bind(scan.start.map(|_| 1i64))
-            .bind(scan.start)
-            .bind(scan.end.map(|_| 1i64))
-            .bind(scan.end)
-            .bind(scan.after.map(|_| 1i64))
-            .bind(scan.after.map(|p| p.timestamp))
-            .bind(scan.after.map(|p| p.id))
-            .bind(scan.stream_prefix.as_ref().map(|_| 1i64))
-            .bind(scan.stream_prefix.as_deref().map(like_prefix))
-            .bind(limit);
-        for s in &scan.streams {
-            query = query.bind(s.as_str());
+        if let Some(end) = scan.end {
+            sql.push_str(&format!(" AND timestamp < {}", param()));
+            numbers.push(end);
+        }
+        if let Some(p) = scan.after {
+            sql.push_str(&format!(" AND (timestamp, id) > ({}, {})", param(), param()));
+            numbers.extend([p.timestamp, p.id]);
+        }
+        sql.push_str(&format!(" ORDER BY timestamp, id LIMIT {}", param()));
+        numbers.push(limit);
+        let mut texts: Vec<String> = Vec::new();
+        if let Some(prefix) = &scan.stream_prefix {
+            sql = sql.replacen(" ORDER BY", &format!(" AND stream_name LIKE {} ESCAPE '\\' ORDER BY", param()), 1);
+            texts.push(like_prefix(prefix));
+        }
+        if !scan.streams.is_empty() {
+            let list: Vec<String> = scan.streams.iter().map(|_| param()).collect();
+            sql = sql.replacen(" ORDER BY", &format!(" AND stream_name IN ({}) ORDER BY", list.join(", ")), 1);
+            texts.extend(scan.streams.iter().cloned());
+        }
+        let mut query = sqlx::query(&sql).bind(group);
+        for v in &numbers {
+            query = query.bind(*v);
+        }
+        for t in &texts {
+            query = query.bind(t.as_str());
         }
         let rows = query.fetch_all(self.db.reader()).await?;
         rows.iter().map(event_from_row).collect()

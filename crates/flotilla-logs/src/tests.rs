@@ -102,6 +102,60 @@ async fn groups_streams_and_events_round_trip_in_order() {
         let streams = call(&s, "DescribeLogStreams", json!({"logGroupName": "/ecs/web"})).await.unwrap();
         assert_eq!(streams["logStreams"][0]["firstEventTimestamp"], json!(t));
         assert_eq!(streams["logStreams"][0]["lastEventTimestamp"], json!(t + 249));
+        // FilterLogEvents across streams, by pattern, names, prefix and time, in pages.
+        call(&s, "CreateLogStream", json!({"logGroupName": "/ecs/web", "logStreamName": "other"})).await.unwrap();
+        let other = json!([{"timestamp": t + 5, "message": "line 7 elsewhere"}]);
+        call(&s, "PutLogEvents", json!({"logGroupName": "/ecs/web", "logStreamName": "other", "logEvents": other}))
+            .await
+            .unwrap();
+        let found = |r: &Value| -> Vec<String> {
+            r["events"].as_array().unwrap().iter().map(|e| e["message"].as_str().unwrap().to_string()).collect()
+        };
+        let all = call(&s, "FilterLogEvents", json!({"logGroupName": "/ecs/web", "filterPattern": "\"line 7\""}))
+            .await
+            .unwrap();
+        assert_eq!(found(&all).len(), 1 + 1 + 10 + 100, "line 7, 7x, 7xx and the other stream's");
+        let prefixed = call(
+            &s,
+            "FilterLogEvents",
+            json!({"logGroupName": "/ecs/web", "filterPattern": "elsewhere", "logStreamNamePrefix": "oth"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(found(&prefixed), ["line 7 elsewhere"]);
+        let named = call(
+            &s,
+            "FilterLogEvents",
+            json!({"logGroupName": "/ecs/web", "logStreamNames": ["ecs/web/1"], "filterPattern": "\"line 249\"",
+                   "startTime": t, "endTime": t + 250}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            found(&named),
+            [
+                "line 249",
+                "line 2490",
+                "line 2491",
+                "line 2492",
+                "line 2493",
+                "line 2494",
+                "line 2495",
+                "line 2496",
+                "line 2497",
+                "line 2498",
+                "line 2499"
+            ]
+        );
+        let first = call(&s, "FilterLogEvents", json!({"logGroupName": "/ecs/web", "limit": 2})).await.unwrap();
+        let second = call(
+            &s,
+            "FilterLogEvents",
+            json!({"logGroupName": "/ecs/web", "limit": 2, "nextToken": first["nextToken"]}),
+        )
+        .await
+        .unwrap();
+        assert_eq!([found(&first), found(&second)].concat(), ["line 0", "line 1", "line 2", "line 3"]);
         let tags = call(&s, "ListTagsLogGroup", json!({"logGroupName": "/ecs/web"})).await.unwrap();
         assert_eq!(tags["tags"], json!({"team": "a"}));
     }
