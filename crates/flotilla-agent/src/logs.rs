@@ -34,6 +34,8 @@ const EVENT_OVERHEAD: usize = 26;
 const MAX_EVENT_BYTES: usize = 262_144 - EVENT_OVERHEAD;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const LOGS_TARGET: &str = "Logs_20140328";
+/// How much of a spool's end is read when resuming.
+const TAIL_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Where one container's lines go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,10 +76,13 @@ struct Meta {
     dropped: u64,
 }
 
-/// One spooled line.
+/// One spooled line: its timestamp (ms, and nanoseconds within the second, to tell
+/// lines apart when resuming) and its text.
 #[derive(Serialize, Deserialize)]
 struct Spooled {
     t: i64,
+    #[serde(default)]
+    n: u32,
     m: String,
 }
 
@@ -224,9 +229,13 @@ async fn follow(inner: &Inner, spool: &Spool, mut meta: Meta) -> std::io::Result
             return spool.save_meta(&meta);
         }
     };
+    // The spool itself says where it ended: a line cut short by a crash is dropped
+    // (it is read again from the runtime), and lines up to the last whole one
+    // (Docker resumes at whole seconds) were spooled before: they are skipped.
+    if let Some((last, count)) = repair_tail(&spool.log)? {
+        (meta.last, meta.last_count) = (last, count);
+    }
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&spool.log)?;
-    // Lines up to the last one spooled (Docker resumes at whole seconds) were seen
-    // before a restart: skip them.
     let (resume_at, resume_count) = (meta.last, meta.last_count);
     let mut skipped_at_resume = 0u32;
     let mut pending: Vec<LogLine> = Vec::new();
@@ -258,7 +267,7 @@ async fn follow(inner: &Inner, spool: &Spool, mut meta: Meta) -> std::io::Result
                 continue;
             }
             for chunk in split_message(&line.text) {
-                serde_json::to_writer(&mut out, &Spooled { t: line.timestamp, m: chunk.to_string() })
+                serde_json::to_writer(&mut out, &Spooled { t: line.timestamp, n: line.nanos, m: chunk.to_string() })
                     .map_err(std::io::Error::other)?;
                 out.push(b'\n');
             }
@@ -272,6 +281,43 @@ async fn follow(inner: &Inner, spool: &Spool, mut meta: Meta) -> std::io::Result
     }
     meta.closed = true;
     spool.save_meta(&meta)
+}
+
+/// Cuts a partly written last line off the spool, and returns the position of its
+/// last whole line with how many whole lines at its end share it (`None` for an empty
+/// or missing spool).
+fn repair_tail(path: &Path) -> std::io::Result<Option<((i64, u32), u32)>> {
+    let mut file = match std::fs::OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // Only the tail is read: a spool may be large, and one line is at most a few
+    // hundred KiB.
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(TAIL_BYTES);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes)?;
+    let whole = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    if whole < bytes.len() && (whole > 0 || start == 0) {
+        file.set_len(start + whole as u64)?;
+    }
+    let mut last: Option<(i64, u32)> = None;
+    let mut count = 0u32;
+    for line in bytes[..whole].split(|b| *b == b'\n').rev().filter(|l| !l.is_empty()) {
+        let Ok(spooled) = serde_json::from_slice::<Spooled>(line) else { continue };
+        let at = (spooled.t, spooled.n);
+        match last {
+            None => {
+                last = Some(at);
+                count = 1;
+            }
+            Some(l) if l == at => count += 1,
+            Some(_) => break,
+        }
+    }
+    Ok(last.map(|l| (l, count)))
 }
 
 /// Splits a message into pieces of at most [`MAX_EVENT_BYTES`] on character bounds;
@@ -434,7 +480,7 @@ mod tests {
     fn spool_lines(path: &Path, lines: &[(i64, &str)]) {
         let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path).unwrap();
         for (t, m) in lines {
-            serde_json::to_writer(&mut f, &Spooled { t: *t, m: m.to_string() }).unwrap();
+            serde_json::to_writer(&mut f, &Spooled { t: *t, n: 0, m: m.to_string() }).unwrap();
             f.write_all(b"\n").unwrap();
         }
     }
@@ -473,6 +519,17 @@ mod tests {
         std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"t\":2,\"m\":\"ha").unwrap();
         let batch = read_batch(&path, 0).unwrap();
         assert_eq!(batch.events, vec![(1, "whole".to_string())]);
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_crash_is_dropped_and_the_tail_says_where_to_resume() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.log");
+        assert_eq!(repair_tail(&path).unwrap(), None);
+        spool_lines(&path, &[(1, "a"), (2, "b"), (2, "c")]);
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"t\":3,\"m\":\"d").unwrap();
+        assert_eq!(repair_tail(&path).unwrap(), Some(((2, 0), 2)));
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("\"c\"}\n"), "the cut line is gone");
     }
 
     #[test]
