@@ -11,6 +11,7 @@
 
 use crate::error::{MetricsError, Result};
 use crate::model::Stat;
+pub(crate) use crate::store::Bucket;
 use crate::store::{MetricStore, Series};
 use std::collections::BTreeMap;
 
@@ -19,22 +20,9 @@ const MAX_BUCKETS: i64 = 200_000;
 /// Datapoints one request reads one by one (for percentiles) at most.
 const MAX_POINTS: i64 = 500_000;
 
-/// One period's statistics (of one unit, when read by unit).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Bucket {
-    pub start_ms: i64,
-    pub unit: Option<String>,
-    pub samples: f64,
-    pub sum: f64,
-    pub min: f64,
-    pub max: f64,
-    /// (value, count) pairs, when read and every datum of the period said its values.
-    pub values: Option<Vec<(f64, f64)>>,
-}
-
 impl Bucket {
     /// The statistic's value for this period; `None` when it cannot be said.
-    pub fn stat(&self, stat: Stat) -> Option<f64> {
+    pub(crate) fn stat(&self, stat: Stat) -> Option<f64> {
         match stat {
             Stat::SampleCount => Some(self.samples),
             Stat::Average => (self.samples > 0.0).then(|| self.sum / self.samples),
@@ -86,18 +74,7 @@ pub(crate) async fn read(
         if budget.buckets < 0 {
             return Err(over_budget("periods", MAX_BUCKETS));
         }
-        return Ok(rows
-            .into_iter()
-            .map(|r| Bucket {
-                start_ms: r.start_ms,
-                unit: r.unit,
-                samples: r.samples,
-                sum: r.sum,
-                min: r.min,
-                max: r.max,
-                values: None,
-            })
-            .collect());
+        return Ok(rows);
     }
     let points = store.points(series, period_ms, by_unit, budget.points + 1).await?;
     budget.points -= points.len() as i64;
@@ -105,23 +82,23 @@ pub(crate) async fn read(
         return Err(over_budget("datapoints", MAX_POINTS));
     }
     let mut buckets: BTreeMap<(i64, Option<String>), Bucket> = BTreeMap::new();
+    // Each datapoint is a bucket of its own: merged into the first of its period.
     for p in points {
-        let bucket = buckets.entry((p.start_ms, p.unit.clone())).or_insert_with(|| Bucket {
-            start_ms: p.start_ms,
-            unit: p.unit,
-            samples: 0.0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            values: Some(Vec::new()),
-        });
-        bucket.samples += p.samples;
-        bucket.sum += p.sum;
-        bucket.min = bucket.min.min(p.min);
-        bucket.max = bucket.max.max(p.max);
-        match (p.values, bucket.values.as_mut()) {
-            (Some(v), Some(all)) => all.extend(v),
-            _ => bucket.values = None,
+        match buckets.entry((p.start_ms, p.unit.clone())) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(p);
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let bucket = e.get_mut();
+                bucket.samples += p.samples;
+                bucket.sum += p.sum;
+                bucket.min = bucket.min.min(p.min);
+                bucket.max = bucket.max.max(p.max);
+                match (p.values, bucket.values.as_mut()) {
+                    (Some(v), Some(all)) => all.extend(v),
+                    _ => bucket.values = None,
+                }
+            }
         }
     }
     budget.buckets -= buckets.len() as i64;

@@ -59,27 +59,18 @@ pub struct Series<'a> {
     pub unit: Option<&'a str>,
 }
 
-/// One period's statistics (of one unit, when read by unit).
+/// One period's statistics (of one unit, when read by unit): what [`MetricStore::buckets`]
+/// sums in SQL, and what [`MetricStore::points`] reads datapoint by datapoint (each then
+/// a bucket of its own, to be merged with the others of its period).
 #[derive(Debug, Clone, PartialEq)]
-pub struct BucketRow {
+pub struct Bucket {
     pub start_ms: i64,
     pub unit: Option<String>,
     pub samples: f64,
     pub sum: f64,
     pub min: f64,
     pub max: f64,
-}
-
-/// One datapoint, by the period it falls in (for percentiles, which need its values).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PointRow {
-    pub start_ms: i64,
-    pub unit: Option<String>,
-    pub samples: f64,
-    pub sum: f64,
-    pub min: f64,
-    pub max: f64,
-    /// `None`: a statistic set that does not say its values.
+    /// (value, count) pairs, when read and every datum of the period said its values.
     pub values: Option<Vec<(f64, f64)>>,
 }
 
@@ -127,16 +118,48 @@ fn values_clause(rows: usize, cols: usize) -> String {
     s
 }
 
-fn bucket_from_row(row: &AnyRow, period_ms: i64, by_unit: bool) -> Result<BucketRow> {
+fn bucket_from_row(row: &AnyRow, period_ms: i64, by_unit: bool) -> Result<Bucket> {
     let bucket: i64 = row.col("bucket")?;
-    Ok(BucketRow {
+    Ok(Bucket {
         start_ms: bucket.saturating_mul(period_ms),
         unit: if by_unit { Some(row.col("unit")?) } else { None },
         samples: row.col("samples")?,
         sum: row.col("total")?,
         min: row.col("low")?,
         max: row.col("high")?,
+        values: None,
     })
+}
+
+/// A read of `series` by periods of `period_ms`: `select` are the columns after the
+/// bucket (and unit when `by_unit`), `rest` what follows the WHERE clause (`$7` is
+/// the limit). The series' bounds are `$1`…`$6`, its unit `$8` when it has one.
+fn series_query<'q>(
+    sql: &'q mut String,
+    series: &Series<'q>,
+    (period_ms, by_unit, limit): (i64, bool, i64),
+    select: &str,
+    rest: &str,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    let unit_column = if by_unit { ", unit" } else { "" };
+    let unit_filter = if series.unit.is_some() { " AND unit = $8" } else { "" };
+    let rest = rest.replace("{unit}", unit_column);
+    *sql = format!(
+        "SELECT ts / $4 AS bucket{unit_column}, {select} FROM datapoints \
+         WHERE namespace = $1 AND metric_name = $2 AND dims = $3 AND ts >= $5 AND ts < $6{unit_filter} {rest}"
+    );
+    let mut query = sqlx::query(sql.as_str())
+        .bind(series.namespace)
+        .bind(series.metric_name)
+        .bind(series.dims)
+        .bind(period_ms)
+        .bind(series.start_ms)
+        .bind(series.end_ms)
+        .bind(limit);
+    if let Some(unit) = series.unit {
+        query = query.bind(unit);
+    }
+    query
 }
 
 /// Datapoints and known metrics in a SQL database (through [`Db`]).
@@ -244,64 +267,30 @@ impl MetricStore {
 
     /// The statistics of each period of `period_ms` (from the epoch) that has data, in
     /// time order (then by unit when `by_unit`), at most `limit` of them.
-    pub async fn buckets(
-        &self,
-        series: &Series<'_>,
-        period_ms: i64,
-        by_unit: bool,
-        limit: i64,
-    ) -> Result<Vec<BucketRow>> {
-        let unit_column = if by_unit { ", unit" } else { "" };
-        let unit_filter = if series.unit.is_some() { " AND unit = $8" } else { "" };
-        let sql = format!(
-            "SELECT ts / $4 AS bucket{unit_column}, SUM(sample_count) AS samples, SUM(value_sum) AS total, \
-             MIN(value_min) AS low, MAX(value_max) AS high FROM datapoints \
-             WHERE namespace = $1 AND metric_name = $2 AND dims = $3 AND ts >= $5 AND ts < $6{unit_filter} \
-             GROUP BY bucket{unit_column} ORDER BY bucket{unit_column} LIMIT $7"
+    pub async fn buckets(&self, series: &Series<'_>, period_ms: i64, by_unit: bool, limit: i64) -> Result<Vec<Bucket>> {
+        let mut sql = String::new();
+        let query = series_query(
+            &mut sql,
+            series,
+            (period_ms, by_unit, limit),
+            "SUM(sample_count) AS samples, SUM(value_sum) AS total, MIN(value_min) AS low, MAX(value_max) AS high",
+            "GROUP BY bucket{unit} ORDER BY bucket{unit} LIMIT $7",
         );
-        let mut query = sqlx::query(&sql)
-            .bind(series.namespace)
-            .bind(series.metric_name)
-            .bind(series.dims)
-            .bind(period_ms)
-            .bind(series.start_ms)
-            .bind(series.end_ms)
-            .bind(limit);
-        if let Some(unit) = series.unit {
-            query = query.bind(unit);
-        }
         let rows = query.fetch_all(self.db.reader()).await?;
         rows.iter().map(|r| bucket_from_row(r, period_ms, by_unit)).collect()
     }
 
-    /// The series' datapoints one by one, in time order, with the period (and unit when
-    /// `by_unit`) each falls in, at most `limit` of them.
-    pub async fn points(
-        &self,
-        series: &Series<'_>,
-        period_ms: i64,
-        by_unit: bool,
-        limit: i64,
-    ) -> Result<Vec<PointRow>> {
-        let unit_column = if by_unit { ", unit" } else { "" };
-        let unit_filter = if series.unit.is_some() { " AND unit = $8" } else { "" };
-        let sql = format!(
-            "SELECT ts / $4 AS bucket{unit_column}, sample_count, value_sum, value_min, value_max, raw_values \
-             FROM datapoints \
-             WHERE namespace = $1 AND metric_name = $2 AND dims = $3 AND ts >= $5 AND ts < $6{unit_filter} \
-             ORDER BY ts LIMIT $7"
+    /// The series' datapoints one by one, in time order, each as a bucket of the period
+    /// (and unit when `by_unit`) it falls in, at most `limit` of them.
+    pub async fn points(&self, series: &Series<'_>, period_ms: i64, by_unit: bool, limit: i64) -> Result<Vec<Bucket>> {
+        let mut sql = String::new();
+        let query = series_query(
+            &mut sql,
+            series,
+            (period_ms, by_unit, limit),
+            "sample_count, value_sum, value_min, value_max, raw_values",
+            "ORDER BY ts LIMIT $7",
         );
-        let mut query = sqlx::query(&sql)
-            .bind(series.namespace)
-            .bind(series.metric_name)
-            .bind(series.dims)
-            .bind(period_ms)
-            .bind(series.start_ms)
-            .bind(series.end_ms)
-            .bind(limit);
-        if let Some(unit) = series.unit {
-            query = query.bind(unit);
-        }
         let rows = query.fetch_all(self.db.reader()).await?;
         rows.iter()
             .map(|row| {
@@ -313,7 +302,7 @@ impl MetricStore {
                     }
                     None => None,
                 };
-                Ok(PointRow {
+                Ok(Bucket {
                     start_ms: bucket.saturating_mul(period_ms),
                     unit: if by_unit { Some(row.col("unit")?) } else { None },
                     samples: row.col("sample_count")?,
