@@ -11,8 +11,8 @@ use crate::runtime::{ContainerRuntime, ManagedContainer, RuntimeError};
 use crate::state::{AgentState, SharedState, StateError, StateFile};
 use crate::supervisor::{Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
 use flotilla_core::retry::{Backoff, retry};
-use flotilla_domain::container_instance::Attribute;
 use flotilla_domain::container_instance::VersionInfo;
+use flotilla_domain::container_instance::{Attribute, NodeCapacity};
 use flotilla_domain::task::TaskStatus;
 use flotilla_ecs_model::poll::{AgentTask, ListedTask, PollAnswer, PollTasksRequest};
 use flotilla_ecs_model::register::{
@@ -67,6 +67,8 @@ pub struct AgentConfig {
     /// Port of the task metadata endpoint on the bridge gateway (0: any free port;
     /// `None`: no endpoint).
     pub metadata_port: Option<u16>,
+    /// Which launch types this node serves (Fargate capacity or not).
+    pub capacity: NodeCapacity,
 }
 
 impl AgentConfig {
@@ -87,6 +89,7 @@ impl AgentConfig {
             cleanup_after: Duration::from_secs(600),
             default_stop_timeout: Duration::from_secs(30),
             metadata_port: Some(51679),
+            capacity: NodeCapacity::Ec2,
         }
     }
 }
@@ -207,6 +210,7 @@ impl Agent {
             container_instance_arn: previous,
             attributes,
             tags: Vec::new(),
+            capacity: Some(self.config.capacity),
         };
         let out: RegisterContainerInstanceResponse =
             self.client.call(&format!("{ECS_TARGET}.RegisterContainerInstance"), &input).await?;

@@ -16,7 +16,7 @@ use crate::runtime::{
 };
 use crate::state::SharedState;
 use flotilla_core::Timestamp;
-use flotilla_domain::task::{NetworkBinding, TaskOverride, TaskStatus};
+use flotilla_domain::task::{NetworkBinding, NetworkInterface, TaskOverride, TaskStatus};
 use flotilla_domain::task_definition::{
     ContainerCondition, ContainerDefinition, LogDriver, NetworkMode, TaskDefinitionSpec, Volume,
 };
@@ -61,6 +61,8 @@ pub struct TaskSnapshot {
     pub pull_started_at: Option<Timestamp>,
     pub pull_stopped_at: Option<Timestamp>,
     pub execution_stopped_at: Option<Timestamp>,
+    /// An awsvpc task's interface, once set up.
+    pub network_interface: Option<NetworkInterface>,
 }
 
 impl TaskSnapshot {
@@ -88,6 +90,7 @@ impl TaskSnapshot {
             pull_started_at: self.pull_started_at,
             pull_stopped_at: self.pull_stopped_at,
             execution_stopped_at: self.execution_stopped_at,
+            network_interface: self.network_interface.clone(),
         }
     }
 }
@@ -201,6 +204,7 @@ impl Supervisor {
             pull_started_at: None,
             pull_stopped_at: None,
             execution_stopped_at: None,
+            network_interface: None,
         };
         Self { ctx, runtime, state, settings, desired, publish, metadata, snapshot, ids: adopted }
     }

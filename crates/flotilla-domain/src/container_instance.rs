@@ -78,8 +78,38 @@ pub struct ContainerInstance {
     /// poll or re-registration after that brings it back).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_lost_at: Option<Timestamp>,
+    /// Which launch types the node serves.
+    #[serde(default)]
+    pub capacity: NodeCapacity,
     /// Optimistic-concurrency version; also ECS's `version` of the instance.
     pub version: i64,
+}
+
+/// Which launch types a node serves. A node that serves Fargate is *managed*
+/// capacity: Fargate tasks of any cluster may be placed on it. A Fargate-only node
+/// is hidden from the ECS API (ListContainerInstances and the rest never show it)
+/// and never takes EC2-launch-type tasks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum NodeCapacity {
+    /// A container instance of its cluster, as on EC2.
+    #[default]
+    Ec2,
+    /// Both a container instance of its cluster and Fargate capacity (the node
+    /// `flotilla up` runs).
+    Ec2AndFargate,
+    /// Fargate capacity only.
+    Fargate,
+}
+
+impl NodeCapacity {
+    pub fn serves_fargate(self) -> bool {
+        self != Self::Ec2
+    }
+
+    pub fn serves_ec2(self) -> bool {
+        self != Self::Fargate
+    }
 }
 
 impl ContainerInstance {
@@ -135,6 +165,7 @@ mod tests {
             registered_at: Timestamp(0),
             last_heartbeat: Timestamp(heartbeat),
             agent_lost_at: lost_at.map(Timestamp),
+            capacity: NodeCapacity::Ec2,
             version: 1,
         }
     }

@@ -193,6 +193,21 @@ pub struct Task {
     pub stopped_reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_token: Option<String>,
+    /// `EC2` or `FARGATE`.
+    #[serde(default)]
+    pub launch_type: LaunchType,
+    /// The capacity provider the task was launched with (`FARGATE`, `FARGATE_SPOT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_name: Option<String>,
+    /// Fargate's platform version, as asked (`LATEST` is reported as the newest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    /// Fargate's ephemeral storage, in GiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage_gib: Option<i64>,
+    /// An awsvpc task's network: where it was asked to be and the interface it got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<TaskNetwork>,
     /// Rises by one on every stored change (ECS's task `version`, and the
     /// optimistic-concurrency version).
     pub version: i64,
@@ -220,6 +235,66 @@ pub struct TaskReport {
     pub pull_started_at: Option<Timestamp>,
     pub pull_stopped_at: Option<Timestamp>,
     pub execution_stopped_at: Option<Timestamp>,
+    /// An awsvpc task's network interface, once the agent has set it up.
+    pub network_interface: Option<NetworkInterface>,
+}
+
+/// How a task is launched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LaunchType {
+    #[default]
+    Ec2,
+    Fargate,
+}
+
+impl LaunchType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ec2 => "EC2",
+            Self::Fargate => "FARGATE",
+        }
+    }
+}
+
+/// An awsvpc task's network configuration and, once set up, its interface (ECS's
+/// `ElasticNetworkInterface` attachment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskNetwork {
+    /// The attachment's id (a UUID, as ECS's).
+    pub attachment_id: String,
+    pub subnet_id: String,
+    #[serde(default)]
+    pub security_groups: Vec<String>,
+    #[serde(default)]
+    pub assign_public_ip: bool,
+    /// The interface's id (`eni-` and 17 hex digits).
+    pub network_interface_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<NetworkInterface>,
+}
+
+impl TaskNetwork {
+    /// ECS's attachment status for a task in `status`.
+    pub fn attachment_status(&self, status: TaskStatus) -> &'static str {
+        match (status, &self.interface) {
+            (TaskStatus::Stopped, _) => "DELETED",
+            (TaskStatus::Deprovisioning, _) => "DELETING",
+            (_, Some(_)) => "ATTACHED",
+            (_, None) => "PRECREATED",
+        }
+    }
+}
+
+/// The network interface an agent gave an awsvpc task: its own address on the
+/// network the agent manages (reported as the task's ENI attachment).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkInterface {
+    #[serde(rename = "privateIPv4Address")]
+    pub private_ipv4_address: String,
+    pub mac_address: String,
 }
 
 impl Task {
@@ -252,6 +327,11 @@ impl Task {
             stop_code: None,
             stopped_reason: None,
             client_token: None,
+            launch_type: LaunchType::Ec2,
+            capacity_provider_name: None,
+            platform_version: None,
+            ephemeral_storage_gib: None,
+            network: None,
             version: 1,
         }
     }
@@ -301,6 +381,11 @@ impl Task {
             if container.image_digest.is_none() && c.image_digest.is_some() {
                 container.image_digest.clone_from(&c.image_digest);
             }
+        }
+        if let (Some(network), Some(interface)) = (&mut self.network, &report.network_interface)
+            && network.interface.is_none()
+        {
+            network.interface = Some(interface.clone());
         }
         if report.pull_started_at.is_some() && self.pull_started_at.is_none() {
             self.pull_started_at = report.pull_started_at;

@@ -224,6 +224,7 @@ pub(crate) async fn register_container_instance(
         registered_at: existing.as_ref().map_or(now, |e| e.registered_at),
         last_heartbeat: now,
         agent_lost_at: None,
+        capacity: input.capacity.unwrap_or_default(),
         version: existing.as_ref().map_or(0, |e| e.version),
     };
     let stored = svc.store.put_container_instance(&instance).await?;

@@ -540,6 +540,7 @@ pub(crate) async fn submit_task_state_change(
         pull_started_at: input.pull_started_at,
         pull_stopped_at: input.pull_stopped_at,
         execution_stopped_at: input.execution_stopped_at,
+        network_interface: input.network_interface,
     };
     let now = Timestamp::now();
     let task = svc.change_task(&cluster.name, &given, |t| t.apply_report(&report, now)).await?;

@@ -1,6 +1,6 @@
 //! RegisterContainerInstance: the agent presents its node.
 
-use flotilla_domain::container_instance::{Attribute, VersionInfo};
+use flotilla_domain::container_instance::{Attribute, NodeCapacity, VersionInfo};
 use flotilla_domain::tag::Tag;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,9 @@ pub struct RegisterContainerInstanceRequest {
     pub attributes: Vec<Attribute>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
+    /// Not in ECS's model: which launch types the node serves (EC2 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<NodeCapacity>,
 }
 
 /// The fields of an EC2 instance identity document the agent sends and the

@@ -5,7 +5,7 @@
 //! an agent may resend a report as often as it must.
 
 use flotilla_core::Timestamp;
-use flotilla_domain::task::{NetworkBinding, TaskStatus};
+use flotilla_domain::task::{NetworkBinding, NetworkInterface, TaskStatus};
 use serde::{Deserialize, Serialize};
 
 /// botocore's `SubmitTaskStateChangeRequest`, as far as Flotilla uses it.
@@ -28,6 +28,10 @@ pub struct SubmitTaskStateChangeRequest {
     pub pull_stopped_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "flotilla_core::time::epoch_seconds::option")]
     pub execution_stopped_at: Option<Timestamp>,
+    /// Not in ECS's model (ECS learns an ENI's address from EC2): the address and
+    /// MAC address the agent gave an awsvpc task, reported once it is set up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network_interface: Option<NetworkInterface>,
 }
 
 /// botocore's `ContainerStateChange`, plus Flotilla's `healthStatus`.

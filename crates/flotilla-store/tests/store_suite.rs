@@ -32,6 +32,7 @@ fn instance(id: &str, cluster: &str, cpu: i64, memory: i64) -> ContainerInstance
         registered_at: Timestamp(1),
         last_heartbeat: Timestamp(1),
         agent_lost_at: None,
+        capacity: Default::default(),
         version: 1,
     }
 }

@@ -12,6 +12,7 @@ use flotilla::server::{ControlPlane, ServerConfig, api_limits};
 use flotilla_agent::AgentConfig;
 use flotilla_agent::runtime::{PullBehaviour, SimulatedBehaviour};
 use flotilla_domain::AccountContext;
+use flotilla_domain::container_instance::NodeCapacity;
 use flotilla_sigv4::Credentials;
 use flotilla_store::StoreLocation;
 use std::net::SocketAddr;
@@ -93,6 +94,11 @@ struct NodeArgs {
     /// picks a free one.
     #[arg(long, default_value_t = 51679)]
     metadata_port: u16,
+    /// Which launch types this node serves: `ec2` (a container instance of its
+    /// cluster), `fargate` (managed Fargate capacity only, hidden from the ECS API)
+    /// or `ec2-and-fargate`. Default: `ec2-and-fargate` for `up`, `ec2` for `agent`.
+    #[arg(long, value_parser = ["ec2", "fargate", "ec2-and-fargate"])]
+    capacity: Option<String>,
     /// Simulated runtime: milliseconds a container takes to start.
     #[arg(long, default_value_t = 10)]
     simulated_start_delay_ms: u64,
@@ -121,8 +127,21 @@ impl NodeArgs {
         })
     }
 
-    fn config(&self, cluster: &str, state_dir: PathBuf, region: &str, extra_reserved_port: Option<u16>) -> AgentConfig {
+    fn config(
+        &self,
+        cluster: &str,
+        state_dir: PathBuf,
+        region: &str,
+        extra_reserved_port: Option<u16>,
+        default_capacity: NodeCapacity,
+    ) -> AgentConfig {
         let mut config = AgentConfig::new(cluster, state_dir);
+        config.capacity = match self.capacity.as_deref() {
+            Some("fargate") => NodeCapacity::Fargate,
+            Some("ec2-and-fargate") => NodeCapacity::Ec2AndFargate,
+            Some(_) => NodeCapacity::Ec2,
+            None => default_capacity,
+        };
         config.region = region.to_string();
         config.availability_zone = self.availability_zone.clone();
         config.instance_type = self.instance_type.clone();
@@ -251,7 +270,7 @@ async fn agent(args: AgentArgs, format: LogFormat) -> Result<()> {
     let state_dir = args.state_dir.clone().unwrap_or_else(|| default_data_dir().join("agent"));
     let _lock = DirLock::acquire(&state_dir, "agent state directory")?;
     let credentials = agent_credentials()?;
-    let config = args.node.config(&args.cluster, state_dir, &args.region, None);
+    let config = args.node.config(&args.cluster, state_dir, &args.region, None, NodeCapacity::Ec2);
     announce(format, &format!("flotilla agent joining cluster '{}' at {}", args.cluster, args.endpoint));
     run_agent(&args.endpoint, credentials, config, args.node.runtime(), shutdown_signal()).await
 }
@@ -304,7 +323,8 @@ async fn serve(args: ServeArgs, everything: bool, format: LogFormat) -> Result<(
     };
     let agent = run_agent_here.then(|| {
         let creds = Credentials::new(credentials.access_key_id.clone(), credentials.secret_access_key.clone());
-        let config = args.node.config("default", agent_dir, &args.region, Some(local.port()));
+        let config =
+            args.node.config("default", agent_dir, &args.region, Some(local.port()), NodeCapacity::Ec2AndFargate);
         let runtime = args.node.runtime();
         let endpoint = endpoint.clone();
         let stop = stopped(stop_rx.clone());

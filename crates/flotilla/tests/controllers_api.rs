@@ -27,6 +27,7 @@ async fn the_heartbeat_controller_records_agents_lost_and_back() {
         registered_at: silent_since,
         last_heartbeat: silent_since,
         agent_lost_at: None,
+        capacity: Default::default(),
         version: 0,
     };
     plane.store.put_container_instance(&instance).await.unwrap();
