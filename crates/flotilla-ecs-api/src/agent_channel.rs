@@ -124,6 +124,8 @@ impl AgentChannel {
             revision: t.revision,
             overrides: t.overrides,
             definition,
+            launch_type: t.launch_type,
+            ephemeral_storage_gib: t.ephemeral_storage_gib,
         }
     }
 }

@@ -10,7 +10,7 @@
 
 use flotilla_core::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
-use flotilla_domain::task::{TaskOverride, TaskStatus};
+use flotilla_domain::task::{LaunchType, TaskOverride, TaskStatus};
 use flotilla_domain::task_definition::TaskDefinitionSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -50,6 +50,12 @@ pub struct AgentTask {
     /// When the control plane created the task (epoch seconds).
     #[serde(with = "flotilla_core::time::epoch_seconds")]
     pub created_at: Timestamp,
+    /// EC2 or FARGATE (for the metadata endpoint; EC2 when absent).
+    #[serde(default)]
+    pub launch_type: LaunchType,
+    /// Fargate's ephemeral storage in GiB, when the task is a Fargate task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage_gib: Option<i64>,
 }
 
 /// The answer as the control plane writes it.
