@@ -15,6 +15,7 @@ pub mod arn;
 pub mod cluster;
 pub mod container_instance;
 pub mod error;
+pub mod launch;
 pub mod service;
 pub mod tag;
 pub mod task;

@@ -114,6 +114,9 @@ pub struct TaskOverride {
     pub task_role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role_arn: Option<String>,
+    /// Fargate's ephemeral storage for this task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ephemeral_storage: Option<crate::task_definition::EphemeralStorage>,
 }
 
 /// One container of a task, as last reported.
@@ -494,6 +497,8 @@ pub fn task_needs(spec: &TaskDefinitionSpec, overrides: &TaskOverride) -> Resour
         for p in &c.port_mappings {
             let host = match mode {
                 NetworkMode::Host => p.container_port,
+                // The task has its own address: it takes no port of the node's.
+                NetworkMode::Awsvpc => None,
                 _ => p.host_port.filter(|h| *h > 0),
             };
             if let Some(h) = host.and_then(|h| u16::try_from(h).ok()) {
