@@ -258,6 +258,9 @@ pub struct ServiceSpec {
     pub enable_execute_command: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub load_balancers: Vec<LoadBalancerDoc>,
+    /// Launch type or capacity provider strategy, awsvpc network, platform version.
+    #[serde(default)]
+    pub launch: crate::launch::Launch,
 }
 
 impl ServiceSpec {
@@ -276,6 +279,7 @@ impl ServiceSpec {
             propagate_tags: propagate_none(),
             enable_execute_command: false,
             load_balancers: Vec::new(),
+            launch: crate::launch::Launch::default(),
         }
     }
 }

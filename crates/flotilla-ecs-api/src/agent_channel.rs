@@ -61,7 +61,7 @@ impl AgentChannel {
         let svc = &self.ecs;
         let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
         let given = required(input.container_instance, "containerInstance")?;
-        let instance = svc.find_instance(&cluster.name, &given).await?.ok_or_else(|| {
+        let instance = svc.find_node(&cluster.name, &given).await?.ok_or_else(|| {
             EcsError::invalid(format!("containerInstance '{given}' is not registered in cluster '{}'", cluster.name))
         })?;
         svc.store.heartbeat(&instance.id, Timestamp::now()).await?;

@@ -176,7 +176,8 @@ pub(crate) async fn list_attributes(
     }
     let limit = max_results(input.max_results, 100)? as usize;
     let after = input.next_token.as_deref().map(decode_token).transpose()?;
-    let loads = svc.store.list_container_instances(&cluster.name, None, Page { after: None, limit: u32::MAX }).await?;
+    let loads =
+        svc.store.list_container_instances(&cluster.name, None, false, Page { after: None, limit: u32::MAX }).await?;
     let mut all: Vec<(String, AttributeShape)> = Vec::new();
     for l in loads.iter().filter(|l| l.instance.status != InstanceStatus::Inactive) {
         let arn = svc.account.container_instance_arn(&cluster.name, &l.instance.id);

@@ -1,6 +1,7 @@
 //! A service's tasks behind load balancers, for the service scheduler: which target
 //! each task is in each target group (its instance, or the instance's host address,
-//! and the host port its container port is bound to), how healthy those targets are,
+//! and the host port its container port is bound to; an awsvpc task's own address
+//! and container port), how healthy those targets are,
 //! registering new tasks, and draining tasks before they stop. A task goes in the
 //! target group its deployment uses: blue/green deployments alternate between an
 //! entry's two.
@@ -78,8 +79,13 @@ impl Balancing {
         home.map_or(group.arn == group.doc.target_group_arn, |h| *h == group.arn)
     }
 
-    /// The task's target in a group: where its container port is bound.
+    /// The task's target in a group: its own address and the container port (awsvpc,
+    /// `ip` target groups only), or where its container port is bound on its instance.
     fn target(group: &Group, task: &Task, loads: &[InstanceLoad]) -> Option<(String, i64)> {
+        if let Some(network) = &task.network {
+            let address = network.interface.as_ref()?.private_ipv4_address.clone();
+            return (!group.instance_targets).then_some((address, group.doc.container_port));
+        }
         let container = task.containers.iter().find(|c| c.name == group.doc.container_name)?;
         let binding = container.network_bindings.iter().find(|b| b.container_port == group.doc.container_port)?;
         let instance = loads.iter().find(|l| Some(&l.instance.id) == task.container_instance_id.as_ref())?;

@@ -134,12 +134,19 @@ impl EcsService {
         }
     }
 
-    /// The instance, if it exists in the cluster.
+    /// The instance, if it exists in the cluster and is the user's: a node serving
+    /// only Fargate is not (see [`Self::find_node`]).
     pub(crate) async fn find_instance(
         &self,
         cluster: &str,
         given: &str,
     ) -> Result<Option<ContainerInstance>, EcsError> {
+        Ok(self.find_node(cluster, given).await?.filter(|ci| ci.capacity.serves_ec2()))
+    }
+
+    /// The node registered in the cluster under that name, whatever it serves (for
+    /// its own agent).
+    pub(crate) async fn find_node(&self, cluster: &str, given: &str) -> Result<Option<ContainerInstance>, EcsError> {
         let Ok(id) = self.instance_id(cluster, given) else { return Ok(None) };
         Ok(self.store.get_container_instance(&id).await?.filter(|ci| ci.cluster == cluster))
     }
@@ -196,7 +203,7 @@ pub(crate) async fn register_container_instance(
     }
     let now = Timestamp::now();
     let existing = match &input.container_instance_arn {
-        Some(arn) => svc.find_instance(&cluster.name, arn).await?,
+        Some(arn) => svc.find_node(&cluster.name, arn).await?,
         None => None,
     };
     let mut attributes = input.attributes;
@@ -348,7 +355,8 @@ pub(crate) async fn list_container_instances(
     }
     let limit = max_results(input.max_results, 100)?;
     let after = input.next_token.as_deref().map(decode_token).transpose()?;
-    let loads = svc.store.list_container_instances(&cluster.name, status, Page { after, limit: limit + 1 }).await?;
+    let loads =
+        svc.store.list_container_instances(&cluster.name, status, false, Page { after, limit: limit + 1 }).await?;
     let (loads, next_token) = finish_page(loads, limit as usize, |l| l.instance.id.clone());
     Ok(ListContainerInstancesOutput {
         container_instance_arns: loads
@@ -376,7 +384,7 @@ async fn list_filtered(
     let after = next_token.map(decode_token).transpose()?;
     let loads: Vec<InstanceLoad> = svc
         .store
-        .list_container_instances(cluster, status, Page { after: None, limit: u32::MAX })
+        .list_container_instances(cluster, status, false, Page { after: None, limit: u32::MAX })
         .await?
         .into_iter()
         .filter(|l| status.is_some() || l.instance.status != InstanceStatus::Inactive)

@@ -48,7 +48,7 @@ impl AgentHeartbeat {
     async fn reconcile_cluster(&self, cluster: &str) -> Result<(), StoreError> {
         let mut page = Page { after: None, limit: PAGE };
         loop {
-            let loads = self.store.list_container_instances(cluster, None, page.clone()).await?;
+            let loads = self.store.list_container_instances(cluster, None, true, page.clone()).await?;
             let instances: Vec<_> = loads.into_iter().map(|l| l.instance).collect();
             for change in agent_changes(&instances, Timestamp::now()) {
                 self.apply(change).await?;

@@ -7,12 +7,23 @@ use crate::container_instances::new_id;
 use crate::error::EcsError;
 use crate::placement::{self, NO_INSTANCES, Rules};
 use flotilla_domain::Timestamp;
+use flotilla_domain::launch::{DEFAULT_EPHEMERAL_STORAGE_GIB, Launch, choose_providers};
 use flotilla_domain::service::ContainerImage;
 use flotilla_domain::tag::Tag;
+use flotilla_domain::task::{LaunchType, TaskNetwork};
 use flotilla_domain::task::{Task, TaskContainer, TaskOverride, TaskStatus, task_needs};
 use flotilla_domain::task_definition::TaskDefinition;
-use flotilla_store::InstanceLoad;
+use flotilla_placement::{PlacementStrategy, SpreadField};
+use flotilla_store::{InstanceLoad, Pool};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
+
+/// The attribute Fargate spreads tasks across.
+const AZ_ATTRIBUTE: &str = "ecs.availability-zone";
+
+/// ECS's reason when Fargate has no room for a task.
+pub(crate) const FARGATE_UNAVAILABLE: &str =
+    "Capacity is unavailable at this time. Please try again later or in a different availability zone";
 
 /// What every task of one launch is.
 #[derive(Debug, Clone)]
@@ -27,6 +38,11 @@ pub struct TaskSpec<'a> {
     pub tags: Vec<Tag>,
     /// Digests the containers' images are pinned to (a service deployment's).
     pub images: Vec<ContainerImage>,
+    /// Launch type or capacity provider strategy, awsvpc network, platform version.
+    pub launch: Launch,
+    /// How many live tasks each capacity provider of the strategy already has (a
+    /// service's), so new tasks follow the strategy's base and weights.
+    pub provider_counts: BTreeMap<String, usize>,
 }
 
 /// Where the tasks may go.
@@ -35,6 +51,8 @@ pub enum Target {
     Cluster(Rules),
     /// This instance only, with no strategy (StartTask).
     Instance { id: String, required_attributes: Vec<String> },
+    /// Any node serving Fargate, spread across zones.
+    Fargate { required_attributes: Vec<String> },
 }
 
 /// What a launch did.
@@ -67,7 +85,8 @@ impl EcsService {
         target: &Target,
         now: Timestamp,
     ) -> Result<Launched, EcsError> {
-        let tasks: Vec<Task> = (0..count).map(|_| new_task(spec, cluster, now)).collect();
+        let providers = choose_providers(&spec.launch.capacity_provider_strategy, &spec.provider_counts, count);
+        let tasks: Vec<Task> = (0..count).map(|n| new_task(spec, cluster, providers.get(n).cloned(), n, now)).collect();
         let failures: FailureLog = Mutex::new(Vec::new());
         let account = self.account.clone();
         let placer = |loads: &[InstanceLoad], tasks: &[Task]| match target {
@@ -86,9 +105,27 @@ impl EcsService {
                     .map(|r| r.map(|_| i))
                     .collect()
             }
+            Target::Fargate { required_attributes } => {
+                let rules = Rules {
+                    strategies: Some(vec![
+                        PlacementStrategy::Spread(SpreadField::Attribute(AZ_ATTRIBUTE.into())),
+                        PlacementStrategy::Spread(SpreadField::Instance),
+                    ]),
+                    constraints: Vec::new(),
+                    required_attributes: required_attributes.clone(),
+                };
+                placement::place_tasks(&account, loads, tasks, &rules, &failures)
+                    .into_iter()
+                    .map(|r| r.map_err(|_| FARGATE_UNAVAILABLE.to_string()))
+                    .collect()
+            }
+        };
+        let pool = match target {
+            Target::Fargate { .. } => Pool::Fargate { for_cluster: cluster.to_string() },
+            _ => Pool::Cluster(cluster.to_string()),
         };
         let started = std::time::Instant::now();
-        let placed = self.store.place_tasks(cluster, tasks, &spec.tags, &placer).await?;
+        let placed = self.store.place_tasks(&pool, tasks, &spec.tags, &placer).await?;
         let ok = placed.iter().filter(|r| r.is_ok()).count();
         self.placements.record(ok, placed.len() - ok, started.elapsed().as_secs_f64());
         let mut out = Launched::default();
@@ -103,14 +140,39 @@ impl EcsService {
                 Err(reason) => out.unplaced.push(reason),
             }
         }
-        out.instance_failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
+        out.instance_failures = match target {
+            // Fargate's nodes are not the user's: they are never named in failures.
+            Target::Fargate { .. } => Vec::new(),
+            _ => failures.into_inner().unwrap_or_else(|p| p.into_inner()),
+        };
         Ok(out)
     }
 }
 
-/// Builds a not-yet-placed task of a definition.
-fn new_task(spec: &TaskSpec<'_>, cluster: &str, now: Timestamp) -> Task {
+/// Builds the `n`th not-yet-placed task of a launch, taking `provider`.
+fn new_task(spec: &TaskSpec<'_>, cluster: &str, provider: Option<String>, n: usize, now: Timestamp) -> Task {
     let td = spec.definition;
+    let launch = &spec.launch;
+    let fargate = launch.launch_type == LaunchType::Fargate;
+    let ephemeral_storage_gib = fargate.then(|| {
+        spec.overrides
+            .ephemeral_storage
+            .as_ref()
+            .or(td.spec.ephemeral_storage.as_ref())
+            .map_or(DEFAULT_EPHEMERAL_STORAGE_GIB, |e| e.size_in_gib)
+    });
+    let network = launch.network_configuration.as_ref().and_then(|n| n.awsvpc_configuration.as_ref()).map(|vpc| {
+        // Tasks of one launch take the subnets in turn, as ECS spreads them.
+        let subnet_id = vpc.subnets[n % vpc.subnets.len().max(1)].clone();
+        TaskNetwork {
+            attachment_id: uuid::Uuid::new_v4().to_string(),
+            subnet_id,
+            security_groups: vpc.security_groups.clone(),
+            assign_public_ip: vpc.assign_public_ip.as_deref() == Some("ENABLED"),
+            network_interface_id: format!("eni-{}", &new_id()[..17]),
+            interface: None,
+        }
+    });
     let overrides = &spec.overrides;
     let containers = td
         .spec
@@ -149,6 +211,11 @@ fn new_task(spec: &TaskSpec<'_>, cluster: &str, now: Timestamp) -> Task {
         cpu: overrides.cpu.clone().or_else(|| td.spec.cpu.clone()),
         memory: overrides.memory.clone().or_else(|| td.spec.memory.clone()),
         client_token: spec.client_token.clone(),
+        launch_type: launch.launch_type,
+        capacity_provider_name: provider,
+        platform_version: launch.resolved_platform_version(),
+        ephemeral_storage_gib,
+        network,
         ..Task::provisioning(new_id(), cluster.to_string(), td.family.clone(), td.revision, now)
     }
 }

@@ -17,10 +17,11 @@ use flotilla_controller::{Controller, PassError};
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::service::scheduler::{self, Action, InstanceView, Observed};
 use flotilla_domain::service::{RolloutState, SchedulingStrategy, Service};
-use flotilla_domain::task::StopCode;
+use flotilla_domain::task::{LaunchType, StopCode, Task, TaskStatus};
 use flotilla_domain::{EcsArns, Timestamp};
 use flotilla_placement::{PlacementConstraint, PlacementStrategy};
 use flotilla_store::{InstanceLoad, Page, StoreError};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,6 +51,7 @@ impl Controller for ServiceScheduler {
     async fn reconcile(&self) -> Result<(), PassError> {
         let store = &self.ecs.store;
         let mut clusters = Page { after: None, limit: PAGE };
+        let mut fargate_loads: Option<Vec<InstanceLoad>> = None;
         loop {
             let names = store.list_cluster_names(clusters.clone()).await?;
             for cluster in &names {
@@ -59,12 +61,20 @@ impl Controller for ServiceScheduler {
                 let mut loads: Option<Vec<InstanceLoad>> = None;
                 loop {
                     let batch = store.list_services(cluster, true, services.clone()).await?;
-                    if loads.is_none() && !batch.is_empty() {
-                        loads = Some(self.ecs.instance_loads(cluster).await?);
-                    }
                     for service in &batch {
+                        // A Fargate service's tasks run on the nodes serving Fargate.
+                        let loads = if service.spec.launch.launch_type == LaunchType::Fargate {
+                            if fargate_loads.is_none() {
+                                fargate_loads = Some(store.fargate_nodes().await?);
+                            }
+                            fargate_loads.as_deref().unwrap_or_default()
+                        } else {
+                            if loads.is_none() {
+                                loads = Some(self.ecs.instance_loads(cluster).await?);
+                            }
+                            loads.as_deref().unwrap_or_default()
+                        };
                         // One service's failure must not hold up the others.
-                        let loads = loads.as_deref().unwrap_or_default();
                         if let Err(e) = self.reconcile_service(service.clone(), loads).await {
                             tracing::warn!(cluster = %cluster, service = %service.name, error = %e, "service pass failed");
                         }
@@ -104,6 +114,7 @@ impl ServiceScheduler {
         };
         let targets = balancing.as_ref().map(|b| b.health(&tasks, loads)).unwrap_or_default();
         let before = service.clone();
+        let fargate = service.spec.launch.launch_type == LaunchType::Fargate;
         let observed = Observed { tasks: &tasks, instances: &instances, targets: &targets, now };
         let actions = scheduler::reconcile(&mut service, &observed, &mut RandomIds);
         let mut messages = Vec::new();
@@ -120,8 +131,19 @@ impl ServiceScheduler {
             match action {
                 Action::Launch { deployment, count } => {
                     let Some(rules) = rules.as_ref() else { continue };
-                    let target = Target::Cluster(rules.clone());
-                    let launched = self.launch(&service, &deployment, count, &target, now).await?;
+                    let target = if fargate {
+                        Target::Fargate { required_attributes: rules.required_attributes.clone() }
+                    } else {
+                        Target::Cluster(rules.clone())
+                    };
+                    let launched = self.launch(&service, &deployment, count, &target, &tasks, now).await?;
+                    messages.extend(launch_messages(&service.name, &launched));
+                }
+                Action::LaunchIn { deployment, .. } if fargate => {
+                    // Fargate spreads across zones by itself.
+                    let Some(rules) = rules.as_ref() else { continue };
+                    let target = Target::Fargate { required_attributes: rules.required_attributes.clone() };
+                    let launched = self.launch(&service, &deployment, 1, &target, &tasks, now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
                 }
                 Action::LaunchIn { deployment, zone } => {
@@ -130,13 +152,13 @@ impl ServiceScheduler {
                     let constraint = PlacementConstraint::parse(rules.constraints.len(), "memberOf", Some(&in_zone))
                         .map_err(|e| EcsError::invalid(e.to_string()))?;
                     rules.constraints.push(constraint);
-                    let launched = self.launch(&service, &deployment, 1, &Target::Cluster(rules), now).await?;
+                    let launched = self.launch(&service, &deployment, 1, &Target::Cluster(rules), &tasks, now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
                 }
                 Action::LaunchOn { deployment, instance } => {
                     let required_attributes = rules.as_ref().map(|r| r.required_attributes.clone()).unwrap_or_default();
                     let target = Target::Instance { id: instance, required_attributes };
-                    let launched = self.launch(&service, &deployment, 1, &target, now).await?;
+                    let launched = self.launch(&service, &deployment, 1, &target, &tasks, now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
                 }
                 Action::Route { rule, forward } => {
@@ -191,8 +213,16 @@ impl ServiceScheduler {
         deployment: &str,
         count: usize,
         target: &Target,
+        tasks: &[Task],
         now: Timestamp,
     ) -> Result<Launched, EcsError> {
+        // New tasks follow the capacity provider strategy given those already live.
+        let mut provider_counts = BTreeMap::new();
+        for t in tasks.iter().filter(|t| t.last_status != TaskStatus::Stopped) {
+            if let Some(p) = &t.capacity_provider_name {
+                *provider_counts.entry(p.clone()).or_insert(0) += 1;
+            }
+        }
         let Some(d) = service.find_deployment(deployment) else { return Ok(Launched::default()) };
         let Some(td) = self.ecs.store.get_task_definition(&d.revision.family, d.revision.revision).await? else {
             return Ok(Launched::default());
@@ -214,6 +244,8 @@ impl ServiceScheduler {
             client_token: None,
             tags,
             images: d.revision.images.clone(),
+            launch: service.spec.launch.clone(),
+            provider_counts,
         };
         self.ecs.launch_tasks(&service.cluster, &spec, count, target, now).await
     }
@@ -260,7 +292,7 @@ impl EcsService {
         let mut all = Vec::new();
         let mut page = Page { after: None, limit: PAGE };
         loop {
-            let batch = self.store.list_container_instances(cluster, None, page.clone()).await?;
+            let batch = self.store.list_container_instances(cluster, None, false, page.clone()).await?;
             let full = batch.len() == PAGE as usize;
             page.after = batch.last().map(|l| l.instance.id.clone());
             all.extend(batch);

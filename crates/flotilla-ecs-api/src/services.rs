@@ -10,6 +10,8 @@ use crate::error::EcsError;
 use crate::placement::{self, ConstraintWire, StrategyWire};
 use crate::wire::{Failure, decode_token, epoch, finish_page, max_results, required};
 use flotilla_db::retry_on_conflict;
+use flotilla_domain::cluster::{CapacityProviderStrategyItem, ClusterSpec};
+use flotilla_domain::launch::{Launch, LaunchRequest, NetworkConfiguration, resolve_launch};
 use flotilla_domain::service::scheduler::{self, StopRefusal};
 use flotilla_domain::service::{
     AdvancedConfiguration, CanaryConfiguration, ContainerImage, Deployment, DeploymentConfiguration,
@@ -17,7 +19,8 @@ use flotilla_domain::service::{
     SchedulingStrategy, Service, ServiceDeploymentStatus, ServiceSpec, ServiceStatus, tenths_of_percent,
 };
 use flotilla_domain::tag::{Tag, validate_tags};
-use flotilla_domain::task_definition::{MAX_INTEGER, TaskDefinition};
+use flotilla_domain::task::LaunchType;
+use flotilla_domain::task_definition::{MAX_INTEGER, NetworkMode, TaskDefinition};
 use flotilla_domain::{EcsArns, ResourceArn, Timestamp, arn::is_valid_name};
 use flotilla_store::Page;
 use serde::{Deserialize, Serialize};
@@ -90,12 +93,9 @@ pub(crate) struct DeploymentControllerWire {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct Unsupported {
     service_registries: Option<Vec<serde_json::Value>>,
-    capacity_provider_strategy: Option<Vec<serde_json::Value>>,
-    network_configuration: Option<serde_json::Value>,
     service_connect_configuration: Option<serde_json::Value>,
     volume_configurations: Option<Vec<serde_json::Value>>,
     vpc_lattice_configurations: Option<Vec<serde_json::Value>>,
-    platform_version: Option<String>,
     role: Option<String>,
 }
 
@@ -103,12 +103,9 @@ impl Unsupported {
     fn check(&self) -> Result<(), EcsError> {
         let given = [
             ("serviceRegistries", self.service_registries.as_ref().is_some_and(|v| !v.is_empty())),
-            ("capacityProviderStrategy", self.capacity_provider_strategy.as_ref().is_some_and(|v| !v.is_empty())),
-            ("networkConfiguration", self.network_configuration.is_some()),
             ("serviceConnectConfiguration", self.service_connect_configuration.is_some()),
             ("volumeConfigurations", self.volume_configurations.as_ref().is_some_and(|v| !v.is_empty())),
             ("vpcLatticeConfigurations", self.vpc_lattice_configurations.as_ref().is_some_and(|v| !v.is_empty())),
-            ("platformVersion", self.platform_version.is_some()),
             ("role", self.role.is_some()),
         ];
         match given.iter().find(|(_, g)| *g) {
@@ -176,6 +173,11 @@ async fn load_balancers(
         if !info.in_use {
             return Err(EcsError::invalid(format!(
                 "The target group with targetGroupArn {arn} does not have an associated load balancer."
+            )));
+        }
+        if info.instance_targets && td.spec.network_mode == Some(NetworkMode::Awsvpc) {
+            return Err(EcsError::invalid(format!(
+                "The provided target group {arn} has target type instance, which is incompatible with the awsvpc network mode specified in the task definition."
             )));
         }
         let container =
@@ -268,6 +270,9 @@ pub(crate) struct CreateServiceInput {
     desired_count: Option<i64>,
     client_token: Option<String>,
     launch_type: Option<String>,
+    capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
+    network_configuration: Option<NetworkConfiguration>,
+    platform_version: Option<String>,
     deployment_configuration: Option<DeploymentConfigurationWire>,
     placement_constraints: Option<Vec<ConstraintWire>>,
     placement_strategy: Option<Vec<StrategyWire>>,
@@ -299,7 +304,8 @@ struct DeploymentShape {
     failed_tasks: i64,
     created_at: f64,
     updated_at: f64,
-    launch_type: &'static str,
+    #[serde(flatten)]
+    launch: LaunchShape,
     rollout_state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     rollout_state_reason: Option<String>,
@@ -328,6 +334,36 @@ struct DeploymentControllerShape {
     kind: &'static str,
 }
 
+/// How a service's (or deployment's) tasks launch, as ECS shows it: a launch type or
+/// a capacity provider strategy, the platform version and the network configuration.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LaunchShape {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    launch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_family: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    network_configuration: Option<NetworkConfiguration>,
+}
+
+impl LaunchShape {
+    fn of(launch: &Launch) -> Self {
+        let fargate = launch.launch_type == LaunchType::Fargate;
+        Self {
+            launch_type: launch.capacity_provider_strategy.is_empty().then_some(launch.launch_type.as_str()),
+            capacity_provider_strategy: launch.capacity_provider_strategy.clone(),
+            platform_version: launch.platform_version.clone(),
+            platform_family: fargate.then_some("Linux"),
+            network_configuration: launch.network_configuration.clone(),
+        }
+    }
+}
+
 /// The `Service` shape.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -341,7 +377,8 @@ pub(crate) struct ServiceShape {
     desired_count: i64,
     running_count: i64,
     pending_count: i64,
-    launch_type: &'static str,
+    #[serde(flatten)]
+    launch: LaunchShape,
     task_definition: String,
     deployment_configuration: DeploymentConfiguration,
     deployments: Vec<DeploymentShape>,
@@ -368,7 +405,7 @@ pub(crate) struct ServiceShape {
 }
 
 impl EcsService {
-    fn deployment_shape(&self, d: &Deployment) -> DeploymentShape {
+    fn deployment_shape(&self, s: &Service, d: &Deployment) -> DeploymentShape {
         DeploymentShape {
             id: d.id.clone(),
             status: d.status.as_str(),
@@ -379,7 +416,7 @@ impl EcsService {
             failed_tasks: d.failed_tasks,
             created_at: epoch(d.created_at),
             updated_at: epoch(d.updated_at),
-            launch_type: "EC2",
+            launch: LaunchShape::of(&s.spec.launch),
             rollout_state: d.rollout_state.as_str(),
             rollout_state_reason: d.rollout_state_reason.clone(),
         }
@@ -398,12 +435,12 @@ impl EcsService {
             desired_count: s.spec.desired_count,
             running_count: s.deployments.iter().map(|d| d.running_count).sum(),
             pending_count: s.deployments.iter().map(|d| d.pending_count).sum(),
-            launch_type: "EC2",
+            launch: LaunchShape::of(&s.spec.launch),
             task_definition: primary
                 .map(|d| self.account.task_definition_arn(&d.revision.family, d.revision.revision))
                 .unwrap_or_default(),
             deployment_configuration: s.spec.deployment_configuration.clone(),
-            deployments: s.deployments.iter().map(|d| self.deployment_shape(d)).collect(),
+            deployments: s.deployments.iter().map(|d| self.deployment_shape(s, d)).collect(),
             events: s
                 .events
                 .iter()
@@ -483,14 +520,18 @@ fn check_name(name: &str) -> Result<(), EcsError> {
     }
 }
 
-fn check_launch_type(launch_type: Option<&str>) -> Result<(), EcsError> {
-    match launch_type {
-        None | Some("EC2") => Ok(()),
-        Some(lt @ ("FARGATE" | "EXTERNAL")) => {
-            Err(EcsError::UnsupportedFeature(format!("launchType '{lt}' is not supported yet; use EC2")))
-        }
-        Some(other) => Err(EcsError::invalid(format!("launchType '{other}' is not one of EC2, FARGATE, EXTERNAL"))),
+/// How the service's tasks are launched, checked as ECS does.
+fn service_launch(
+    request: &LaunchRequest<'_>,
+    cluster: &ClusterSpec,
+    td: &TaskDefinition,
+    strategy: SchedulingStrategy,
+) -> Result<Launch, EcsError> {
+    let launch = resolve_launch(request, cluster, td)?;
+    if launch.launch_type == LaunchType::Fargate && strategy == SchedulingStrategy::Daemon {
+        return Err(EcsError::invalid("The DAEMON scheduling strategy does not support the FARGATE launch type."));
     }
+    Ok(launch)
 }
 
 fn check_deployment_controller(controller: Option<&DeploymentControllerWire>) -> Result<(), EcsError> {
@@ -681,7 +722,6 @@ pub(crate) async fn create_service(svc: &EcsService, input: CreateServiceInput) 
     let name = required(input.service_name, "serviceName")?;
     check_name(&name)?;
     input.unsupported.check()?;
-    check_launch_type(input.launch_type.as_deref())?;
     check_deployment_controller(input.deployment_controller.as_ref())?;
     check_grace_period(input.health_check_grace_period_seconds)?;
     check_enum("propagateTags", input.propagate_tags.as_deref(), &["TASK_DEFINITION", "SERVICE", "NONE"])?;
@@ -728,6 +768,14 @@ pub(crate) async fn create_service(svc: &EcsService, input: CreateServiceInput) 
         input.placement_strategy.as_deref().unwrap_or_default(),
         strategy,
     )?;
+    let request = LaunchRequest {
+        launch_type: input.launch_type.as_deref(),
+        capacity_provider_strategy: input.capacity_provider_strategy.as_deref().unwrap_or_default(),
+        network_configuration: input.network_configuration.as_ref(),
+        platform_version: input.platform_version.as_deref(),
+        has_placement: !placement_constraints.is_empty() || !placement_strategy.is_empty(),
+    };
+    let launch = service_launch(&request, &cluster.spec, &td, strategy)?;
     let spec = ServiceSpec {
         desired_count,
         scheduling_strategy: strategy,
@@ -740,6 +788,7 @@ pub(crate) async fn create_service(svc: &EcsService, input: CreateServiceInput) 
         propagate_tags: input.propagate_tags.unwrap_or_else(|| "NONE".into()),
         enable_execute_command: input.enable_execute_command.unwrap_or(false),
         load_balancers: load_balancers(svc, &td, &input.load_balancers).await?,
+        launch,
     };
     check_traffic_shifting(&spec)?;
     let now = Timestamp::now();
@@ -777,6 +826,9 @@ pub(crate) struct UpdateServiceInput {
     enable_ecs_managed_tags: Option<bool>,
     propagate_tags: Option<String>,
     load_balancers: Option<Vec<LoadBalancerWire>>,
+    capacity_provider_strategy: Option<Vec<CapacityProviderStrategyItem>>,
+    network_configuration: Option<NetworkConfiguration>,
+    platform_version: Option<String>,
     #[serde(flatten)]
     unsupported: Unsupported,
 }
@@ -849,6 +901,23 @@ pub(crate) async fn update_service(svc: &EcsService, input: UpdateServiceInput) 
             service.spec.placement_constraints = c;
             service.spec.placement_strategy = s;
         }
+        // The launch is checked again against the (new) definition; a change redeploys.
+        let current = &service.spec.launch;
+        let strategy_given = input.capacity_provider_strategy.as_ref().filter(|s| !s.is_empty());
+        let request = LaunchRequest {
+            launch_type: match (strategy_given, current.capacity_provider_strategy.is_empty()) {
+                (None, true) => Some(current.launch_type.as_str()),
+                _ => None,
+            },
+            capacity_provider_strategy: strategy_given.unwrap_or(&current.capacity_provider_strategy),
+            network_configuration: input.network_configuration.as_ref().or(current.network_configuration.as_ref()),
+            platform_version: input.platform_version.as_deref().or(current.platform_version.as_deref()),
+            has_placement: !service.spec.placement_constraints.is_empty()
+                || !service.spec.placement_strategy.is_empty(),
+        };
+        let launch = service_launch(&request, &cluster.spec, &current_td, strategy)?;
+        redeploy |= launch != service.spec.launch;
+        service.spec.launch = launch;
         if let Some(given) = &input.load_balancers {
             let lbs = load_balancers(svc, &current_td, given).await?;
             redeploy |= lbs != service.spec.load_balancers;
@@ -987,7 +1056,7 @@ pub(crate) async fn list_services(svc: &EcsService, input: ListServicesInput) ->
     check_enum("schedulingStrategy", input.scheduling_strategy.as_deref(), &["REPLICA", "DAEMON"])?;
     check_enum("resourceManagementType", input.resource_management_type.as_deref(), &["CUSTOMER", "ECS"])?;
     let wanted = |s: &Service| {
-        input.launch_type.as_deref().is_none_or(|l| l == "EC2")
+        input.launch_type.as_deref().is_none_or(|l| l == s.spec.launch.launch_type.as_str())
             && input.scheduling_strategy.as_deref().is_none_or(|st| st == s.spec.scheduling_strategy.as_str())
             && input.resource_management_type.as_deref().is_none_or(|r| r == "CUSTOMER")
     };

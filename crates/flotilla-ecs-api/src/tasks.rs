@@ -10,17 +10,22 @@ use flotilla_db::retry_on_conflict;
 use flotilla_domain::EcsArns;
 use flotilla_domain::ResourceArn;
 use flotilla_domain::Timestamp;
+use flotilla_domain::cluster::CapacityProviderStrategyItem;
 use flotilla_domain::container_instance::InstanceStatus;
+use flotilla_domain::launch::{Launch, LaunchRequest, NetworkConfiguration, resolve_launch};
 use flotilla_domain::tag::{Tag, validate_tags};
 use flotilla_domain::task::{
     ContainerReport, NetworkBinding, StopCode, Task, TaskContainer, TaskOverride, TaskReport, TaskStatus,
 };
+use flotilla_domain::task::{LaunchType, TaskNetwork};
+use flotilla_domain::task_definition::EphemeralStorage;
 use flotilla_domain::task_definition::{MAX_INTEGER, TaskDefinition, TaskDefinitionStatus};
 use flotilla_ecs_model::state_change::{
     Acknowledgment, ContainerStateChange, SubmitContainerStateChangeRequest, SubmitTaskStateChangeRequest,
 };
 use flotilla_store::{Page, TaskFilter};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 const UPDATE_ATTEMPTS: u32 = 8;
 
@@ -91,11 +96,59 @@ pub(crate) struct TaskShape {
     group: String,
     launch_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    capacity_provider_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    platform_family: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ephemeral_storage: Option<EphemeralStorage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     availability_zone: Option<String>,
     health_status: &'static str,
-    attachments: Vec<serde_json::Value>,
+    attachments: Vec<AttachmentShape>,
     enable_execute_command: bool,
     tags: Vec<Tag>,
+}
+
+/// ECS's `Attachment`: an awsvpc task's network interface.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AttachmentShape {
+    id: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    status: &'static str,
+    details: Vec<KeyValue>,
+}
+
+#[derive(Serialize)]
+struct KeyValue {
+    name: &'static str,
+    value: String,
+}
+
+/// The `ElasticNetworkInterface` attachment of an awsvpc task, with the details
+/// ECS gives (the address and MAC once the agent has set the interface up).
+fn attachment(t: &Task, network: &TaskNetwork) -> AttachmentShape {
+    let mut details = vec![
+        KeyValue { name: "subnetId", value: network.subnet_id.clone() },
+        KeyValue { name: "networkInterfaceId", value: network.network_interface_id.clone() },
+    ];
+    if let Some(i) = &network.interface {
+        details.push(KeyValue { name: "macAddress", value: i.mac_address.clone() });
+        details.push(KeyValue {
+            name: "privateDnsName",
+            value: format!("ip-{}.ec2.internal", i.private_ipv4_address.replace('.', "-")),
+        });
+        details.push(KeyValue { name: "privateIPv4Address", value: i.private_ipv4_address.clone() });
+    }
+    AttachmentShape {
+        id: network.attachment_id.clone(),
+        kind: "ElasticNetworkInterface",
+        status: network.attachment_status(t.last_status),
+        details,
+    }
 }
 
 impl EcsService {
@@ -112,6 +165,18 @@ impl EcsService {
         };
         let health = |c: &TaskContainer| c.health_status.clone().unwrap_or_else(|| "UNKNOWN".into());
         let task_health = t.health_status();
+        let fargate = t.launch_type == LaunchType::Fargate;
+        let attachments: Vec<AttachmentShape> = t.network.iter().map(|n| attachment(&t, n)).collect();
+        let interfaces: Vec<serde_json::Value> = match &t.network {
+            Some(n) => n
+                .interface
+                .iter()
+                .map(|i| {
+                    serde_json::json!({"attachmentId": n.attachment_id, "privateIpv4Address": i.private_ipv4_address})
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(TaskShape {
             containers: t
                 .containers
@@ -127,7 +192,7 @@ impl EcsService {
                     reason: c.reason.clone(),
                     runtime_id: c.runtime_id.clone(),
                     network_bindings: c.network_bindings.clone(),
-                    network_interfaces: Vec::new(),
+                    network_interfaces: interfaces.clone(),
                     health_status: health(c),
                     cpu: c.cpu.to_string(),
                     memory: c.memory.map(|m| m.to_string()),
@@ -137,9 +202,11 @@ impl EcsService {
             task_arn,
             cluster_arn: self.account.cluster_arn(&t.cluster),
             task_definition_arn: self.account.task_definition_arn(&t.family, t.revision),
+            // A Fargate task's node is not the user's: ECS names none.
             container_instance_arn: t
                 .container_instance_id
                 .as_ref()
+                .filter(|_| !fargate)
                 .map(|id| self.account.container_instance_arn(&t.cluster, id)),
             overrides: t.overrides,
             last_status: t.last_status.as_str(),
@@ -158,10 +225,14 @@ impl EcsService {
             execution_stopped_at: t.execution_stopped_at.map(epoch),
             stopped_at: t.stopped_at.map(epoch),
             group: t.group,
-            launch_type: "EC2",
+            launch_type: t.launch_type.as_str(),
+            capacity_provider_name: t.capacity_provider_name,
+            platform_version: t.platform_version,
+            platform_family: fargate.then_some("Linux"),
+            ephemeral_storage: t.ephemeral_storage_gib.map(|size_in_gib| EphemeralStorage { size_in_gib }),
             availability_zone,
             health_status: task_health,
-            attachments: Vec::new(),
+            attachments,
             enable_execute_command: false,
             tags,
         })
@@ -225,7 +296,9 @@ pub(crate) struct RunTaskInput {
     #[serde(default)]
     placement_strategy: Vec<StrategyWire>,
     #[serde(default)]
-    capacity_provider_strategy: Vec<serde_json::Value>,
+    capacity_provider_strategy: Vec<CapacityProviderStrategyItem>,
+    network_configuration: Option<NetworkConfiguration>,
+    platform_version: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -255,6 +328,21 @@ fn check_overrides(td: &TaskDefinition, overrides: &TaskOverride) -> Result<(), 
     Ok(())
 }
 
+/// Fargate takes an ephemeral storage override of 21 to 200 GiB; EC2 none.
+fn check_fargate_overrides(launch: &Launch, overrides: &TaskOverride) -> Result<(), EcsError> {
+    let Some(e) = &overrides.ephemeral_storage else { return Ok(()) };
+    if launch.launch_type != LaunchType::Fargate {
+        return Err(EcsError::invalid("overrides.ephemeralStorage is only supported for the FARGATE launch type"));
+    }
+    if !(21..=200).contains(&e.size_in_gib) {
+        return Err(EcsError::invalid(format!(
+            "overrides.ephemeralStorage.sizeInGiB {} must be between 21 and 200",
+            e.size_in_gib
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) async fn checked_definition(svc: &EcsService, given: Option<String>) -> Result<TaskDefinition, EcsError> {
     let given = required(given, "taskDefinition")?;
     let td = svc
@@ -269,14 +357,6 @@ pub(crate) async fn checked_definition(svc: &EcsService, given: Option<String>) 
 }
 
 fn check_run_options(input: &RunTaskInput) -> Result<(), EcsError> {
-    if let Some(lt) = input.launch_type.as_deref()
-        && lt != "EC2"
-    {
-        return Err(EcsError::invalid(format!("launchType '{lt}' is not supported yet; use EC2")));
-    }
-    if !input.capacity_provider_strategy.is_empty() {
-        return Err(EcsError::invalid("capacityProviderStrategy is not supported yet"));
-    }
     if input.started_by.as_ref().is_some_and(|s| s.len() > 36) {
         return Err(EcsError::invalid("startedBy is limited to 36 characters"));
     }
@@ -302,6 +382,15 @@ pub(crate) async fn run_task(svc: &EcsService, input: RunTaskInput) -> Result<Ta
     let td = checked_definition(svc, input.task_definition.clone()).await?;
     let overrides = input.overrides.clone().unwrap_or_default();
     check_overrides(&td, &overrides)?;
+    let request = LaunchRequest {
+        launch_type: input.launch_type.as_deref(),
+        capacity_provider_strategy: &input.capacity_provider_strategy,
+        network_configuration: input.network_configuration.as_ref(),
+        platform_version: input.platform_version.as_deref(),
+        has_placement: !input.placement_constraints.is_empty() || !input.placement_strategy.is_empty(),
+    };
+    let launch = resolve_launch(&request, &cluster.spec, &td)?;
+    check_fargate_overrides(&launch, &overrides)?;
     let rules = Rules {
         strategies: if input.placement_strategy.is_empty() {
             None
@@ -319,9 +408,14 @@ pub(crate) async fn run_task(svc: &EcsService, input: RunTaskInput) -> Result<Ta
         client_token: input.client_token.clone(),
         tags: input.tags.clone(),
         images: Vec::new(),
+        provider_counts: BTreeMap::new(),
+        launch,
     };
-    let launched =
-        svc.launch_tasks(&cluster.name, &spec, count as usize, &Target::Cluster(rules), Timestamp::now()).await?;
+    let target = match spec.launch.launch_type {
+        LaunchType::Fargate => Target::Fargate { required_attributes: rules.required_attributes },
+        LaunchType::Ec2 => Target::Cluster(rules),
+    };
+    let launched = svc.launch_tasks(&cluster.name, &spec, count as usize, &target, Timestamp::now()).await?;
     if launched.no_instances() {
         return Err(EcsError::invalid(NO_INSTANCES));
     }
@@ -355,6 +449,7 @@ pub(crate) struct StartTaskInput {
     started_by: Option<String>,
     #[serde(default)]
     tags: Vec<Tag>,
+    network_configuration: Option<NetworkConfiguration>,
 }
 
 pub(crate) async fn start_task(svc: &EcsService, input: StartTaskInput) -> Result<TasksOutput, EcsError> {
@@ -369,6 +464,12 @@ pub(crate) async fn start_task(svc: &EcsService, input: StartTaskInput) -> Resul
     let td = checked_definition(svc, input.task_definition).await?;
     let overrides = input.overrides.unwrap_or_default();
     check_overrides(&td, &overrides)?;
+    let request = LaunchRequest {
+        launch_type: Some("EC2"),
+        network_configuration: input.network_configuration.as_ref(),
+        ..LaunchRequest::default()
+    };
+    let launch = resolve_launch(&request, &cluster.spec, &td)?;
     let now = Timestamp::now();
     let mut out = TasksOutput { tasks: Vec::new(), failures: Vec::new() };
     for given in instances {
@@ -390,6 +491,8 @@ pub(crate) async fn start_task(svc: &EcsService, input: StartTaskInput) -> Resul
             client_token: None,
             tags: run.tags.clone(),
             images: Vec::new(),
+            launch: launch.clone(),
+            provider_counts: BTreeMap::new(),
         };
         let target = Target::Instance { id: ci.id.clone(), required_attributes: td.requires_attributes.clone() };
         let launched = svc.launch_tasks(&cluster.name, &spec, 1, &target, now).await?;

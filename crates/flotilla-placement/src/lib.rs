@@ -78,4 +78,6 @@ pub use constraint::{MAX_CONSTRAINTS, PlacementConstraint};
 pub use error::{ConstraintError, CqlError, PlacementError, StrategyError};
 pub use place::{Failure, FailureReason, Placement, PlacementOutcome, Placer, RUN_TASK_MAX_COUNT, TaskRequest, place};
 pub use snapshot::{InstanceId, InstanceSpec, InstanceStatus, Snapshot, TaskResources};
-pub use strategy::{MAX_STRATEGIES, PlacementStrategy, default_run_task_strategies, default_service_strategies};
+pub use strategy::{
+    MAX_STRATEGIES, PlacementStrategy, SpreadField, default_run_task_strategies, default_service_strategies,
+};

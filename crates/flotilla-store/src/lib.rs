@@ -71,6 +71,15 @@ pub struct TaskFilter {
     pub desired_status: Option<TaskStatus>,
 }
 
+/// The instances a placement chooses among.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pool {
+    /// The cluster's instances that serve the EC2 launch type.
+    Cluster(String),
+    /// Every node serving Fargate, of any cluster (tasks of the cluster `for_cluster`).
+    Fargate { for_cluster: String },
+}
+
 /// Chooses an instance for each task from a snapshot of the cluster's instances:
 /// an index into the loads, or the reason (ECS's wording) the task could not be placed.
 pub type Placer<'a> = &'a (dyn Fn(&[InstanceLoad], &[Task]) -> Vec<Result<usize, String>> + Sync);
@@ -143,13 +152,17 @@ pub trait Store: Send + Sync + 'static {
     /// (re-registration keeps the instance's id and bumps its version).
     async fn put_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance>;
     async fn get_container_instance(&self, id: &str) -> StoreResult<Option<ContainerInstance>>;
-    /// The cluster's instances (optionally of one status) in id order, with their load.
+    /// The cluster's instances (optionally of one status) in id order, with their
+    /// load; nodes serving only Fargate are left out unless `with_fargate_only`.
     async fn list_container_instances(
         &self,
         cluster: &str,
         status: Option<InstanceStatus>,
+        with_fargate_only: bool,
         page: Page<String>,
     ) -> StoreResult<Vec<InstanceLoad>>;
+    /// Every node serving Fargate, of any cluster and status, with its load.
+    async fn fargate_nodes(&self) -> StoreResult<Vec<InstanceLoad>>;
     async fn instance_load(&self, id: &str) -> StoreResult<Option<InstanceLoad>>;
     /// Optimistic update of an instance's document; [`StoreError::Conflict`] if stale.
     async fn update_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance>;
@@ -159,12 +172,12 @@ pub trait Store: Send + Sync + 'static {
     /// Places and stores new tasks, each with `tags`, in one transaction, so
     /// concurrent placements never overcommit an instance and no task is ever stored
     /// without its tags. `placer` sees every ACTIVE or DRAINING instance of the
-    /// cluster with its load (it decides which may take tasks). Tasks carrying a
-    /// client token already used in the cluster are not placed again: the stored
+    /// pool with its load (it decides which may take tasks). Tasks carrying a
+    /// client token already used in their cluster are not placed again: the stored
     /// ones are returned instead.
     async fn place_tasks(
         &self,
-        cluster: &str,
+        pool: &Pool,
         tasks: Vec<Task>,
         tags: &[Tag],
         placer: Placer<'_>,

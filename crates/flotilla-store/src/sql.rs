@@ -1,11 +1,11 @@
 //! [`Store`] on the storage foundation: the same SQL on SQLite and PostgreSQL.
 
 use crate::error::{StoreError, StoreResult};
-use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Store, TaskFilter};
+use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, Store, TaskFilter};
 use async_trait::async_trait;
 use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx};
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
-use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
+use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, NodeCapacity, Resources};
 use flotilla_domain::service::{Service, ServiceStatus};
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
@@ -124,6 +124,14 @@ fn instance_from_body(body: &str) -> StoreResult<ContainerInstance> {
     serde_json::from_str(body).map_err(|e| corrupt("container instance", e))
 }
 
+fn capacity_column(capacity: NodeCapacity) -> &'static str {
+    match capacity {
+        NodeCapacity::Ec2 => "EC2",
+        NodeCapacity::Ec2AndFargate => "EC2_AND_FARGATE",
+        NodeCapacity::Fargate => "FARGATE",
+    }
+}
+
 fn task_from_body(body: &str) -> StoreResult<Task> {
     serde_json::from_str(body).map_err(|e| corrupt("task", e))
 }
@@ -162,19 +170,23 @@ fn add_reservation(remaining: &mut Resources, task: &Task) {
     }
 }
 
-/// The live (not STOPPED) tasks of a whole cluster, by instance id: one query
-/// instead of one per instance.
+/// The live (not STOPPED) tasks on the instances `instances_where` selects (a
+/// condition on `container_instances`, binding `$1` to `arg`), by instance id: one
+/// query instead of one per instance. Tasks are found by the instance they are on,
+/// so a Fargate task of another cluster counts on the node it runs on.
 async fn live_tasks_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
     executor: E,
-    cluster: &str,
+    instances_where: &str,
+    arg: &str,
 ) -> StoreResult<std::collections::HashMap<String, Vec<Task>>> {
-    let rows = sqlx::query(
-        "SELECT body FROM tasks WHERE cluster = $1 AND container_instance_id IS NOT NULL AND last_status <> 'STOPPED'",
-    )
-    .bind(cluster)
+    let rows = sqlx::query(&format!(
+        "SELECT body FROM tasks WHERE last_status <> 'STOPPED' AND container_instance_id IN \
+         (SELECT id FROM container_instances WHERE {instances_where})"
+    ))
+    .bind(arg)
     .fetch_all(executor)
     .await
-    .doing("reading a cluster's tasks")?;
+    .doing("reading the tasks of a set of instances")?;
     let mut by_instance: std::collections::HashMap<String, Vec<Task>> = std::collections::HashMap::new();
     for r in rows {
         let task = task_from_body(&r.col::<String>("body")?)?;
@@ -183,6 +195,14 @@ async fn live_tasks_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
         }
     }
     Ok(by_instance)
+}
+
+/// Which instances each pool holds (a condition binding `$1`), and its argument.
+fn pool_instances(pool: &Pool) -> (&'static str, &str) {
+    match pool {
+        Pool::Cluster(cluster) => ("cluster = $1 AND capacity <> 'FARGATE'", cluster.as_str()),
+        Pool::Fargate { .. } => ("capacity <> 'EC2' AND $1 = $1", ""),
+    }
 }
 
 async fn live_tasks_of<'e, E: sqlx::Executor<'e, Database = Any>>(
@@ -476,7 +496,7 @@ impl Store for SqlStore {
     async fn cluster_counts(&self, cluster: &str) -> StoreResult<ClusterCounts> {
         let row = sqlx::query(
             "SELECT \
-               (SELECT COUNT(*) FROM container_instances WHERE cluster = $1 AND status <> 'INACTIVE') AS instances, \
+               (SELECT COUNT(*) FROM container_instances WHERE cluster = $1 AND status <> 'INACTIVE' AND capacity <> 'FARGATE') AS instances, \
                (SELECT COUNT(*) FROM tasks WHERE cluster = $1 AND last_status = 'RUNNING') AS running, \
                (SELECT COUNT(*) FROM tasks WHERE cluster = $1 AND last_status IN ('PROVISIONING', 'PENDING', 'ACTIVATING')) AS pending, \
                (SELECT COUNT(*) FROM services WHERE cluster = $1 AND status = 'ACTIVE') AS services",
@@ -504,9 +524,11 @@ impl Store for SqlStore {
             .doing("reading a container instance")?;
         let stored = ContainerInstance { version: current.map_or(1, |v| v + 1), ..instance.clone() };
         sqlx::query(
-            "INSERT INTO container_instances (id, cluster, status, last_heartbeat, body, version) VALUES ($1, $2, $3, $4, $5, $6) \
+            "INSERT INTO container_instances (id, cluster, status, last_heartbeat, body, version, capacity) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (id) DO UPDATE SET cluster = excluded.cluster, status = excluded.status, \
-             last_heartbeat = excluded.last_heartbeat, body = excluded.body, version = excluded.version",
+             last_heartbeat = excluded.last_heartbeat, body = excluded.body, version = excluded.version, \
+             capacity = excluded.capacity",
         )
         .bind(&stored.id)
         .bind(&stored.cluster)
@@ -514,6 +536,7 @@ impl Store for SqlStore {
         .bind(stored.last_heartbeat.0)
         .bind(to_json(&stored))
         .bind(stored.version)
+        .bind(capacity_column(stored.capacity))
         .execute(&mut *tx)
         .await
         .doing("storing a container instance")?;
@@ -539,11 +562,12 @@ impl Store for SqlStore {
         &self,
         cluster: &str,
         status: Option<InstanceStatus>,
+        with_fargate_only: bool,
         page: Page<String>,
     ) -> StoreResult<Vec<InstanceLoad>> {
         let rows = sqlx::query(
             "SELECT body, last_heartbeat FROM container_instances WHERE cluster = $1 AND ($2 IS NULL OR status = $3) \
-             AND ($4 IS NULL OR id > $5) ORDER BY id LIMIT $6",
+             AND ($4 IS NULL OR id > $5) AND ($7 OR capacity <> 'FARGATE') ORDER BY id LIMIT $6",
         )
         .bind(cluster)
         .bind(status.map(InstanceStatus::as_str))
@@ -551,10 +575,32 @@ impl Store for SqlStore {
         .bind(&page.after)
         .bind(&page.after)
         .bind(i64::from(page.limit))
+        .bind(with_fargate_only)
         .fetch_all(self.db.reader())
         .await
         .doing("listing container instances")?;
-        let mut tasks = live_tasks_by_instance(self.db.reader(), cluster).await?;
+        let mut tasks = live_tasks_by_instance(self.db.reader(), "cluster = $1", cluster).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let mut ci = instance_from_body(&r.col::<String>("body")?)?;
+            ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
+            let live = tasks.remove(&ci.id).unwrap_or_default();
+            out.push(load_of(ci, &live));
+        }
+        Ok(out)
+    }
+
+    async fn fargate_nodes(&self) -> StoreResult<Vec<InstanceLoad>> {
+        let pool = Pool::Fargate { for_cluster: String::new() };
+        let (instances_where, arg) = pool_instances(&pool);
+        let rows = sqlx::query(&format!(
+            "SELECT body, last_heartbeat FROM container_instances WHERE {instances_where} ORDER BY id"
+        ))
+        .bind(arg)
+        .fetch_all(self.db.reader())
+        .await
+        .doing("listing the nodes serving Fargate")?;
+        let mut tasks = live_tasks_by_instance(self.db.reader(), instances_where, arg).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;
@@ -603,17 +649,34 @@ impl Store for SqlStore {
 
     async fn place_tasks(
         &self,
-        cluster: &str,
+        pool: &Pool,
         tasks: Vec<Task>,
         tags: &[Tag],
         placer: Placer<'_>,
     ) -> StoreResult<Vec<Result<Task, String>>> {
         let mut tx = self.write().await?;
-        // Placements in one cluster see each other's tasks, on every replica.
-        self.db.lock(&mut tx, &format!("placement {cluster}")).await?;
+        let (instances_where, arg) = pool_instances(pool);
+        // Placements on one instance see each other's tasks, on every replica: a
+        // cluster's placements take its lock, and a Fargate placement takes the
+        // lock of every cluster whose nodes serve Fargate (in name order).
+        let locks = match pool {
+            Pool::Cluster(cluster) => vec![cluster.clone()],
+            Pool::Fargate { .. } => sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT cluster FROM container_instances WHERE capacity <> 'EC2' ORDER BY cluster",
+            )
+            .fetch_all(&mut *tx)
+            .await
+            .doing("reading the clusters of Fargate capacity")?,
+        };
+        for cluster in &locks {
+            self.db.lock(&mut tx, &format!("placement {cluster}")).await?;
+        }
+        let task_cluster = match pool {
+            Pool::Cluster(c) | Pool::Fargate { for_cluster: c } => c,
+        };
         if let Some(token) = tasks.first().and_then(|t| t.client_token.clone()) {
             let rows = sqlx::query("SELECT body FROM tasks WHERE cluster = $1 AND client_token = $2 ORDER BY id")
-                .bind(cluster)
+                .bind(task_cluster)
                 .bind(&token)
                 .fetch_all(&mut *tx)
                 .await
@@ -622,14 +685,14 @@ impl Store for SqlStore {
                 return rows.iter().map(|r| task_from_body(&r.col::<String>("body")?).map(Ok)).collect();
             }
         }
-        let rows = sqlx::query(
-            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = $1 AND status <> 'INACTIVE' ORDER BY id",
-        )
-        .bind(cluster)
+        let rows = sqlx::query(&format!(
+            "SELECT body, last_heartbeat FROM container_instances WHERE {instances_where} AND status <> 'INACTIVE' ORDER BY id"
+        ))
+        .bind(arg)
         .fetch_all(&mut *tx)
         .await
-        .doing("reading a cluster's instances for placement")?;
-        let mut live = live_tasks_by_instance(&mut *tx, cluster).await?;
+        .doing("reading the instances to place on")?;
+        let mut live = live_tasks_by_instance(&mut *tx, instances_where, arg).await?;
         let mut loads = Vec::with_capacity(rows.len());
         for r in rows {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;

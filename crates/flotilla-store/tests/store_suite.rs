@@ -3,13 +3,13 @@
 
 use flotilla_db::testing::backends;
 use flotilla_domain::cluster::{ClusterSpec, ClusterStatus};
-use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources, VersionInfo};
+use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, NodeCapacity, Resources, VersionInfo};
 use flotilla_domain::service::{Revision, SchedulingStrategy, Service, ServiceSpec, ServiceStatus};
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinitionStatus, normalize_and_validate};
 use flotilla_domain::{AccountContext, EcsArns, Timestamp};
-use flotilla_store::{FamilyStatusFilter, InstanceLoad, Page, SqlStore, Store, StoreError, TaskFilter};
+use flotilla_store::{FamilyStatusFilter, InstanceLoad, Page, Pool, SqlStore, Store, StoreError, TaskFilter};
 use std::sync::Arc;
 
 fn page<K>(limit: u32) -> Page<K> {
@@ -155,7 +155,7 @@ async fn placed_tasks_carry_their_tags_from_the_same_transaction() {
         let tags = [tag("env", "prod"), tag("owner", "ops")];
         let placed = store
             .place_tasks(
-                "default",
+                &Pool::Cluster("default".into()),
                 vec![task("t1", "default", 256, None), task("t2", "default", 256, None)],
                 &tags,
                 &first_fit,
@@ -176,15 +176,54 @@ async fn placed_tasks_carry_their_tags_from_the_same_transaction() {
 }
 
 #[tokio::test]
+async fn fargate_places_on_the_nodes_serving_it_and_fargate_only_nodes_are_hidden() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        let node =
+            |id: &str, cluster: &str, capacity| ContainerInstance { capacity, ..instance(id, cluster, 1024, 1000) };
+        store.put_container_instance(&node("ec2", "a", NodeCapacity::Ec2)).await.unwrap();
+        store.put_container_instance(&node("both", "b", NodeCapacity::Ec2AndFargate)).await.unwrap();
+        store.put_container_instance(&node("managed", "b", NodeCapacity::Fargate)).await.unwrap();
+        let fargate = Pool::Fargate { for_cluster: "x".into() };
+        let seen = std::sync::Mutex::new(Vec::new());
+        let record = |loads: &[InstanceLoad], tasks: &[Task]| {
+            seen.lock().unwrap().push(loads.iter().map(|l| l.instance.id.clone()).collect::<Vec<_>>());
+            tasks.iter().map(|_| Ok(0)).collect()
+        };
+        let placed = store.place_tasks(&fargate, vec![task("f1", "x", 600, None)], &[], &record).await.unwrap();
+        assert_eq!(placed[0].as_ref().unwrap().container_instance_id.as_deref(), Some("both"), "{}", b.label);
+        assert_eq!(seen.lock().unwrap()[0], ["both", "managed"], "{}: Fargate sees the nodes serving it", b.label);
+        // EC2 placement in cluster b sees its EC2 node only, with the Fargate task of cluster x on it.
+        let pool_b = Pool::Cluster("b".into());
+        let ec2 = store.place_tasks(&pool_b, vec![task("e1", "b", 600, None)], &[], &first_fit);
+        assert!(ec2.await.unwrap()[0].is_err(), "{}: 1000 MiB less x's 600 leave no room for 600", b.label);
+        let listed = store.list_container_instances("b", None, false, page(10)).await.unwrap();
+        assert_eq!(listed.iter().map(|l| l.instance.id.as_str()).collect::<Vec<_>>(), ["both"], "{}", b.label);
+        assert_eq!(listed[0].remaining.memory, 400, "{}", b.label);
+        let all = store.list_container_instances("b", None, true, page(10)).await.unwrap();
+        assert_eq!(all.len(), 2, "{}", b.label);
+        assert_eq!(store.cluster_counts("b").await.unwrap().registered_container_instances, 1, "{}", b.label);
+        let nodes = store.fargate_nodes().await.unwrap();
+        assert_eq!(nodes.iter().map(|l| l.instance.id.as_str()).collect::<Vec<_>>(), ["both", "managed"]);
+        assert_eq!(nodes[0].remaining.memory, 400, "{}", b.label);
+        assert_eq!(store.cluster_counts("x").await.unwrap().pending_tasks, 1, "{}: the task is x's", b.label);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
 async fn a_failed_placement_transaction_stores_no_task_and_no_tag() {
     for b in backends() {
         let store = open(&b.location).await;
         store.put_container_instance(&instance("ci-1", "default", 1024, 1024)).await.unwrap();
-        store.place_tasks("default", vec![task("dup", "default", 10, None)], &[], &first_fit).await.unwrap();
+        store
+            .place_tasks(&Pool::Cluster("default".into()), vec![task("dup", "default", 10, None)], &[], &first_fit)
+            .await
+            .unwrap();
         // The second task's id is taken: the insert fails after the first task and its tags were written.
         let failed = store
             .place_tasks(
-                "default",
+                &Pool::Cluster("default".into()),
                 vec![task("fresh", "default", 10, None), task("dup", "default", 10, None)],
                 &[tag("k", "v")],
                 &first_fit,
@@ -210,7 +249,7 @@ async fn concurrent_placements_never_overcommit_and_client_tokens_are_idempotent
             let store = store.clone();
             racers.push(tokio::spawn(async move {
                 let tasks = (0..3).map(|i| task(&format!("r{r}-{i}"), "default", 100, None)).collect();
-                store.place_tasks("default", tasks, &[], &first_fit).await.unwrap()
+                store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], &first_fit).await.unwrap()
             }));
         }
         let mut placed = 0;
@@ -224,8 +263,12 @@ async fn concurrent_placements_never_overcommit_and_client_tokens_are_idempotent
         }
 
         store.put_container_instance(&instance("ci-big", "other", 4096, 4096)).await.unwrap();
-        let first = store.place_tasks("other", vec![task("tok-1", "other", 10, Some("abc"))], &[], &first_fit).await;
-        let again = store.place_tasks("other", vec![task("tok-2", "other", 10, Some("abc"))], &[], &first_fit).await;
+        let first = store
+            .place_tasks(&Pool::Cluster("other".into()), vec![task("tok-1", "other", 10, Some("abc"))], &[], &first_fit)
+            .await;
+        let again = store
+            .place_tasks(&Pool::Cluster("other".into()), vec![task("tok-2", "other", 10, Some("abc"))], &[], &first_fit)
+            .await;
         let id =
             |r: &Result<Vec<Result<Task, String>>, StoreError>| r.as_ref().unwrap()[0].as_ref().unwrap().id.clone();
         assert_eq!((id(&first), id(&again)), ("tok-1".to_string(), "tok-1".to_string()), "{}", b.label);
@@ -245,11 +288,14 @@ async fn tasks_and_instances_update_optimistically_and_list_by_filter() {
         assert!(matches!(store.update_container_instance(&draining).await, Err(StoreError::Conflict { .. })));
         store.heartbeat("ci-1", Timestamp(99)).await.unwrap();
         assert_eq!(store.get_container_instance("ci-1").await.unwrap().unwrap().last_heartbeat, Timestamp(99));
-        let listed = store.list_container_instances("default", Some(InstanceStatus::Draining), page(10)).await.unwrap();
+        let listed =
+            store.list_container_instances("default", Some(InstanceStatus::Draining), false, page(10)).await.unwrap();
         assert_eq!(listed.len(), 1, "{}", b.label);
 
-        let placed =
-            store.place_tasks("default", vec![task("t1", "default", 10, None)], &[], &first_fit).await.unwrap();
+        let placed = store
+            .place_tasks(&Pool::Cluster("default".into()), vec![task("t1", "default", 10, None)], &[], &first_fit)
+            .await
+            .unwrap();
         let mut t = placed.into_iter().next().unwrap().unwrap();
         t.last_status = TaskStatus::Running;
         let running = store.update_task(&t).await.unwrap();
@@ -366,7 +412,7 @@ async fn a_service_sees_its_live_tasks_and_recently_stopped_ones() {
             grouped("live", 1),
             task("other", "default", 1, None),
         ];
-        let placed = store.place_tasks("default", tasks, &[], &first_fit).await.unwrap();
+        let placed = store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], &first_fit).await.unwrap();
         for t in placed.into_iter().map(Result::unwrap).filter(|t| t.id.ends_with("stopped")) {
             store
                 .update_task(&Task { last_status: TaskStatus::Stopped, desired_status: TaskStatus::Stopped, ..t })

@@ -90,7 +90,7 @@ impl InstanceAddresses for EcsInstances {
         for cluster in clusters {
             let mut page = Page { after: None, limit: 500 };
             loop {
-                let loads = self.0.list_container_instances(&cluster, None, page.clone()).await.ok()?;
+                let loads = self.0.list_container_instances(&cluster, None, true, page.clone()).await.ok()?;
                 if let Some(found) = loads.iter().find(|l| l.instance.ec2_instance_id == instance_id) {
                     let address = found.instance.attribute(flotilla_ecs_api::HOST_ADDRESS_ATTRIBUTE)?;
                     return address.value.as_deref()?.parse().ok();
