@@ -125,7 +125,7 @@ pub fn normalize_and_validate(mut spec: TaskDefinitionSpec) -> Validated<Validat
 
     let fargate_problem = fargate_incompatibility(&spec, mode, task_cpu, task_memory);
     if fargate && let Some(problem) = &fargate_problem {
-        return Err(client(format!("requiresCompatibilities: FARGATE: {problem}")));
+        return Err(client(problem.clone()));
     }
     let mut compatibilities = vec![Compatibility::Ec2.as_str().to_string()];
     if fargate_problem.is_none() {
@@ -574,13 +574,18 @@ fn fargate_incompatibility(
     memory: Option<i64>,
 ) -> Option<String> {
     if mode != NetworkMode::Awsvpc {
-        return Some("Fargate only supports the awsvpc network mode".into());
+        return Some("Fargate only supports network mode 'awsvpc'.".into());
     }
-    let (Some(cpu), Some(memory)) = (cpu, memory) else {
-        return Some("Fargate needs task-level cpu and memory".into());
+    let Some(cpu) = cpu else {
+        return Some("Fargate requires that 'cpu' be defined at the task level.".into());
+    };
+    let Some(memory) = memory else {
+        return Some("Fargate requires that 'memory' be defined at the task level.".into());
     };
     if !is_valid_fargate_size(cpu, memory) {
-        return Some(format!("no Fargate configuration exists for {cpu} CPU units and {memory} MiB of memory"));
+        return Some(format!(
+            "No Fargate configuration exists for given values: {cpu} CPU, {memory} memory. See the Amazon ECS documentation for the valid values."
+        ));
     }
     if spec.pid_mode == Some(PidMode::Host) || spec.ipc_mode.is_some() {
         return Some("Fargate does not support ipcMode or pidMode 'host'".into());

@@ -182,7 +182,7 @@ fn refusals_name_the_field() {
                 d["cpu"] = json!("256");
                 d["memory"] = json!("4096");
             }),
-            "no Fargate configuration",
+            "No Fargate configuration",
         ),
         (
             "fargate needs cpu",
@@ -190,7 +190,7 @@ fn refusals_name_the_field() {
                 d["requiresCompatibilities"] = json!(["FARGATE"]);
                 d["networkMode"] = json!("awsvpc");
             }),
-            "task-level cpu and memory",
+            "Fargate requires that 'cpu' be defined at the task level.",
         ),
         ("ephemeral storage", with(base(), |d| d["ephemeralStorage"] = json!({"sizeInGiB": 10})), "ephemeralStorage"),
         (
