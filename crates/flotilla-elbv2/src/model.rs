@@ -281,6 +281,15 @@ pub fn modify_attributes(
         }
         next.insert(key.clone(), value.clone());
     }
+    // AWS: slow start works with round robin only.
+    let slow_start = next.get("slow_start.duration_seconds").is_some_and(|v| v != "0");
+    if let Some(algorithm) = next.get("load_balancing.algorithm.type").filter(|a| *a != "round_robin")
+        && slow_start
+    {
+        return Err(ElbError::Config(format!(
+            "Slow start mode cannot be enabled with the '{algorithm}' load balancing algorithm; use round_robin"
+        )));
+    }
     Ok(next)
 }
 

@@ -5,9 +5,12 @@
 //! the store (which DescribeTargetHealth reads).
 //!
 //! What it keeps in memory is only what cannot be elsewhere: the listening sockets,
-//! the routing table each serves from, and the consecutive probe results that the
-//! healthy/unhealthy thresholds count; a process taking the lease over rebuilds them.
+//! the routing table each serves from, the consecutive probe results that the
+//! healthy/unhealthy thresholds count, when targets entered slow start, and the
+//! requests in flight per target (`balancing`); a process taking the lease over
+//! rebuilds them (targets it finds healthy get a full share at once).
 
+pub mod balancing;
 mod proxy;
 pub mod routing;
 mod stats;
@@ -20,8 +23,9 @@ use flotilla_core::time::Timestamp;
 use flotilla_protocol::{Controller, PassError};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const PASS_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -58,17 +62,56 @@ pub trait InstanceAddresses: Send + Sync {
 pub(crate) struct Backend {
     pub addr: SocketAddr,
     pub healthy: bool,
+    /// Its requests in flight (from this target group), shared with the tables before
+    /// and after this one.
+    pub in_flight: Arc<AtomicUsize>,
+    /// When it became healthy, if it entered slow start then.
+    pub healthy_since: Option<Instant>,
 }
 
 /// A target group as the proxy sees it.
 #[derive(Debug, Default)]
 pub(crate) struct Group {
     pub backends: Vec<Backend>,
-    pub next: std::sync::atomic::AtomicUsize,
+    /// Counts the group's picks (shared with the tables before and after this one).
+    pub cursor: Arc<AtomicU64>,
     /// With `stickiness.enabled` (`lb_cookie`): how long the `AWSALB` cookie keeps a
     /// client on its target.
     pub sticky_seconds: Option<i64>,
+    /// `load_balancing.algorithm.type`.
+    pub algorithm: balancing::Algorithm,
+    /// `slow_start.duration_seconds` (zero: off).
+    pub slow_start: Duration,
 }
+
+impl Group {
+    /// The target for a request without a sticky target (see [`balancing::choose`]).
+    pub fn pick(&self, now: Instant) -> Option<&Backend> {
+        let candidates: Vec<balancing::Candidate> = self
+            .backends
+            .iter()
+            .map(|b| balancing::Candidate {
+                addr: b.addr,
+                healthy: b.healthy,
+                in_flight: b.in_flight.load(Ordering::Relaxed),
+                healthy_since: b.healthy_since,
+            })
+            .collect();
+        let cursor = self.cursor.fetch_add(1, Ordering::Relaxed);
+        balancing::choose(&candidates, self.algorithm, self.slow_start, now, cursor).map(|i| &self.backends[i])
+    }
+}
+
+/// A target group's slow start window (`slow_start.duration_seconds`; zero when off).
+fn slow_start(tg: &TargetGroup) -> Duration {
+    tg.attributes
+        .get("slow_start.duration_seconds")
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_secs)
+}
+
+/// (target group ARN, target id, port): a registered target.
+type TargetKey = (String, String, i64);
 
 /// What one listener serves from: its rules and the target groups they name.
 pub(crate) struct Table {
@@ -89,8 +132,13 @@ struct Running {
 #[derive(Default)]
 struct Probes {
     /// (target group, target id, port) → consecutive successes (> 0) or failures (< 0).
-    streaks: HashMap<(String, String, i64), i64>,
-    last: HashMap<(String, String, i64), tokio::time::Instant>,
+    streaks: HashMap<TargetKey, i64>,
+    last: HashMap<TargetKey, tokio::time::Instant>,
+    /// Targets in slow start: when they became healthy. Entered when a target turns
+    /// healthy (its recorded state was not healthy) in a group with slow start on and
+    /// another healthy target out of slow start; left when it turns unhealthy, is
+    /// deregistered, or its window is over.
+    healthy_since: HashMap<TargetKey, Instant>,
 }
 
 /// The `elbv2-data-plane` controller.
@@ -102,6 +150,8 @@ pub struct DataPlane {
     probes: Mutex<Probes>,
     client: proxy::Client,
     traffic: Arc<stats::Traffic>,
+    /// Requests in flight per target and each group's round-robin cursor.
+    load: balancing::Load,
     /// Where load balancer metrics go, and when they last went.
     metrics: Option<Arc<dyn MetricsSink>>,
     published: Mutex<tokio::time::Instant>,
@@ -117,6 +167,7 @@ impl DataPlane {
             probes: Mutex::default(),
             client: proxy::client(),
             traffic: Arc::default(),
+            load: balancing::Load::default(),
             metrics: setup.metrics,
             published: Mutex::new(tokio::time::Instant::now()),
         }
@@ -175,12 +226,19 @@ impl DataPlane {
         Ok(())
     }
 
-    async fn backends(&self, tg: &TargetGroup, health: &[TargetHealthRecord]) -> Vec<Backend> {
+    async fn backends(
+        &self,
+        tg: &TargetGroup,
+        health: &[TargetHealthRecord],
+        healthy_since: &HashMap<TargetKey, Instant>,
+    ) -> Vec<Backend> {
         let mut out = Vec::new();
         for t in tg.targets.iter().filter(|t| t.deregistering_since.is_none()) {
             let Some(ip) = self.resolve(&t.id).await else { continue };
             let healthy = health.iter().any(|h| h.target_id == t.id && h.port == t.port && h.state == "healthy");
-            out.push(Backend { addr: SocketAddr::from((ip, t.port as u16)), healthy });
+            let addr = SocketAddr::from((ip, t.port as u16));
+            let since = healthy.then(|| healthy_since.get(&(tg.arn.clone(), t.id.clone(), t.port)).copied()).flatten();
+            out.push(Backend { addr, healthy, in_flight: self.load.in_flight(&tg.arn, addr), healthy_since: since });
         }
         out
     }
@@ -188,6 +246,9 @@ impl DataPlane {
     /// Starts, refreshes and stops listener servers to match the store.
     async fn serve(&self, lbs: &[LoadBalancer], groups: &HashMap<String, TargetGroup>) -> crate::error::Result<()> {
         let mut wanted: HashMap<String, (SocketAddr, Table)> = HashMap::new();
+        let healthy_since = self.probes.lock().unwrap_or_else(|p| p.into_inner()).healthy_since.clone();
+        let mut served_groups: HashSet<String> = HashSet::new();
+        let mut served_targets: HashSet<(String, SocketAddr)> = HashSet::new();
         for lb in lbs {
             let Some(address) = lb.address.as_deref().and_then(|a| a.parse::<Ipv4Addr>().ok()) else { continue };
             let idle = lb
@@ -206,7 +267,7 @@ impl DataPlane {
                 for arn in named {
                     if let Some(tg) = groups.get(arn) {
                         let health = self.store.health(arn).await?;
-                        let backends = self.backends(tg, &health).await;
+                        let backends = self.backends(tg, &health, &healthy_since).await;
                         let sticky_seconds = (tg.attributes.get("stickiness.enabled").map(String::as_str)
                             == Some("true")
                             && tg.attributes.get("stickiness.type").map(String::as_str) == Some("lb_cookie"))
@@ -216,8 +277,18 @@ impl DataPlane {
                                 .and_then(|v| v.parse().ok())
                                 .unwrap_or(86_400)
                         });
-                        table_groups
-                            .insert(arn.to_string(), Group { backends, next: Default::default(), sticky_seconds });
+                        served_groups.insert(arn.to_string());
+                        served_targets.extend(backends.iter().map(|b| (arn.to_string(), b.addr)));
+                        let group = Group {
+                            backends,
+                            cursor: self.load.cursor(arn),
+                            sticky_seconds,
+                            algorithm: balancing::Algorithm::from_attribute(
+                                tg.attributes.get("load_balancing.algorithm.type").map(String::as_str),
+                            ),
+                            slow_start: slow_start(tg),
+                        };
+                        table_groups.insert(arn.to_string(), group);
                     }
                 }
                 let addr = SocketAddr::from((address, listener.port as u16));
@@ -281,6 +352,8 @@ impl DataPlane {
             tracing::info!(listener = %arn, %addr, "listener serving");
             running.insert(arn, Running { addr, table, stop });
         }
+        drop(running);
+        self.load.prune(&served_groups, &served_targets);
         Ok(())
     }
 
@@ -306,7 +379,15 @@ impl DataPlane {
         let now = tokio::time::Instant::now();
         let mut due: Vec<(TargetGroup, RegisteredTarget)> = Vec::new();
         {
-            let probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+            let mut probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+            // Out of slow start: targets deregistered, and those whose window is over.
+            let wall = Instant::now();
+            probes.healthy_since.retain(|(arn, id, port), since| {
+                groups.get(arn).is_some_and(|tg| {
+                    wall.saturating_duration_since(*since) < slow_start(tg)
+                        && tg.targets.iter().any(|t| &t.id == id && t.port == *port && t.deregistering_since.is_none())
+                })
+            });
             for arn in in_use.keys() {
                 let Some(tg) = groups.get(arn) else { continue };
                 if !tg.health_check.enabled {
@@ -330,6 +411,8 @@ impl DataPlane {
                 (tg, t, outcome)
             });
         }
+        // Targets whose recorded state turned healthy in this pass, by group.
+        let mut turned_healthy: HashMap<String, (TargetGroup, Vec<TargetKey>)> = HashMap::new();
         while let Some(done) = set.join_next().await {
             let Ok((tg, t, outcome)) = done else { continue };
             let key = (tg.arn.clone(), t.id.clone(), t.port);
@@ -367,9 +450,51 @@ impl DataPlane {
                     && r.state == record.state
                     && r.reason == record.reason
             });
+            let was_healthy = recorded
+                .iter()
+                .any(|r| r.target_id == record.target_id && r.port == record.port && r.state == "healthy");
+            let key = (tg.arn.clone(), t.id.clone(), t.port);
+            if state == "healthy" && !was_healthy {
+                turned_healthy.entry(tg.arn.clone()).or_insert_with(|| (tg.clone(), Vec::new())).1.push(key);
+            } else if state == "unhealthy" {
+                self.probes.lock().unwrap_or_else(|p| p.into_inner()).healthy_since.remove(&key);
+            }
             if !same {
                 tracing::info!(target_group = %tg.name, target = %t.id, port = t.port, state, streak, "target health changed");
                 self.store.set_health(&tg.arn, &record, Timestamp::now().0).await?;
+            }
+        }
+        self.enter_slow_start(turned_healthy).await
+    }
+
+    /// Puts targets that just turned healthy into slow start, as ALB does: only when
+    /// their group has slow start on and another healthy target out of slow start (so
+    /// not the first targets of a group, nor targets registered together into an empty one).
+    async fn enter_slow_start(
+        &self,
+        turned_healthy: HashMap<String, (TargetGroup, Vec<TargetKey>)>,
+    ) -> crate::error::Result<()> {
+        for (arn, (tg, keys)) in turned_healthy {
+            let window = slow_start(&tg);
+            let health = if window.is_zero() { Vec::new() } else { self.store.health(&arn).await? };
+            let now = Instant::now();
+            let mut probes = self.probes.lock().unwrap_or_else(|p| p.into_inner());
+            let anchored = tg.targets.iter().filter(|t| t.deregistering_since.is_none()).any(|t| {
+                let key = (arn.clone(), t.id.clone(), t.port);
+                !keys.contains(&key)
+                    && health.iter().any(|h| h.target_id == t.id && h.port == t.port && h.state == "healthy")
+                    && probes
+                        .healthy_since
+                        .get(&key)
+                        .is_none_or(|since| now.saturating_duration_since(*since) >= window)
+            });
+            for key in keys {
+                if anchored {
+                    tracing::info!(target_group = %tg.name, target = %key.1, port = key.2, seconds = window.as_secs(), "target in slow start");
+                    probes.healthy_since.insert(key, now);
+                } else {
+                    probes.healthy_since.remove(&key);
+                }
             }
         }
         Ok(())

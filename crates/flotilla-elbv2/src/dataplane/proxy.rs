@@ -1,10 +1,13 @@
 //! The HTTP listener: a reverse proxy that routes each request by the listener's
-//! rules and forwards it to a target of the chosen target group (healthy ones; every
-//! one when none is healthy, failing open as ALB does), or answers a fixed response or
-//! a redirect. Errors keep ALB's meanings: 502 when a target cannot be reached or
+//! rules and forwards it to a target of the chosen target group (its sticky target, or
+//! one the group's routing algorithm picks among the healthy ones — every one when none
+//! is healthy, failing open as ALB does — see `balancing`), or answers a fixed response
+//! or a redirect. Errors keep ALB's meanings: 502 when a target cannot be reached or
 //! answers badly, 503 when a group has no target, 504 when a target takes longer than
-//! the idle timeout.
+//! the idle timeout. A request counts as in flight to its target from its pick until
+//! its answer has been sent in full (or the client is gone, or it failed).
 
+use super::balancing::InFlight;
 use super::routing::{RequestView, redirect_location, route};
 use super::stats::Answer;
 use super::{Group, Table};
@@ -14,9 +17,8 @@ use axum::http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use std::net::SocketAddr;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub(crate) type Client = hyper_util::client::legacy::Client<HttpConnector, Body>;
 
@@ -100,15 +102,19 @@ fn rand_below(bound: u64) -> u64 {
     u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default()) % bound.max(1)
 }
 
-/// The next target, round robin among the healthy ones (all when none is healthy).
+/// A target's response body that keeps its request counted in flight until the body
+/// has been sent in full or dropped. The guard rides in the extensions of an
+/// `http::Response` used as a body (http-body forwards a response's frames to its body),
+/// so it is dropped exactly when the body is.
+fn counted(body: Body, in_flight: InFlight) -> Body {
+    let mut carrier = Response::new(body);
+    carrier.extensions_mut().insert(Arc::new(in_flight));
+    Body::new(carrier)
+}
+
+/// The target of a group for a TCP connection (see [`Group::pick`]).
 pub(crate) fn pick_backend(group: &Group) -> Option<SocketAddr> {
-    let healthy: Vec<&super::Backend> = group.backends.iter().filter(|b| b.healthy).collect();
-    let pool: Vec<&super::Backend> = if healthy.is_empty() { group.backends.iter().collect() } else { healthy };
-    if pool.is_empty() {
-        return None;
-    }
-    let i = group.next.fetch_add(1, Ordering::Relaxed) % pool.len();
-    Some(pool[i].addr)
+    group.pick(Instant::now()).map(|b| b.addr)
 }
 
 /// Answers one request and counts it for the load balancer's metrics.
@@ -176,22 +182,23 @@ async fn answer(table: &Table, client: &Client, req: Request<Body>) -> (Response
                 return own(StatusCode::SERVICE_UNAVAILABLE);
             };
             // A sticky client goes back to its target while that target is still healthy.
-            let stuck = group.sticky_seconds.and(sticky_target(&req)).filter(|addr| {
-                group
-                    .backends
-                    .iter()
-                    .any(|b| b.addr == *addr && (b.healthy || group.backends.iter().all(|b| !b.healthy)))
-            });
-            let Some(backend) = stuck.or_else(|| pick_backend(group)) else {
+            let none_healthy = group.backends.iter().all(|b| !b.healthy);
+            let stuck = group
+                .sticky_seconds
+                .and(sticky_target(&req))
+                .and_then(|addr| group.backends.iter().find(|b| b.addr == addr && (b.healthy || none_healthy)));
+            let started = Instant::now();
+            let Some(chosen) = stuck.or_else(|| group.pick(started)) else {
                 let (r, a, _) = own(StatusCode::SERVICE_UNAVAILABLE);
                 return (r, a, Some(group_arn.to_string()));
             };
-            let started = std::time::Instant::now();
+            let in_flight = InFlight::start(&chosen.in_flight);
+            let backend = chosen.addr;
             let (mut response, answer) = match forward(client, req, backend, peer, port, table.idle_timeout).await {
                 Ok(r) => {
                     let answer =
                         Answer::Target { status: r.status().as_u16(), seconds: started.elapsed().as_secs_f64() };
-                    (r, answer)
+                    (r.map(|body| counted(body, in_flight)), answer)
                 }
                 Err(r) => {
                     let status = r.status().as_u16();
@@ -306,7 +313,24 @@ fn matcher_accepts(matcher: &str, code: u16) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::matcher_accepts;
+    use super::{Body, InFlight, counted, matcher_accepts};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn a_request_stays_in_flight_until_its_answer_is_sent_or_dropped() {
+        let counter = Arc::new(AtomicUsize::new(0));
+        let body = counted(Body::from("hello"), InFlight::start(&counter));
+        assert_eq!(counter.load(Ordering::Relaxed), 1, "counted while the answer is on its way");
+        let bytes = axum::body::to_bytes(body, 1024).await.expect("the body");
+        assert_eq!(&bytes[..], b"hello", "the body passes through unchanged");
+        assert_eq!(counter.load(Ordering::Relaxed), 0, "released once sent in full");
+
+        let body = counted(Body::from("never read"), InFlight::start(&counter));
+        assert_eq!(counter.load(Ordering::Relaxed), 1);
+        drop(body);
+        assert_eq!(counter.load(Ordering::Relaxed), 0, "released when the client is gone");
+    }
 
     #[test]
     fn matchers() {

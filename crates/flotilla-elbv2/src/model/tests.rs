@@ -37,6 +37,9 @@ fn attributes_are_checked_and_applied_all_or_nothing() {
     assert!(modify_attributes(&tg, &set("slow_start.duration_seconds", "10")).is_err(), "0 or 30 to 900");
     assert!(modify_attributes(&tg, &set("slow_start.duration_seconds", "30")).is_ok());
     assert!(modify_attributes(&tg, &set("load_balancing.algorithm.type", "least_outstanding_requests")).is_ok());
+    let slow = modify_attributes(&tg, &set("slow_start.duration_seconds", "30")).unwrap();
+    let refused = modify_attributes(&slow, &set("load_balancing.algorithm.type", "least_outstanding_requests"));
+    assert!(matches!(refused, Err(ElbError::Config(_))), "slow start works with round robin only: {refused:?}");
     assert!(modify_attributes(&tg, &set("deregistration_delay.timeout_seconds", "3601")).is_err());
     assert!(!default_target_group_attributes(Protocol::Tcp).contains_key("slow_start.duration_seconds"));
 }
