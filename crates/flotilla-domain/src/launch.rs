@@ -102,7 +102,7 @@ pub fn resolve_launch(request: &LaunchRequest<'_>, cluster: &ClusterSpec, td: &T
     };
     if launch_type == LaunchType::Fargate {
         if !td.compatibilities.iter().any(|c| c == Compatibility::Fargate.as_str()) {
-            return Err(ValidationError::client("Task definition does not support launch_type FARGATE."));
+            return Err(invalid("Task definition does not support launch_type FARGATE."));
         }
         if request.has_placement || !td.spec.placement_constraints.is_empty() {
             return Err(invalid("Task placement is not supported for the FARGATE launch type."));
