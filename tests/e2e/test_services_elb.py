@@ -132,3 +132,90 @@ def test_a_rolling_deployment_behind_an_alb_fails_no_request(docker_server, decs
                 break
             except Exception:  # noqa: BLE001 - still in use for a moment after the listener goes
                 time.sleep(1)
+
+
+def fetch_host(url, host):
+    req = urllib.request.Request(url, headers={"Host": host})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.read().decode().strip()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode().strip()
+    except (urllib.error.URLError, ConnectionError, OSError) as e:
+        return None, repr(e)
+
+
+def test_an_alb_routes_by_host_and_path_to_two_services(docker_server, decs, busybox_image):
+    """Host and path rules in front of two services: one on EC2 (bridge; its instance
+    and host port are the target), one on Fargate (awsvpc; its own address is)."""
+    elb = docker_server.client("elbv2")
+    api_family, web_family = unique("api"), unique("web")
+    register(decs, api_family, "api", busybox_image)
+    decs.register_task_definition(
+        family=web_family, networkMode="awsvpc", requiresCompatibilities=["FARGATE"], cpu="256", memory="512",
+        containerDefinitions=[{"name": "web", "image": busybox_image, "essential": True, "stopTimeout": 2,
+                               "command": ["sh", "-c", "mkdir -p /tmp/web && echo web > /tmp/web/index.html "
+                                                       "&& exec httpd -f -p 8080 -h /tmp"],
+                               "portMappings": [{"containerPort": 8080}]}])
+    check = dict(Protocol="HTTP", Port=80, HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+                 HealthyThresholdCount=2, UnhealthyThresholdCount=2)
+    api_tg = elb.create_target_group(Name=short("api"), TargetType="instance", HealthCheckPath="/",
+                                     **check)["TargetGroups"][0]["TargetGroupArn"]
+    web_tg = elb.create_target_group(Name=short("web"), TargetType="ip", HealthCheckPath="/web/",
+                                     **check)["TargetGroups"][0]["TargetGroupArn"]
+    for tg in (api_tg, web_tg):
+        elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+    lb = elb.create_load_balancer(Name=short("two"))["LoadBalancers"][0]["LoadBalancerArn"]
+    listener = elb.create_listener(LoadBalancerArn=lb, Protocol="HTTP", Port=8001, DefaultActions=[
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain",
+                                                           "MessageBody": "no route"}}])["Listeners"][0]["ListenerArn"]
+    elb.create_rule(ListenerArn=listener, Priority=10, Actions=[{"Type": "forward", "TargetGroupArn": api_tg}],
+                    Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": ["api.example.com"]}}])
+    elb.create_rule(ListenerArn=listener, Priority=20, Actions=[{"Type": "forward", "TargetGroupArn": web_tg}],
+                    Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/web/*"]}}])
+    address = wait_for("the load balancer's address", lambda: (
+        elb.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["AvailabilityZones"][0]
+        .get("LoadBalancerAddresses", [{}])[0].get("IpAddress")), 30)
+    base = f"http://{address}:8001"
+    api, web = unique("api"), unique("web")
+    try:
+        decs.create_service(cluster=CLUSTER, serviceName=api, taskDefinition=api_family, desiredCount=2,
+                            loadBalancers=[{"targetGroupArn": api_tg, "containerName": "web", "containerPort": 8080}])
+        decs.create_service(cluster=CLUSTER, serviceName=web, taskDefinition=web_family, desiredCount=2,
+                            launchType="FARGATE",
+                            networkConfiguration={"awsvpcConfiguration": {"subnets": ["subnet-0e2e00000000000a1"]}},
+                            loadBalancers=[{"targetGroupArn": web_tg, "containerName": "web", "containerPort": 8080}])
+        decs.get_waiter("services_stable").wait(cluster=CLUSTER, services=[api, web], WaiterConfig=WAIT)
+
+        def healthy(tg, n):
+            hs = elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+            return len(hs) == n and all(h["TargetHealth"]["State"] == "healthy" for h in hs) and hs
+
+        api_targets = wait_for("two healthy api targets", lambda: healthy(api_tg, 2), 90)
+        web_targets = wait_for("two healthy web targets", lambda: healthy(web_tg, 2), 90)
+        assert all(h["Target"]["Id"].startswith("i-") for h in api_targets), api_targets
+        task_ips = set()
+        for arn in decs.list_tasks(cluster=CLUSTER, serviceName=web)["taskArns"]:
+            t = decs.describe_tasks(cluster=CLUSTER, tasks=[arn])["tasks"][0]
+            details = {d["name"]: d["value"] for d in t["attachments"][0]["details"]}
+            task_ips.add(details["privateIPv4Address"])
+        assert {(h["Target"]["Id"], h["Target"]["Port"]) for h in web_targets} == {(ip, 8080) for ip in task_ips}
+
+        assert {fetch_host(f"{base}/", "api.example.com") for _ in range(10)} == {(200, "api")}
+        assert {fetch_host(f"{base}/web/", "other.example.com") for _ in range(10)} == {(200, "web")}
+        # Priority order: the host rule (10) wins over the path rule (20).
+        assert fetch_host(f"{base}/web/", "api.example.com")[0] == 404, "api's httpd has no /web/"
+        assert fetch_host(f"{base}/", "other.example.com") == (404, "no route")
+    finally:
+        for name in (api, web):
+            decs.delete_service(cluster=CLUSTER, service=name, force=True)
+        decs.get_waiter("services_inactive").wait(cluster=CLUSTER, services=[api, web], WaiterConfig=WAIT)
+        elb.delete_load_balancer(LoadBalancerArn=lb)
+        for tg in (api_tg, web_tg):
+            for _ in range(30):
+                try:
+                    elb.delete_target_group(TargetGroupArn=tg)
+                    break
+                except Exception:  # noqa: BLE001 - still in use for a moment after the listener goes
+                    time.sleep(1)

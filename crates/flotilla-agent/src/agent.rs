@@ -7,9 +7,12 @@ use crate::client::{AGENT_TARGET, ClientError, ControlPlaneClient, ECS_TARGET};
 use crate::logs::LogShipping;
 use crate::metadata::MetadataRegistry;
 use crate::registry_login::RegistryLogin;
+use crate::runtime::network::{Ipv4Cidr, NetworkError, PAUSE_CONTAINER_NAME};
 use crate::runtime::{ContainerRuntime, ManagedContainer, RuntimeError};
 use crate::state::{AgentState, SharedState, StateError, StateFile};
-use crate::supervisor::{Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms};
+use crate::supervisor::{
+    Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms, task_cluster,
+};
 use flotilla_core::retry::{Backoff, retry};
 use flotilla_domain::container_instance::VersionInfo;
 use flotilla_domain::container_instance::{Attribute, NodeCapacity};
@@ -39,6 +42,8 @@ pub enum AgentError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    AwsvpcCidr(NetworkError),
 }
 
 /// How the agent presents this node and runs its tasks.
@@ -69,6 +74,9 @@ pub struct AgentConfig {
     pub metadata_port: Option<u16>,
     /// Which launch types this node serves (Fargate capacity or not).
     pub capacity: NodeCapacity,
+    /// The subnet awsvpc tasks get their private addresses from (the Docker
+    /// network `flotilla-awsvpc`'s, when the agent creates it).
+    pub awsvpc_cidr: String,
 }
 
 impl AgentConfig {
@@ -90,6 +98,7 @@ impl AgentConfig {
             default_stop_timeout: Duration::from_secs(30),
             metadata_port: Some(51679),
             capacity: NodeCapacity::Ec2,
+            awsvpc_cidr: crate::runtime::network::DEFAULT_AWSVPC_CIDR.into(),
         }
     }
 }
@@ -110,6 +119,9 @@ pub struct Agent {
     metadata_base: Option<String>,
     registry: Arc<RegistryLogin>,
     logs: LogShipping,
+    /// Every task the last complete poll answer listed (`None` before the first):
+    /// pause containers of other tasks are swept.
+    last_listed: Option<BTreeSet<String>>,
 }
 
 /// How every call to the control plane is retried: full jitter up to 0.5 s,
@@ -122,6 +134,7 @@ impl Agent {
         client: ControlPlaneClient,
         runtime: Arc<dyn ContainerRuntime>,
     ) -> Result<Self, AgentError> {
+        Ipv4Cidr::parse(&config.awsvpc_cidr).map_err(AgentError::AwsvpcCidr)?;
         let file = StateFile::new(&config.state_dir);
         let state = match file.load()? {
             Some(s) if s.cluster == config.cluster => s,
@@ -147,6 +160,7 @@ impl Agent {
             metadata_base: None,
             registry,
             logs,
+            last_listed: None,
         })
     }
 
@@ -175,6 +189,7 @@ impl Agent {
             attribute(HOST_ADDRESS_ATTRIBUTE, Some(&self.config.host_address.to_string())),
             attribute("ecs.capability.container-health-check", None),
             attribute("ecs.capability.container-ordering", None),
+            attribute("ecs.capability.task-eni", None),
             attribute("com.amazonaws.ecs.capability.logging-driver.json-file", None),
             attribute("com.amazonaws.ecs.capability.logging-driver.awslogs", None),
             attribute("com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager", None),
@@ -269,6 +284,9 @@ impl Agent {
                     Some(plan) => {
                         attempt = 0;
                         known = plan.known.clone();
+                        if plan.complete {
+                            self.last_listed = Some(plan.listed.clone());
+                        }
                         self.reconcile(plan).await;
                     }
                     None => {
@@ -366,7 +384,14 @@ impl Agent {
                 }));
             }
             let labelled = managed.as_deref().unwrap_or_default();
-            let adopted = self.adopted_containers(&t.task_arn, record.map(|r| r.containers), labelled).await;
+            let recorded = record.map(|r| {
+                let mut containers = r.containers;
+                if let Some(pause) = r.pause_container {
+                    containers.insert(PAUSE_CONTAINER_NAME.to_string(), pause);
+                }
+                containers
+            });
+            let adopted = self.adopted_containers(&t.task_arn, recorded, labelled).await;
             if desired == Desired::Stopped && adopted.is_empty() {
                 let ctx = self.context(&t);
                 let report = SubmitTaskStateChangeRequest {
@@ -401,13 +426,16 @@ impl Agent {
 
     fn context(&self, t: &AgentTask) -> TaskContext {
         TaskContext {
-            cluster: self.config.cluster.clone(),
+            // A node serving Fargate runs tasks of any cluster: each report names the task's own.
+            cluster: task_cluster(&t.task_arn).unwrap_or_else(|| self.config.cluster.clone()),
             task_arn: t.task_arn.clone(),
             family: t.family.clone(),
             revision: t.revision,
             definition: t.definition.clone(),
             overrides: t.overrides.clone(),
             container_arns: t.container_arns.clone(),
+            launch_type: t.launch_type,
+            ephemeral_storage_gib: t.ephemeral_storage_gib,
         }
     }
 
@@ -441,6 +469,8 @@ impl Agent {
             metadata_base: self.metadata_base.clone(),
             registry: self.registry.clone(),
             logs: Some(self.logs.clone()),
+            awsvpc_cidr: self.config.awsvpc_cidr.clone(),
+            agent_instance: self.state.read(|s| s.ec2_instance_id.clone()),
         };
         if !adopted.is_empty() {
             tracing::info!(task = %t.task_arn, containers = adopted.len(), "adopting running containers");
@@ -471,7 +501,9 @@ impl Agent {
         });
     }
 
-    /// Removes containers of tasks stopped longer ago than the cleanup delay.
+    /// Removes containers (the pause container too), volumes and cgroups of tasks
+    /// stopped longer ago than the cleanup delay, then sweeps pause containers of
+    /// tasks this agent no longer runs.
     async fn cleanup(&mut self) {
         let cutoff = now_ms() - self.config.cleanup_after.as_millis() as i64;
         #[allow(clippy::type_complexity)]
@@ -479,7 +511,10 @@ impl Agent {
             s.tasks
                 .iter()
                 .filter(|(_, r)| r.stopped_at_ms.is_some_and(|t| t <= cutoff))
-                .map(|(arn, r)| (arn.clone(), r.containers.values().cloned().collect(), r.volumes.clone()))
+                .map(|(arn, r)| {
+                    let ids = r.containers.values().chain(r.pause_container.as_ref()).cloned().collect();
+                    (arn.clone(), ids, r.volumes.clone())
+                })
                 .collect()
         });
         for (arn, ids, volumes) in due {
@@ -499,6 +534,7 @@ impl Agent {
                     all_removed = false;
                 }
             }
+            all_removed &= self.runtime.release_task_cgroup(arn.rsplit('/').next().unwrap_or(&arn)).await;
             if all_removed {
                 self.running.remove(&arn);
                 self.metadata.forget(arn.rsplit('/').next().unwrap_or(&arn));
@@ -508,7 +544,50 @@ impl Agent {
                 tracing::info!(task = %arn, "removed the containers of a stopped task");
             }
         }
+        self.sweep_pause_containers().await;
     }
+
+    /// Removes this agent's pause containers of tasks the control plane no longer
+    /// lists and no supervisor here runs: what a `kill -9` between creating one and
+    /// recording it, or a task ended while the agent was down, would leave.
+    async fn sweep_pause_containers(&self) {
+        let Some(listed) = &self.last_listed else { return };
+        let me = self.state.read(|s| s.ec2_instance_id.clone());
+        let managed = match self.runtime.list_managed().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!(error = %e, "listing containers to sweep failed");
+                return;
+            }
+        };
+        let stale = stale_pause_containers(&managed, &me, |arn| {
+            listed.contains(arn) || self.running.get(arn).is_some_and(|r| !r.supervisor.is_finished())
+        });
+        for c in stale {
+            match self.runtime.remove(&c.id).await {
+                Ok(()) => {
+                    tracing::info!(task = %c.task_arn, pause = %c.id, "removed the pause container of a task no longer here")
+                }
+                Err(e) => {
+                    tracing::warn!(task = %c.task_arn, pause = %c.id, error = %e, "removing a stale pause container failed")
+                }
+            }
+        }
+    }
+}
+
+/// This agent's pause containers (labelled with its instance id `me`) of tasks
+/// that are not `live`.
+pub(crate) fn stale_pause_containers<'a>(
+    managed: &'a [ManagedContainer],
+    me: &str,
+    live: impl Fn(&str) -> bool,
+) -> Vec<&'a ManagedContainer> {
+    managed
+        .iter()
+        .filter(|c| c.container_name == PAUSE_CONTAINER_NAME && c.agent_instance.as_deref() == Some(me))
+        .filter(|c| !live(&c.task_arn))
+        .collect()
 }
 
 /// What the agent makes of one poll answer.
@@ -640,6 +719,85 @@ mod tests {
         // A listed task without a readable ARN could be any running task.
         let plan = read_poll_answer(json!({"tasks": [{"taskArn": 5}]})).expect("a task list");
         assert!(unlisted(&running, &plan).is_empty());
+    }
+
+    #[tokio::test]
+    async fn cleanup_removes_pause_containers_of_ended_tasks_and_this_agents_strays() {
+        use crate::runtime::{
+            AGENT_INSTANCE_LABEL, CONTAINER_NAME_LABEL, ContainerSpec, PauseSpec, SimulatedBehaviour, SimulatedRuntime,
+            TASK_ARN_LABEL,
+        };
+        const C: &str = "arn:aws:ecs:us-east-1:000000000000:task/default/c";
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = AgentConfig::new("default", dir.path().to_path_buf());
+        config.cleanup_after = Duration::ZERO;
+        let credentials = flotilla_sigv4::Credentials::new("AKIDEXAMPLE", "secret");
+        let client = ControlPlaneClient::new("http://127.0.0.1:9", credentials, "us-east-1").unwrap();
+        let runtime = Arc::new(SimulatedRuntime::new(SimulatedBehaviour::default()));
+        let mut agent = Agent::new(config, client, runtime.clone()).unwrap();
+        let me = agent.state.read(|s| s.ec2_instance_id.clone());
+        let labels = |task: &str, name: &str, instance: &str| {
+            BTreeMap::from([
+                (TASK_ARN_LABEL.to_string(), task.to_string()),
+                (CONTAINER_NAME_LABEL.to_string(), name.to_string()),
+                (AGENT_INSTANCE_LABEL.to_string(), instance.to_string()),
+            ])
+        };
+        let pause = |task: &'static str, instance: &str| PauseSpec {
+            name: format!("ecs-web-1-internalecspause-{}", task.rsplit('/').next().unwrap()),
+            labels: labels(task, PAUSE_CONTAINER_NAME, instance),
+            cidr: "10.9.0.0/24".into(),
+            cgroup_parent: None,
+        };
+        // A task that ended here: its container and pause container are recorded.
+        let spec =
+            ContainerSpec { name: "ecs-web-1-app-a".into(), labels: labels(A, "app", &me), ..Default::default() };
+        let app = runtime.create(&spec).await.unwrap();
+        let ended = runtime.create_pause(&pause(A, &me)).await.unwrap();
+        agent
+            .state
+            .update(|s| {
+                let r = s.tasks.entry(A.to_string()).or_default();
+                r.containers.insert("app".into(), app.clone());
+                r.pause_container = Some(ended.clone());
+                r.stopped_at_ms = Some(now_ms() - 1);
+            })
+            .unwrap();
+        // Pause containers of tasks not listed: this agent's, and another agent's.
+        let stray = runtime.create_pause(&pause(B, &me)).await.unwrap();
+        let others = runtime.create_pause(&pause(C, "i-another")).await.unwrap();
+        for id in [&ended, &stray, &others] {
+            runtime.start(id).await.unwrap();
+        }
+        assert_eq!(runtime.addresses_in_use(), 3);
+        agent.last_listed = Some(BTreeSet::new());
+        agent.cleanup().await;
+        for (id, what) in [(&app, "the ended task's container"), (&ended, "its pause container"), (&stray, "the stray")]
+        {
+            assert_eq!(runtime.inspect(id).await.unwrap(), None, "{what} is removed");
+        }
+        assert!(runtime.inspect(&others).await.unwrap().is_some(), "another agent's pause container stays");
+        assert_eq!(runtime.addresses_in_use(), 1);
+        assert!(agent.state.read(|s| s.tasks.is_empty()));
+    }
+
+    #[test]
+    fn only_this_agents_pause_containers_of_dead_tasks_are_swept() {
+        let c = |id: &str, task: &str, name: &str, instance: Option<&str>| ManagedContainer {
+            id: id.into(),
+            task_arn: task.into(),
+            container_name: name.into(),
+            agent_instance: instance.map(Into::into),
+        };
+        let managed = [
+            c("p-a", A, PAUSE_CONTAINER_NAME, Some("i-me")),
+            c("p-b", B, PAUSE_CONTAINER_NAME, Some("i-me")),
+            c("app-b", B, "app", None),
+            c("p-other", B, PAUSE_CONTAINER_NAME, Some("i-other")),
+            c("p-old", B, PAUSE_CONTAINER_NAME, None),
+        ];
+        let stale = stale_pause_containers(&managed, "i-me", |arn| arn == A);
+        assert_eq!(stale.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["p-b"]);
     }
 
     #[test]

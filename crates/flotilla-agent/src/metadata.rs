@@ -4,6 +4,10 @@
 //!
 //! The path token is `<task id>-<container name>`: it survives agent restarts, so
 //! adopted containers keep a working endpoint.
+//!
+//! An awsvpc task's containers report the task's own address (its pause
+//! container's) under `Networks`; they reach the endpoint on the default bridge's
+//! gateway through the host.
 
 use crate::runtime::{ContainerRuntime, ContainerState};
 use crate::supervisor::{TaskContext, TaskSnapshot};
@@ -106,6 +110,13 @@ async fn container_json(ep: &Endpoint, view: &TaskView, name: &str) -> Value {
     labels.insert("com.amazonaws.ecs.task-definition-family".into(), view.ctx.family.clone());
     labels.insert("com.amazonaws.ecs.task-definition-version".into(), view.ctx.revision.to_string());
     let mode = view.ctx.definition.network_mode.map(|m| m.as_str()).unwrap_or("bridge");
+    let network = match (&view.snapshot.network_interface, view.ctx.is_awsvpc()) {
+        (Some(i), true) => json!({"NetworkMode": mode, "IPv4Addresses": [i.private_ipv4_address],
+                                  "MACAddress": i.mac_address}),
+        (None, true) => json!({"NetworkMode": mode, "IPv4Addresses": []}),
+        _ => json!({"NetworkMode": mode,
+                    "IPv4Addresses": state.as_ref().and_then(|s| s.ipv4.clone()).into_iter().collect::<Vec<_>>()}),
+    };
     let ports: Vec<Value> = snap
         .map(|s| {
             s.network_bindings
@@ -131,7 +142,7 @@ async fn container_json(ep: &Endpoint, view: &TaskView, name: &str) -> Value {
         "Type": "NORMAL",
         "ContainerARN": view.ctx.container_arns.get(name),
         "LogDriver": def.and_then(|d| d.log_configuration.as_ref()).map_or("json-file", |l| l.log_driver.as_str()),
-        "Networks": [{"NetworkMode": mode, "IPv4Addresses": state.as_ref().and_then(|s| s.ipv4.clone()).into_iter().collect::<Vec<_>>()}],
+        "Networks": [network],
         "Ports": ports,
     });
     if let Some(code) = snap.and_then(|s| s.exit_code) {
@@ -165,11 +176,18 @@ async fn task_json(ep: &Endpoint, view: &TaskView) -> Value {
         "PullStartedAt": seconds(view.snapshot.pull_started_at),
         "PullStoppedAt": seconds(view.snapshot.pull_stopped_at),
         "AvailabilityZone": ep.registry.availability_zone.as_str(),
-        "LaunchType": "EC2",
+        "LaunchType": view.ctx.launch_type.as_str(),
     });
-    if let (Some(cpu), Some(mem)) = (&view.ctx.definition.cpu, &view.ctx.definition.memory) {
-        out["Limits"] =
-            json!({"CPU": cpu.parse::<f64>().unwrap_or(0.0) / 1024.0, "Memory": mem.parse::<i64>().unwrap_or(0)});
+    let limits = view.ctx.limits();
+    if !limits.is_empty() {
+        let mut l = serde_json::Map::new();
+        if let Some(units) = limits.cpu_units {
+            l.insert("CPU".into(), json!(units as f64 / 1024.0));
+        }
+        if let Some(mib) = limits.memory_mib {
+            l.insert("Memory".into(), json!(mib));
+        }
+        out["Limits"] = Value::Object(l);
     }
     out
 }

@@ -6,12 +6,15 @@
 //! the time between them, in ECS CPU units (1,024 a core); memory is the usage less
 //! the inactive page cache, as `docker stats` shows it. A task's figures are its
 //! containers' sums; a container's first sample only sets its baseline.
+//!
+//! Samples go to the control plane grouped by their task's own cluster (read from
+//! the task ARN), as a node serving Fargate runs tasks of any cluster.
 
 use crate::client::ControlPlaneClient;
 use crate::runtime::ContainerRuntime;
 use crate::state::SharedState;
 use flotilla_ecs_model::{AGENT_TARGET, SubmitTaskMetricsRequest, TaskSample};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,7 +24,8 @@ pub const SAMPLE_INTERVAL: Duration = Duration::from_secs(10);
 /// (cumulative CPU nanoseconds, when read) per container.
 type Baselines = HashMap<String, (u64, Instant)>;
 
-/// Samples every [`SAMPLE_INTERVAL`] until aborted.
+/// Samples every [`SAMPLE_INTERVAL`] until aborted; `cluster` is the agent's, for
+/// task ARNs of the old format that name none.
 pub async fn run(state: SharedState, runtime: Arc<dyn ContainerRuntime>, client: ControlPlaneClient, cluster: String) {
     let mut baselines = Baselines::new();
     let mut ticker = tokio::time::interval(SAMPLE_INTERVAL);
@@ -32,13 +36,24 @@ pub async fn run(state: SharedState, runtime: Arc<dyn ContainerRuntime>, client:
         if samples.is_empty() {
             continue;
         }
-        let input = SubmitTaskMetricsRequest { cluster: cluster.clone(), samples };
-        let sent: Result<serde_json::Value, _> =
-            client.call(&format!("{AGENT_TARGET}.SubmitTaskMetrics"), &input).await;
-        if let Err(e) = sent {
-            tracing::debug!(error = %e, "reporting task metrics failed");
+        for input in by_cluster(samples, &cluster) {
+            let sent: Result<serde_json::Value, _> =
+                client.call(&format!("{AGENT_TARGET}.SubmitTaskMetrics"), &input).await;
+            if let Err(e) = sent {
+                tracing::debug!(cluster = %input.cluster, error = %e, "reporting task metrics failed");
+            }
         }
     }
+}
+
+/// One request per cluster the sampled tasks belong to.
+fn by_cluster(samples: Vec<TaskSample>, default: &str) -> Vec<SubmitTaskMetricsRequest> {
+    let mut out: BTreeMap<String, Vec<TaskSample>> = BTreeMap::new();
+    for s in samples {
+        let cluster = crate::supervisor::task_cluster(&s.task_arn).unwrap_or_else(|| default.to_string());
+        out.entry(cluster).or_default().push(s);
+    }
+    out.into_iter().map(|(cluster, samples)| SubmitTaskMetricsRequest { cluster, samples }).collect()
 }
 
 /// One sample of every running task (those whose containers all have a baseline).
@@ -94,6 +109,22 @@ fn memory_in_use(stats: &serde_json::Value) -> f64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn samples_go_to_their_tasks_clusters() {
+        let sample = |arn: &str| TaskSample { task_arn: arn.into(), timestamp: 1, cpu_units: 1.0, memory_mib: 1.0 };
+        let requests = by_cluster(
+            vec![
+                sample("arn:aws:ecs:us-east-1:000000000000:task/blue/a"),
+                sample("arn:aws:ecs:us-east-1:000000000000:task/green/b"),
+                sample("arn:aws:ecs:us-east-1:000000000000:task/blue/c"),
+                sample("arn:aws:ecs:us-east-1:000000000000:task/d"),
+            ],
+            "home",
+        );
+        let shape: Vec<(&str, usize)> = requests.iter().map(|r| (r.cluster.as_str(), r.samples.len())).collect();
+        assert_eq!(shape, [("blue", 2), ("green", 1), ("home", 1)]);
+    }
 
     #[test]
     fn memory_leaves_out_the_inactive_page_cache() {

@@ -30,6 +30,10 @@ pub struct TaskRecord {
     /// Task-scoped volumes created for the task, removed with its containers.
     #[serde(default)]
     pub volumes: Vec<String>,
+    /// An awsvpc task's pause container, saved before it starts; removed when the
+    /// task's containers have stopped (and again with them, if that failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_container: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

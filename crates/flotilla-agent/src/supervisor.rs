@@ -6,17 +6,24 @@
 //! the reporter may drop intermediate snapshots of one status (keeping the latest)
 //! and resend as often as it must; it never skips a status, so the control plane
 //! sees every step of the lifecycle (RUNNING before STOPPED, say).
+//!
+//! Before any container, a task with task-level CPU or memory gets its cgroup
+//! ([`crate::runtime::cgroup`]), and an awsvpc task its pause container and address
+//! ([`crate::runtime::network`]): its first PENDING report carries the interface.
+//! Once its containers have stopped the pause container is removed (releasing the
+//! address) and the cgroup too, while the task is DEPROVISIONING, before STOPPED.
 
 use crate::logs::{LogShipping, LogTarget};
 use crate::metadata::MetadataRegistry;
 use crate::registry_login::RegistryLogin;
+use crate::runtime::network::PAUSE_CONTAINER_NAME;
 use crate::runtime::{
-    CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, HealthSpec, PortSpec, RuntimeError, TASK_ARN_LABEL,
-    UlimitSpec,
+    AGENT_INSTANCE_LABEL, CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, HealthSpec, PauseSpec, PortSpec,
+    RuntimeError, TASK_ARN_LABEL, TaskLimits, UlimitSpec,
 };
 use crate::state::SharedState;
 use flotilla_core::Timestamp;
-use flotilla_domain::task::{NetworkBinding, NetworkInterface, TaskOverride, TaskStatus};
+use flotilla_domain::task::{LaunchType, NetworkBinding, NetworkInterface, TaskOverride, TaskStatus};
 use flotilla_domain::task_definition::{
     ContainerCondition, ContainerDefinition, LogDriver, NetworkMode, TaskDefinitionSpec, Volume,
 };
@@ -98,6 +105,7 @@ impl TaskSnapshot {
 /// What a supervisor needs to know of its task.
 #[derive(Debug, Clone)]
 pub struct TaskContext {
+    /// The task's own cluster (a node serving Fargate runs tasks of any cluster).
     pub cluster: String,
     pub task_arn: String,
     pub family: String,
@@ -106,11 +114,32 @@ pub struct TaskContext {
     pub overrides: TaskOverride,
     /// Container name → container ARN.
     pub container_arns: BTreeMap<String, String>,
+    pub launch_type: LaunchType,
+    /// Fargate's ephemeral storage, GiB.
+    pub ephemeral_storage_gib: Option<i64>,
+}
+
+/// The cluster a task ARN names (`arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID`);
+/// `None` for the old format without one (`task/ID`) or what is no task ARN.
+pub fn task_cluster(task_arn: &str) -> Option<String> {
+    let arn: flotilla_core::Arn = task_arn.parse().ok()?;
+    let (kind, rest) = arn.resource_type_and_id()?;
+    let (cluster, id) = rest.split_once('/')?;
+    (kind == "task" && !cluster.is_empty() && !id.is_empty() && !id.contains('/')).then(|| cluster.to_string())
 }
 
 impl TaskContext {
     pub fn task_id(&self) -> &str {
         self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn)
+    }
+
+    pub fn is_awsvpc(&self) -> bool {
+        self.definition.network_mode == Some(NetworkMode::Awsvpc)
+    }
+
+    /// The task's own CPU and memory limits.
+    pub fn limits(&self) -> TaskLimits {
+        TaskLimits::of(&self.definition, &self.overrides)
     }
 
     fn docker_name(&self, container: &str) -> String {
@@ -129,6 +158,10 @@ pub struct SupervisorSettings {
     pub registry: Arc<RegistryLogin>,
     /// Ships `awslogs` containers' output (none with the simulated runtime).
     pub logs: Option<LogShipping>,
+    /// The subnet awsvpc tasks get their addresses from.
+    pub awsvpc_cidr: String,
+    /// This agent's EC2 instance id, put on pause containers so it sweeps only its own.
+    pub agent_instance: String,
 }
 
 pub fn now_ms() -> i64 {
@@ -152,6 +185,10 @@ pub struct Supervisor {
     snapshot: TaskSnapshot,
     /// Container name → runtime id.
     ids: BTreeMap<String, String>,
+    /// An awsvpc task's pause container, once created.
+    pause: Option<String>,
+    /// The task's cgroup, when it has task-level limits this host enforces.
+    cgroup_parent: Option<String>,
 }
 
 /// Why starting a task failed: the reason reported with STOPPED.
@@ -180,6 +217,8 @@ impl Supervisor {
         adopted: BTreeMap<String, String>,
     ) -> Self {
         let Channels { desired, publish } = channels;
+        let mut adopted = adopted;
+        let pause = adopted.remove(PAUSE_CONTAINER_NAME);
         let containers = ctx
             .definition
             .container_definitions
@@ -206,7 +245,19 @@ impl Supervisor {
             execution_stopped_at: None,
             network_interface: None,
         };
-        Self { ctx, runtime, state, settings, desired, publish, metadata, snapshot, ids: adopted }
+        Self {
+            ctx,
+            runtime,
+            state,
+            settings,
+            desired,
+            publish,
+            metadata,
+            snapshot,
+            ids: adopted,
+            pause,
+            cgroup_parent: None,
+        }
     }
 
     fn publish(&self) {
@@ -236,17 +287,22 @@ impl Supervisor {
 
     /// Runs the task to its end.
     pub async fn run(mut self) {
+        let reason = self.run_containers().await;
+        self.teardown().await;
+        self.finish(reason).await;
+    }
+
+    /// Starts, watches and stops the task's containers; returns why the task stopped.
+    async fn run_containers(&mut self) -> Option<String> {
         let adopted = !self.ids.is_empty();
         if self.desired_stop() && !adopted {
-            self.finish(Some("Task stopped before it started".into())).await;
-            return;
+            return Some("Task stopped before it started".into());
         }
         match self.start_all().await {
             Ok(true) => {}
             Ok(false) => {
                 self.stop_all().await;
-                self.finish(None).await;
-                return;
+                return None;
             }
             Err(StartFailure(reason)) => {
                 tracing::warn!(task = %self.ctx.task_arn, %reason, "task failed to start");
@@ -256,20 +312,107 @@ impl Supervisor {
                         c.reason.get_or_insert_with(|| reason.clone());
                     }
                 }
-                self.finish(Some(reason)).await;
-                return;
+                return Some(reason);
             }
         }
         let reason = self.monitor().await;
         self.stop_all().await;
-        self.finish(reason).await;
+        reason
+    }
+
+    /// Makes the task's cgroup when it has task-level limits (again, after a
+    /// restart: it is idempotent); without one the task runs unlimited.
+    async fn prepare_cgroup(&mut self) {
+        let limits = self.ctx.limits();
+        if !limits.is_empty() {
+            self.cgroup_parent = self.runtime.prepare_task_cgroup(self.ctx.task_id(), &limits).await;
+        }
+    }
+
+    /// The pause container of an awsvpc task.
+    fn pause_spec(&self) -> PauseSpec {
+        let mut labels = BTreeMap::new();
+        labels.insert(TASK_ARN_LABEL.to_string(), self.ctx.task_arn.clone());
+        labels.insert(CONTAINER_NAME_LABEL.to_string(), PAUSE_CONTAINER_NAME.to_string());
+        labels.insert("com.amazonaws.ecs.cluster".into(), self.ctx.cluster.clone());
+        labels.insert("com.amazonaws.ecs.task-definition-family".into(), self.ctx.family.clone());
+        labels.insert("com.amazonaws.ecs.task-definition-version".into(), self.ctx.revision.to_string());
+        labels.insert(AGENT_INSTANCE_LABEL.to_string(), self.settings.agent_instance.clone());
+        PauseSpec {
+            name: self.ctx.docker_name("internalecspause"),
+            labels,
+            cidr: self.settings.awsvpc_cidr.clone(),
+            cgroup_parent: self.cgroup_parent.clone(),
+        }
+    }
+
+    /// Gives an awsvpc task its network: creates (or adopts) and starts its pause
+    /// container and reads its address into the snapshot.
+    async fn setup_network(&mut self) -> Result<(), StartFailure> {
+        if !self.ctx.is_awsvpc() {
+            return Ok(());
+        }
+        let failed = |what: String| StartFailure(format!("ResourceInitializationError: {what}"));
+        let id = match self.pause.clone() {
+            Some(id) => id,
+            // Adopted containers live in their pause container's namespace: a new
+            // one would give the task an address they do not have.
+            None if !self.ids.is_empty() => return Err(failed("the task's pause container is gone".into())),
+            None => {
+                let id = self.runtime.create_pause(&self.pause_spec()).await?;
+                self.pause = Some(id.clone());
+                let (task, i) = (self.ctx.task_arn.clone(), id.clone());
+                self.state
+                    .update(|s| s.tasks.entry(task).or_default().pause_container = Some(i))
+                    .map_err(|e| StartFailure(e.to_string()))?;
+                id
+            }
+        };
+        match self.runtime.inspect(&id).await? {
+            None => return Err(failed(format!("the task's pause container {id} is gone"))),
+            Some(s) if s.running => {}
+            Some(s) if s.exit_code.is_some() => {
+                return Err(failed(format!("the task's pause container {id} has exited")));
+            }
+            Some(_) => self.runtime.start(&id).await?,
+        }
+        let interface = self
+            .runtime
+            .task_interface(&id)
+            .await?
+            .ok_or_else(|| failed(format!("the task's pause container {id} has no address")))?;
+        tracing::info!(task = %self.ctx.task_arn, ip = %interface.private_ipv4_address,
+            mac = %interface.mac_address, pause = %id, "task network ready");
+        self.snapshot.network_interface = Some(interface);
+        Ok(())
+    }
+
+    /// Releases what the task held besides its containers: the pause container
+    /// (and with it the address) and the task cgroup. The task is DEPROVISIONING
+    /// meanwhile; a failure is logged and left to the agent's cleanup.
+    async fn teardown(&mut self) {
+        if self.pause.is_none() && self.cgroup_parent.is_none() {
+            return;
+        }
+        if self.snapshot.status < TaskStatus::Deprovisioning {
+            self.set_status(TaskStatus::Deprovisioning);
+        }
+        if let Some(id) = self.pause.clone() {
+            match self.runtime.remove(&id).await {
+                Ok(()) => tracing::info!(task = %self.ctx.task_arn, pause = %id, "removed the task's pause container"),
+                Err(e) => tracing::warn!(task = %self.ctx.task_arn, pause = %id, error = %e,
+                    "removing the task's pause container failed; the cleanup will try again"),
+            }
+        }
+        if self.cgroup_parent.is_some() {
+            self.runtime.release_task_cgroup(self.ctx.task_id()).await;
+        }
     }
 
     /// Pulls and starts every container; `Ok(false)` when told to stop meanwhile.
     async fn start_all(&mut self) -> Result<bool, StartFailure> {
-        if self.ctx.definition.network_mode == Some(NetworkMode::Awsvpc) {
-            return Err(StartFailure("the awsvpc network mode is not supported on this agent yet".into()));
-        }
+        self.prepare_cgroup().await;
+        self.setup_network().await?;
         let all_adopted = self.ids.len() == self.ctx.definition.container_definitions.len();
         if !all_adopted {
             self.snapshot.pull_started_at = Some(Timestamp::now());
@@ -497,7 +640,11 @@ impl Supervisor {
                 env.insert(n.clone(), kv.value.clone().unwrap_or_default());
             }
         }
-        env.entry("AWS_EXECUTION_ENV".into()).or_insert_with(|| "AWS_ECS_EC2".into());
+        let execution_env = match self.ctx.launch_type {
+            LaunchType::Fargate => "AWS_ECS_FARGATE",
+            LaunchType::Ec2 => "AWS_ECS_EC2",
+        };
+        env.entry("AWS_EXECUTION_ENV".into()).or_insert_with(|| execution_env.into());
         if let Some(base) = &self.settings.metadata_base {
             env.insert(
                 "ECS_CONTAINER_METADATA_URI_V4".into(),
@@ -513,6 +660,14 @@ impl Supervisor {
         labels.insert("com.amazonaws.ecs.task-definition-family".into(), self.ctx.family.clone());
         labels.insert("com.amazonaws.ecs.task-definition-version".into(), self.ctx.revision.to_string());
         let mode = self.ctx.definition.network_mode.unwrap_or(NetworkMode::Bridge);
+        // awsvpc: the pause container's namespace, where Docker refuses published
+        // ports, a hostname, DNS servers, extra hosts and links.
+        let network_mode = match (&self.pause, mode) {
+            (Some(pause), NetworkMode::Awsvpc) => format!("container:{pause}"),
+            _ => mode.as_str().into(),
+        };
+        let shared = mode == NetworkMode::Awsvpc;
+        let unless_shared = |v: Vec<String>| if shared { Vec::new() } else { v };
         let ports = if mode == NetworkMode::Bridge {
             def.port_mappings
                 .iter()
@@ -562,12 +717,12 @@ impl Supervisor {
             labels,
             working_dir: def.working_directory.clone(),
             user: def.user.clone(),
-            hostname: def.hostname.clone(),
+            hostname: def.hostname.clone().filter(|_| !shared),
             cpu_shares: o.and_then(|o| o.cpu).unwrap_or(def.cpu),
             memory_mib: o.and_then(|o| o.memory).or(def.memory),
             memory_reservation_mib: o.and_then(|o| o.memory_reservation).or(def.memory_reservation),
             ports,
-            network_mode: mode.as_str().into(),
+            network_mode,
             health: def.health_check.as_ref().map(|h| HealthSpec {
                 test: h.command.clone(),
                 interval: secs(h.interval, 30),
@@ -584,12 +739,16 @@ impl Supervisor {
             privileged: def.privileged == Some(true),
             binds,
             volumes_from,
-            links,
-            extra_hosts: def.extra_hosts.iter().map(|h| format!("{}:{}", h.hostname, h.ip_address)).collect(),
-            dns: def.dns_servers.clone(),
-            dns_search: def.dns_search_domains.clone(),
+            links: unless_shared(links),
+            extra_hosts: unless_shared(
+                def.extra_hosts.iter().map(|h| format!("{}:{}", h.hostname, h.ip_address)).collect(),
+            ),
+            dns: unless_shared(def.dns_servers.clone()),
+            dns_search: unless_shared(def.dns_search_domains.clone()),
             disable_networking: def.disable_networking == Some(true),
             stop_timeout: Some(self.stop_timeout(name)),
+            cgroup_parent: self.cgroup_parent.clone(),
+            storage_size_gib: self.ctx.ephemeral_storage_gib,
         }
     }
 
@@ -669,6 +828,14 @@ impl Supervisor {
         if changed {
             self.publish();
         }
+        // Without its pause container the task has lost its address (Docker may
+        // give it to another task): it cannot go on.
+        if let Some(pause) = &self.pause
+            && self.snapshot.network_interface.is_some()
+            && !self.runtime.inspect(pause).await?.is_some_and(|s| s.running)
+        {
+            stop_reason.get_or_insert_with(|| "The task's network (its pause container) stopped".to_string());
+        }
         Ok(stop_reason)
     }
 
@@ -739,5 +906,163 @@ impl Supervisor {
             tracing::error!(task = %self.ctx.task_arn, error = %e, "recording a stopped task failed");
         }
         self.publish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::ControlPlaneClient;
+    use crate::runtime::{SimulatedBehaviour, SimulatedRuntime};
+    use crate::state::{AgentState, StateFile};
+    use serde_json::json;
+
+    const TASK: &str = "arn:aws:ecs:us-east-1:000000000000:task/blue/0123abcd";
+
+    #[test]
+    fn the_cluster_comes_from_the_task_arn() {
+        assert_eq!(task_cluster(TASK).as_deref(), Some("blue"));
+        assert_eq!(task_cluster("arn:aws:ecs:us-east-1:000000000000:task/0123abcd"), None, "old format");
+        assert_eq!(task_cluster("arn:aws:ecs:us-east-1:000000000000:service/blue/web"), None);
+        assert_eq!(task_cluster("not an arn"), None);
+    }
+
+    fn context(network_mode: &str) -> TaskContext {
+        let definition = serde_json::from_value(json!({
+            "family": "web", "networkMode": network_mode, "cpu": "256", "memory": "512",
+            "containerDefinitions": [
+                {"name": "app", "image": "busybox", "hostname": "h", "dnsServers": ["10.0.0.2"],
+                 "extraHosts": [{"hostname": "x", "ipAddress": "10.0.0.3"}],
+                 "portMappings": [{"containerPort": 80}]},
+                {"name": "side", "image": "busybox", "links": ["app"]},
+            ],
+        }))
+        .unwrap();
+        TaskContext {
+            cluster: "blue".into(),
+            task_arn: TASK.into(),
+            family: "web".into(),
+            revision: 1,
+            definition,
+            overrides: TaskOverride::default(),
+            container_arns: BTreeMap::new(),
+            launch_type: LaunchType::Fargate,
+            ephemeral_storage_gib: Some(21),
+        }
+    }
+
+    struct Harness {
+        runtime: Arc<SimulatedRuntime>,
+        state: SharedState,
+        desired: watch::Sender<Desired>,
+        snapshots: mpsc::UnboundedReceiver<TaskSnapshot>,
+        task: tokio::task::JoinHandle<()>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn start(ctx: TaskContext) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let state = SharedState::new(AgentState::default(), StateFile::new(dir.path()));
+        let runtime = Arc::new(SimulatedRuntime::new(SimulatedBehaviour::default()));
+        let client = ControlPlaneClient::new(
+            "http://127.0.0.1:9",
+            flotilla_sigv4::Credentials::new("AKIDEXAMPLE", "secret"),
+            "us-east-1",
+        )
+        .unwrap();
+        let settings = SupervisorSettings {
+            default_stop_timeout: Duration::from_secs(1),
+            region: "us-east-1".into(),
+            metadata_base: None,
+            registry: Arc::new(RegistryLogin::new(client)),
+            logs: None,
+            awsvpc_cidr: "10.9.0.0/24".into(),
+            agent_instance: "i-0123456789abcdef0".into(),
+        };
+        let (desired, desired_rx) = watch::channel(Desired::Running);
+        let (publish, snapshots) = mpsc::unbounded_channel();
+        let supervisor = Supervisor::new(
+            ctx,
+            runtime.clone(),
+            state.clone(),
+            settings,
+            Channels { desired: desired_rx, publish },
+            MetadataRegistry::new("us-east-1a"),
+            BTreeMap::new(),
+        );
+        let task = tokio::spawn(supervisor.run());
+        Harness { runtime, state, desired, snapshots, task, _dir: dir }
+    }
+
+    /// Snapshots until one of `status` (included), within ten seconds.
+    async fn until(h: &mut Harness, status: TaskStatus) -> Vec<TaskSnapshot> {
+        let mut seen = Vec::new();
+        let wait = async {
+            while let Some(s) = h.snapshots.recv().await {
+                let done = s.status == status;
+                seen.push(s);
+                if done {
+                    return;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), wait).await.expect("the status in time");
+        seen
+    }
+
+    #[tokio::test]
+    async fn an_awsvpc_task_gets_its_own_address_and_gives_it_back() {
+        let mut h = start(context("awsvpc"));
+        let seen = until(&mut h, TaskStatus::Running).await;
+        let first = &seen[0];
+        assert_eq!(first.status, TaskStatus::Pending, "PENDING is the first report");
+        assert_eq!(first.cluster, "blue");
+        let interface = first.network_interface.clone().expect("the first PENDING report carries the interface");
+        let ip: std::net::Ipv4Addr = interface.private_ipv4_address.parse().unwrap();
+        assert_eq!(ip.octets()[..3], [10, 9, 0]);
+        assert_eq!(interface.mac_address, crate::runtime::network::fake_mac(ip));
+        assert_eq!(h.runtime.addresses_in_use(), 1);
+
+        let pause = h.state.read(|s| s.tasks[TASK].pause_container.clone()).expect("the pause container is recorded");
+        let managed = h.runtime.list_managed().await.unwrap();
+        let p = managed.iter().find(|c| c.id == pause).expect("the pause container is labelled");
+        assert_eq!(p.container_name, PAUSE_CONTAINER_NAME);
+        assert_eq!(p.task_arn, TASK);
+        assert_eq!(p.agent_instance.as_deref(), Some("i-0123456789abcdef0"));
+        for name in ["app", "side"] {
+            let spec = h.runtime.spec_of(&format!("ecs-web-1-{name}-0123abcd")).expect("the container");
+            assert_eq!(spec.network_mode, format!("container:{pause}"), "{name} joins the pause container");
+            assert!(spec.ports.is_empty() && spec.hostname.is_none() && spec.dns.is_empty(), "{name}");
+            assert!(spec.extra_hosts.is_empty() && spec.links.is_empty(), "{name}");
+            assert_eq!(spec.storage_size_gib, Some(21));
+            assert!(spec.env.contains(&"AWS_EXECUTION_ENV=AWS_ECS_FARGATE".to_string()));
+            assert_eq!(spec.labels.get("com.amazonaws.ecs.cluster").map(String::as_str), Some("blue"));
+        }
+
+        h.desired.send(Desired::Stopped).unwrap();
+        let seen = until(&mut h, TaskStatus::Stopped).await;
+        let statuses: Vec<TaskStatus> = seen.iter().map(|s| s.status).collect();
+        let deprovisioning = statuses.iter().position(|s| *s == TaskStatus::Deprovisioning).expect("DEPROVISIONING");
+        assert_eq!(statuses.last(), Some(&TaskStatus::Stopped));
+        assert!(deprovisioning < statuses.len() - 1);
+        tokio::time::timeout(Duration::from_secs(5), &mut h.task).await.unwrap().unwrap();
+        assert_eq!(h.runtime.inspect(&pause).await.unwrap(), None, "the pause container is removed");
+        assert_eq!(h.runtime.addresses_in_use(), 0, "the address is released");
+        assert_eq!(seen.last().unwrap().network_interface, Some(interface), "STOPPED still says which it was");
+    }
+
+    #[tokio::test]
+    async fn a_bridge_task_gets_no_interface_and_keeps_its_settings() {
+        let mut h = start(context("bridge"));
+        let seen = until(&mut h, TaskStatus::Running).await;
+        assert!(seen.iter().all(|s| s.network_interface.is_none()));
+        assert_eq!(h.runtime.addresses_in_use(), 0);
+        let spec = h.runtime.spec_of("ecs-web-1-app-0123abcd").unwrap();
+        assert_eq!(spec.network_mode, "bridge");
+        assert_eq!(spec.hostname.as_deref(), Some("h"));
+        assert_eq!(spec.ports.len(), 1);
+        assert_eq!(h.runtime.spec_of("ecs-web-1-side-0123abcd").unwrap().links, ["ecs-web-1-app-0123abcd:app"]);
+        h.desired.send(Desired::Stopped).unwrap();
+        until(&mut h, TaskStatus::Stopped).await;
     }
 }

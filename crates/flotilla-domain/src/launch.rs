@@ -224,8 +224,9 @@ fn check_network(n: &NetworkConfiguration) -> Validated {
 
 /// The capacity provider each of `count` new tasks takes from `strategy`, given
 /// how many live tasks each provider already has: a provider's `base` is filled
-/// first, then tasks go where the count is furthest below the weights' share
-/// (ties to the earlier provider), as ECS spreads them.
+/// first, then tasks go where the count beyond the base is furthest below the
+/// weights' share (ties to the provider with fewer tasks, then the earlier one), as
+/// ECS spreads them.
 pub fn choose_providers(
     strategy: &[CapacityProviderStrategyItem],
     existing: &BTreeMap<String, usize>,
@@ -251,7 +252,8 @@ pub fn choose_providers(
                 let best = weighted.min_by(|(a, ia), (b, ib)| {
                     let lhs = (beyond(*a) + 1) * ib.weight.unwrap_or(0) as u128;
                     let rhs = (beyond(*b) + 1) * ia.weight.unwrap_or(0) as u128;
-                    lhs.cmp(&rhs).then(a.cmp(b))
+                    // A tie goes to the provider with fewer tasks in all, then the earlier one.
+                    lhs.cmp(&rhs).then(counts[*a].cmp(&counts[*b])).then(a.cmp(b))
                 });
                 match best {
                     Some((n, _)) => n,

@@ -99,6 +99,10 @@ struct NodeArgs {
     /// or `ec2-and-fargate`. Default: `ec2-and-fargate` for `up`, `ec2` for `agent`.
     #[arg(long, value_parser = ["ec2", "fargate", "ec2-and-fargate"])]
     capacity: Option<String>,
+    /// The range awsvpc tasks on this node take their addresses from (a Docker
+    /// bridge network, `flotilla-awsvpc`); give each node its own.
+    #[arg(long, default_value = "10.222.0.0/16")]
+    awsvpc_cidr: String,
     /// Simulated runtime: milliseconds a container takes to start.
     #[arg(long, default_value_t = 10)]
     simulated_start_delay_ms: u64,
@@ -150,6 +154,7 @@ impl NodeArgs {
         config.memory_mib = self.memory;
         config.cleanup_after = Duration::from_secs(self.cleanup_after);
         config.metadata_port = Some(self.metadata_port);
+        config.awsvpc_cidr = self.awsvpc_cidr.clone();
         config.attributes = self
             .attributes
             .iter()

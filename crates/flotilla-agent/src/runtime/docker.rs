@@ -1,8 +1,10 @@
 //! The Docker runtime, through the Engine API (bollard).
 
+use super::cgroup::{CgroupError, TaskCgroups, TaskLimits};
+use super::network::{Ipv4Cidr, PauseSpec};
 use super::{
-    CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, ContainerState, LogLine, ManagedContainer, RegistryAuth,
-    RuntimeError, RuntimeInfo, TASK_ARN_LABEL,
+    AGENT_INSTANCE_LABEL, CONTAINER_NAME_LABEL, ContainerRuntime, ContainerSpec, ContainerState, LogLine,
+    ManagedContainer, RegistryAuth, RuntimeError, RuntimeInfo, TASK_ARN_LABEL, awsvpc, storage,
 };
 use async_trait::async_trait;
 use bollard::Docker;
@@ -15,10 +17,11 @@ use bollard::query_parameters::{
     LogsOptionsBuilder, RemoveContainerOptions, RemoveVolumeOptions, StartContainerOptions, StatsOptions,
     StopContainerOptions,
 };
-use flotilla_domain::task::NetworkBinding;
+use flotilla_domain::task::{NetworkBinding, NetworkInterface};
 use flotilla_domain::task_definition::TransportProtocol;
 use futures_util::StreamExt;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// When the agent pulls an image (ECS's `ECS_IMAGE_PULL_BEHAVIOR`).
@@ -35,6 +38,24 @@ pub enum PullBehaviour {
 pub struct DockerRuntime {
     docker: Docker,
     pull: PullBehaviour,
+    /// What the engine says of its host, read once.
+    host: tokio::sync::OnceCell<HostFacts>,
+    /// One task at a time makes the awsvpc network and the pause image.
+    awsvpc_setup: tokio::sync::Mutex<()>,
+    /// Set once Docker has refused a storage size (overlay2 on xfs without pquota).
+    storage_size_refused: AtomicBool,
+    /// Set once the lack of task cgroups has been warned about.
+    cgroup_warned: AtomicBool,
+}
+
+/// The engine's host, as far as awsvpc, task limits and storage sizes go.
+struct HostFacts {
+    /// `x86_64`, `aarch64`, … (the pause image is made for it).
+    architecture: String,
+    cgroups: TaskCgroups,
+    /// Whether containers may get `StorageOpt size`.
+    storage_size: bool,
+    storage_driver: String,
 }
 
 fn unavailable(e: bollard::errors::Error) -> RuntimeError {
@@ -51,7 +72,55 @@ impl DockerRuntime {
     pub async fn connect(pull: PullBehaviour) -> Result<Self, RuntimeError> {
         let docker = Docker::connect_with_local_defaults().map_err(unavailable)?;
         let docker = docker.negotiate_version().await.map_err(unavailable)?;
-        Ok(Self { docker, pull })
+        Ok(Self {
+            docker,
+            pull,
+            host: tokio::sync::OnceCell::new(),
+            awsvpc_setup: tokio::sync::Mutex::new(()),
+            storage_size_refused: AtomicBool::new(false),
+            cgroup_warned: AtomicBool::new(false),
+        })
+    }
+
+    async fn host(&self) -> Result<&HostFacts, RuntimeError> {
+        self.host
+            .get_or_try_init(|| async {
+                let info = self.docker.info().await.map_err(unavailable)?;
+                let driver = info.driver.clone().unwrap_or_default();
+                let status = info.driver_status.clone().unwrap_or_default();
+                let storage_size = storage::size_supported(&driver, storage::backing_filesystem(&status));
+                let version = info.cgroup_version.map(|v| v.to_string());
+                let cgroup_driver = info.cgroup_driver.map(|d| d.to_string());
+                let cgroups = TaskCgroups::detect("/sys/fs/cgroup", version.as_deref(), cgroup_driver.as_deref());
+                tracing::debug!(cgroups = ?cgroups.mode(), storage_driver = %driver, storage_size, "Docker host");
+                Ok(HostFacts {
+                    architecture: info.architecture.unwrap_or_else(|| std::env::consts::ARCH.to_string()),
+                    cgroups,
+                    storage_size,
+                    storage_driver: driver,
+                })
+            })
+            .await
+    }
+
+    /// The storage size to ask for, when this host can honour it.
+    async fn storage_size(&self, spec: &ContainerSpec) -> Option<i64> {
+        let gib = spec.storage_size_gib?;
+        let host = self.host().await.ok()?;
+        if host.storage_size && !self.storage_size_refused.load(Ordering::Relaxed) {
+            return Some(gib);
+        }
+        tracing::debug!(container = %spec.name, gib, driver = %host.storage_driver,
+            "the storage driver cannot cap a container's writable layer; ephemeral storage is not limited");
+        None
+    }
+
+    fn cgroup_problem(&self, task_id: &str, e: &CgroupError) {
+        if !self.cgroup_warned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(task = task_id, error = %e, "tasks run without task-level CPU and memory limits");
+        } else {
+            tracing::debug!(task = task_id, error = %e, "no task-level CPU and memory limits");
+        }
     }
 
     async fn repo_digests(&self, image: &str) -> Vec<String> {
@@ -108,7 +177,7 @@ fn port_key(p: &super::PortSpec) -> String {
     format!("{}/{}", p.container_port, p.protocol.as_str())
 }
 
-fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+fn create_body(spec: &ContainerSpec, storage_size_gib: Option<i64>) -> ContainerCreateBody {
     let mut port_bindings: HashMap<String, Option<Vec<PortBinding>>> = HashMap::new();
     for p in &spec.ports {
         let host_port = if p.host_port == 0 { String::new() } else { p.host_port.to_string() };
@@ -138,6 +207,8 @@ fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
         extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
         dns: (!spec.dns.is_empty()).then(|| spec.dns.clone()),
         dns_search: (!spec.dns_search.is_empty()).then(|| spec.dns_search.clone()),
+        cgroup_parent: spec.cgroup_parent.clone(),
+        storage_opt: storage_size_gib.map(|g| HashMap::from([("size".to_string(), format!("{g}G"))])),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -191,12 +262,19 @@ impl ContainerRuntime for DockerRuntime {
     }
 
     async fn create(&self, spec: &ContainerSpec) -> Result<String, RuntimeError> {
-        let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
-        let created = self
-            .docker
-            .create_container(Some(options), create_body(spec))
-            .await
-            .map_err(|e| RuntimeError::Create { name: spec.name.clone(), reason: e.to_string() })?;
+        let options = || CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
+        let size = self.storage_size(spec).await;
+        let created = match self.docker.create_container(Some(options()), create_body(spec, size)).await {
+            // overlay2 on xfs without pquota: Docker says so only when asked.
+            Err(e) if size.is_some() && storage::is_size_refusal(&e.to_string()) => {
+                self.storage_size_refused.store(true, Ordering::Relaxed);
+                tracing::warn!(container = %spec.name, error = %e,
+                    "Docker refuses storage sizes here; containers' ephemeral storage is not limited");
+                self.docker.create_container(Some(options()), create_body(spec, None)).await
+            }
+            other => other,
+        };
+        let created = created.map_err(|e| RuntimeError::Create { name: spec.name.clone(), reason: e.to_string() })?;
         Ok(created.id)
     }
 
@@ -288,6 +366,7 @@ impl ContainerRuntime for DockerRuntime {
                     id: c.id?,
                     task_arn: labels.get(TASK_ARN_LABEL)?.clone(),
                     container_name: labels.get(CONTAINER_NAME_LABEL)?.clone(),
+                    agent_instance: labels.get(AGENT_INSTANCE_LABEL).cloned(),
                 })
             })
             .collect())
@@ -364,6 +443,65 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn image_digest(&self, image: &str) -> Option<String> {
         super::digest_for(image, &self.repo_digests(image).await)
+    }
+
+    async fn create_pause(&self, spec: &PauseSpec) -> Result<String, RuntimeError> {
+        let cidr = Ipv4Cidr::parse(&spec.cidr)?;
+        let architecture = self.host().await?.architecture.clone();
+        {
+            let _one_at_a_time = self.awsvpc_setup.lock().await;
+            awsvpc::ensure_pause_image(&self.docker, &architecture).await?;
+            awsvpc::ensure_network(&self.docker, &cidr).await?;
+        }
+        let options = CreateContainerOptions { name: Some(spec.name.clone()), ..Default::default() };
+        let created = self
+            .docker
+            .create_container(Some(options), awsvpc::pause_body(spec))
+            .await
+            .map_err(|e| RuntimeError::Create { name: spec.name.clone(), reason: e.to_string() })?;
+        Ok(created.id)
+    }
+
+    async fn task_interface(&self, pause_id: &str) -> Result<Option<NetworkInterface>, RuntimeError> {
+        awsvpc::interface(&self.docker, pause_id).await.map_err(|e| RuntimeError::Other {
+            doing: "reading the network interface of",
+            id: pause_id.to_string(),
+            reason: e.to_string(),
+        })
+    }
+
+    async fn prepare_task_cgroup(&self, task_id: &str, limits: &TaskLimits) -> Option<String> {
+        let host = match self.host().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(task = task_id, error = %e, "no task-level limits: cannot read the Docker host");
+                return None;
+            }
+        };
+        match host.cgroups.create(task_id, limits) {
+            Ok(parent) => {
+                tracing::debug!(task = task_id, %parent, ?limits, "task cgroup ready");
+                Some(parent)
+            }
+            Err(e) => {
+                self.cgroup_problem(task_id, &e);
+                None
+            }
+        }
+    }
+
+    async fn release_task_cgroup(&self, task_id: &str) -> bool {
+        let Ok(host) = self.host().await else { return false };
+        match host.cgroups.remove(task_id) {
+            Ok(()) => {
+                tracing::debug!(task = task_id, "the task cgroup is gone");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(task = task_id, error = %e, "removing the task cgroup failed; trying again later");
+                false
+            }
+        }
     }
 
     async fn gateway_ip(&self) -> Option<std::net::IpAddr> {

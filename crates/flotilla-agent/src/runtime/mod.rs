@@ -1,14 +1,23 @@
 //! Container runtimes behind one trait: Docker for real work, a simulated runtime
-//! whose containers exist only in memory, for scale tests.
+//! whose containers exist only in memory, for scale tests. awsvpc task networking
+//! is in [`network`] (shared) and `awsvpc` (Docker's), task-level limits in
+//! [`cgroup`], ephemeral storage in [`storage`].
 
+mod awsvpc;
+pub mod cgroup;
 mod docker;
+pub mod network;
+pub mod pause_image;
 mod simulated;
+pub mod storage;
 
+pub use cgroup::TaskLimits;
 pub use docker::{DockerRuntime, PullBehaviour};
+pub use network::{NetworkError, PauseSpec};
 pub use simulated::{SimulatedBehaviour, SimulatedRuntime};
 
 use async_trait::async_trait;
-use flotilla_domain::task::NetworkBinding;
+use flotilla_domain::task::{NetworkBinding, NetworkInterface};
 use flotilla_domain::task_definition::TransportProtocol;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -17,6 +26,9 @@ use std::time::Duration;
 pub const TASK_ARN_LABEL: &str = "com.amazonaws.ecs.task-arn";
 /// The label naming the container within its task.
 pub const CONTAINER_NAME_LABEL: &str = "com.amazonaws.ecs.container-name";
+/// The label naming the agent (its EC2 instance id) that made a pause container, so
+/// that agents sharing one engine only ever sweep their own.
+pub const AGENT_INSTANCE_LABEL: &str = "flotilla.agent-instance";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
@@ -30,6 +42,8 @@ pub enum RuntimeError {
     Other { doing: &'static str, id: String, reason: String },
     #[error("the container runtime is unreachable: {0}")]
     Unavailable(String),
+    #[error("ResourceInitializationError: setting up the task's network: {0}")]
+    Network(#[from] NetworkError),
 }
 
 /// One line a container printed, with the time the runtime received it.
@@ -84,7 +98,7 @@ pub struct ContainerSpec {
     pub memory_mib: Option<i64>,
     pub memory_reservation_mib: Option<i64>,
     pub ports: Vec<PortSpec>,
-    /// `bridge`, `host` or `none`.
+    /// `bridge`, `host`, `none` or `container:<id>` (an awsvpc task's pause container).
     pub network_mode: String,
     pub health: Option<HealthSpec>,
     pub ulimits: Vec<UlimitSpec>,
@@ -100,6 +114,11 @@ pub struct ContainerSpec {
     pub dns_search: Vec<String>,
     pub disable_networking: bool,
     pub stop_timeout: Option<Duration>,
+    /// The task's cgroup, when it has task-level limits (see [`cgroup`]).
+    pub cgroup_parent: Option<String>,
+    /// GiB the container's writable layer may take, where the runtime can cap it
+    /// (see [`storage`]).
+    pub storage_size_gib: Option<i64>,
 }
 
 /// The runtime's view of one container.
@@ -126,6 +145,8 @@ pub struct ManagedContainer {
     pub id: String,
     pub task_arn: String,
     pub container_name: String,
+    /// The [`AGENT_INSTANCE_LABEL`], on pause containers.
+    pub agent_instance: Option<String>,
 }
 
 /// Credentials for pulling from a registry.
@@ -187,6 +208,20 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// The registry digest (`sha256:…`) of the local `image`, when it came from a
     /// registry; reported so a service deployment can pin what it runs.
     async fn image_digest(&self, image: &str) -> Option<String>;
+    /// Creates (not starts) an awsvpc task's pause container, which holds the
+    /// task's network namespace and address (see [`network`]); makes the network
+    /// and the pause image first when missing. Removing the container (with
+    /// [`ContainerRuntime::remove`]) releases the address.
+    async fn create_pause(&self, spec: &PauseSpec) -> Result<String, RuntimeError>;
+    /// The interface of a started pause container; `None` once it is gone or stopped.
+    async fn task_interface(&self, pause_id: &str) -> Result<Option<NetworkInterface>, RuntimeError>;
+    /// Makes the task's cgroup enforcing `limits` for all its containers together;
+    /// returns the cgroup parent to create them with, or `None` (logged) when this
+    /// host cannot, and the task runs without task-level limits.
+    async fn prepare_task_cgroup(&self, task_id: &str, limits: &TaskLimits) -> Option<String>;
+    /// Removes the task's cgroup, if it has one; false (logged) when it could not,
+    /// and the agent's cleanup tries again.
+    async fn release_task_cgroup(&self, task_id: &str) -> bool;
 }
 
 /// The digest among an image's `repo@digest` references that belongs to `image`'s

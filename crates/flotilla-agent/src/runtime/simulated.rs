@@ -1,12 +1,19 @@
 //! A runtime whose containers exist only in memory: the same agent code path, with
 //! a configurable start delay and exit behaviour, so one machine can host
 //! thousands of simulated container instances.
+//!
+//! awsvpc tasks get a pause container too, with a fake address from the task
+//! subnet and a fake MAC (`0a:58:` and the address), unique among this runtime's
+//! tasks and released when the pause container is removed; there is no namespace,
+//! and no task-level limit is enforced.
 
+use super::network::{AWSVPC_NETWORK, AddressPool, Ipv4Cidr, PAUSE_IMAGE, PauseSpec};
 use super::{
-    ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, RuntimeError, RuntimeInfo, TASK_ARN_LABEL,
+    AGENT_INSTANCE_LABEL, ContainerRuntime, ContainerSpec, ContainerState, ManagedContainer, RuntimeError, RuntimeInfo,
+    TASK_ARN_LABEL, TaskLimits,
 };
 use async_trait::async_trait;
-use flotilla_domain::task::NetworkBinding;
+use flotilla_domain::task::{NetworkBinding, NetworkInterface};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -33,17 +40,60 @@ struct SimContainer {
     spec: ContainerSpec,
     started: Option<Instant>,
     stopped_with: Option<i64>,
+    /// A pause container's address (and the subnet it came from); pause containers
+    /// never exit on their own.
+    interface: Option<(Ipv4Cidr, NetworkInterface)>,
 }
 
 pub struct SimulatedRuntime {
     behaviour: SimulatedBehaviour,
     containers: Mutex<HashMap<String, SimContainer>>,
     next_port: Mutex<u16>,
+    /// One pool per task subnet.
+    addresses: Mutex<Vec<AddressPool>>,
 }
 
 impl SimulatedRuntime {
     pub fn new(behaviour: SimulatedBehaviour) -> Self {
-        Self { behaviour, containers: Mutex::new(HashMap::new()), next_port: Mutex::new(32768) }
+        Self {
+            behaviour,
+            containers: Mutex::new(HashMap::new()),
+            next_port: Mutex::new(32768),
+            addresses: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A fresh address of `cidr`; each runtime starts at a random point of the
+    /// subnet, so simulated nodes sharing one rarely give out the same address.
+    fn allocate(&self, cidr: Ipv4Cidr) -> Result<NetworkInterface, RuntimeError> {
+        let mut pools = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        let i = match pools.iter().position(|p| p.cidr() == cidr) {
+            Some(i) => i,
+            None => {
+                let start = uuid::Uuid::new_v4().as_u128() as u32;
+                pools.push(AddressPool::new(cidr, start));
+                pools.len() - 1
+            }
+        };
+        Ok(pools[i].allocate()?)
+    }
+
+    fn release(&self, cidr: Ipv4Cidr, ip: &str) {
+        let mut pools = self.addresses.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(pool) = pools.iter_mut().find(|p| p.cidr() == cidr) {
+            pool.release(ip);
+        }
+    }
+
+    /// The spec a container was created with, by name.
+    #[cfg(test)]
+    pub(crate) fn spec_of(&self, name: &str) -> Option<ContainerSpec> {
+        self.lock().values().find(|c| c.spec.name == name).map(|c| c.spec.clone())
+    }
+
+    /// Addresses given out and not yet released.
+    pub fn addresses_in_use(&self) -> usize {
+        self.addresses.lock().unwrap_or_else(|p| p.into_inner()).iter().map(AddressPool::in_use).sum()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SimContainer>> {
@@ -71,7 +121,7 @@ impl ContainerRuntime for SimulatedRuntime {
             return Err(RuntimeError::Create { name: spec.name.clone(), reason: "the name is already in use".into() });
         }
         let id = uuid::Uuid::new_v4().simple().to_string();
-        all.insert(id.clone(), SimContainer { spec: spec.clone(), started: None, stopped_with: None });
+        all.insert(id.clone(), SimContainer { spec: spec.clone(), started: None, stopped_with: None, interface: None });
         Ok(id)
     }
 
@@ -97,7 +147,9 @@ impl ContainerRuntime for SimulatedRuntime {
         let all = self.lock();
         let Some(c) = all.get(id) else { return Ok(None) };
         let natural_exit = match (c.started, self.behaviour.run_for) {
-            (Some(at), Some(run_for)) if at.elapsed() >= run_for => Some(self.behaviour.exit_code),
+            (Some(at), Some(run_for)) if at.elapsed() >= run_for && c.interface.is_none() => {
+                Some(self.behaviour.exit_code)
+            }
             _ => None,
         };
         let exit_code = c.stopped_with.or(natural_exit);
@@ -123,14 +175,17 @@ impl ContainerRuntime for SimulatedRuntime {
             error: None,
             health: c.spec.health.as_ref().map(|_| "HEALTHY".to_string()),
             bindings,
-            ipv4: None,
+            ipv4: c.interface.as_ref().map(|(_, i)| i.private_ipv4_address.clone()),
             started_at: None,
             image_id: None,
         }))
     }
 
     async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
-        self.lock().remove(id);
+        let removed = self.lock().remove(id);
+        if let Some((cidr, interface)) = removed.and_then(|c| c.interface) {
+            self.release(cidr, &interface.private_ipv4_address);
+        }
         Ok(())
     }
 
@@ -143,6 +198,7 @@ impl ContainerRuntime for SimulatedRuntime {
                     id: id.clone(),
                     task_arn: c.spec.labels.get(TASK_ARN_LABEL)?.clone(),
                     container_name: c.spec.labels.get(super::CONTAINER_NAME_LABEL)?.clone(),
+                    agent_instance: c.spec.labels.get(AGENT_INSTANCE_LABEL).cloned(),
                 })
             })
             .collect())
@@ -181,5 +237,44 @@ impl ContainerRuntime for SimulatedRuntime {
     /// Simulated images come from no registry.
     async fn image_digest(&self, _image: &str) -> Option<String> {
         None
+    }
+
+    async fn create_pause(&self, spec: &PauseSpec) -> Result<String, RuntimeError> {
+        let cidr = Ipv4Cidr::parse(&spec.cidr)?;
+        let mut all = self.lock();
+        if all.values().any(|c| c.spec.name == spec.name) {
+            return Err(RuntimeError::Create { name: spec.name.clone(), reason: "the name is already in use".into() });
+        }
+        let interface = self.allocate(cidr)?;
+        let container = ContainerSpec {
+            name: spec.name.clone(),
+            image: PAUSE_IMAGE.into(),
+            labels: spec.labels.clone(),
+            network_mode: AWSVPC_NETWORK.into(),
+            cgroup_parent: spec.cgroup_parent.clone(),
+            ..ContainerSpec::default()
+        };
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let sim =
+            SimContainer { spec: container, started: None, stopped_with: None, interface: Some((cidr, interface)) };
+        all.insert(id.clone(), sim);
+        Ok(id)
+    }
+
+    async fn task_interface(&self, pause_id: &str) -> Result<Option<NetworkInterface>, RuntimeError> {
+        let all = self.lock();
+        Ok(all
+            .get(pause_id)
+            .filter(|c| c.started.is_some() && c.stopped_with.is_none())
+            .and_then(|c| c.interface.as_ref().map(|(_, i)| i.clone())))
+    }
+
+    /// Simulated containers use no CPU or memory: nothing to limit.
+    async fn prepare_task_cgroup(&self, _task_id: &str, _limits: &TaskLimits) -> Option<String> {
+        None
+    }
+
+    async fn release_task_cgroup(&self, _task_id: &str) -> bool {
+        true
     }
 }

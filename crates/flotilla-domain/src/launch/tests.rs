@@ -52,7 +52,8 @@ fn launch_requests_resolve_as_ecs_does() {
     let net = network();
     let strategy = [item("FARGATE", Some(1), None)];
     let unknown = [item("FARGATE_SPOT", Some(1), None)];
-    let cases: Vec<(&str, LaunchRequest<'_>, ClusterSpec, TaskDefinition, Result<LaunchType, &str>)> = vec![
+    type Case<'a> = (&'a str, LaunchRequest<'a>, ClusterSpec, TaskDefinition, Result<LaunchType, &'a str>);
+    let cases: Vec<Case<'_>> = vec![
         ("nothing asked: EC2", LaunchRequest::default(), ClusterSpec::default(), bridge_td(), Ok(LaunchType::Ec2)),
         (
             "FARGATE launch type",
@@ -207,4 +208,6 @@ fn providers_fill_the_base_then_follow_the_weights() {
     assert_eq!(choose_providers(&only, &none, 3), ["FARGATE_SPOT"; 3]);
     let base_only = [item("FARGATE", None, Some(1)), item("FARGATE_SPOT", Some(1), None)];
     assert_eq!(choose_providers(&base_only, &none, 3), ["FARGATE", "FARGATE_SPOT", "FARGATE_SPOT"]);
+    let even = [item("FARGATE", Some(1), Some(1)), item("FARGATE_SPOT", Some(1), None)];
+    assert_eq!(choose_providers(&even, &none, 2), ["FARGATE", "FARGATE_SPOT"], "past the base, evenly");
 }
