@@ -197,3 +197,146 @@ fn arns_and_timestamps() {
         let _ = flotilla_core::time::Timestamp::parse_iso8601(&text);
     });
 }
+
+#[test]
+fn eventbridge_patterns_and_target_inputs() {
+    let event = serde_json::json!({
+        "source": "aws.ec2", "detail-type": "x", "resources": ["arn:1", ["a", {"b": 1}]],
+        "detail": {"state": "running", "n": 5, "ip": "10.1.2.3", "tags": [{"k": "a"}, {"k": null}], "o": {}}
+    });
+    let pattern = shaped(&[
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        "\"source\"",
+        "\"detail\"",
+        "\"state\"",
+        "\"$or\"",
+        "\"aws.ec2\"",
+        "{\"prefix\":",
+        "{\"suffix\":",
+        "{\"equals-ignore-case\":",
+        "{\"anything-but\":",
+        "{\"numeric\":",
+        "\">\", 0, \"<=\", 5",
+        "{\"exists\":",
+        "{\"cidr\":",
+        "\"10.0.0.0/8\"",
+        "\"::1/64\"",
+        "{\"wildcard\":",
+        "\"a*b\\\\*\"",
+        "true",
+        "null",
+        "1e999",
+        "-0.5",
+        "\"\\ud800\"",
+    ]);
+    fuzz("event_pattern", pattern, |text| {
+        if let Ok(compiled) = flotilla_event_pattern::EventPattern::parse(&text) {
+            let _ = compiled.matches(&event);
+        }
+    });
+    let patterns: Vec<_> = [
+        r#"{"detail": {"state": [{"anything-but": {"wildcard": "*n*"}}], "n": [{"numeric": [">", 1]}]}}"#,
+        r#"{"$or": [{"resources": {"b": [{"exists": false}]}}, {"detail": {"ip": [{"cidr": "10.0.0.0/8"}]}}]}"#,
+    ]
+    .iter()
+    .map(|p| flotilla_event_pattern::EventPattern::parse(p).unwrap())
+    .collect();
+    fuzz("event_pattern_events", any::<Vec<u8>>(), |body| {
+        if let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) {
+            for compiled in &patterns {
+                let _ = compiled.matches(&event);
+            }
+        }
+    });
+    let path = shaped(&["$", ".", "detail", "tags", "[", "]", "0", "*", "99999999999999999999999", "-"]);
+    let template =
+        shaped(&["<a>", "<b>", "<aws.events.event>", "<aws.events.event.json>", "\"", "\\", "{", "}", ":", "<", ">"]);
+    let context = flotilla_event_pattern::RuleContext { rule_arn: "arn:r", rule_name: "r", ingestion_time: "t" };
+    fuzz("input_transformer", (path, template), |(path, template)| {
+        if let Ok(t) =
+            flotilla_event_pattern::InputTransformer::new([("a", path.as_str()), ("b", "$.detail")], &template)
+        {
+            let _ = t.render(&event, &context);
+        }
+        if let Ok(input) = flotilla_event_pattern::TargetInput::path(&path) {
+            let _ = input.render(&event, &context);
+        }
+    });
+}
+
+#[test]
+fn schedule_expressions() {
+    use flotilla_schedule::{Schedule, ScheduleExpression, TimeZone};
+    let zones: Vec<TimeZone> =
+        ["UTC", "Europe/Paris", "Australia/Lord_Howe"].iter().map(|z| TimeZone::named(z).unwrap()).collect();
+    let expression = shaped(&[
+        "rate(",
+        "cron(",
+        "at(",
+        ")",
+        " ",
+        "1",
+        "5",
+        "59",
+        "0/15",
+        "*",
+        "?",
+        ",",
+        "-",
+        "/",
+        "L",
+        "W",
+        "#",
+        "LW",
+        "MON",
+        "jan",
+        "2199",
+        "1970",
+        "minute",
+        "minutes",
+        "days",
+        "2026-03-29T02:30:00",
+    ]);
+    // Six cron fields built from the fields' own tokens, so the search is reached often.
+    let field = prop::collection::vec(
+        prop::sample::select(&[
+            "*",
+            "?",
+            "0",
+            "5",
+            "59",
+            "1-5",
+            "20-2",
+            "0/15",
+            "*/5",
+            "L",
+            "LW",
+            "15W",
+            "6L",
+            "3#2",
+            "MON-FRI",
+            "JAN",
+            "1970-2199",
+            "2026",
+            ",",
+        ]),
+        1..3,
+    )
+    .prop_map(|pieces| pieces.concat());
+    let cron = prop::collection::vec(field, 6).prop_map(|fields| format!("cron({})", fields.join(" ")));
+    let expression = prop_oneof![expression, cron];
+    fuzz("schedule_expression", (expression, any::<i64>()), |(text, after)| {
+        if let Ok(parsed) = ScheduleExpression::parse(&text) {
+            for zone in &zones {
+                let schedule = Schedule::new(parsed.clone(), zone.clone(), after / 2);
+                let _ = schedule.next_after(after);
+                let _ = schedule.catch_up(after, after.saturating_add(86_400_000));
+            }
+        }
+    });
+}
