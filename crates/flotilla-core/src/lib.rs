@@ -9,6 +9,7 @@
 pub mod account;
 pub mod arn;
 pub mod civil;
+pub mod events;
 pub mod histogram;
 pub mod metrics;
 pub mod paging;
