@@ -165,7 +165,11 @@ impl EcsService {
             let load = self.store.instance_load(&ci.id).await?.ok_or_else(|| EcsError::invalid("instance vanished"))?;
             let mut updated = load.instance.clone();
             change(&mut updated, &load)?;
-            Ok(self.store.update_container_instance(&updated).await?)
+            let stored = self.store.update_container_instance(&updated).await?;
+            if stored.status != load.instance.status {
+                self.instance_changed(&stored.id).await;
+            }
+            Ok(stored)
         })
         .await
     }
@@ -235,6 +239,7 @@ pub(crate) async fn register_container_instance(
         version: existing.as_ref().map_or(0, |e| e.version),
     };
     let stored = svc.store.put_container_instance(&instance).await?;
+    svc.instance_changed(&stored.id).await;
     let arn = svc.account.container_instance_arn(&stored.cluster, &stored.id);
     if !input.tags.is_empty() {
         svc.store.tag_resource(&arn, &input.tags, flotilla_domain::tag::MAX_TAGS_PER_RESOURCE).await?;

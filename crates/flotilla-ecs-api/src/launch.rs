@@ -135,6 +135,7 @@ impl EcsService {
                     if let Some(id) = &task.container_instance_id {
                         self.wakeups.wake(id);
                     }
+                    self.task_changed(None, &task).await;
                     out.tasks.push(task);
                 }
                 Err(reason) => out.unplaced.push(reason),

@@ -14,6 +14,7 @@ mod clusters;
 mod container_instances;
 mod controllers;
 mod error;
+mod events;
 mod launch;
 mod observability;
 mod operations;
@@ -36,6 +37,7 @@ use std::sync::Arc;
 
 pub use agent_channel::AgentChannel;
 pub use error::EcsError;
+pub use flotilla_domain::flotilla_core::events::{BusEvent, EventSink};
 pub use flotilla_domain::flotilla_core::metrics::{MetricDatum, MetricsSink};
 pub use flotilla_ecs_model::HOST_ADDRESS_ATTRIBUTE;
 pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
@@ -88,6 +90,8 @@ pub struct EcsService {
     images: Option<Arc<dyn ImageResolver>>,
     load_balancing: Option<Arc<dyn LoadBalancing>>,
     metrics: Option<Arc<dyn MetricsSink>>,
+    /// Where ECS's own events go (EventBridge's default bus).
+    events: Option<Arc<dyn EventSink>>,
     placements: Arc<PlacementStats>,
     /// Rung when a service changes, so the scheduler acts before its next interval.
     services_changed: Arc<tokio::sync::Notify>,
@@ -103,6 +107,7 @@ impl EcsService {
             images: None,
             load_balancing: None,
             metrics: None,
+            events: None,
             placements: Arc::default(),
             services_changed: Arc::default(),
         }

@@ -118,6 +118,7 @@ impl ServiceScheduler {
         let observed = Observed { tasks: &tasks, instances: &instances, targets: &targets, now };
         let actions = scheduler::reconcile(&mut service, &observed, &mut RandomIds);
         let mut messages = Vec::new();
+        let mut placement_failed: Option<String> = None;
         let mut stopped = Vec::new();
         let mut changes = Changes::default();
         let stopping: Vec<String> = actions
@@ -138,6 +139,7 @@ impl ServiceScheduler {
                     };
                     let launched = self.launch(&service, &deployment, count, &target, &tasks, now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
+                    placement_failed = placement_failed.or(unplaced_reason(&launched));
                 }
                 Action::LaunchIn { deployment, .. } if fargate => {
                     // Fargate spreads across zones by itself.
@@ -145,6 +147,7 @@ impl ServiceScheduler {
                     let target = Target::Fargate { required_attributes: rules.required_attributes.clone() };
                     let launched = self.launch(&service, &deployment, 1, &target, &tasks, now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
+                    placement_failed = placement_failed.or(unplaced_reason(&launched));
                 }
                 Action::LaunchIn { deployment, zone } => {
                     let Some(mut rules) = rules.clone() else { continue };
@@ -154,12 +157,14 @@ impl ServiceScheduler {
                     rules.constraints.push(constraint);
                     let launched = self.launch(&service, &deployment, 1, &Target::Cluster(rules), &tasks, now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
+                    placement_failed = placement_failed.or(unplaced_reason(&launched));
                 }
                 Action::LaunchOn { deployment, instance } => {
                     let required_attributes = rules.as_ref().map(|r| r.required_attributes.clone()).unwrap_or_default();
                     let target = Target::Instance { id: instance, required_attributes };
                     let launched = self.launch(&service, &deployment, 1, &target, &tasks, now).await?;
                     messages.extend(launch_messages(&service.name, &launched));
+                    placement_failed = placement_failed.or(unplaced_reason(&launched));
                 }
                 Action::Route { rule, forward } => {
                     let Some(lb) = &ecs.load_balancing else { continue };
@@ -203,7 +208,14 @@ impl ServiceScheduler {
             b.sync(lb.as_ref(), &service, &tasks, loads, &stopping, &mut changes).await;
         }
         messages.extend(changes.messages);
-        self.store_service(service, &before, messages, now).await
+        let mut events = crate::events::service_events(&before, &service);
+        if let Some(reason) = placement_failed {
+            events.push(crate::events::placement_failure(&reason));
+        }
+        let emitted = service.clone();
+        self.store_service(service, &before, messages, now).await?;
+        ecs.service_changed(&emitted, events).await;
+        Ok(())
     }
 
     /// Starts `count` tasks of one of the service's deployments.
@@ -370,6 +382,11 @@ impl EcsService {
     }
 }
 
+/// Why a launch could not place a task, if it could not.
+fn unplaced_reason(launched: &Launched) -> Option<String> {
+    launched.instance_failures.first().map(|(_, r)| r.clone()).or_else(|| launched.unplaced.first().cloned())
+}
+
 /// The events of a launch: the tasks started, and why any could not be placed.
 fn launch_messages(service: &str, launched: &Launched) -> Vec<String> {
     let mut out = Vec::new();
@@ -377,8 +394,8 @@ fn launch_messages(service: &str, launched: &Launched) -> Vec<String> {
         let ids: Vec<String> = launched.tasks.iter().map(|t| t.id.clone()).collect();
         out.push(scheduler::started_message(service, &ids));
     }
-    if let Some(reason) = launched.instance_failures.first().map(|(_, r)| r).or(launched.unplaced.first()) {
-        out.push(scheduler::unable_to_place_message(service, reason));
+    if let Some(reason) = unplaced_reason(launched) {
+        out.push(scheduler::unable_to_place_message(service, &reason));
     }
     out
 }

@@ -804,7 +804,23 @@ pub(crate) async fn create_service(svc: &EcsService, input: CreateServiceInput) 
         return Err(EcsError::invalid("Creation of service was not idempotent."));
     };
     svc.services_changed.notify_one();
+    svc.service_changed(&stored, in_progress(&stored)).await;
     Ok(ServiceOutput { service: svc.service_shape(&stored, true).await? })
+}
+
+/// The `SERVICE_DEPLOYMENT_IN_PROGRESS` event of a service's new primary deployment.
+fn in_progress(service: &Service) -> Vec<crate::events::ServiceEvent> {
+    service
+        .primary()
+        .map(|d| crate::events::ServiceEvent {
+            detail_type: "ECS Deployment State Change",
+            name: "SERVICE_DEPLOYMENT_IN_PROGRESS".into(),
+            kind: "INFO",
+            deployment_id: Some(d.id.clone()),
+            reason: Some(format!("ECS deployment {} in progress.", d.id)),
+        })
+        .into_iter()
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -947,10 +963,14 @@ pub(crate) async fn update_service(svc: &EcsService, input: UpdateServiceInput) 
             d.desired_count = service.spec.desired_count;
             service.steady = false;
         }
-        Ok(svc.store.update_service(&service).await?)
+        Ok((svc.store.update_service(&service).await?, redeploy))
     })
     .await?;
+    let (stored, redeployed) = stored;
     svc.services_changed.notify_one();
+    if redeployed {
+        svc.service_changed(&stored, in_progress(&stored)).await;
+    }
     Ok(ServiceOutput { service: svc.service_shape(&stored, false).await? })
 }
 

@@ -265,6 +265,7 @@ impl EcsService {
                 .find_task(cluster, given)
                 .await?
                 .ok_or_else(|| EcsError::invalid("The referenced task was not found."))?;
+            let before = task.clone();
             if !change(&mut task) {
                 return Ok(task);
             }
@@ -272,6 +273,7 @@ impl EcsService {
             if let Some(id) = &stored.container_instance_id {
                 self.wakeups.wake(id);
             }
+            self.task_changed(Some(&before), &stored).await;
             Ok(stored)
         })
         .await
