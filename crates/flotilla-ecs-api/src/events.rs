@@ -164,13 +164,7 @@ impl EcsService {
 }
 
 fn event(detail_type: &str, resources: Vec<String>, detail: Value) -> BusEvent {
-    BusEvent {
-        source: SOURCE.into(),
-        detail_type: detail_type.into(),
-        resources,
-        detail,
-        time_ms: Timestamp::now().0,
-    }
+    BusEvent { source: SOURCE.into(), detail_type: detail_type.into(), resources, detail, time_ms: Timestamp::now().0 }
 }
 
 #[cfg(test)]
