@@ -17,7 +17,7 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{any, post};
 use bytes::Bytes;
 use flotilla_sigv4::{SecretKey, SigV4Error, SignableRequest, verify};
 use http::HeaderValue;
@@ -60,6 +60,8 @@ pub struct FrontDoor {
     query: HashMap<&'static str, Arc<dyn ServiceModule>>,
     /// RPC v2 CBOR service name → JSON module.
     cbor: HashMap<&'static str, Arc<dyn ServiceModule>>,
+    /// REST-JSON modules, routed by their paths.
+    rest: Vec<Arc<dyn ServiceModule>>,
     credentials: Arc<dyn CredentialSource>,
     authorizer: Arc<dyn Authorizer>,
     observer: Option<Arc<dyn RequestObserver>>,
@@ -74,6 +76,7 @@ impl FrontDoor {
             json: HashMap::new(),
             query: HashMap::new(),
             cbor: HashMap::new(),
+            rest: Vec::new(),
             credentials,
             authorizer: Arc::new(AllowAll),
             observer: None,
@@ -93,6 +96,12 @@ impl FrontDoor {
                 }
             }
             Wire::Query { .. } => replaced.extend(self.query.insert(module.signing_name(), module.clone())),
+            Wire::RestJson { .. } => {
+                let same = |m: &Arc<dyn ServiceModule>| m.signing_name() == module.signing_name();
+                replaced.extend(self.rest.iter().filter(|m| same(m)).cloned());
+                self.rest.retain(|m| !same(m));
+                self.rest.push(module.clone());
+            }
         }
         for old in replaced {
             self.modules.retain(|m| !Arc::ptr_eq(m, &old));
@@ -100,6 +109,7 @@ impl FrontDoor {
                 for routes in [&mut self.json, &mut self.query, &mut self.cbor] {
                     routes.retain(|_, m| !Arc::ptr_eq(m, &old));
                 }
+                self.rest.retain(|m| !Arc::ptr_eq(m, &old));
             }
         }
         self.modules.push(module);
@@ -130,6 +140,24 @@ impl FrontDoor {
         let mut router = axum::Router::new()
             .route("/", post(move |req: Request| async move { root.handle(req).await }))
             .route("/service/{*rest}", post(move |req: Request| async move { cbor.handle(req).await }));
+        // REST-JSON modules: every path under the first segment of one of their routes.
+        let mut prefixes: Vec<&'static str> = Vec::new();
+        for module in &self.rest {
+            if let Wire::RestJson { routes } = module.wire() {
+                for r in routes {
+                    let first = r.path.trim_start_matches('/').split('/').next().unwrap_or("");
+                    if !first.is_empty() && !first.starts_with('{') && !prefixes.contains(&first) {
+                        prefixes.push(first);
+                    }
+                }
+            }
+        }
+        for prefix in prefixes {
+            let (one, two) = (self.clone(), self.clone());
+            router = router
+                .route(&format!("/{prefix}"), any(move |req: Request| async move { one.handle(req).await }))
+                .route(&format!("/{prefix}/{{*rest}}"), any(move |req: Request| async move { two.handle(req).await }));
+        }
         for module in &self.modules {
             if let Some(routes) = module.routes() {
                 router = router.merge(routes);
@@ -138,17 +166,28 @@ impl FrontDoor {
         router
     }
 
+    /// The REST-JSON module and operation a method and path name, with the path's labels.
+    fn rest_route(&self, method: &str, path: &str) -> Option<(Arc<dyn ServiceModule>, &'static str, Labels)> {
+        self.rest.iter().find_map(|module| {
+            let Wire::RestJson { routes } = module.wire() else { return None };
+            routes.iter().find_map(|r| r.matches(method, path).map(|labels| (module.clone(), r.operation, labels)))
+        })
+    }
+
     /// Answers one request.
     pub async fn handle(&self, request: Request) -> Response {
         let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
         let started = Instant::now();
         let (parts, body) = request.into_parts();
-        let protocol = Protocol::detect(&parts);
+        let path = parts.uri.path();
+        let protocol =
+            if path != "/" && !path.starts_with("/service/") { Protocol::RestJson } else { Protocol::detect(&parts) };
         let mut route = Route {
             operation: match &protocol {
                 Protocol::Json { target, .. } => target.clone(),
                 Protocol::Query => String::new(),
                 Protocol::RpcV2Cbor { service, operation } => format!("{service}.{operation}"),
+                Protocol::RestJson => format!("{} {}", parts.method, parts.uri.path()),
             },
             xmlns: None,
             known: None,
@@ -232,6 +271,7 @@ impl FrontDoor {
         };
 
         // Which module and operation?
+        let mut rest_params = None;
         let (module, operation, query) = match protocol {
             Protocol::Json { target, .. } => {
                 let (prefix, operation) = target.split_once('.').unwrap_or((target, ""));
@@ -239,7 +279,7 @@ impl FrontDoor {
                     self.json.get(prefix).filter(|_| !operation.is_empty()).ok_or_else(|| {
                         protocol.unknown_operation(format!("unknown operation: X-Amz-Target '{target}'"))
                     })?;
-                (module, operation.to_string(), None)
+                (module.clone(), operation.to_string(), None)
             }
             Protocol::Query => {
                 let query = QueryRequest::parse(&body)?;
@@ -250,7 +290,7 @@ impl FrontDoor {
                         identity.service, query.action
                     ))
                 })?;
-                (module, query.action.clone(), Some(query))
+                (module.clone(), query.action.clone(), Some(query))
             }
             Protocol::RpcV2Cbor { service, operation } => {
                 let module = self.cbor.get(service.as_str()).filter(|_| !operation.is_empty()).ok_or_else(|| {
@@ -258,7 +298,19 @@ impl FrontDoor {
                         "unknown operation: no service '{service}' with operation '{operation}' is served here"
                     ))
                 })?;
-                (module, operation.clone(), None)
+                (module.clone(), operation.clone(), None)
+            }
+            Protocol::RestJson => {
+                let (module, operation, labels) =
+                    self.rest_route(parts.method.as_str(), parts.uri.path()).ok_or_else(|| {
+                        AwsError::new(
+                            http::StatusCode::NOT_FOUND,
+                            "UnknownOperationException",
+                            format!("no operation is served at {} {}", parts.method, parts.uri.path()),
+                        )
+                    })?;
+                rest_params = Some((labels, parts.uri.query().map(str::to_string)));
+                (module, operation.to_string(), None)
             }
         };
         if let Wire::Query { xmlns, .. } = module.wire() {
@@ -306,6 +358,7 @@ impl FrontDoor {
                     .map_err(|e| AwsError::serialization(format!("the request body cannot be read as JSON: {e}")))?;
                 Bytes::from(json)
             }
+            Protocol::RestJson => rest_body(&body, rest_params.take())?,
             _ => body,
         };
 
@@ -339,6 +392,37 @@ impl FrontDoor {
         }
         module.call(operation.name, body, &caller).await
     }
+}
+
+/// A REST-JSON path's labels and their values.
+type Labels = Vec<(&'static str, String)>;
+
+/// A REST-JSON request as the JSON object its module reads: the body's members, the
+/// path's labels and the query's parameters (integers as numbers).
+fn rest_body(body: &[u8], params: Option<(Labels, Option<String>)>) -> Result<Bytes, AwsError> {
+    let mut object = if body.is_empty() {
+        serde_json::Map::new()
+    } else {
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => return Err(AwsError::serialization("the request body must be a JSON object")),
+        }
+    };
+    let (labels, query) = params.unwrap_or_default();
+    for (name, value) in labels {
+        object.insert(name.to_string(), serde_json::Value::String(value));
+    }
+    for (name, value) in flotilla_sigv4::encode::parse_query(query.as_deref().unwrap_or("")) {
+        let (Ok(name), Ok(value)) = (String::from_utf8(name), String::from_utf8(value)) else { continue };
+        let value = match value.parse::<i64>() {
+            Ok(n) => serde_json::Value::from(n),
+            Err(_) => serde_json::Value::String(value),
+        };
+        object.insert(name, value);
+    }
+    serde_json::to_vec(&serde_json::Value::Object(object))
+        .map(Bytes::from)
+        .map_err(|e| AwsError::serialization(format!("the request cannot be read as JSON: {e}")))
 }
 
 /// What routing learnt about a request, for its log line, metrics and error shape.

@@ -31,6 +31,62 @@ pub enum Wire {
     /// The AWS query protocol, by the SigV4 scope's service (the module's signing name);
     /// `version` is the API version requests must name, `xmlns` the answers' namespace.
     Query { version: &'static str, xmlns: &'static str },
+    /// AWS REST-JSON (e.g. EventBridge Scheduler): the operation is chosen by the
+    /// method and path, matched against `routes`; path labels and query parameters are
+    /// merged into the JSON body the module reads (query values that are integers as
+    /// numbers), so a module reads one JSON object whatever the member's location.
+    RestJson { routes: &'static [RestRoute] },
+}
+
+/// One REST-JSON operation's place: `path` is a template like `/schedules/{Name}`,
+/// each `{label}` one percent-decoded path segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestRoute {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation: &'static str,
+}
+
+impl RestRoute {
+    /// The path labels' values when `path` fits this route's template.
+    pub fn matches(&self, method: &str, path: &str) -> Option<Vec<(&'static str, String)>> {
+        if !self.method.eq_ignore_ascii_case(method) {
+            return None;
+        }
+        let template: Vec<&'static str> = self.path.trim_matches('/').split('/').collect();
+        let given: Vec<&str> = path.trim_matches('/').split('/').collect();
+        if template.len() != given.len() {
+            return None;
+        }
+        let mut labels = Vec::new();
+        for (t, g) in template.iter().zip(given) {
+            match t.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
+                Some(label) if !g.is_empty() => labels.push((label, percent_decode(g)?)),
+                Some(_) => return None,
+                None if *t == g => {}
+                None => return None,
+            }
+        }
+        Some(labels)
+    }
+}
+
+/// `%XX` escapes decoded; `None` when the result is not UTF-8 or an escape is broken.
+pub fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// One operation of a module: its name, its IAM action and the resources it touches.

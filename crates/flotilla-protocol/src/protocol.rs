@@ -33,6 +33,9 @@ pub enum Protocol {
     /// Smithy RPC v2 CBOR on `POST /service/{service}/operation/{operation}`, served by
     /// the JSON module whose wire names `service` (see [`crate::Wire::Json`]).
     RpcV2Cbor { service: String, operation: String },
+    /// AWS REST-JSON on a module's own paths (see [`crate::Wire::RestJson`]); errors
+    /// are JSON with the code in `__type` and in `x-amzn-ErrorType`.
+    RestJson,
 }
 
 /// The AWS JSON protocol version, from the request's content type.
@@ -88,6 +91,14 @@ impl Protocol {
                 response
             }
             Protocol::Query => xml_response(error.status, query_error_body(error, request_id, xmlns)),
+            Protocol::RestJson => {
+                let mut response = error.clone().into_response();
+                set_content_type(&mut response, "application/json");
+                if let Ok(code) = http::HeaderValue::from_str(&error.code) {
+                    response.headers_mut().insert("x-amzn-ErrorType", code);
+                }
+                response
+            }
             Protocol::RpcV2Cbor { .. } => {
                 let body = serde_json::json!({ "__type": error.code, "message": error.message });
                 let mut response =

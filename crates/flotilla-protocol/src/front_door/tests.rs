@@ -643,3 +643,57 @@ async fn a_signature_must_cover_the_body_and_the_headers_that_choose_the_operati
     let a = answer(&app.router, partly_signed(&both, Payload::Bytes(b"{}"), b"{}")).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 }
+
+static REST_ROUTES: &[crate::module::RestRoute] = &[
+    crate::module::RestRoute { method: "PUT", path: "/things/{thing}", operation: "Mirror" },
+    crate::module::RestRoute { method: "GET", path: "/things", operation: "Mirror" },
+    crate::module::RestRoute { method: "POST", path: "/things/{thing}/fail", operation: "Fail" },
+];
+
+/// A signed REST-JSON request.
+fn rest(method: &str, path: &str, query: &str, body: &[u8]) -> Request {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("host", HeaderValue::from_static("localhost"));
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    let creds = Credentials::new("AKIDTEST", "secret");
+    let params = SigningParams { credentials: &creds, region: "us-east-1", service: "echo", time: SystemTime::now() };
+    let added = sign(&SignableRequest::new(method, path, query, &headers), Payload::Bytes(body), &params).unwrap();
+    headers.extend(added);
+    let uri = if query.is_empty() { path.to_string() } else { format!("{path}?{query}") };
+    let mut req = Request::builder().method(method).uri(uri).body(Body::from(body.to_vec())).unwrap();
+    *req.headers_mut() = headers;
+    req
+}
+
+#[tokio::test]
+async fn rest_json_routes_by_method_and_path_and_reads_labels_and_query_into_the_body() {
+    let echo = Arc::new(Echo::with_wire(Wire::RestJson { routes: REST_ROUTES }));
+    let door = FrontDoor::new(Arc::new(Credentials::new("AKIDTEST", "secret")), config(1024)).with_module(echo.clone());
+    let router = Arc::new(door).router().layer(axum::middleware::from_fn(request_id_layer));
+
+    let a = answer(&router, rest("PUT", "/things/a%2Fb", "Max=5&Next=tok", br#"{"x":1}"#)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(echo.bodies.lock().unwrap()[0], serde_json::json!({"x": 1, "thing": "a/b", "Max": 5, "Next": "tok"}));
+    let listed = answer(&router, rest("GET", "/things", "", b"")).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+
+    let failed = answer(&router, rest("POST", "/things/t/fail", "", b"")).await;
+    assert_eq!(failed.status, StatusCode::BAD_REQUEST);
+    assert_eq!(failed.json()["__type"], "ClientException");
+    let unknown = answer(&router, rest("DELETE", "/things", "", b"")).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    let not_json = answer(&router, rest("PUT", "/things/a", "", b"[1]")).await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST, "{}", not_json.body);
+    assert_eq!(echo.calls.lock().unwrap().as_slice(), ["Mirror", "Mirror", "Fail"]);
+}
+
+#[test]
+fn rest_routes_match_labels_segment_by_segment() {
+    let r = crate::module::RestRoute { method: "GET", path: "/schedules/{Name}", operation: "GetSchedule" };
+    assert_eq!(r.matches("GET", "/schedules/nightly"), Some(vec![("Name", "nightly".to_string())]));
+    assert_eq!(r.matches("get", "/schedules/a%20b"), Some(vec![("Name", "a b".to_string())]));
+    assert_eq!(r.matches("PUT", "/schedules/nightly"), None);
+    assert_eq!(r.matches("GET", "/schedules"), None);
+    assert_eq!(r.matches("GET", "/schedules/a/b"), None);
+    assert_eq!(r.matches("GET", "/schedules/%zz"), None, "a broken escape");
+}
