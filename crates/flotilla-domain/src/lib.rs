@@ -12,6 +12,7 @@
 //! `flotilla-core` and is re-exported here under its old paths.
 
 pub mod arn;
+pub mod capacity_provider;
 pub mod cluster;
 pub mod container_instance;
 pub mod error;
