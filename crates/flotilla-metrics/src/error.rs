@@ -4,6 +4,7 @@
 //! protocol's codes (`InvalidParameterValue`, not `InvalidParameterValueException`),
 //! which botocore maps to the modelled exceptions.
 
+use axum::http::StatusCode;
 use flotilla_db::DbError;
 use flotilla_protocol::AwsError;
 
@@ -31,6 +32,18 @@ pub enum MetricsError {
     /// `InvalidNextToken`.
     #[error("{0}")]
     InvalidNextToken(String),
+    /// `ResourceNotFound` (HTTP 404): an alarm named by DeleteAlarms or SetAlarmState.
+    #[error("{0}")]
+    NotFound(String),
+    /// `ResourceNotFoundException` (HTTP 404): a resource named by ARN to the tagging calls.
+    #[error("{0}")]
+    ArnNotFound(String),
+    /// `LimitExceeded`.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// `InvalidFormat`: `StateReasonData` that is not JSON.
+    #[error("{0}")]
+    InvalidFormat(String),
 }
 
 impl From<sqlx::Error> for MetricsError {
@@ -62,6 +75,10 @@ impl From<MetricsError> for AwsError {
             MetricsError::Missing(m) => AwsError::client("MissingParameter", m),
             MetricsError::Combination(m) => AwsError::client("InvalidParameterCombination", m),
             MetricsError::InvalidNextToken(m) => AwsError::client("InvalidNextToken", m),
+            MetricsError::NotFound(m) => AwsError::new(StatusCode::NOT_FOUND, "ResourceNotFound", m),
+            MetricsError::ArnNotFound(m) => AwsError::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", m),
+            MetricsError::LimitExceeded(m) => AwsError::client("LimitExceeded", m),
+            MetricsError::InvalidFormat(m) => AwsError::client("InvalidFormat", m),
             other => {
                 tracing::error!(error = %other, "metrics store failure");
                 AwsError::internal("InternalServiceError", "the metrics store failed; the server's log says why")

@@ -9,9 +9,19 @@
 //! ([`retention`]) deletes them after 15 days. The control plane publishes its own
 //! metrics (ECS's `AWS/ECS`) through [`MetricsService::record`].
 //!
+//! Metric alarms ([`alarms`] for the API, [`alarm`] for what they are): PutMetricAlarm,
+//! DescribeAlarms, DescribeAlarmsForMetric, DescribeAlarmHistory, DeleteAlarms,
+//! SetAlarmState, Enable/DisableAlarmActions and tagging by alarm ARN. The
+//! `cloudwatch-alarms` controller ([`alarm::controller`]) evaluates them with the pure
+//! [`alarm::evaluate`] and runs their actions through the [`AlarmActions`] the binary
+//! gives ([`MetricsService::with_alarm_actions`] or, later,
+//! [`MetricsService::set_alarm_actions`]); by default none is handled.
+//!
 //! CloudWatch is `awsQueryCompatible`: errors carry the query codes
 //! (`InvalidParameterValue`, `MissingParameter`, `InvalidParameterCombination`).
 
+pub mod alarm;
+mod alarms;
 mod data;
 mod error;
 mod list;
@@ -24,6 +34,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+pub use alarm::{AlarmActions, AlarmStateChange, Comparison, NoAlarmActions, StateValue, WatchedMetric};
 pub use error::{MetricsError, Result};
 pub use store::{MetricStore, STORE_NAME};
 
@@ -35,10 +46,13 @@ use flotilla_controller::Controller;
 use flotilla_core::AccountContext;
 pub use flotilla_db::StoreLocation;
 use flotilla_protocol::{
-    AWS_JSON_1_0, AwsError, Caller, Operation, Resources, ServiceModule, Wire, json_response, parse_request,
+    AWS_JSON_1_0, ArnScope, AwsError, Caller, Operation, OperationInput, Resources, ServiceModule, Wire, json_response,
+    parse_request,
 };
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
 
 const TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
 
@@ -59,12 +73,54 @@ pub struct Datum {
 pub struct MetricsService {
     store: MetricStore,
     account: AccountContext,
+    /// Who carries out alarm actions (shared with the alarm controller).
+    alarm_actions: alarm::controller::ActionsSlot,
+    /// Rung when an alarm is put or its state set.
+    alarm_wakeup: Arc<Notify>,
+    alarm_interval: Duration,
+    max_alarms: i64,
 }
 
 impl MetricsService {
     /// Opens (creating if needed) the metrics store at `location`.
     pub async fn open(location: &StoreLocation, account: AccountContext) -> Result<Self> {
-        Ok(Self { store: MetricStore::open(location).await?, account })
+        Ok(Self {
+            store: MetricStore::open(location).await?,
+            account,
+            alarm_actions: alarm::controller::ActionsSlot::new(Arc::new(NoAlarmActions)),
+            alarm_wakeup: Arc::new(Notify::new()),
+            alarm_interval: alarm::controller::DEFAULT_INTERVAL,
+            max_alarms: alarms::MAX_ALARMS,
+        })
+    }
+
+    /// The same service carrying out alarm actions with `actions`.
+    pub fn with_alarm_actions(self, actions: Arc<dyn AlarmActions>) -> Self {
+        self.alarm_actions.set(actions);
+        self
+    }
+
+    /// Carries out alarm actions with `actions` from now on (for wiring that needs
+    /// services built after this one); the alarm controller uses it from its next action.
+    pub fn set_alarm_actions(&self, actions: Arc<dyn AlarmActions>) {
+        self.alarm_actions.set(actions);
+    }
+
+    /// The same service with its alarm controller looking for alarms due every
+    /// `interval` (5 s by default; it is also woken when an alarm is put or set).
+    pub fn with_alarm_interval(mut self, interval: Duration) -> Self {
+        self.alarm_interval = interval;
+        self
+    }
+
+    fn alarm_controller(&self) -> alarm::controller::AlarmController {
+        alarm::controller::AlarmController {
+            store: self.store.clone(),
+            account: self.account.clone(),
+            actions: self.alarm_actions.clone(),
+            wakeup: self.alarm_wakeup.clone(),
+            interval: self.alarm_interval,
+        }
     }
 
     /// Stores the control plane's own data, as PutMetricData would (at standard
@@ -80,13 +136,45 @@ impl MetricsService {
     }
 }
 
+/// The alarm named by `AlarmName`, as IAM sees it.
+fn named_alarm(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    input.str("AlarmName").map(|n| vec![scope.arn("cloudwatch", &format!("alarm:{n}"))]).unwrap_or_default()
+}
+
+/// The alarms named by `AlarmNames`.
+fn named_alarms(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<String> {
+    input.strs("AlarmNames").into_iter().map(|n| scope.arn("cloudwatch", &format!("alarm:{n}"))).collect()
+}
+
+/// The resource named by `ResourceARN`.
+fn resource_arn(input: &OperationInput<'_>, _scope: &ArnScope<'_>) -> Vec<String> {
+    input.str("ResourceARN").map(|a| vec![a.to_string()]).unwrap_or_default()
+}
+
+/// The answer members of alarms that CBOR writes as timestamps.
+const ALARM_TIMES: &[&str] =
+    &["AlarmConfigurationUpdatedTimestamp", "StateUpdatedTimestamp", "StateTransitionedTimestamp"];
+
 /// Every operation served, with its IAM action and the answer members CBOR writes as
-/// timestamps. CloudWatch metrics have no resource ARNs: IAM sees `*`.
+/// timestamps. Metrics have no resource ARNs (IAM sees `*`); alarms do.
 static OPERATIONS: &[Operation] = &[
     Operation::new("PutMetricData", "cloudwatch:PutMetricData", Resources::Any),
     Operation::new("GetMetricStatistics", "cloudwatch:GetMetricStatistics", Resources::Any).timestamps(&["Timestamp"]),
     Operation::new("GetMetricData", "cloudwatch:GetMetricData", Resources::Any).timestamps(&["Timestamps"]),
     Operation::new("ListMetrics", "cloudwatch:ListMetrics", Resources::Any),
+    Operation::new("PutMetricAlarm", "cloudwatch:PutMetricAlarm", Resources::From(named_alarm)),
+    Operation::new("DescribeAlarms", "cloudwatch:DescribeAlarms", Resources::Any).timestamps(ALARM_TIMES),
+    Operation::new("DescribeAlarmsForMetric", "cloudwatch:DescribeAlarmsForMetric", Resources::Any)
+        .timestamps(ALARM_TIMES),
+    Operation::new("DescribeAlarmHistory", "cloudwatch:DescribeAlarmHistory", Resources::From(named_alarm))
+        .timestamps(&["Timestamp"]),
+    Operation::new("DeleteAlarms", "cloudwatch:DeleteAlarms", Resources::From(named_alarms)),
+    Operation::new("SetAlarmState", "cloudwatch:SetAlarmState", Resources::From(named_alarm)),
+    Operation::new("EnableAlarmActions", "cloudwatch:EnableAlarmActions", Resources::From(named_alarms)),
+    Operation::new("DisableAlarmActions", "cloudwatch:DisableAlarmActions", Resources::From(named_alarms)),
+    Operation::new("TagResource", "cloudwatch:TagResource", Resources::From(resource_arn)),
+    Operation::new("UntagResource", "cloudwatch:UntagResource", Resources::From(resource_arn)),
+    Operation::new("ListTagsForResource", "cloudwatch:ListTagsForResource", Resources::From(resource_arn)),
 ];
 
 /// A 200 answer carrying `value` as AWS JSON 1.0, this service's JSON protocol.
@@ -97,9 +185,9 @@ fn answer<T: Serialize>(value: &T) -> Response {
 }
 
 macro_rules! run {
-    ($module:ident :: $op:ident, $self:expr, $body:expr) => {{
+    ($op:path, $self:expr, $body:expr) => {{
         let input = parse_request($body, error::INVALID_PARAMETER_VALUE)?;
-        Ok(answer(&$module::$op($self, input).await?))
+        Ok(answer(&$op($self, input).await?))
     }};
 }
 
@@ -118,7 +206,7 @@ impl ServiceModule for MetricsService {
     }
 
     fn controllers(&self) -> Vec<Arc<dyn Controller>> {
-        vec![Arc::new(retention::Retention { store: self.store.clone() })]
+        vec![Arc::new(retention::Retention { store: self.store.clone() }), Arc::new(self.alarm_controller())]
     }
 
     async fn close(&self) {
@@ -132,6 +220,17 @@ impl ServiceModule for MetricsService {
             "GetMetricStatistics" => run!(statistics::get, self, b),
             "GetMetricData" => run!(data::get, self, b),
             "ListMetrics" => run!(list::list, self, b),
+            "PutMetricAlarm" => run!(alarms::put::put, self, b),
+            "DescribeAlarms" => run!(alarms::describe::describe, self, b),
+            "DescribeAlarmsForMetric" => run!(alarms::describe::for_metric, self, b),
+            "DescribeAlarmHistory" => run!(alarms::history::describe, self, b),
+            "DeleteAlarms" => run!(alarms::state::delete, self, b),
+            "SetAlarmState" => run!(alarms::state::set_state, self, b),
+            "EnableAlarmActions" => run!(alarms::state::enable_actions, self, b),
+            "DisableAlarmActions" => run!(alarms::state::disable_actions, self, b),
+            "TagResource" => run!(alarms::tags::tag, self, b),
+            "UntagResource" => run!(alarms::tags::untag, self, b),
+            "ListTagsForResource" => run!(alarms::tags::list, self, b),
             other => Err(AwsError::client(
                 "UnknownOperationException",
                 format!("unknown operation: {TARGET_PREFIX}.{other}"),

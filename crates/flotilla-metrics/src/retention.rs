@@ -1,7 +1,8 @@
 //! The `metrics-retention` controller: deletes datapoints older than 15 days (the
 //! longest CloudWatch keeps them at full resolution; no coarser copy is kept) and
-//! forgets metrics not published to for as long, in bounded batches so a pass never
-//! holds the writer long. Retention is what bounds the disk metrics use.
+//! forgets metrics not published to for as long, and deletes alarm history items
+//! older than two weeks, in bounded batches so a pass never holds the writer long.
+//! Retention is what bounds the disk metrics use.
 
 use crate::store::MetricStore;
 use flotilla_controller::{Controller, PassError};
@@ -45,8 +46,17 @@ impl Controller for Retention {
                 break;
             }
         }
-        if points > 0 || metrics > 0 {
-            tracing::info!(datapoints = points, metrics, "expired metric data past retention");
+        let history_before = self.store.now_ms().await? - crate::alarms::history::HISTORY_RETENTION_MS;
+        let mut history = 0;
+        for _ in 0..BATCHES_PER_PASS {
+            let gone = self.store.expire_alarm_history(history_before, BATCH).await?;
+            history += gone;
+            if gone < BATCH as u64 {
+                break;
+            }
+        }
+        if points > 0 || metrics > 0 || history > 0 {
+            tracing::info!(datapoints = points, metrics, alarm_history = history, "expired metric data past retention");
         }
         Ok(())
     }

@@ -8,9 +8,14 @@
 //! dimensions one per row for the dimension filters. Writes are multi-row INSERTs in
 //! one transaction; known metrics are written in key order, so concurrent writers on
 //! PostgreSQL lock them in the same order and never deadlock.
+//!
+//! Alarms, their actions, tags and history live in the same store ([`alarms`]).
+
+mod alarms;
 
 use crate::error::{MetricsError, Result};
 use crate::model::dims_key;
+pub(crate) use alarms::{ActionsDone, AlarmFilter, AlarmRow, Evaluated, HistoryFilter, HistoryItem, Transition};
 use flotilla_db::{Db, Migrations, RowExt, StoreLocation};
 use sqlx::any::AnyRow;
 use std::collections::BTreeMap;
@@ -97,6 +102,24 @@ pub struct ListFilter {
 enum Arg {
     Text(String),
     Int(i64),
+    OptText(Option<String>),
+    OptReal(Option<f64>),
+}
+
+/// Binds `args` to `query` in order.
+fn bind_all<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    args: Vec<Arg>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for a in args {
+        query = match a {
+            Arg::Text(t) => query.bind(t),
+            Arg::Int(i) => query.bind(i),
+            Arg::OptText(t) => query.bind(t),
+            Arg::OptReal(r) => query.bind(r),
+        };
+    }
+    query
 }
 
 /// Adds a parameter; its placeholder.
@@ -352,14 +375,7 @@ impl MetricStore {
         }
         let p = arg(&mut args, Arg::Int(limit));
         let _ = write!(sql, " ORDER BY m.namespace, m.metric_name, m.dims LIMIT {p}");
-        let mut query = sqlx::query(&sql);
-        for a in args {
-            query = match a {
-                Arg::Text(t) => query.bind(t),
-                Arg::Int(i) => query.bind(i),
-            };
-        }
-        let rows = query.fetch_all(self.db.reader()).await?;
+        let rows = bind_all(sqlx::query(&sql), args).fetch_all(self.db.reader()).await?;
         rows.iter()
             .map(|row| {
                 Ok(MetricKey {
