@@ -13,6 +13,7 @@ pub trait EcsArns {
     fn task_arn(&self, cluster: &str, id: &str) -> String;
     fn container_arn(&self, cluster: &str, task_id: &str, container_id: &str) -> String;
     fn service_arn(&self, cluster: &str, name: &str) -> String;
+    fn capacity_provider_arn(&self, name: &str) -> String;
     /// A service deployment's ARN; `id` is the deployment id's number (`ecs-svc/ID`).
     fn service_deployment_arn(&self, cluster: &str, service: &str, id: &str) -> String;
     /// A service revision's ARN; `id` is the number of the deployment that runs it.
@@ -46,6 +47,10 @@ impl EcsArns for AccountContext {
         self.arn("ecs", &format!("service/{cluster}/{name}")).to_string()
     }
 
+    fn capacity_provider_arn(&self, name: &str) -> String {
+        self.arn("ecs", &format!("capacity-provider/{name}")).to_string()
+    }
+
     fn service_deployment_arn(&self, cluster: &str, service: &str, id: &str) -> String {
         self.arn("ecs", &format!("service-deployment/{cluster}/{service}/{id}")).to_string()
     }
@@ -69,6 +74,9 @@ impl EcsArns for AccountContext {
         let (kind, id) = parsed.resource_type_and_id().ok_or_else(invalid)?;
         match kind {
             "cluster" if !id.is_empty() => Ok(ResourceArn::Cluster { name: id.to_string() }),
+            "capacity-provider" if !id.is_empty() && !id.contains('/') => {
+                Ok(ResourceArn::CapacityProvider { name: id.to_string() })
+            }
             "task-definition" => {
                 let (family, revision) = id.rsplit_once(':').ok_or_else(invalid)?;
                 let revision = revision.parse::<i64>().map_err(|_| invalid())?;
@@ -112,6 +120,7 @@ impl EcsArns for AccountContext {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ResourceArn {
     Cluster { name: String },
+    CapacityProvider { name: String },
     TaskDefinition { family: String, revision: i64 },
     ContainerInstance { cluster: String, id: String },
     Task { cluster: String, id: String },

@@ -37,6 +37,11 @@ pub struct AwsVpcConfiguration {
     pub assign_public_ip: Option<String>,
 }
 
+/// Whether a capacity provider is Fargate's (else an Auto Scaling group's).
+pub fn is_fargate_provider(name: &str) -> bool {
+    BUILT_IN_CAPACITY_PROVIDERS.contains(&name)
+}
+
 /// What a call asked for, as given.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LaunchRequest<'a> {
@@ -97,7 +102,19 @@ pub fn resolve_launch(request: &LaunchRequest<'_>, cluster: &ClusterSpec, td: &T
                 check_strategy(request.capacity_provider_strategy, cluster)?;
                 request.capacity_provider_strategy.to_vec()
             };
-            if strategy.is_empty() { (LaunchType::Ec2, Vec::new()) } else { (LaunchType::Fargate, strategy) }
+            let fargate = |i: &CapacityProviderStrategyItem| is_fargate_provider(&i.capacity_provider);
+            if strategy.is_empty() {
+                (LaunchType::Ec2, Vec::new())
+            } else if strategy.iter().all(fargate) {
+                (LaunchType::Fargate, strategy)
+            } else if strategy.iter().any(fargate) {
+                return Err(invalid(
+                    "The capacity provider strategy cannot contain a mix of capacity providers using Auto Scaling groups and Fargate providers. Specify one or the other and try again.",
+                ));
+            } else {
+                // Auto Scaling group providers: the EC2 launch type on their instances.
+                (LaunchType::Ec2, strategy)
+            }
         }
     };
     if launch_type == LaunchType::Fargate {
@@ -152,9 +169,6 @@ fn check_strategy(strategy: &[CapacityProviderStrategyItem], cluster: &ClusterSp
             return Err(invalid(
                 "The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.",
             ));
-        }
-        if !BUILT_IN_CAPACITY_PROVIDERS.contains(&name.as_str()) {
-            return Err(invalid(format!("capacity provider '{name}' is not supported by this control plane yet")));
         }
         if strategy[..i].iter().any(|o| &o.capacity_provider == name) {
             return Err(invalid(format!(

@@ -170,7 +170,8 @@ pub(crate) async fn create_cluster(svc: &EcsService, input: CreateClusterInput) 
     let name = input.cluster_name.unwrap_or_else(|| DEFAULT_CLUSTER.to_string());
     validate_cluster_name(&name)?;
     validate_tags(&input.tags)?;
-    validate_capacity_providers(&input.capacity_providers, &input.default_capacity_provider_strategy, &[])?;
+    let known = known_providers(svc).await?;
+    validate_capacity_providers(&input.capacity_providers, &input.default_capacity_provider_strategy, &known)?;
     let spec = ClusterSpec {
         settings: normalize_settings(&input.settings, &[])?,
         configuration: input.configuration,
@@ -312,6 +313,12 @@ pub(crate) async fn update_cluster_settings(
     Ok(ClusterOutput { cluster: svc.cluster_shape(cluster, Include::ALL).await? })
 }
 
+/// The names of the ACTIVE Auto Scaling group capacity providers.
+async fn known_providers(svc: &EcsService) -> Result<Vec<String>, EcsError> {
+    let providers = svc.store.list_capacity_providers().await?;
+    Ok(providers.into_iter().filter(|p| p.status == "ACTIVE").map(|p| p.name).collect())
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct PutClusterCapacityProvidersInput {
@@ -327,7 +334,7 @@ pub(crate) async fn put_cluster_capacity_providers(
     let cluster = required(input.cluster, "cluster")?;
     let providers = required(input.capacity_providers, "capacityProviders")?;
     let strategy = required(input.default_capacity_provider_strategy, "defaultCapacityProviderStrategy")?;
-    validate_capacity_providers(&providers, &strategy, &[])?;
+    validate_capacity_providers(&providers, &strategy, &known_providers(svc).await?)?;
     let cluster = svc
         .change_cluster(&cluster, |c| {
             c.spec.capacity_providers = providers.clone();

@@ -87,6 +87,11 @@ impl EcsService {
     ) -> Result<Launched, EcsError> {
         let providers = choose_providers(&spec.launch.capacity_provider_strategy, &spec.provider_counts, count);
         let tasks: Vec<Task> = (0..count).map(|n| new_task(spec, cluster, providers.get(n).cloned(), n, now)).collect();
+        if let (Target::Cluster(rules), false) = (target, spec.launch.launch_type == LaunchType::Fargate)
+            && !spec.launch.capacity_provider_strategy.is_empty()
+        {
+            return self.launch_on_providers(cluster, tasks, &spec.tags, rules).await;
+        }
         let failures: FailureLog = Mutex::new(Vec::new());
         let account = self.account.clone();
         let placer = |loads: &[InstanceLoad], tasks: &[Task]| match target {
@@ -147,6 +152,101 @@ impl EcsService {
             _ => failures.into_inner().unwrap_or_else(|p| p.into_inner()),
         };
         Ok(out)
+    }
+}
+
+impl EcsService {
+    /// Tasks of Auto Scaling group capacity providers: each is placed on an instance
+    /// of its provider's group in the cluster, or stored waiting (PROVISIONING) for
+    /// managed scaling to bring capacity; the capacity providers controller places it
+    /// once there is room.
+    async fn launch_on_providers(
+        &self,
+        cluster: &str,
+        tasks: Vec<Task>,
+        tags: &[flotilla_domain::tag::Tag],
+        rules: &Rules,
+    ) -> Result<Launched, EcsError> {
+        let mut by_provider: BTreeMap<String, Vec<Task>> = BTreeMap::new();
+        for t in tasks {
+            by_provider.entry(t.capacity_provider_name.clone().unwrap_or_default()).or_default().push(t);
+        }
+        let mut out = Launched::default();
+        for (provider, tasks) in by_provider {
+            let members = self.provider_instances(&provider).await?;
+            let (placed, waiting) = self.place_on_members(cluster, tasks, tags, rules, &members, false).await?;
+            if !waiting.is_empty() {
+                self.store.store_waiting_tasks(&waiting, tags).await?;
+                for t in &waiting {
+                    self.task_changed(None, t).await;
+                }
+            }
+            out.tasks.extend(placed);
+            out.tasks.extend(waiting);
+        }
+        Ok(out)
+    }
+
+    /// The EC2 instance ids of a capacity provider's Auto Scaling group.
+    pub(crate) async fn provider_instances(&self, provider: &str) -> Result<Vec<String>, EcsError> {
+        let Some(p) = self.active_provider(provider).await? else {
+            return Err(EcsError::invalid(format!("The specified capacity provider {provider} does not exist.")));
+        };
+        let group = self
+            .instance_groups()?
+            .group(&p.auto_scaling_group_provider.auto_scaling_group_arn)
+            .await
+            .map_err(EcsError::invalid)?;
+        Ok(group.map(|g| g.instances.into_iter().map(|(id, _)| id).collect()).unwrap_or_default())
+    }
+
+    /// Places tasks on the cluster's instances whose EC2 instance id is in `members`:
+    /// new tasks are stored (with `tags`), waiting ones (`existing`) moved onto their
+    /// instance. Returns (placed, not placed).
+    pub(crate) async fn place_on_members(
+        &self,
+        cluster: &str,
+        tasks: Vec<Task>,
+        tags: &[flotilla_domain::tag::Tag],
+        rules: &Rules,
+        members: &[String],
+        existing: bool,
+    ) -> Result<(Vec<Task>, Vec<Task>), EcsError> {
+        let failures: FailureLog = Mutex::new(Vec::new());
+        let account = self.account.clone();
+        let placer = |loads: &[InstanceLoad], tasks: &[Task]| {
+            let index: Vec<usize> =
+                (0..loads.len()).filter(|i| members.contains(&loads[*i].instance.ec2_instance_id)).collect();
+            let mine: Vec<InstanceLoad> = index.iter().map(|i| loads[*i].clone()).collect();
+            if mine.is_empty() {
+                return tasks.iter().map(|_| Err(NO_INSTANCES.to_string())).collect();
+            }
+            placement::place_tasks(&account, &mine, tasks, rules, &failures)
+                .into_iter()
+                .map(|r| r.map(|i| index[i]))
+                .collect()
+        };
+        let pool = Pool::Cluster(cluster.to_string());
+        let decided = if existing {
+            self.store.place_waiting_tasks(&pool, tasks.clone(), &placer).await?
+        } else {
+            self.store.place_tasks(&pool, tasks.clone(), tags, &placer).await?
+        };
+        let mut placed = Vec::new();
+        let mut left = Vec::new();
+        for (task, result) in tasks.into_iter().zip(decided) {
+            match result {
+                Ok(t) => {
+                    if let Some(id) = &t.container_instance_id {
+                        self.wakeups.wake(id);
+                    }
+                    self.task_changed(if existing { Some(&task) } else { None }, &t).await;
+                    placed.push(t);
+                }
+                Err(_) => left.push(task),
+            }
+        }
+        Ok((placed, left))
     }
 }
 

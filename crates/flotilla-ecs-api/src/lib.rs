@@ -10,12 +10,14 @@
 mod agent_channel;
 mod attributes;
 mod balancing;
+mod capacity_providers;
 mod clusters;
 mod container_instances;
 mod controllers;
 mod error;
 mod events;
 mod launch;
+mod managed_scaling;
 mod observability;
 mod operations;
 mod placement;
@@ -36,6 +38,7 @@ use flotilla_store::Store;
 use std::sync::Arc;
 
 pub use agent_channel::AgentChannel;
+pub use capacity_providers::{InstanceGroup, InstanceGroups};
 pub use error::EcsError;
 pub use flotilla_domain::flotilla_core::events::{BusEvent, EventSink};
 pub use flotilla_domain::flotilla_core::metrics::{MetricDatum, MetricsSink};
@@ -90,6 +93,8 @@ pub struct EcsService {
     images: Option<Arc<dyn ImageResolver>>,
     load_balancing: Option<Arc<dyn LoadBalancing>>,
     metrics: Option<Arc<dyn MetricsSink>>,
+    /// EC2 Auto Scaling, for capacity providers.
+    groups: Option<Arc<dyn InstanceGroups>>,
     /// Where ECS's own events go (EventBridge's default bus).
     events: Option<Arc<dyn EventSink>>,
     placements: Arc<PlacementStats>,
@@ -108,6 +113,7 @@ impl EcsService {
             load_balancing: None,
             metrics: None,
             events: None,
+            groups: None,
             placements: Arc::default(),
             services_changed: Arc::default(),
         }
@@ -155,6 +161,7 @@ impl ServiceModule for EcsService {
         vec![
             Arc::new(controllers::AgentHeartbeat { store: self.store.clone() }),
             Arc::new(scheduler::ServiceScheduler { ecs: self.clone() }),
+            Arc::new(managed_scaling::CapacityProviders { ecs: self.clone() }),
         ]
     }
 
@@ -173,6 +180,10 @@ impl ServiceModule for EcsService {
             "UpdateCluster" => op!(clusters::update_cluster),
             "UpdateClusterSettings" => op!(clusters::update_cluster_settings),
             "PutClusterCapacityProviders" => op!(clusters::put_cluster_capacity_providers),
+            "CreateCapacityProvider" => op!(capacity_providers::create_capacity_provider),
+            "DescribeCapacityProviders" => op!(capacity_providers::describe_capacity_providers),
+            "UpdateCapacityProvider" => op!(capacity_providers::update_capacity_provider),
+            "DeleteCapacityProvider" => op!(capacity_providers::delete_capacity_provider),
             "DeleteCluster" => op!(clusters::delete_cluster),
             "RegisterTaskDefinition" => {
                 let output = task_definitions::register_task_definition(self, &body).await?;

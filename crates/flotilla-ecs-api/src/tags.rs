@@ -39,6 +39,10 @@ impl EcsService {
                 Some(s) if s.status != ServiceStatus::Inactive => Ok(self.account.service_arn(&cluster, &name)),
                 _ => Err(EcsError::ServiceNotFound("Service not found.".into())),
             },
+            ResourceArn::CapacityProvider { name } => match self.store.get_capacity_provider(&name).await? {
+                Some(p) if p.status == "ACTIVE" => Ok(self.account.capacity_provider_arn(&name)),
+                _ => Err(EcsError::ResourceNotFound(format!("The capacity provider {arn} does not exist."))),
+            },
             ResourceArn::ServiceDeployment { .. } | ResourceArn::ServiceRevision { .. } => {
                 Err(EcsError::invalid(format!("the resource {arn} cannot be tagged")))
             }

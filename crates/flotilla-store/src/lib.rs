@@ -15,6 +15,7 @@ pub use sql::{STORE_NAME, SqlStore};
 
 use async_trait::async_trait;
 use flotilla_domain::Timestamp;
+use flotilla_domain::capacity_provider::CapacityProvider;
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, Resources};
 use flotilla_domain::service::Service;
@@ -182,6 +183,21 @@ pub trait Store: Send + Sync + 'static {
         tags: &[Tag],
         placer: Placer<'_>,
     ) -> StoreResult<Vec<Result<Task, String>>>;
+    /// Stores new tasks no instance could take yet (PROVISIONING, no instance), with
+    /// `tags`, in one transaction: they wait for their capacity provider's capacity.
+    async fn store_waiting_tasks(&self, tasks: &[Task], tags: &[Tag]) -> StoreResult<()>;
+    /// Every task still waiting for capacity (PROVISIONING on no instance, desired RUNNING).
+    async fn waiting_tasks(&self) -> StoreResult<Vec<Task>>;
+    /// Places waiting tasks like [`Store::place_tasks`] places new ones: in one
+    /// transaction under the pool's placement locks; placed ones are stored on their
+    /// instance. One result per task given, in order (an error for a task no longer
+    /// waiting as given).
+    async fn place_waiting_tasks(
+        &self,
+        pool: &Pool,
+        tasks: Vec<Task>,
+        placer: Placer<'_>,
+    ) -> StoreResult<Vec<Result<Task, String>>>;
     async fn get_task(&self, id: &str) -> StoreResult<Option<Task>>;
     /// Task ids in id order.
     async fn list_task_ids(&self, cluster: &str, filter: &TaskFilter, page: Page<String>) -> StoreResult<Vec<String>>;
@@ -206,6 +222,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Adds or overwrites tags; refuses with [`StoreError::Limit`] if the resource
     /// would end up with more than `max_tags`.
+    /// Creates a capacity provider, or reuses the name of an INACTIVE one; `None` when
+    /// an ACTIVE one has the name. Tags are attached in the same transaction.
+    async fn create_capacity_provider(
+        &self,
+        provider: &CapacityProvider,
+        tags: &[Tag],
+    ) -> StoreResult<Option<CapacityProvider>>;
+    async fn get_capacity_provider(&self, name: &str) -> StoreResult<Option<CapacityProvider>>;
+    /// Every capacity provider, ACTIVE or not, by name.
+    async fn list_capacity_providers(&self) -> StoreResult<Vec<CapacityProvider>>;
+    /// Optimistic update; [`StoreError::Conflict`] if stale.
+    async fn update_capacity_provider(&self, provider: &CapacityProvider) -> StoreResult<CapacityProvider>;
     async fn tag_resource(&self, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()>;
     async fn untag_resource(&self, arn: &str, keys: &[String]) -> StoreResult<()>;
     async fn list_tags(&self, arn: &str) -> StoreResult<Vec<Tag>>;

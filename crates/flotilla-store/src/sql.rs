@@ -4,6 +4,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, Store, TaskFilter};
 use async_trait::async_trait;
 use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx};
+use flotilla_domain::capacity_provider::CapacityProvider;
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, NodeCapacity, Resources};
 use flotilla_domain::service::{Service, ServiceStatus};
@@ -132,6 +133,10 @@ fn capacity_column(capacity: NodeCapacity) -> &'static str {
     }
 }
 
+fn provider_from_body(body: &str) -> StoreResult<CapacityProvider> {
+    serde_json::from_str(body).map_err(|e| corrupt("capacity provider", e))
+}
+
 fn task_from_body(body: &str) -> StoreResult<Task> {
     serde_json::from_str(body).map_err(|e| corrupt("task", e))
 }
@@ -238,6 +243,48 @@ async fn insert_task(tx: &mut Tx, task: &Task) -> StoreResult<()> {
     .await
     .doing("storing a task")?;
     Ok(())
+}
+
+impl SqlStore {
+    /// Placements on one instance see each other's tasks, on every replica: a
+    /// cluster's placements take its lock, and a Fargate placement takes the lock of
+    /// every cluster whose nodes serve Fargate (in name order).
+    async fn lock_pool(&self, tx: &mut Tx, pool: &Pool) -> StoreResult<()> {
+        let locks = match pool {
+            Pool::Cluster(cluster) => vec![cluster.clone()],
+            Pool::Fargate { .. } => sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT cluster FROM container_instances WHERE capacity <> 'EC2' ORDER BY cluster",
+            )
+            .fetch_all(&mut **tx)
+            .await
+            .doing("reading the clusters of Fargate capacity")?,
+        };
+        for cluster in &locks {
+            self.db.lock(tx, &format!("placement {cluster}")).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The pool's live instances with their load, as placement sees them.
+async fn pool_loads(tx: &mut Tx, pool: &Pool) -> StoreResult<Vec<InstanceLoad>> {
+    let (instances_where, arg) = pool_instances(pool);
+    let rows = sqlx::query(&format!(
+        "SELECT body, last_heartbeat FROM container_instances WHERE {instances_where} AND status <> 'INACTIVE' ORDER BY id"
+    ))
+    .bind(arg)
+    .fetch_all(&mut **tx)
+    .await
+    .doing("reading the instances to place on")?;
+    let mut live = live_tasks_by_instance(&mut **tx, instances_where, arg).await?;
+    let mut loads = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut ci = instance_from_body(&r.col::<String>("body")?)?;
+        ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
+        let tasks = live.remove(&ci.id).unwrap_or_default();
+        loads.push(load_of(ci, &tasks));
+    }
+    Ok(loads)
 }
 
 #[async_trait]
@@ -655,22 +702,7 @@ impl Store for SqlStore {
         placer: Placer<'_>,
     ) -> StoreResult<Vec<Result<Task, String>>> {
         let mut tx = self.write().await?;
-        let (instances_where, arg) = pool_instances(pool);
-        // Placements on one instance see each other's tasks, on every replica: a
-        // cluster's placements take its lock, and a Fargate placement takes the
-        // lock of every cluster whose nodes serve Fargate (in name order).
-        let locks = match pool {
-            Pool::Cluster(cluster) => vec![cluster.clone()],
-            Pool::Fargate { .. } => sqlx::query_scalar::<_, String>(
-                "SELECT DISTINCT cluster FROM container_instances WHERE capacity <> 'EC2' ORDER BY cluster",
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .doing("reading the clusters of Fargate capacity")?,
-        };
-        for cluster in &locks {
-            self.db.lock(&mut tx, &format!("placement {cluster}")).await?;
-        }
+        self.lock_pool(&mut tx, pool).await?;
         let task_cluster = match pool {
             Pool::Cluster(c) | Pool::Fargate { for_cluster: c } => c,
         };
@@ -685,21 +717,7 @@ impl Store for SqlStore {
                 return rows.iter().map(|r| task_from_body(&r.col::<String>("body")?).map(Ok)).collect();
             }
         }
-        let rows = sqlx::query(&format!(
-            "SELECT body, last_heartbeat FROM container_instances WHERE {instances_where} AND status <> 'INACTIVE' ORDER BY id"
-        ))
-        .bind(arg)
-        .fetch_all(&mut *tx)
-        .await
-        .doing("reading the instances to place on")?;
-        let mut live = live_tasks_by_instance(&mut *tx, instances_where, arg).await?;
-        let mut loads = Vec::with_capacity(rows.len());
-        for r in rows {
-            let mut ci = instance_from_body(&r.col::<String>("body")?)?;
-            ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
-            let tasks = live.remove(&ci.id).unwrap_or_default();
-            loads.push(load_of(ci, &tasks));
-        }
+        let loads = pool_loads(&mut tx, pool).await?;
         let decisions = placer(&loads, &tasks);
         let mut out = Vec::with_capacity(tasks.len());
         for (mut task, decision) in tasks.into_iter().zip(decisions) {
@@ -714,6 +732,81 @@ impl Store for SqlStore {
             }
         }
         tx.commit().await.doing("committing placed tasks")?;
+        Ok(out)
+    }
+
+    async fn store_waiting_tasks(&self, tasks: &[Task], tags: &[Tag]) -> StoreResult<()> {
+        let mut tx = self.write().await?;
+        for task in tasks {
+            let waiting = Task { container_instance_id: None, ..task.clone() };
+            insert_task(&mut tx, &waiting).await?;
+            insert_tags(&mut tx, &self.account.task_arn(&task.cluster, &task.id), tags).await?;
+        }
+        tx.commit().await.doing("committing waiting tasks")?;
+        Ok(())
+    }
+
+    async fn waiting_tasks(&self) -> StoreResult<Vec<Task>> {
+        let rows = sqlx::query(
+            "SELECT body FROM tasks WHERE container_instance_id IS NULL AND last_status = 'PROVISIONING' \
+             AND desired_status = 'RUNNING' ORDER BY created_at, id",
+        )
+        .fetch_all(self.db.reader())
+        .await
+        .doing("reading the tasks waiting for capacity")?;
+        rows.iter().map(|r| task_from_body(&r.col::<String>("body")?)).collect()
+    }
+
+    async fn place_waiting_tasks(
+        &self,
+        pool: &Pool,
+        tasks: Vec<Task>,
+        placer: Placer<'_>,
+    ) -> StoreResult<Vec<Result<Task, String>>> {
+        let mut tx = self.write().await?;
+        self.lock_pool(&mut tx, pool).await?;
+        // Only tasks still waiting as read: a stop or another placement since wins.
+        let mut waiting = Vec::with_capacity(tasks.len());
+        for t in &tasks {
+            let version: Option<i64> = sqlx::query_scalar(
+                "SELECT version FROM tasks WHERE id = $1 AND container_instance_id IS NULL AND desired_status = 'RUNNING'",
+            )
+            .bind(&t.id)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("re-reading a waiting task")?;
+            waiting.push(version == Some(t.version));
+        }
+        let still: Vec<Task> = tasks.iter().zip(&waiting).filter(|(_, w)| **w).map(|(t, _)| t.clone()).collect();
+        let loads = pool_loads(&mut tx, pool).await?;
+        let mut decisions = placer(&loads, &still).into_iter();
+        let mut out = Vec::with_capacity(tasks.len());
+        for (task, still_waiting) in tasks.into_iter().zip(waiting) {
+            if !still_waiting {
+                out.push(Err("no longer waiting".to_string()));
+                continue;
+            }
+            match decisions.next().unwrap_or_else(|| Err("not placed".to_string())) {
+                Ok(i) => {
+                    let placed = Task {
+                        container_instance_id: Some(loads[i].instance.id.clone()),
+                        version: task.version + 1,
+                        ..task
+                    };
+                    sqlx::query("UPDATE tasks SET container_instance_id = $1, body = $2, version = $3 WHERE id = $4")
+                        .bind(&placed.container_instance_id)
+                        .bind(to_json(&placed))
+                        .bind(placed.version)
+                        .bind(&placed.id)
+                        .execute(&mut *tx)
+                        .await
+                        .doing("placing a waiting task")?;
+                    out.push(Ok(placed));
+                }
+                Err(reason) => out.push(Err(reason)),
+            }
+        }
+        tx.commit().await.doing("committing placed waiting tasks")?;
         Ok(out)
     }
 
@@ -880,6 +973,81 @@ impl Store for SqlStore {
         .await
         .doing("reading a task group")?;
         rows.iter().map(|r| task_from_body(&r.col::<String>("body")?)).collect()
+    }
+
+    async fn create_capacity_provider(
+        &self,
+        provider: &CapacityProvider,
+        tags: &[Tag],
+    ) -> StoreResult<Option<CapacityProvider>> {
+        let mut tx = self.write().await?;
+        self.db.lock(&mut tx, &format!("capacity provider {}", provider.name)).await?;
+        let existing: Option<String> = sqlx::query_scalar("SELECT status FROM capacity_providers WHERE name = $1")
+            .bind(&provider.name)
+            .fetch_optional(&mut *tx)
+            .await
+            .doing("reading a capacity provider")?;
+        if existing.as_deref().is_some_and(|s| s != "INACTIVE") {
+            return Ok(None);
+        }
+        let stored = CapacityProvider { version: 1, ..provider.clone() };
+        sqlx::query(
+            "INSERT INTO capacity_providers (name, status, body, version) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET status = excluded.status, body = excluded.body, version = excluded.version",
+        )
+        .bind(&stored.name)
+        .bind(&stored.status)
+        .bind(to_json(&stored))
+        .bind(stored.version)
+        .execute(&mut *tx)
+        .await
+        .doing("storing a capacity provider")?;
+        let arn = self.account.capacity_provider_arn(&stored.name);
+        sqlx::query("DELETE FROM resource_tags WHERE resource_arn = $1")
+            .bind(&arn)
+            .execute(&mut *tx)
+            .await
+            .doing("clearing a reused capacity provider's tags")?;
+        insert_tags(&mut tx, &arn, tags).await?;
+        tx.commit().await.doing("committing a capacity provider")?;
+        Ok(Some(stored))
+    }
+
+    async fn get_capacity_provider(&self, name: &str) -> StoreResult<Option<CapacityProvider>> {
+        let row = sqlx::query("SELECT body FROM capacity_providers WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.db.reader())
+            .await
+            .doing("reading a capacity provider")?;
+        row.map(|r| provider_from_body(&r.col::<String>("body")?)).transpose()
+    }
+
+    async fn list_capacity_providers(&self) -> StoreResult<Vec<CapacityProvider>> {
+        let rows = sqlx::query("SELECT body FROM capacity_providers ORDER BY name")
+            .fetch_all(self.db.reader())
+            .await
+            .doing("listing capacity providers")?;
+        rows.iter().map(|r| provider_from_body(&r.col::<String>("body")?)).collect()
+    }
+
+    async fn update_capacity_provider(&self, provider: &CapacityProvider) -> StoreResult<CapacityProvider> {
+        let stored = CapacityProvider { version: provider.version + 1, ..provider.clone() };
+        let changed = sqlx::query(
+            "UPDATE capacity_providers SET status = $1, body = $2, version = $3 WHERE name = $4 AND version = $5",
+        )
+        .bind(&stored.status)
+        .bind(to_json(&stored))
+        .bind(stored.version)
+        .bind(&provider.name)
+        .bind(provider.version)
+        .execute(self.db.writer())
+        .await
+        .doing("updating a capacity provider")?
+        .rows_affected();
+        if changed == 0 {
+            return Err(StoreError::Conflict { what: format!("capacity provider {}", provider.name) });
+        }
+        Ok(stored)
     }
 
     async fn tag_resource(&self, arn: &str, tags: &[Tag], max_tags: usize) -> StoreResult<()> {

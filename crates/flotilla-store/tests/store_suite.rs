@@ -212,6 +212,48 @@ async fn fargate_places_on_the_nodes_serving_it_and_fargate_only_nodes_are_hidde
 }
 
 #[tokio::test]
+async fn capacity_providers_and_tasks_waiting_for_capacity() {
+    use flotilla_domain::capacity_provider::{AutoScalingGroupProvider, CapacityProvider, ManagedScaling};
+    for b in backends() {
+        let store = open(&b.location).await;
+        let provider = CapacityProvider {
+            name: "workers".into(),
+            status: "ACTIVE".into(),
+            auto_scaling_group_provider: AutoScalingGroupProvider {
+                auto_scaling_group_arn: "arn:group".into(),
+                managed_scaling: ManagedScaling::default(),
+                managed_termination_protection: "DISABLED".into(),
+                managed_draining: "ENABLED".into(),
+            },
+            update_status: "CREATE_COMPLETE".into(),
+            version: 0,
+        };
+        let created = store.create_capacity_provider(&provider, &[tag("k", "v")]).await.unwrap().unwrap();
+        assert!(store.create_capacity_provider(&provider, &[]).await.unwrap().is_none(), "{}: taken", b.label);
+        let deleted = CapacityProvider { status: "INACTIVE".into(), ..created.clone() };
+        store.update_capacity_provider(&deleted).await.unwrap();
+        assert!(matches!(store.update_capacity_provider(&deleted).await, Err(StoreError::Conflict { .. })));
+        assert!(store.create_capacity_provider(&provider, &[]).await.unwrap().is_some(), "{}: reusable", b.label);
+        assert_eq!(store.list_capacity_providers().await.unwrap().len(), 1);
+
+        let mut waiting = task("w1", "default", 600, None);
+        waiting.capacity_provider_name = Some("workers".into());
+        store.store_waiting_tasks(std::slice::from_ref(&waiting), &[tag("env", "x")]).await.unwrap();
+        let listed = store.waiting_tasks().await.unwrap();
+        assert_eq!(listed.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), ["w1"], "{}", b.label);
+        store.put_container_instance(&instance("ci-1", "default", 1024, 1000)).await.unwrap();
+        let pool = Pool::Cluster("default".into());
+        let stale = Task { version: 99, ..listed[0].clone() };
+        let placed = store.place_waiting_tasks(&pool, vec![stale, listed[0].clone()], &first_fit).await.unwrap();
+        assert!(placed[0].is_err(), "{}: a stale read places nothing", b.label);
+        assert_eq!(placed[1].as_ref().unwrap().container_instance_id.as_deref(), Some("ci-1"));
+        assert!(store.waiting_tasks().await.unwrap().is_empty(), "{}", b.label);
+        assert_eq!(store.instance_load("ci-1").await.unwrap().unwrap().remaining.memory, 400);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
 async fn a_failed_placement_transaction_stores_no_task_and_no_tag() {
     for b in backends() {
         let store = open(&b.location).await;

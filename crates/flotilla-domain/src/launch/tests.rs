@@ -52,6 +52,8 @@ fn launch_requests_resolve_as_ecs_does() {
     let net = network();
     let strategy = [item("FARGATE", Some(1), None)];
     let unknown = [item("FARGATE_SPOT", Some(1), None)];
+    let asg = [item("workers", Some(1), None)];
+    let mixed = [item("workers", Some(1), None), item("FARGATE", Some(1), None)];
     type Case<'a> = (&'a str, LaunchRequest<'a>, ClusterSpec, TaskDefinition, Result<LaunchType, &'a str>);
     let cases: Vec<Case<'_>> = vec![
         ("nothing asked: EC2", LaunchRequest::default(), ClusterSpec::default(), bridge_td(), Ok(LaunchType::Ec2)),
@@ -93,6 +95,24 @@ fn launch_requests_resolve_as_ecs_does() {
             ClusterSpec { capacity_providers: vec!["FARGATE".into()], ..ClusterSpec::default() },
             fargate_td(),
             Err("not associated with the cluster"),
+        ),
+        (
+            "Auto Scaling group providers launch on EC2",
+            LaunchRequest { capacity_provider_strategy: &asg, ..Default::default() },
+            ClusterSpec { capacity_providers: vec!["workers".into()], ..ClusterSpec::default() },
+            bridge_td(),
+            Ok(LaunchType::Ec2),
+        ),
+        (
+            "no mix of Fargate and Auto Scaling group providers",
+            LaunchRequest {
+                capacity_provider_strategy: &mixed,
+                network_configuration: Some(&net),
+                ..Default::default()
+            },
+            ClusterSpec { capacity_providers: vec!["workers".into(), "FARGATE".into()], ..ClusterSpec::default() },
+            fargate_td(),
+            Err("cannot contain a mix"),
         ),
         (
             "a definition without FARGATE",
