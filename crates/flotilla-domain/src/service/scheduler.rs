@@ -195,6 +195,8 @@ fn decide(service: &mut Service, observed: &Observed<'_>, ids: &mut dyn Ids) -> 
     let grace_ms = service.spec.health_check_grace_period_seconds.unwrap_or(0).saturating_mul(1000);
     for t in tasks.iter().copied().filter(|t| is_live(t)) {
         match instance(t) {
+            // Waiting for its capacity provider's capacity: not placed yet, not lost.
+            None if t.container_instance_id.is_none() && t.last_status == TaskStatus::Provisioning => {}
             None => stop(&mut actions, &mut stopped, t, INSTANCE_LOST.to_string()),
             Some(i) if i.lost => stop(&mut actions, &mut stopped, t, INSTANCE_LOST.to_string()),
             Some(_) => {
