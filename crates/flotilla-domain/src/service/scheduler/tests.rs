@@ -227,6 +227,15 @@ fn stopped_and_lost_tasks_are_replaced() {
 }
 
 #[test]
+fn tasks_waiting_for_capacity_are_counted_not_lost() {
+    let mut s = service(spec(2, 100, 200));
+    let mut waiting = task("w", D1, "", TaskStatus::Provisioning);
+    waiting.container_instance_id = None;
+    let actions = run(&mut s, &[running("a", D1, "i1"), waiting], &instances(1));
+    assert_eq!(actions, Vec::<Action>::new(), "the waiting task is neither stopped nor replaced");
+}
+
+#[test]
 fn draining_instances_are_emptied_after_replacements_start() {
     let mut s = service(spec(3, 100, 200));
     s.deployments[0].rollout_state = RolloutState::Completed;
