@@ -418,7 +418,14 @@ fn rest_body(body: &[u8], params: Option<(Labels, Option<String>)>) -> Result<By
             Ok(n) => serde_json::Value::from(n),
             Err(_) => serde_json::Value::String(value),
         };
-        object.insert(name, value);
+        // A repeated parameter (a list member such as `TagKeys`) becomes an array.
+        match object.get_mut(&name) {
+            Some(serde_json::Value::Array(items)) => items.push(value),
+            Some(first) => *first = serde_json::Value::Array(vec![first.take(), value]),
+            None => {
+                object.insert(name, value);
+            }
+        }
     }
     serde_json::to_vec(&serde_json::Value::Object(object))
         .map(Bytes::from)

@@ -671,9 +671,10 @@ async fn rest_json_routes_by_method_and_path_and_reads_labels_and_query_into_the
     let door = FrontDoor::new(Arc::new(Credentials::new("AKIDTEST", "secret")), config(1024)).with_module(echo.clone());
     let router = Arc::new(door).router().layer(axum::middleware::from_fn(request_id_layer));
 
-    let a = answer(&router, rest("PUT", "/things/a%2Fb", "Max=5&Next=tok", br#"{"x":1}"#)).await;
+    let a = answer(&router, rest("PUT", "/things/a%2Fb", "Max=5&Next=tok&K=a&K=b", br#"{"x":1}"#)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(echo.bodies.lock().unwrap()[0], serde_json::json!({"x": 1, "thing": "a/b", "Max": 5, "Next": "tok"}));
+    let expected = serde_json::json!({"x": 1, "thing": "a/b", "Max": 5, "Next": "tok", "K": ["a", "b"]});
+    assert_eq!(echo.bodies.lock().unwrap()[0], expected, "a repeated parameter is a list");
     let listed = answer(&router, rest("GET", "/things", "", b"")).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
 
