@@ -112,12 +112,14 @@ def main():
         deadline = time.monotonic() + 60
         while True:
             try:
-                if urllib.request.urlopen(f"{endpoint}/healthz", timeout=1).read() == b"ok":
+                if urllib.request.urlopen(f"{endpoint}/healthz", timeout=1).read().strip() == b"ok":
                     break
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                fail(f"flotilla up did not become ready (see {work}/up.log)")
+                logf.flush()
+                tail = open(os.path.join(work, "up.log"), errors="replace").read()[-2000:]
+                fail(f"flotilla up did not become ready; its log ends:\n{tail}")
             time.sleep(0.1)
         c = boto3.client("ecs", endpoint_url=endpoint, region_name=REGION,
                          config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=30))
