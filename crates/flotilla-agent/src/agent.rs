@@ -77,6 +77,10 @@ pub struct AgentConfig {
     /// The subnet awsvpc tasks get their private addresses from (the Docker
     /// network `flotilla-awsvpc`'s, when the agent creates it).
     pub awsvpc_cidr: String,
+    /// The EC2 instance id this node registers as (its identity document's
+    /// `instanceId`, ECS's `ec2InstanceId`), e.g. an Auto Scaling group's instance;
+    /// `None`: one is generated and kept in the state directory.
+    pub ec2_instance_id: Option<String>,
 }
 
 impl AgentConfig {
@@ -99,6 +103,7 @@ impl AgentConfig {
             metadata_port: Some(51679),
             capacity: NodeCapacity::Ec2,
             awsvpc_cidr: crate::runtime::network::DEFAULT_AWSVPC_CIDR.into(),
+            ec2_instance_id: None,
         }
     }
 }
@@ -136,12 +141,21 @@ impl Agent {
     ) -> Result<Self, AgentError> {
         Ipv4Cidr::parse(&config.awsvpc_cidr).map_err(AgentError::AwsvpcCidr)?;
         let file = StateFile::new(&config.state_dir);
+        // A state of another cluster, or of another given instance id, is another node's.
         let state = match file.load()? {
-            Some(s) if s.cluster == config.cluster => s,
+            Some(s)
+                if s.cluster == config.cluster
+                    && config.ec2_instance_id.as_ref().is_none_or(|id| *id == s.ec2_instance_id) =>
+            {
+                s
+            }
             _ => AgentState {
                 cluster: config.cluster.clone(),
                 container_instance_arn: None,
-                ec2_instance_id: format!("i-{}", &uuid::Uuid::new_v4().simple().to_string()[..17]),
+                ec2_instance_id: config
+                    .ec2_instance_id
+                    .clone()
+                    .unwrap_or_else(|| format!("i-{}", &uuid::Uuid::new_v4().simple().to_string()[..17])),
                 tasks: BTreeMap::new(),
             },
         };
@@ -805,5 +819,31 @@ mod tests {
         let plan = read_poll_answer(json!({"instanceStatus": "ACTIVE", "tasks": [task(A, 1, "bridge")]})).unwrap();
         let running = [A.to_string(), B.to_string()];
         assert_eq!(unlisted(&running, &plan), [B.to_string()]);
+    }
+
+    #[test]
+    fn a_given_instance_id_is_the_nodes_and_replaces_another_saved_one() {
+        use crate::runtime::{SimulatedBehaviour, SimulatedRuntime};
+        let dir = tempfile::tempdir().unwrap();
+        let agent = |id: Option<&str>| {
+            let mut config = AgentConfig::new("default", dir.path().to_path_buf());
+            config.ec2_instance_id = id.map(str::to_string);
+            let credentials = flotilla_sigv4::Credentials::new("AKIDEXAMPLE", "secret");
+            let client = ControlPlaneClient::new("http://127.0.0.1:9", credentials, "us-east-1").unwrap();
+            let runtime = Arc::new(SimulatedRuntime::new(SimulatedBehaviour::default()));
+            Agent::new(config, client, runtime).unwrap()
+        };
+        let given = agent(Some("i-0123456789abcdef0"));
+        assert_eq!(given.state.read(|s| s.ec2_instance_id.clone()), "i-0123456789abcdef0");
+        given.state.update(|s| s.container_instance_arn = Some("arn:ci".into())).unwrap();
+        drop(given);
+        let kept = agent(None);
+        assert_eq!(kept.state.read(|s| s.ec2_instance_id.clone()), "i-0123456789abcdef0", "saved, and kept");
+        drop(kept);
+        let other = agent(Some("i-0fedcba9876543210"));
+        assert_eq!(
+            other.state.read(|s| (s.ec2_instance_id.clone(), s.container_instance_arn.clone())),
+            ("i-0fedcba9876543210".to_string(), None)
+        );
     }
 }
