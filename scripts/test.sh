@@ -34,5 +34,6 @@ export PATH="$venv/bin:$PATH"
 FLOTILLA_BIN="$target_dir/debug/flotilla" "$venv/bin/python" -m pytest tests/e2e -q
 
 echo "== end-to-end tests on PostgreSQL"
+# Tests marked `once` (slow, nothing store-specific) ran in the SQLite pass.
 FLOTILLA_E2E_POSTGRES_URL="${postgres_url%/*}" FLOTILLA_BIN="$target_dir/debug/flotilla" \
-    "$venv/bin/python" -m pytest tests/e2e -q
+    "$venv/bin/python" -m pytest tests/e2e -q -m "not once"

@@ -510,6 +510,32 @@ impl EcsService {
     }
 }
 
+/// For Application Auto Scaling: a service's desired count, read and set as
+/// UpdateService's `desiredCount` is.
+impl EcsService {
+    /// The desired count of service `service` (a name) of `cluster`; `None` when the
+    /// cluster or the service does not exist or the service is not ACTIVE.
+    pub async fn desired_count(&self, cluster: &str, service: &str) -> Result<Option<i64>, EcsError> {
+        let found = self.store.get_service(cluster, service).await?;
+        Ok(found.filter(|s| s.status == ServiceStatus::Active).map(|s| s.spec.desired_count))
+    }
+
+    /// Sets the desired count of service `service` of `cluster` through UpdateService's
+    /// own code (its checks, the deployment's count, the scheduler woken); the count
+    /// read just before.
+    pub async fn set_desired_count(&self, cluster: &str, service: &str, count: i64) -> Result<i64, EcsError> {
+        let previous = self
+            .desired_count(cluster, service)
+            .await?
+            .ok_or_else(|| EcsError::ServiceNotFound("Service not found.".into()))?;
+        let input: UpdateServiceInput =
+            serde_json::from_value(serde_json::json!({"cluster": cluster, "service": service, "desiredCount": count}))
+                .map_err(|e| EcsError::invalid(format!("setting the desired count: {e}")))?;
+        update_service(self, input).await?;
+        Ok(previous)
+    }
+}
+
 fn check_name(name: &str) -> Result<(), EcsError> {
     if is_valid_name(name) {
         Ok(())

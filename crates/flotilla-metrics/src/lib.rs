@@ -134,6 +134,23 @@ impl MetricsService {
         let now = self.store.now_ms().await?;
         self.store.put(&points, now).await
     }
+
+    /// PutMetricAlarm from Rust (e.g. the alarms target tracking policies own):
+    /// `request` is the operation's JSON input, checked and stored by the operation's
+    /// own code (created in INSUFFICIENT_DATA, or its configuration replaced).
+    pub async fn put_metric_alarm(&self, request: serde_json::Value) -> Result<()> {
+        let input: alarms::put::PutAlarmInput = serde_json::from_value(request)
+            .map_err(|e| MetricsError::InvalidValue(format!("The alarm request is not valid: {e}")))?;
+        alarms::put::put(self, input).await.map(|_| ())
+    }
+
+    /// DeleteAlarms from Rust, by the operation's own code: all the alarms named, or
+    /// none (`MetricsError::NotFound`) when one does not exist.
+    pub async fn delete_alarms(&self, names: &[String]) -> Result<()> {
+        let input: alarms::state::NamesInput = serde_json::from_value(serde_json::json!({ "AlarmNames": names }))
+            .map_err(|e| MetricsError::InvalidValue(format!("The alarm names are not valid: {e}")))?;
+        alarms::state::delete(self, input).await.map(|_| ())
+    }
 }
 
 /// The alarm named by `AlarmName`, as IAM sees it.
