@@ -57,8 +57,31 @@ struct AgentArgs {
     state_dir: Option<PathBuf>,
     #[arg(long, env = "FLOTILLA_REGION", default_value = "us-east-1")]
     region: String,
+    /// The EC2 instance id this node registers as (ECS's `ec2InstanceId`), e.g. the
+    /// Auto Scaling group instance it is (`i-` and 8 or 17 hex digits); default: one
+    /// generated on first start and kept in the state directory.
+    #[arg(long, value_parser = parse_instance_id)]
+    ec2_instance_id: Option<String>,
+    /// For agents a control plane launches: its pid. Once it is no longer this
+    /// agent's parent (it died without stopping the agent), the agent stops when no
+    /// control plane has answered at the endpoint for `--orphan-grace-seconds`; one
+    /// that answers meanwhile (the restarted one) adopts it.
+    #[arg(long, hide = true)]
+    parent_pid: Option<u32>,
+    #[arg(long, hide = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    orphan_grace_seconds: u64,
     #[command(flatten)]
     node: NodeArgs,
+}
+
+/// An EC2 instance id: `i-` and 8 or 17 hex digits.
+fn parse_instance_id(id: &str) -> Result<String, String> {
+    let hex = id.strip_prefix("i-").unwrap_or_default();
+    if matches!(hex.len(), 8 | 17) && hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        Ok(id.to_string())
+    } else {
+        Err(format!("'{id}' is not an EC2 instance id (i- and 8 or 17 hex digits)"))
+    }
 }
 
 /// How a node presents itself and runs containers (shared by `agent` and `up`).
@@ -211,6 +234,29 @@ struct ServeArgs {
     /// `up` only: do not run a node agent on this machine.
     #[arg(long)]
     no_agent: bool,
+    /// Auto Scaling: the command (run with `sh -c`) that launches an instance whose
+    /// launch configuration's ImageId is neither `flotilla:simulated` nor
+    /// `flotilla:docker` (those are `flotilla agent` processes this control plane
+    /// starts itself, under DATA/instances/). Its environment names the instance:
+    /// FLOTILLA_INSTANCE_ID, FLOTILLA_INSTANCE_TYPE, FLOTILLA_IMAGE_ID,
+    /// FLOTILLA_USER_DATA (decoded), FLOTILLA_USER_DATA_BASE64, FLOTILLA_ENDPOINT,
+    /// FLOTILLA_AVAILABILITY_ZONE, FLOTILLA_REGION, FLOTILLA_CLUSTER (the user data's
+    /// ECS_CLUSTER), FLOTILLA_AUTO_SCALING_GROUP, FLOTILLA_INSTANCE_CPU (units),
+    /// FLOTILLA_INSTANCE_MEMORY (MiB) and the root credentials
+    /// (FLOTILLA_ROOT_ACCESS_KEY_ID, FLOTILLA_ROOT_SECRET_ACCESS_KEY). It exits 0
+    /// once the instance is on its way (its agent should run with `--ec2-instance-id
+    /// $FLOTILLA_INSTANCE_ID`); otherwise the launch fails with the last line it
+    /// wrote. Without it, such launches fail.
+    #[arg(long, env = "FLOTILLA_INSTANCE_LAUNCH_COMMAND")]
+    instance_launch_command: Option<String>,
+    /// Auto Scaling: the command (run with `sh -c`, the same environment) that
+    /// terminates an instance the launch command launched.
+    #[arg(long, env = "FLOTILLA_INSTANCE_TERMINATE_COMMAND")]
+    instance_terminate_command: Option<String>,
+    /// Auto Scaling: seconds an agent this control plane launched waits, after the
+    /// control plane died without stopping it, for one to answer again.
+    #[arg(long, hide = true, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    instance_orphan_grace: u64,
     #[command(flatten)]
     node: NodeArgs,
 }
@@ -275,9 +321,69 @@ async fn agent(args: AgentArgs, format: LogFormat) -> Result<()> {
     let state_dir = args.state_dir.clone().unwrap_or_else(|| default_data_dir().join("agent"));
     let _lock = DirLock::acquire(&state_dir, "agent state directory")?;
     let credentials = agent_credentials()?;
-    let config = args.node.config(&args.cluster, state_dir, &args.region, None, NodeCapacity::Ec2);
+    let mut config = args.node.config(&args.cluster, state_dir, &args.region, None, NodeCapacity::Ec2);
+    config.ec2_instance_id = args.ec2_instance_id.clone();
     announce(format, &format!("flotilla agent joining cluster '{}' at {}", args.cluster, args.endpoint));
-    run_agent(&args.endpoint, credentials, config, args.node.runtime(), shutdown_signal()).await
+    let grace = Duration::from_secs(args.orphan_grace_seconds);
+    let endpoint = args.endpoint.clone();
+    let shutdown = async move {
+        match args.parent_pid {
+            Some(parent) => tokio::select! {
+                _ = shutdown_signal() => {},
+                _ = orphaned(parent, endpoint, grace) => {},
+            },
+            None => shutdown_signal().await,
+        }
+    };
+    run_agent(&args.endpoint, credentials, config, args.node.runtime(), shutdown).await
+}
+
+/// Resolves when this agent is an orphan nobody adopts: `parent`, the control plane
+/// that launched it, is no longer its parent, and no control plane has answered
+/// `/healthz` at `endpoint` for `grace`. (Polling, rather than a parent-death signal,
+/// which needs `unsafe`, and lets a restarted control plane adopt the agent.)
+async fn orphaned(parent: u32, endpoint: String, grace: Duration) {
+    let mut unanswered_since: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if std::os::unix::process::parent_id() == parent || control_plane_answers(&endpoint).await {
+            unanswered_since = None;
+            continue;
+        }
+        let since = *unanswered_since.get_or_insert_with(tokio::time::Instant::now);
+        if since.elapsed() >= grace {
+            tracing::warn!(parent, %endpoint, "the control plane that launched this agent is gone and none answers; stopping");
+            return;
+        }
+    }
+}
+
+/// Whether `GET /healthz` at the endpoint answers 200 within a few seconds (for a
+/// non-HTTP endpoint: whether it accepts a connection).
+async fn control_plane_answers(endpoint: &str) -> bool {
+    use std::io::{Read, Write};
+    let plain = endpoint.strip_prefix("http://");
+    let authority = endpoint.split("://").nth(1).unwrap_or(endpoint).split('/').next().unwrap_or_default().to_string();
+    let probe_http = plain.is_some();
+    tokio::task::spawn_blocking(move || {
+        let timeout = Duration::from_secs(2);
+        let Some(addr) = std::net::ToSocketAddrs::to_socket_addrs(&authority).ok().and_then(|mut a| a.next()) else {
+            return false;
+        };
+        let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, timeout) else { return false };
+        if !probe_http {
+            return true;
+        }
+        let _ = stream.set_read_timeout(Some(timeout));
+        let _ = stream.set_write_timeout(Some(timeout));
+        let request = format!("GET /healthz HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n");
+        let mut head = [0u8; 12];
+        stream.write_all(request.as_bytes()).is_ok()
+            && stream.read_exact(&mut head).is_ok()
+            && head.starts_with(b"HTTP/1.1 200")
+    })
+    .await
+    .unwrap_or(false)
 }
 
 async fn serve(args: ServeArgs, everything: bool, format: LogFormat) -> Result<()> {
@@ -303,6 +409,8 @@ async fn serve(args: ServeArgs, everything: bool, format: LogFormat) -> Result<(
         endpoint: endpoint.clone(),
     };
     let plane = ControlPlane::open(&config).await?;
+    plane.asg.set_instance_commands(args.instance_launch_command.clone(), args.instance_terminate_command.clone());
+    plane.asg.set_orphan_grace(Duration::from_secs(args.instance_orphan_grace));
     if everything {
         plane.ecs.ensure_default_cluster().await.context("creating the default cluster")?;
     }

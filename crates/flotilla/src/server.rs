@@ -4,10 +4,15 @@
 
 use crate::credentials::RootCredentials;
 use crate::metrics::{Metrics, Sources};
+use crate::wiring::{AsgGroups, EcsRetirement};
+use crate::wiring::{AutoScalingActions, CloudWatchAlarms, EcsCapacity};
 use crate::wiring::{CloudWatchSink, EcsInstances, ElbTargets, RegistryImages};
+use crate::wiring::{EcsTasks, SchedulerTargets, SqsQueues};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
+use flotilla_app_autoscaling::AppAutoScalingService;
+use flotilla_asg::{AgentCredentials, AsgService, LaunchSettings};
 use flotilla_controller::Runner;
 use flotilla_domain::AccountContext;
 use flotilla_ecs_api::MetricsSink;
@@ -15,12 +20,15 @@ use flotilla_ecs_api::{AgentChannel, EcsService};
 use flotilla_elbv2::DataPlaneSetup;
 use flotilla_elbv2::ElbService;
 use flotilla_elbv2::dataplane::AddressPool;
+use flotilla_events::EventsService;
 use flotilla_logs::LogsService;
 use flotilla_metrics::MetricsService;
 use flotilla_protocol::{FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
+use flotilla_scheduler::SchedulerService;
 use flotilla_secrets::SecretsService;
 use flotilla_sigv4::Credentials;
+use flotilla_sqs::SqsService;
 use flotilla_store::{SqlStore, StoreLocation};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,6 +74,8 @@ pub struct ControlPlane {
     pub registry: Registry,
     pub secrets: Arc<SecretsService>,
     pub elbv2: Arc<ElbService>,
+    /// EC2 Auto Scaling; `main` sets the operator's instance commands on it.
+    pub asg: Arc<AsgService>,
     /// Every service module, in the order they are served and closed.
     modules: Vec<Arc<dyn ServiceModule>>,
     /// Runs the modules' controllers, each under a lease.
@@ -150,10 +160,24 @@ impl ControlPlane {
                 .await
                 .context("opening Elastic Load Balancing")?,
         );
+        // EventBridge: ECS puts its events on the default bus, and rules run ECS tasks and
+        // send to SQS queues, so ECS and SQS are handed to it once they are open.
+        let ecs_tasks = EcsTasks::default();
+        let sqs_queues = SqsQueues { endpoint: config.endpoint.clone(), ..SqsQueues::default() };
+        let events = Arc::new(
+            EventsService::open(&config.store, config.account.clone())
+                .await
+                .context("opening EventBridge")?
+                .with_ecs(Arc::new(ecs_tasks.clone()))
+                .with_queues(Arc::new(sqs_queues.clone())),
+        );
+        let asg_groups = AsgGroups::default();
         let ecs = Arc::new(
             EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone())
+                .with_instance_groups(Arc::new(asg_groups.clone()))
                 .with_image_resolver(Arc::new(RegistryImages(registry.clone())))
                 .with_load_balancing(Arc::new(ElbTargets(elbv2.clone())))
+                .with_events(events.clone())
                 .with_metrics(sink),
         );
         let secrets = Arc::new(
@@ -162,6 +186,66 @@ impl ControlPlane {
         let logs = Arc::new(
             LogsService::open(&config.store, config.account.clone()).await.context("opening CloudWatch Logs")?,
         );
+        let sqs = Arc::new(
+            SqsService::open(&config.store, config.account.clone(), config.endpoint.clone())
+                .await
+                .context("opening SQS")?
+                .with_metrics(Arc::new(CloudWatchSink(cloudwatch.clone()))),
+        );
+        let scheduler = Arc::new(
+            SchedulerService::open(
+                &config.store,
+                config.account.clone(),
+                Arc::new(SchedulerTargets { ecs: ecs_tasks.clone(), sqs: sqs_queues.clone() }),
+            )
+            .await
+            .context("opening EventBridge Scheduler")?,
+        );
+        let _ = ecs_tasks.0.set(ecs.clone());
+        let _ = sqs_queues.sqs.set(sqs.clone());
+        // Auto Scaling groups' instances are agents this binary starts (or the
+        // operator's launch command), reaching this endpoint with the root credentials.
+        let asg = Arc::new(
+            AsgService::open(
+                &config.store,
+                config.account.clone(),
+                LaunchSettings {
+                    data_dir: config.data_dir.clone(),
+                    endpoint: config.endpoint.clone(),
+                    region: config.account.region.clone(),
+                    credentials: AgentCredentials {
+                        access_key_id: config.credentials.access_key_id.clone(),
+                        secret_access_key: config.credentials.secret_access_key.clone(),
+                    },
+                    agent_binary: std::env::current_exe().ok(),
+                    launch_command: None,
+                    terminate_command: None,
+                    orphan_grace: flotilla_asg::launcher::DEFAULT_ORPHAN_GRACE,
+                },
+            )
+            .await
+            .context("opening Auto Scaling")?
+            .with_retirement(Arc::new(EcsRetirement(ecs.clone()))),
+        );
+        let _ = asg_groups.0.set(asg.clone());
+        // Application Auto Scaling sets ECS services' desired counts, owns the CloudWatch
+        // alarms of its target tracking policies, and runs when an alarm's action names one
+        // of its policies.
+        let target_tracking_period = flotilla_app_autoscaling::period_from_env()
+            .map_err(anyhow::Error::msg)?
+            .unwrap_or(flotilla_app_autoscaling::DEFAULT_PERIOD_SECONDS);
+        let app_autoscaling = Arc::new(
+            AppAutoScalingService::open(&config.store, config.account.clone())
+                .await
+                .context("opening Application Auto Scaling")?
+                .with_capacity(Arc::new(EcsCapacity(ecs.clone())))
+                .with_alarms(Arc::new(CloudWatchAlarms(cloudwatch.clone())))
+                .with_target_tracking_period(target_tracking_period),
+        );
+        cloudwatch.set_alarm_actions(Arc::new(AutoScalingActions {
+            scaling: app_autoscaling.clone(),
+            other: Arc::new(flotilla_metrics::NoAlarmActions),
+        }));
         let metrics = Arc::new(Metrics::default());
         let root = Principal {
             credentials: Credentials::new(
@@ -176,8 +260,13 @@ impl ControlPlane {
             registry.service_module(Maintenance { interval: REGISTRY_MAINTENANCE, gc_grace: REGISTRY_GC_GRACE }),
             secrets.clone(),
             elbv2.clone(),
+            asg.clone(),
             logs,
             cloudwatch,
+            sqs,
+            events,
+            scheduler,
+            app_autoscaling,
         ];
         let front_door_config = FrontDoorConfig {
             region: config.account.region.clone(),
@@ -196,7 +285,7 @@ impl ControlPlane {
             .route("/healthz", get(|| async { "ok\n" }))
             .route("/metrics", get(move || scrape(metrics.clone(), scraped_ecs.clone(), scraped_registry.clone())))
             .layer(axum::middleware::from_fn(request_id_layer));
-        Ok(Self { store, ecs, registry, secrets, elbv2, modules, controllers, router })
+        Ok(Self { store, ecs, registry, secrets, elbv2, asg, modules, controllers, router })
     }
 
     /// The service modules served, in order.
