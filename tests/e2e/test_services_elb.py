@@ -219,3 +219,55 @@ def test_an_alb_routes_by_host_and_path_to_two_services(docker_server, decs, bus
                     break
                 except Exception:  # noqa: BLE001 - still in use for a moment after the listener goes
                     time.sleep(1)
+
+
+def test_a_network_load_balancer_in_front_of_a_tcp_echo_service(docker_server, decs, busybox_image):
+    """An NLB's TCP listener in front of an ECS service whose task echoes TCP (busybox
+    `nc -ll -e cat`), registered by its instance and dynamic host port."""
+    import socket
+
+    elb = docker_server.client("elbv2")
+    family = unique("echo")
+    decs.register_task_definition(family=family, containerDefinitions=[{
+        "name": "echo", "image": busybox_image, "memory": 16, "essential": True, "stopTimeout": 2,
+        "command": ["nc", "-ll", "-p", "7000", "-e", "cat"],
+        "portMappings": [{"containerPort": 7000, "hostPort": 0, "protocol": "tcp"}],
+    }])
+    tg = elb.create_target_group(Name=short("echo"), Protocol="TCP", Port=7000, TargetType="instance",
+                                 HealthCheckIntervalSeconds=5, HealthCheckTimeoutSeconds=2,
+                                 HealthyThresholdCount=2)["TargetGroups"][0]["TargetGroupArn"]
+    elb.modify_target_group_attributes(TargetGroupArn=tg, Attributes=[
+        {"Key": "deregistration_delay.timeout_seconds", "Value": "5"}])
+    lb = elb.create_load_balancer(Name=short("nlb"), Type="network")["LoadBalancers"][0]["LoadBalancerArn"]
+    elb.create_listener(LoadBalancerArn=lb, Protocol="TCP", Port=9100, DefaultActions=[
+        {"Type": "forward", "TargetGroupArn": tg}])
+    address = wait_for("the load balancer's address", lambda: (
+        elb.describe_load_balancers(LoadBalancerArns=[lb])["LoadBalancers"][0]["AvailabilityZones"][0]
+        .get("LoadBalancerAddresses", [{}])[0].get("IpAddress")), 30)
+    name = unique("echo")
+    try:
+        decs.create_service(cluster=CLUSTER, serviceName=name, taskDefinition=family, desiredCount=1,
+                            loadBalancers=[{"targetGroupArn": tg, "containerName": "echo", "containerPort": 7000}])
+        wait_for("a healthy echo target", lambda: [
+            h for h in elb.describe_target_health(TargetGroupArn=tg)["TargetHealthDescriptions"]
+            if h["TargetHealth"]["State"] == "healthy"], 90)
+
+        def roundtrip():
+            try:
+                with socket.create_connection((address, 9100), timeout=5) as s:
+                    s.sendall(b"hello nlb\n")
+                    return s.recv(64)
+            except OSError:
+                return None
+
+        assert wait_for("an echo through the NLB", lambda: roundtrip() == b"hello nlb\n" or None, 30)
+    finally:
+        decs.delete_service(cluster=CLUSTER, service=name, force=True)
+        decs.get_waiter("services_inactive").wait(cluster=CLUSTER, services=[name], WaiterConfig=WAIT)
+        elb.delete_load_balancer(LoadBalancerArn=lb)
+        for _ in range(30):
+            try:
+                elb.delete_target_group(TargetGroupArn=tg)
+                break
+            except Exception:  # noqa: BLE001 - still in use for a moment after the listener goes
+                time.sleep(1)
