@@ -291,3 +291,35 @@ def test_fifty_awsvpc_tasks_leave_no_namespace_interface_or_address_behind(decs,
     wait_for("every namespace, interface and address to be released", released, timeout=120)
     taken = set(awsvpc_endpoints().values())
     assert not any(a.split("/")[0] in addresses for a in taken)
+
+
+def test_a_node_serving_only_fargate_is_hidden_and_takes_no_ec2_task(fresh_server, agents):
+    """`flotilla agent --capacity fargate` (simulated runtime): Fargate tasks of any
+    cluster run on it; it is in no cluster's instance list, and EC2 tasks never go
+    there."""
+    srv = fresh_server(command="server")
+    ecs = srv.client()
+    ecs.create_cluster(clusterName="default")
+    ecs.create_cluster(clusterName="apps")
+    agents(srv.endpoint, "default", "--runtime", "simulated", "--capacity", "fargate")
+    register_fargate(ecs, "fg-managed", [{"name": "app", "image": "busybox"}])
+    ecs.register_task_definition(family="ec2-only", containerDefinitions=[
+        {"name": "app", "image": "busybox", "memory": 32}])
+
+    def run_fargate():
+        resp = ecs.run_task(cluster="apps", taskDefinition="fg-managed", launchType="FARGATE",
+                            networkConfiguration=NETWORK)
+        return resp["tasks"] or None
+
+    [task] = wait_for("the managed node to take a Fargate task", run_fargate, 60)
+    running = wait_running(ecs, "apps", task["taskArn"])
+    assert running["lastStatus"] == "RUNNING" and "containerInstanceArn" not in running
+    assert attachment_details(running)[1]["privateIPv4Address"].startswith("10.222.")
+    for cluster in ("default", "apps"):
+        assert ecs.list_container_instances(cluster=cluster)["containerInstanceArns"] == []
+        assert ecs.describe_clusters(clusters=[cluster])["clusters"][0]["registeredContainerInstancesCount"] == 0
+    with pytest.raises(ClientError) as e:
+        ecs.run_task(cluster="default", taskDefinition="ec2-only", launchType="EC2")
+    assert "No Container Instances were found" in e.value.response["Error"]["Message"]
+    ecs.stop_task(cluster="apps", task=task["taskArn"])
+    wait_stopped(ecs, "apps", task["taskArn"])
