@@ -403,22 +403,66 @@ def test_a_custom_event_becomes_container_overrides(docker_server, decs, task_cl
 
 
 def test_ecs_task_state_changes_reach_the_default_bus(docker_server, decs, task_cleanup):
+    """A rule on `ECS Task State Change` for tasks STOPPED with a non-zero exit code puts
+    the event into a queue; a task that exits 0 does not match."""
     events = docker_server.client("events")
     sqs = docker_server.client("sqs")
     url, q = queue(sqs, "ecs-events")
     family = unique("emits")
-    td = register(decs, family, ["sh", "-c", "exit 0"])
-    rule = unique("task-stopped")
+    failing = register(decs, family, ["sh", "-c", "exit 3"])
+    rule = unique("task-failed")
     events.put_rule(Name=rule, EventPattern=json.dumps({
         "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
-        "detail": {"group": [f"family:{family}"], "lastStatus": ["STOPPED"]}}))
+        "detail": {"group": [f"family:{family}"], "lastStatus": ["STOPPED"],
+                   "containers": {"exitCode": [{"anything-but": 0}]}}}))
     events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": q}])
-    (task,) = decs.run_task(cluster="default", taskDefinition=td)["tasks"]
+    succeeding = decs.register_task_definition(family=family, containerDefinitions=[
+        {"name": "app", "image": BUSYBOX_IMAGE, "memory": 32, "command": ["sh", "-c", "exit 0"]}])[
+        "taskDefinition"]["taskDefinitionArn"]
+    (ok,) = decs.run_task(cluster="default", taskDefinition=succeeding)["tasks"]
+    task_cleanup(ok["taskArn"], ecs=decs, cluster="default")
+    (task,) = decs.run_task(cluster="default", taskDefinition=failing)["tasks"]
     task_cleanup(task["taskArn"], ecs=decs, cluster="default")
     event = json.loads(receive(sqs, url, timeout=120)["Body"])
     assert (event["source"], event["detail-type"]) == ("aws.ecs", "ECS Task State Change")
-    assert event["resources"] == [task["taskArn"]]
+    assert event["resources"] == [task["taskArn"]], "only the task that failed matches"
     assert event["detail"]["taskArn"] == task["taskArn"]
     assert event["detail"]["lastStatus"] == "STOPPED"
+    assert event["detail"]["containers"][0]["exitCode"] == 3
     events.remove_targets(Rule=rule, Ids=["q"])
     events.delete_rule(Name=rule)
+
+
+def test_ecs_service_and_deployment_events_reach_the_default_bus(docker_server, decs):
+    """A service's deployment goes IN_PROGRESS then COMPLETED, and it reaches a steady
+    state: `ECS Deployment State Change` and `ECS Service Action` events, as on AWS."""
+    events = docker_server.client("events")
+    sqs = docker_server.client("sqs")
+    url, q = queue(sqs, "svc-events")
+    family = unique("svcev")
+    td = register(decs, family, ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"])
+    name = unique("svc")
+    rule = unique("svc-events")
+    events.put_rule(Name=rule, EventPattern=json.dumps({
+        "source": ["aws.ecs"], "detail-type": ["ECS Deployment State Change", "ECS Service Action"],
+        "resources": [{"suffix": f"/{name}"}]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "q", "Arn": q}])
+    try:
+        decs.create_service(cluster="default", serviceName=name, taskDefinition=td, desiredCount=1)
+        seen = []
+
+        def collect():
+            for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", []):
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                e = json.loads(m["Body"])
+                seen.append((e["detail-type"], e["detail"]["eventName"]))
+            names = {n for _, n in seen}
+            return {"SERVICE_DEPLOYMENT_IN_PROGRESS", "SERVICE_DEPLOYMENT_COMPLETED", "SERVICE_STEADY_STATE"} <= names
+
+        wait_for("the service's events", collect, 120)
+        assert ("ECS Deployment State Change", "SERVICE_DEPLOYMENT_IN_PROGRESS") in seen
+        assert ("ECS Service Action", "SERVICE_STEADY_STATE") in seen
+    finally:
+        decs.delete_service(cluster="default", service=name, force=True)
+        events.remove_targets(Rule=rule, Ids=["q"])
+        events.delete_rule(Name=rule)
