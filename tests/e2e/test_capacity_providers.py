@@ -3,6 +3,8 @@ whose only capacity is a provider whose group starts at 0. RunTask waits in
 PROVISIONING, managed scaling launches an instance (a simulated `flotilla agent`), the
 task runs on it, and once it has stopped the group scales back to 0."""
 
+import time
+
 import pytest
 from botocore.exceptions import ClientError
 
@@ -43,6 +45,7 @@ def test_a_task_waits_for_managed_scaling_and_the_group_goes_back_to_zero(fresh_
 
     ecs.register_task_definition(family=name, containerDefinitions=[
         {"name": "app", "image": "busybox", "memory": 256, "command": ["sleep", "3600"]}])
+    started = time.monotonic()
     run = ecs.run_task(cluster=cluster, taskDefinition=name)
     assert run["failures"] == [], run
     task = run["tasks"][0]
@@ -57,6 +60,7 @@ def test_a_task_waits_for_managed_scaling_and_the_group_goes_back_to_zero(fresh_
         "AutoScalingGroups"][0]["DesiredCapacity"] == 1, WAIT)
     running = wait_for("the waiting task to run", lambda: described_task()["lastStatus"] == "RUNNING"
                        and described_task(), WAIT)
+    print(f"FIGURE capacity-provider-from-zero run_task_to_running_seconds={time.monotonic() - started:.1f}")
     instances = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"][0]["Instances"]
     [instance] = instances
     ci = ecs.describe_container_instances(cluster=cluster, containerInstances=[running["containerInstanceArn"]])[
