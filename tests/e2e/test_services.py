@@ -276,7 +276,7 @@ def test_service_errors_are_aws_shaped(sim):
     assert code(ecs.create_service, cluster=CLUSTER, serviceName="x", taskDefinition=td, desiredCount=1,
                 deploymentConfiguration={"minimumHealthyPercent": 150})[0] == "InvalidParameterException"
     assert code(ecs.create_service, cluster=CLUSTER, serviceName="x", taskDefinition=td, desiredCount=1,
-                launchType="FARGATE")[0] == "UnsupportedFeatureException"
+                launchType="FARGATE")[0] == "InvalidParameterException"  # not a Fargate definition
     assert code(ecs.create_service, cluster=CLUSTER, serviceName="x", taskDefinition=td,
                 schedulingStrategy="DAEMON", placementStrategy=[{"type": "random"}])[0] == \
         "InvalidParameterException"
