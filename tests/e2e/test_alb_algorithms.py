@@ -121,6 +121,7 @@ def sequential(url, n):
     return Counter(get(url)[1] for _ in range(n))
 
 
+@pytest.mark.once
 def test_least_outstanding_requests_favours_the_fast_target_and_round_robin_does_not(elb):
     slow, fast = Backend("slow", delay=0.3), Backend("fast")
     lb = None
@@ -163,6 +164,7 @@ def test_least_outstanding_requests_favours_the_fast_target_and_round_robin_does
         fast.close()
 
 
+@pytest.mark.once
 def test_slow_start_ramps_a_new_targets_share_up_linearly(elb):
     first, second, newcomer = Backend("first"), Backend("second"), Backend("newcomer")
     window = 30

@@ -348,6 +348,7 @@ def tasks_started_by(decs, started_by):
     return decs.describe_tasks(cluster="default", tasks=arns)["tasks"]
 
 
+@pytest.mark.once
 def test_a_rate_rule_runs_an_ecs_task_every_minute(docker_server, decs, task_cleanup):
     events = docker_server.client("events")
     family = unique("every-minute")

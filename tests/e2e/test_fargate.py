@@ -251,6 +251,7 @@ def test_a_fargate_service_on_a_capacity_provider_strategy(decs, task_cleanup):
         decs.delete_service(cluster=cluster, service=name, force=True)
 
 
+@pytest.mark.once
 def test_fifty_awsvpc_tasks_leave_no_namespace_interface_or_address_behind(decs, task_cleanup):
     family = unique("many")
     decs.register_task_definition(
