@@ -70,8 +70,9 @@ fn replicas() -> Replicas {
     Replicas { probes: [probe(0), probe(1)], passes, overlapped }
 }
 
+/// Waits (at most 20 s: a shared machine can be slow) until `check` holds.
 async fn wait_until(what: &str, check: impl Fn() -> bool) {
-    for _ in 0..200 {
+    for _ in 0..800 {
         if check() {
             return;
         }
