@@ -12,6 +12,7 @@ use crate::store::SchedulerStore;
 use async_trait::async_trait;
 use flotilla_controller::{Controller, PassError};
 use flotilla_core::Timestamp;
+use flotilla_core::retry::Backoff;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -28,10 +29,13 @@ pub trait TargetInvoker: Send + Sync {
     async fn dead_letter(&self, queue_arn: &str, body: &str) -> Result<(), String>;
 }
 
+/// How retries of an invocation are spaced: 1 s doubling up to 5 minutes.
+const RETRY: Backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
+
 /// The delay before retry `attempt` (1-based): 1 s doubling up to 5 minutes.
 pub fn retry_delay_ms(attempt: i64) -> i64 {
-    let exp = attempt.clamp(1, 20) as u32 - 1;
-    (1000_i64.saturating_mul(1 << exp)).min(300_000)
+    let failed = u32::try_from(attempt.max(1) - 1).unwrap_or(u32::MAX);
+    RETRY.ceiling(failed).as_millis() as i64
 }
 
 pub(crate) struct Fire {
