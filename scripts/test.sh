@@ -18,10 +18,12 @@ echo "== rust tests"
 cargo test --workspace --locked
 
 echo "== rust tests of the stores' users, on PostgreSQL"
-FLOTILLA_TEST_STORE=postgres cargo test --locked -p flotilla-registry -p flotilla-secrets -p flotilla
+# The same binaries again (`cargo test -p …` would rebuild dependencies with other features).
+FLOTILLA_TEST_STORE=postgres python3 scripts/rerun-tests.py flotilla-registry flotilla-secrets flotilla
 
 echo "== end-to-end tests"
-cargo build --locked -p flotilla
+# `cargo test --workspace` built the binary for flotilla's own integration tests.
+test -x "$target_dir/debug/flotilla" || cargo build --locked -p flotilla
 if [[ ! -x "$venv/bin/python" ]]; then
     mkdir -p "$(dirname "$venv")"
     python3 -m venv "$venv" || {
@@ -31,9 +33,9 @@ if [[ ! -x "$venv/bin/python" ]]; then
 fi
 "$venv/bin/pip" install -q --disable-pip-version-check -r tests/requirements.txt
 export PATH="$venv/bin:$PATH"
-FLOTILLA_BIN="$target_dir/debug/flotilla" "$venv/bin/python" -m pytest tests/e2e -q
+FLOTILLA_BIN="$target_dir/debug/flotilla" "$venv/bin/python" -m pytest tests/e2e -q --durations=15
 
 echo "== end-to-end tests on PostgreSQL"
 # Tests marked `once` (slow, nothing store-specific) ran in the SQLite pass.
 FLOTILLA_E2E_POSTGRES_URL="${postgres_url%/*}" FLOTILLA_BIN="$target_dir/debug/flotilla" \
-    "$venv/bin/python" -m pytest tests/e2e -q -m "not once"
+    "$venv/bin/python" -m pytest tests/e2e -q --durations=15 -m "not once"
