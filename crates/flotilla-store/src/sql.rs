@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx};
 use flotilla_domain::capacity_provider::CapacityProvider;
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
-use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, NodeCapacity, Resources};
+use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, NodeCapacity};
 use flotilla_domain::service::{Service, ServiceStatus};
 use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
@@ -34,6 +34,7 @@ impl SqlStore {
     /// Opens (creating if needed) the ECS store at `location` and applies migrations.
     pub async fn open(location: &StoreLocation, account: AccountContext) -> StoreResult<Self> {
         let db = Db::open(location, STORE_NAME, &Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
+        fill_load_columns(&db).await?;
         Ok(Self { db, account })
     }
 
@@ -141,62 +142,111 @@ fn task_from_body(body: &str) -> StoreResult<Task> {
     serde_json::from_str(body).map_err(|e| corrupt("task", e))
 }
 
+/// What live tasks hold on one instance, summed from the tasks' load columns.
+#[derive(Debug, Default)]
+struct Usage {
+    cpu: i64,
+    memory: i64,
+    running: i64,
+    pending: i64,
+    groups: BTreeMap<String, u32>,
+    ports_tcp: Vec<u16>,
+    ports_udp: Vec<u16>,
+}
+
 /// Registered resources less what the instance's live tasks hold.
-fn load_of(instance: ContainerInstance, tasks: &[Task]) -> InstanceLoad {
+fn load_of(instance: ContainerInstance, usage: Usage) -> InstanceLoad {
     let mut remaining = instance.registered.clone();
-    let (mut running, mut pending) = (0, 0);
-    let mut groups: BTreeMap<String, u32> = BTreeMap::new();
-    for t in tasks.iter().filter(|t| t.holds_resources()) {
-        add_reservation(&mut remaining, t);
-        *groups.entry(t.group.clone()).or_default() += 1;
-        if t.last_status == TaskStatus::Running {
-            running += 1;
-        } else if t.last_status.is_pending() {
-            pending += 1;
-        }
-    }
-    InstanceLoad { instance, remaining, running_tasks: running, pending_tasks: pending, groups }
-}
-
-fn add_reservation(remaining: &mut Resources, task: &Task) {
-    remaining.cpu = remaining.cpu.saturating_sub(task.reservation.cpu);
-    remaining.memory = remaining.memory.saturating_sub(task.reservation.memory);
-    remaining.ports_tcp.extend(&task.reservation.ports_tcp);
-    remaining.ports_udp.extend(&task.reservation.ports_udp);
-    for c in &task.containers {
-        for b in &c.network_bindings {
-            if let Ok(p) = u16::try_from(b.host_port) {
-                match b.protocol {
-                    TransportProtocol::Tcp => remaining.ports_tcp.push(p),
-                    TransportProtocol::Udp => remaining.ports_udp.push(p),
-                }
-            }
-        }
+    remaining.cpu = remaining.cpu.saturating_sub(usage.cpu);
+    remaining.memory = remaining.memory.saturating_sub(usage.memory);
+    remaining.ports_tcp.extend(usage.ports_tcp);
+    remaining.ports_udp.extend(usage.ports_udp);
+    InstanceLoad {
+        instance,
+        remaining,
+        running_tasks: usage.running,
+        pending_tasks: usage.pending,
+        groups: usage.groups,
     }
 }
 
-/// The live (not STOPPED) tasks on the instances `instances_where` selects (a
-/// condition on `container_instances`, binding `$1` to `arg`), by instance id: one
-/// query instead of one per instance. Tasks are found by the instance they are on,
-/// so a Fargate task of another cluster counts on the node it runs on.
-async fn live_tasks_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
+/// The host ports a task holds: its reservation's and those its containers are bound to.
+fn held_ports(task: &Task) -> Vec<(TransportProtocol, u16)> {
+    let reserved = (task.reservation.ports_tcp.iter().map(|p| (TransportProtocol::Tcp, *p)))
+        .chain(task.reservation.ports_udp.iter().map(|p| (TransportProtocol::Udp, *p)));
+    let bound = task
+        .containers
+        .iter()
+        .flat_map(|c| &c.network_bindings)
+        .filter_map(|b| u16::try_from(b.host_port).ok().map(|p| (b.protocol, p)));
+    reserved.chain(bound).collect()
+}
+
+/// The `host_ports` column: `T80 U53`, or NULL when the task holds none.
+fn encode_ports(ports: &[(TransportProtocol, u16)]) -> Option<String> {
+    let words: Vec<String> = ports
+        .iter()
+        .map(|(protocol, port)| match protocol {
+            TransportProtocol::Tcp => format!("T{port}"),
+            TransportProtocol::Udp => format!("U{port}"),
+        })
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+fn decode_ports(column: &str, usage: &mut Usage) -> StoreResult<()> {
+    for word in column.split_ascii_whitespace() {
+        let bad = || corrupt("a task's host ports", format!("'{word}' in '{column}'"));
+        let port = word.get(1..).and_then(|p| p.parse::<u16>().ok()).ok_or_else(bad)?;
+        match word.as_bytes()[0] {
+            b'T' => usage.ports_tcp.push(port),
+            b'U' => usage.ports_udp.push(port),
+            _ => return Err(bad()),
+        }
+    }
+    Ok(())
+}
+
+/// What the instances `instances_where` selects (a condition on
+/// `container_instances`, binding `$1` to `arg`) hold in live (not STOPPED) tasks, by
+/// instance id: one aggregate over the tasks' load columns, no task document read.
+/// Tasks are found by the instance they are on, so a Fargate task of another cluster
+/// counts on the node it runs on.
+async fn usage_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
     executor: E,
     instances_where: &str,
     arg: &str,
-) -> StoreResult<std::collections::HashMap<String, Vec<Task>>> {
+) -> StoreResult<std::collections::HashMap<String, Usage>> {
     let rows = sqlx::query(&format!(
-        "SELECT body FROM tasks WHERE last_status <> 'STOPPED' AND container_instance_id IN \
-         (SELECT id FROM container_instances WHERE {instances_where})"
+        "SELECT container_instance_id, task_group, last_status, host_ports, COUNT(*) AS tasks, \
+         CAST(COALESCE(SUM(reserved_cpu), 0) AS BIGINT) AS cpu, \
+         CAST(COALESCE(SUM(reserved_memory), 0) AS BIGINT) AS memory \
+         FROM tasks WHERE last_status <> 'STOPPED' AND container_instance_id IN \
+         (SELECT id FROM container_instances WHERE {instances_where}) \
+         GROUP BY container_instance_id, task_group, last_status, host_ports"
     ))
     .bind(arg)
     .fetch_all(executor)
     .await
-    .doing("reading the tasks of a set of instances")?;
-    let mut by_instance: std::collections::HashMap<String, Vec<Task>> = std::collections::HashMap::new();
+    .doing("summing what the tasks of a set of instances hold")?;
+    let mut by_instance: std::collections::HashMap<String, Usage> = std::collections::HashMap::new();
     for r in rows {
-        let task = task_from_body(&r.col::<String>("body")?)?;
-        if let Some(id) = task.container_instance_id.clone() {
-            by_instance.entry(id).or_default().push(task);
+        let usage = by_instance.entry(r.col("container_instance_id")?).or_default();
+        let tasks: i64 = r.col("tasks")?;
+        usage.cpu += r.col::<i64>("cpu")?;
+        usage.memory += r.col::<i64>("memory")?;
+        let status: String = r.col("last_status")?;
+        match TaskStatus::parse(&status) {
+            Some(TaskStatus::Running) => usage.running += tasks,
+            Some(s) if s.is_pending() => usage.pending += tasks,
+            Some(_) => {}
+            None => return Err(corrupt("a task", format!("unknown status {status}"))),
+        }
+        *usage.groups.entry(r.col("task_group")?).or_default() += u32::try_from(tasks).unwrap_or(u32::MAX);
+        if let Some(ports) = r.col::<Option<String>>("host_ports")? {
+            for _ in 0..tasks {
+                decode_ports(&ports, usage)?;
+            }
         }
     }
     Ok(by_instance)
@@ -222,10 +272,44 @@ async fn live_tasks_of<'e, E: sqlx::Executor<'e, Database = Any>>(
     rows.iter().map(|r| task_from_body(&r.col::<String>("body")?)).collect()
 }
 
+/// Fills the load columns of tasks stored before they existed (migration 0006), in
+/// batches; a task stopped by then holds nothing.
+async fn fill_load_columns(db: &Db) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE tasks SET reserved_cpu = 0, reserved_memory = 0 WHERE reserved_cpu IS NULL AND last_status = 'STOPPED'",
+    )
+    .execute(db.writer())
+    .await
+    .doing("filling the load columns of stopped tasks")?;
+    loop {
+        let rows = sqlx::query("SELECT body FROM tasks WHERE reserved_cpu IS NULL ORDER BY id LIMIT 500")
+            .fetch_all(db.writer())
+            .await
+            .doing("reading tasks without load columns")?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut tx = db.write().await?;
+        for r in rows {
+            let task = task_from_body(&r.col::<String>("body")?)?;
+            sqlx::query("UPDATE tasks SET reserved_cpu = $1, reserved_memory = $2, host_ports = $3 WHERE id = $4")
+                .bind(task.reservation.cpu)
+                .bind(task.reservation.memory)
+                .bind(encode_ports(&held_ports(&task)))
+                .bind(&task.id)
+                .execute(&mut *tx)
+                .await
+                .doing("filling a task's load columns")?;
+        }
+        tx.commit().await.doing("committing tasks' load columns")?;
+    }
+}
+
 async fn insert_task(tx: &mut Tx, task: &Task) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO tasks (id, cluster, container_instance_id, family, started_by, task_group, desired_status, \
-         last_status, client_token, created_at, body, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         last_status, client_token, created_at, body, version, reserved_cpu, reserved_memory, host_ports) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&task.id)
     .bind(&task.cluster)
@@ -239,6 +323,9 @@ async fn insert_task(tx: &mut Tx, task: &Task) -> StoreResult<()> {
     .bind(task.created_at.0)
     .bind(to_json(task))
     .bind(task.version)
+    .bind(task.reservation.cpu)
+    .bind(task.reservation.memory)
+    .bind(encode_ports(&held_ports(task)))
     .execute(&mut **tx)
     .await
     .doing("storing a task")?;
@@ -276,13 +363,13 @@ async fn pool_loads(tx: &mut Tx, pool: &Pool) -> StoreResult<Vec<InstanceLoad>> 
     .fetch_all(&mut **tx)
     .await
     .doing("reading the instances to place on")?;
-    let mut live = live_tasks_by_instance(&mut **tx, instances_where, arg).await?;
+    let mut usage = usage_by_instance(&mut **tx, instances_where, arg).await?;
     let mut loads = Vec::with_capacity(rows.len());
     for r in rows {
         let mut ci = instance_from_body(&r.col::<String>("body")?)?;
         ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
-        let tasks = live.remove(&ci.id).unwrap_or_default();
-        loads.push(load_of(ci, &tasks));
+        let held = usage.remove(&ci.id).unwrap_or_default();
+        loads.push(load_of(ci, held));
     }
     Ok(loads)
 }
@@ -626,13 +713,13 @@ impl Store for SqlStore {
         .fetch_all(self.db.reader())
         .await
         .doing("listing container instances")?;
-        let mut tasks = live_tasks_by_instance(self.db.reader(), "cluster = $1", cluster).await?;
+        let mut usage = usage_by_instance(self.db.reader(), "cluster = $1", cluster).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;
             ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
-            let live = tasks.remove(&ci.id).unwrap_or_default();
-            out.push(load_of(ci, &live));
+            let held = usage.remove(&ci.id).unwrap_or_default();
+            out.push(load_of(ci, held));
         }
         Ok(out)
     }
@@ -647,21 +734,21 @@ impl Store for SqlStore {
         .fetch_all(self.db.reader())
         .await
         .doing("listing the nodes serving Fargate")?;
-        let mut tasks = live_tasks_by_instance(self.db.reader(), instances_where, arg).await?;
+        let mut usage = usage_by_instance(self.db.reader(), instances_where, arg).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;
             ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
-            let live = tasks.remove(&ci.id).unwrap_or_default();
-            out.push(load_of(ci, &live));
+            let held = usage.remove(&ci.id).unwrap_or_default();
+            out.push(load_of(ci, held));
         }
         Ok(out)
     }
 
     async fn instance_load(&self, id: &str) -> StoreResult<Option<InstanceLoad>> {
         let Some(ci) = self.get_container_instance(id).await? else { return Ok(None) };
-        let tasks = live_tasks_of(self.db.reader(), id).await?;
-        Ok(Some(load_of(ci, &tasks)))
+        let held = usage_by_instance(self.db.reader(), "id = $1", id).await?.remove(id).unwrap_or_default();
+        Ok(Some(load_of(ci, held)))
     }
 
     async fn update_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance> {
@@ -854,14 +941,17 @@ impl Store for SqlStore {
     async fn update_task(&self, task: &Task) -> StoreResult<Task> {
         let stored = Task { version: task.version + 1, ..task.clone() };
         let changed = sqlx::query(
-            "UPDATE tasks SET desired_status = $1, last_status = $2, container_instance_id = $3, body = $4, version = $5 \
-             WHERE id = $6 AND version = $7",
+            "UPDATE tasks SET desired_status = $1, last_status = $2, container_instance_id = $3, body = $4, version = $5, \
+             reserved_cpu = $6, reserved_memory = $7, host_ports = $8 WHERE id = $9 AND version = $10",
         )
         .bind(stored.desired_status.as_str())
         .bind(stored.last_status.as_str())
         .bind(&stored.container_instance_id)
         .bind(to_json(&stored))
         .bind(stored.version)
+        .bind(stored.reservation.cpu)
+        .bind(stored.reservation.memory)
+        .bind(encode_ports(&held_ports(&stored)))
         .bind(&task.id)
         .bind(task.version)
         .execute(self.db.writer())

@@ -475,3 +475,57 @@ async fn a_service_sees_its_live_tasks_and_recently_stopped_ones() {
         store.close().await;
     }
 }
+
+#[tokio::test]
+async fn loads_sum_live_tasks_reservations_and_ports_also_for_tasks_stored_before_the_load_columns() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        store.put_container_instance(&instance("ci-1", "default", 1024, 1024)).await.unwrap();
+        let reserving = Task {
+            reservation: Resources { cpu: 100, memory: 200, ports_tcp: vec![80], ports_udp: vec![] },
+            ..task("t1", "default", 0, None)
+        };
+        let bound = Task {
+            reservation: Resources { cpu: 50, memory: 100, ..Resources::default() },
+            ..task("t2", "default", 0, None)
+        };
+        let stopping = task("t3", "default", 300, None);
+        let placed = store
+            .place_tasks(&Pool::Cluster("default".into()), vec![reserving, bound, stopping], &[], &first_fit)
+            .await
+            .unwrap();
+        assert!(placed.iter().all(Result::is_ok), "{}", b.label);
+        // t2 runs with a dynamic UDP host port; t3 stops and holds nothing.
+        let mut running = store.get_task("t2").await.unwrap().unwrap();
+        running.last_status = TaskStatus::Running;
+        running.containers = vec![
+            serde_json::from_value(serde_json::json!({
+                "id": "c", "name": "app", "image": "busybox", "lastStatus": "RUNNING", "cpu": 0,
+                "networkBindings": [{"containerPort": 53, "hostPort": 32768, "protocol": "udp"}]
+            }))
+            .unwrap(),
+        ];
+        store.update_task(&running).await.unwrap();
+        let mut stopped = store.get_task("t3").await.unwrap().unwrap();
+        stopped.last_status = TaskStatus::Stopped;
+        store.update_task(&stopped).await.unwrap();
+
+        let load = store.instance_load("ci-1").await.unwrap().unwrap();
+        assert_eq!((load.remaining.cpu, load.remaining.memory), (874, 724), "{}", b.label);
+        assert_eq!((load.remaining.ports_tcp.clone(), load.remaining.ports_udp.clone()), (vec![80], vec![32768]));
+        assert_eq!((load.running_tasks, load.pending_tasks), (1, 1), "{}", b.label);
+        assert_eq!(load.groups.get("family:web"), Some(&2), "{}", b.label);
+        let listed = store.list_container_instances("default", None, false, page(10)).await.unwrap();
+        assert_eq!(listed, vec![load.clone()], "{}", b.label);
+
+        // Rows from before migration 0006 have no load columns; opening fills them in.
+        sqlx::query("UPDATE tasks SET reserved_cpu = NULL, reserved_memory = NULL, host_ports = NULL")
+            .execute(store.db().writer())
+            .await
+            .unwrap();
+        store.close().await;
+        let store = open(&b.location).await;
+        assert_eq!(store.instance_load("ci-1").await.unwrap().unwrap(), load, "{}", b.label);
+        store.close().await;
+    }
+}
