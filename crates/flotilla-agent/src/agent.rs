@@ -127,6 +127,9 @@ pub struct Agent {
     /// Every task the last complete poll answer listed (`None` before the first):
     /// pause containers of other tasks are swept.
     last_listed: Option<BTreeSet<String>>,
+    /// Whether [`Self::register`] has succeeded in this process: then [`Self::run`]
+    /// does not register again first.
+    registered: bool,
 }
 
 /// How every call to the control plane is retried: full jitter up to 0.5 s,
@@ -175,6 +178,7 @@ impl Agent {
             registry,
             logs,
             last_listed: None,
+            registered: false,
         })
     }
 
@@ -245,19 +249,21 @@ impl Agent {
             self.client.call(&format!("{ECS_TARGET}.RegisterContainerInstance"), &input).await?;
         let arn = out.container_instance.container_instance_arn;
         self.state.update(|s| s.container_instance_arn = Some(arn.clone()))?;
+        self.registered = true;
         tracing::info!(container_instance = %arn, cpu, memory, "registered");
         Ok(arn)
     }
 
-    /// Runs until `shutdown` completes. Running containers are left running: a
-    /// restarted agent adopts them.
+    /// Runs until `shutdown` completes, registering first unless [`Self::register`]
+    /// already has (a caller pacing many agents' registrations calls it itself).
+    /// Running containers are left running: a restarted agent adopts them.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
         tokio::pin!(shutdown);
         let endpoint = self.start_metadata_endpoint().await;
         // Lines an earlier run spooled but did not ship yet go first.
         self.logs.resume();
         let mut attempt = 0;
-        loop {
+        while !self.registered {
             match self.register().await {
                 Ok(_) => break,
                 Err(e) => {

@@ -18,6 +18,8 @@ pub enum ClientError {
     Decode { operation: String, reason: String },
     #[error("signing {operation}: {reason}")]
     Sign { operation: String, reason: String },
+    #[error("building the HTTP client: {0}")]
+    Build(reqwest::Error),
 }
 
 impl ClientError {
@@ -28,6 +30,18 @@ impl ClientError {
             _ => None,
         }
     }
+}
+
+/// The HTTP client agents call the control plane with: its timeouts suit long polls.
+pub fn http_client() -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(60))
+        // Give idle connections up before the control plane closes them (it allows
+        // 20 s between requests), so a request never goes out on a closing one.
+        .pool_idle_timeout(Duration::from_secs(10))
+        .build()
+        .map_err(ClientError::Build)
 }
 
 /// Calls the control plane as one principal.
@@ -41,23 +55,19 @@ pub struct ControlPlaneClient {
 }
 
 impl ControlPlaneClient {
-    /// `endpoint` is like `http://127.0.0.1:7700`.
+    /// `endpoint` is like `http://127.0.0.1:7700`. The client has a connection pool of
+    /// its own; see [`Self::with_http`] to share one.
     pub fn new(endpoint: &str, credentials: Credentials, region: &str) -> Result<Self, ClientError> {
+        Ok(Self::with_http(http_client()?, endpoint, credentials, region))
+    }
+
+    /// A client calling through `http` (made by [`http_client`]), whose connection
+    /// pool it shares with every other client given it: many agents in one process
+    /// (a simulated swarm) keep one pool rather than one each.
+    pub fn with_http(http: reqwest::Client, endpoint: &str, credentials: Credentials, region: &str) -> Self {
         let endpoint = endpoint.trim_end_matches('/').to_string();
         let host = endpoint.split("://").nth(1).unwrap_or(&endpoint).split('/').next().unwrap_or("").to_string();
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(60))
-            // Give idle connections up before the control plane closes them (it allows
-            // 20 s between requests), so a request never goes out on a closing one.
-            .pool_idle_timeout(Duration::from_secs(10))
-            .build()
-            .map_err(|source| ClientError::Transport {
-                operation: "building the HTTP client".into(),
-                endpoint: endpoint.clone(),
-                source,
-            })?;
-        Ok(Self { http, endpoint, host, credentials, region: region.to_string() })
+        Self { http, endpoint, host, credentials, region: region.to_string() }
     }
 
     pub fn endpoint(&self) -> &str {

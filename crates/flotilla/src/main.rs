@@ -1,5 +1,8 @@
 //! `flotilla`: the command line. `up` runs everything on this machine, `server` the
-//! control plane alone, `agent` a node agent joining a cluster.
+//! control plane alone, `agent` a node agent joining a cluster, `swarm` many
+//! simulated agents in one process (scale tests).
+
+mod swarm;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -41,6 +44,9 @@ enum Command {
     /// Run a node agent: register this machine as a container instance of a
     /// cluster and run the tasks placed on it.
     Agent(AgentArgs),
+    /// Run many simulated node agents in this one process against a control plane,
+    /// for scale tests: real protocol clients, containers only in memory.
+    Swarm(swarm::SwarmArgs),
 }
 
 #[derive(Args)]
@@ -273,7 +279,11 @@ fn default_data_dir() -> PathBuf {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let format = cli.log_format;
-    logging::init(format);
+    match cli.command {
+        // Standard output carries the swarm's progress lines.
+        Command::Swarm(_) => swarm::init_logging(format),
+        _ => logging::init(format),
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -293,6 +303,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Up(args) => runtime.block_on(serve(args, true, format)),
         Command::Server(args) => runtime.block_on(serve(args, false, format)),
         Command::Agent(args) => runtime.block_on(agent(args, format)),
+        Command::Swarm(args) => runtime.block_on(swarm::run(args, agent_credentials()?, shutdown_signal())),
     }
 }
 
