@@ -27,6 +27,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// How often a waiting poll re-reads its tasks' versions for changes another replica
+/// made (this replica's wake it at once): with thousands of agents each waiting,
+/// this is most of an idle control plane's store reads.
+const OTHER_REPLICAS_RECHECK: Duration = Duration::from_secs(2);
+
 /// Per-instance wake-ups for waiting polls.
 #[derive(Default)]
 pub struct Wakeups {
@@ -72,11 +77,15 @@ impl AgentChannel {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let tasks = svc.store.tasks_for_instance(&instance.id).await?;
-            let current: BTreeMap<String, i64> =
-                tasks.iter().map(|t| (svc.account.task_arn(&t.cluster, &t.id), t.version)).collect();
+            // Versions only while nothing changed: a waiting poll reads no task document.
+            let versions = svc.store.task_versions_for_instance(&instance.id).await?;
+            let current: BTreeMap<String, i64> = versions
+                .into_iter()
+                .map(|(cluster, id, version)| (svc.account.task_arn(&cluster, &id), version))
+                .collect();
             let now = tokio::time::Instant::now();
             if current != input.known || now >= deadline || instance.status == InstanceStatus::Inactive {
+                let tasks = svc.store.tasks_for_instance(&instance.id).await?;
                 // Tasks of one revision share its definition: read each revision once.
                 let mut definitions: HashMap<(String, i64), TaskDefinitionSpec> = HashMap::new();
                 let mut out = Vec::with_capacity(tasks.len());
@@ -92,7 +101,9 @@ impl AgentChannel {
                 }
                 return Ok(PollTasksResponse { instance_status: instance.status, tasks: out });
             }
-            let recheck = (deadline - now).min(Duration::from_secs(1));
+            // This replica's changes wake the poll at once; the store is re-read now
+            // and then for changes another replica made.
+            let recheck = (deadline - now).min(OTHER_REPLICAS_RECHECK);
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(recheck) => {}

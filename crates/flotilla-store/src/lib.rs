@@ -203,6 +203,9 @@ pub trait Store: Send + Sync + 'static {
     async fn list_task_ids(&self, cluster: &str, filter: &TaskFilter, page: Page<String>) -> StoreResult<Vec<String>>;
     /// The tasks an instance's agent must know of: every one not yet STOPPED.
     async fn tasks_for_instance(&self, instance_id: &str) -> StoreResult<Vec<Task>>;
+    /// The (cluster, id, version) of each of [`Store::tasks_for_instance`]'s tasks,
+    /// without reading their documents: what a waiting long poll compares.
+    async fn task_versions_for_instance(&self, instance_id: &str) -> StoreResult<Vec<(String, String, i64)>>;
     /// Optimistic update of a task (its `version` must be the stored one); the
     /// stored task gets `version + 1`.
     async fn update_task(&self, task: &Task) -> StoreResult<Task>;

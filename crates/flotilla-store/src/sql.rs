@@ -938,6 +938,17 @@ impl Store for SqlStore {
         live_tasks_of(self.db.reader(), instance_id).await
     }
 
+    async fn task_versions_for_instance(&self, instance_id: &str) -> StoreResult<Vec<(String, String, i64)>> {
+        let rows = sqlx::query(
+            "SELECT cluster, id, version FROM tasks WHERE container_instance_id = $1 AND last_status <> 'STOPPED'",
+        )
+        .bind(instance_id)
+        .fetch_all(self.db.reader())
+        .await
+        .doing("reading the versions of an instance's tasks")?;
+        rows.iter().map(|r| Ok((r.col("cluster")?, r.col("id")?, r.col("version")?))).collect()
+    }
+
     async fn update_task(&self, task: &Task) -> StoreResult<Task> {
         let stored = Task { version: task.version + 1, ..task.clone() };
         let changed = sqlx::query(
