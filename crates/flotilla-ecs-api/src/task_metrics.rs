@@ -1,49 +1,40 @@
-//! Task metrics: the agents' samples (`FlotillaAgentV1.SubmitTaskMetrics`) become
-//! `AWS/ECS` CPUUtilization and MemoryUtilization, in percent of what each task
-//! reserved, published through the [`MetricsSink`] the server wires in (CloudWatch).
-//!
-//! Each sample is published twice: with dimensions ClusterName and ServiceName for a
-//! service's task (CloudWatch's Average over them is the service's utilization when
-//! its tasks reserve alike), and with ClusterName and TaskId for the task itself. A
-//! task that reserves no CPU is measured against one core (1,024 units), as it may
-//! use that much when the instance is idle.
+//! Task metrics: the agents' samples (`FlotillaAgentV1.SubmitTaskMetrics`) of a
+//! service's tasks become `AWS/ECS` CPUUtilization and MemoryUtilization with
+//! dimensions ClusterName and ServiceName (AWS/ECS's own; CloudWatch's Average over
+//! them is the service's utilization when its tasks reserve alike), in percent of
+//! what each task reserved, published through the [`MetricsSink`] the server wires
+//! in (CloudWatch). Samples of tasks outside services are not published: AWS/ECS has
+//! no per-task dimension, and a datapoint per task every 10 s was most of a large
+//! cluster's writes. A task that reserves no CPU is measured against one core (1,024
+//! units), as it may use that much when the instance is idle.
 
 use crate::EcsService;
 use crate::error::EcsError;
 use flotilla_domain::flotilla_core::metrics::MetricDatum;
-use flotilla_domain::task::Task;
 use flotilla_ecs_model::{SubmitTaskMetricsRequest, SubmitTaskMetricsResponse, TaskSample};
+use flotilla_store::TaskReservation;
+use std::collections::HashMap;
 
 pub const NAMESPACE: &str = "AWS/ECS";
 const CORE_UNITS: f64 = 1024.0;
 
-/// The datapoints one sample of `task` makes.
-pub fn datapoints(task: &Task, sample: &TaskSample) -> Vec<MetricDatum> {
-    let cpu_reserved = if task.reservation.cpu > 0 { task.reservation.cpu as f64 } else { CORE_UNITS };
-    let mut out = Vec::new();
-    let mut dimension_sets =
-        vec![vec![("ClusterName".to_string(), task.cluster.clone()), ("TaskId".to_string(), task.id.clone())]];
-    if let Some(service) = task.group.strip_prefix("service:") {
-        dimension_sets.push(vec![
-            ("ClusterName".to_string(), task.cluster.clone()),
-            ("ServiceName".to_string(), service.to_string()),
-        ]);
-    }
-    for dimensions in dimension_sets {
-        let mut point = |name: &str, value: f64| {
-            out.push(MetricDatum {
-                namespace: NAMESPACE.into(),
-                metric_name: name.into(),
-                dimensions: dimensions.clone(),
-                timestamp_ms: sample.timestamp,
-                value,
-                unit: "Percent".into(),
-            })
-        };
-        point("CPUUtilization", 100.0 * sample.cpu_units.max(0.0) / cpu_reserved);
-        if task.reservation.memory > 0 {
-            point("MemoryUtilization", 100.0 * sample.memory_mib.max(0.0) / task.reservation.memory as f64);
-        }
+/// The datapoints one sample of `task` makes: none outside a service.
+pub fn datapoints(task: &TaskReservation, sample: &TaskSample) -> Vec<MetricDatum> {
+    let Some(service) = task.group.strip_prefix("service:") else { return Vec::new() };
+    let dimensions =
+        vec![("ClusterName".to_string(), task.cluster.clone()), ("ServiceName".to_string(), service.to_string())];
+    let point = |name: &str, value: f64| MetricDatum {
+        namespace: NAMESPACE.into(),
+        metric_name: name.into(),
+        dimensions: dimensions.clone(),
+        timestamp_ms: sample.timestamp,
+        value,
+        unit: "Percent".into(),
+    };
+    let cpu_reserved = if task.cpu > 0 { task.cpu as f64 } else { CORE_UNITS };
+    let mut out = vec![point("CPUUtilization", 100.0 * sample.cpu_units.max(0.0) / cpu_reserved)];
+    if task.memory > 0 {
+        out.push(point("MemoryUtilization", 100.0 * sample.memory_mib.max(0.0) / task.memory as f64));
     }
     out
 }
@@ -59,14 +50,17 @@ impl EcsService {
             return Err(EcsError::invalid("samples: at most 1000 a call"));
         }
         let cluster = self.active_cluster(Some(&input.cluster)).await?;
+        let task_id = |arn: &str| arn.rsplit('/').next().unwrap_or(arn).to_string();
+        let ids: Vec<String> = input.samples.iter().map(|s| task_id(&s.task_arn)).collect();
+        let tasks: HashMap<String, TaskReservation> =
+            self.store.task_reservations(&ids).await?.into_iter().map(|t| (t.id.clone(), t)).collect();
         let mut data = Vec::new();
         for sample in &input.samples {
-            let id = sample.task_arn.rsplit('/').next().unwrap_or(&sample.task_arn);
-            let Some(task) = self.store.get_task(id).await? else { continue };
+            let Some(task) = tasks.get(&task_id(&sample.task_arn)) else { continue };
             if task.cluster != cluster.name || !sample.cpu_units.is_finite() || !sample.memory_mib.is_finite() {
                 continue;
             }
-            data.extend(datapoints(&task, sample));
+            data.extend(datapoints(task, sample));
         }
         // Metrics are samples: one that cannot be recorded is logged, not retried.
         if !data.is_empty()
@@ -81,26 +75,26 @@ impl EcsService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flotilla_domain::Timestamp;
 
     #[test]
-    fn utilization_is_against_the_reservation_with_service_and_task_dimensions() {
-        let mut task = Task::provisioning("t1".into(), "prod".into(), "web".into(), 1, Timestamp(0));
-        task.group = "service:web".into();
-        task.reservation.cpu = 512;
-        task.reservation.memory = 256;
+    fn a_service_tasks_utilization_is_against_its_reservation_and_other_tasks_publish_none() {
+        let mut task = TaskReservation {
+            id: "t1".into(),
+            cluster: "prod".into(),
+            group: "service:web".into(),
+            cpu: 512,
+            memory: 256,
+        };
         let sample = TaskSample { task_arn: "arn/t1".into(), timestamp: 60_000, cpu_units: 384.0, memory_mib: 64.0 };
         let points = datapoints(&task, &sample);
-        let find = |name: &str, dim: &str| {
-            points.iter().find(|p| p.metric_name == name && p.dimensions.iter().any(|d| d.0 == dim)).map(|p| p.value)
-        };
-        assert_eq!(find("CPUUtilization", "ServiceName"), Some(75.0));
-        assert_eq!(find("MemoryUtilization", "ServiceName"), Some(25.0));
-        assert_eq!(find("CPUUtilization", "TaskId"), Some(75.0));
+        let find = |points: &[MetricDatum], name: &str| points.iter().find(|p| p.metric_name == name).map(|p| p.value);
+        assert_eq!(find(&points, "CPUUtilization"), Some(75.0));
+        assert_eq!(find(&points, "MemoryUtilization"), Some(25.0));
+        let dims: Vec<&str> = points[0].dimensions.iter().map(|d| d.0.as_str()).collect();
+        assert_eq!(dims, ["ClusterName", "ServiceName"]);
+        task.cpu = 0;
+        assert_eq!(find(&datapoints(&task, &sample), "CPUUtilization"), Some(37.5), "measured against one core");
         task.group = "family:web".into();
-        task.reservation.cpu = 0;
-        let points = datapoints(&task, &sample);
-        assert!(points.iter().all(|p| !p.dimensions.iter().any(|d| d.0 == "ServiceName")));
-        assert_eq!(points[0].value, 37.5, "measured against one core");
+        assert!(datapoints(&task, &sample).is_empty());
     }
 }

@@ -48,6 +48,16 @@ pub struct CreatedCluster {
     pub created: bool,
 }
 
+/// What a task reserved and which group it is in, read from columns (no document).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskReservation {
+    pub id: String,
+    pub cluster: String,
+    pub group: String,
+    pub cpu: i64,
+    pub memory: i64,
+}
+
 /// A container instance with what its tasks leave free.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceLoad {
@@ -203,6 +213,8 @@ pub trait Store: Send + Sync + 'static {
     async fn list_task_ids(&self, cluster: &str, filter: &TaskFilter, page: Page<String>) -> StoreResult<Vec<String>>;
     /// The tasks an instance's agent must know of: every one not yet STOPPED.
     async fn tasks_for_instance(&self, instance_id: &str) -> StoreResult<Vec<Task>>;
+    /// The reservations of the tasks among `ids` that exist, in no particular order.
+    async fn task_reservations(&self, ids: &[String]) -> StoreResult<Vec<TaskReservation>>;
     /// The (cluster, id, version) of each of [`Store::tasks_for_instance`]'s tasks,
     /// without reading their documents: what a waiting long poll compares.
     async fn task_versions_for_instance(&self, instance_id: &str) -> StoreResult<Vec<(String, String, i64)>>;

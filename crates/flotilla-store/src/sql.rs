@@ -1,7 +1,7 @@
 //! [`Store`] on the storage foundation: the same SQL on SQLite and PostgreSQL.
 
 use crate::error::{StoreError, StoreResult};
-use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, Store, TaskFilter};
+use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, Store, TaskFilter, TaskReservation};
 use async_trait::async_trait;
 use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx};
 use flotilla_domain::capacity_provider::CapacityProvider;
@@ -936,6 +936,32 @@ impl Store for SqlStore {
 
     async fn tasks_for_instance(&self, instance_id: &str) -> StoreResult<Vec<Task>> {
         live_tasks_of(self.db.reader(), instance_id).await
+    }
+
+    async fn task_reservations(&self, ids: &[String]) -> StoreResult<Vec<TaskReservation>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, cluster, task_group, COALESCE(reserved_cpu, 0) AS cpu, COALESCE(reserved_memory, 0) AS memory \
+                 FROM tasks WHERE id IN ({})",
+                marks.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for r in query.fetch_all(self.db.reader()).await.doing("reading tasks' reservations")? {
+                out.push(TaskReservation {
+                    id: r.col("id")?,
+                    cluster: r.col("cluster")?,
+                    group: r.col("task_group")?,
+                    cpu: r.col("cpu")?,
+                    memory: r.col("memory")?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn task_versions_for_instance(&self, instance_id: &str) -> StoreResult<Vec<(String, String, i64)>> {

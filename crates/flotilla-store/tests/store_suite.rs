@@ -517,6 +517,11 @@ async fn loads_sum_live_tasks_reservations_and_ports_also_for_tasks_stored_befor
         assert_eq!(load.groups.get("family:web"), Some(&2), "{}", b.label);
         let listed = store.list_container_instances("default", None, false, page(10)).await.unwrap();
         assert_eq!(listed, vec![load.clone()], "{}", b.label);
+        let mut reserved = store.task_reservations(&["t2".into(), "t1".into(), "gone".into()]).await.unwrap();
+        reserved.sort_by(|a, b| a.id.cmp(&b.id));
+        let reserved: Vec<(&str, &str, i64, i64)> =
+            reserved.iter().map(|r| (r.id.as_str(), r.group.as_str(), r.cpu, r.memory)).collect();
+        assert_eq!(reserved, [("t1", "family:web", 100, 200), ("t2", "family:web", 50, 100)], "{}", b.label);
 
         // Rows from before migration 0006 have no load columns; opening fills them in.
         sqlx::query("UPDATE tasks SET reserved_cpu = NULL, reserved_memory = NULL, host_ports = NULL")
