@@ -147,7 +147,7 @@ def test_a_rolling_update_never_drops_below_the_minimum_healthy(sim):
         stop.set()
         sampler.join()
     assert not errors, errors
-    assert len(samples) > 10, samples
+    assert len(samples) >= 5, samples
     assert min(samples) >= 3, f"fewer than 3 healthy tasks during the update: {samples}"
     assert max(samples) <= 6, f"more than 200% running: {samples}"
     [deployment] = svc["deployments"]
