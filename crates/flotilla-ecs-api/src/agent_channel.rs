@@ -27,6 +27,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 
+/// A poll records a heartbeat only when the last is at least this old: an agent
+/// reporting a burst of state changes polls many times a second, and each write
+/// waits for the store's one writer. Polls wait at most 25 s, so a connected agent's
+/// heartbeat is never older than about 35 s, well inside the 60 s timeout.
+const HEARTBEAT_REFRESH_MS: i64 = 10_000;
+
 /// How often a waiting poll re-reads its tasks' versions for changes another replica
 /// made (this replica's wake it at once): with thousands of agents each waiting,
 /// this is most of an idle control plane's store reads.
@@ -69,7 +75,10 @@ impl AgentChannel {
         let instance = svc.find_node(&cluster.name, &given).await?.ok_or_else(|| {
             EcsError::invalid(format!("containerInstance '{given}' is not registered in cluster '{}'", cluster.name))
         })?;
-        svc.store.heartbeat(&instance.id, Timestamp::now()).await?;
+        let now = Timestamp::now();
+        if now.0 - instance.last_heartbeat.0 >= HEARTBEAT_REFRESH_MS {
+            svc.store.heartbeat(&instance.id, now).await?;
+        }
         let wait = Duration::from_secs(input.wait_seconds.unwrap_or(0).min(MAX_WAIT_SECONDS));
         let deadline = tokio::time::Instant::now() + wait;
         let notify = svc.wakeups.notify_for(&instance.id);
