@@ -146,7 +146,9 @@ class Plane:
         t0 = time.monotonic()
         self.server = subprocess.Popen(
             [self.args.flotilla, "server", "--data-dir", self.data, "--listen", f"127.0.0.1:{self.port}",
-             "--no-aws-profile", "--dns-listen", "off", *self.store_arg],
+             "--no-aws-profile", "--dns-listen", "off", *self.store_arg,
+             # Every agent holds a connection for its long poll; the clients need some too.
+             "--max-connections", str(max(4096, 2 * self.args.agents + 1024))],
             env=self.env, stdout=logf, stderr=subprocess.STDOUT)
         logf.close()
         deadline = t0 + timeout
