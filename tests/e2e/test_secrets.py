@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import BUSYBOX_IMAGE, unique, wait_running, wait_stopped
+from conftest import BUSYBOX_IMAGE, POSTGRES_URL, unique, wait_running, wait_stopped
 from test_registry import Registry
 
 CLUSTER = "default"
@@ -134,6 +134,117 @@ def test_errors(sm):
     with pytest.raises(ClientError) as e:
         sm.put_secret_value(SecretId=unique("missing"), SecretString="v")
     assert code_of(e) == "ResourceNotFoundException"
+
+
+def test_update_and_restore(sm):
+    name = unique("upd")
+    created = sm.create_secret(Name=name, SecretString="one", Description="old")
+    token = "a" * 32
+    updated = sm.update_secret(SecretId=name, SecretString="two", Description="new", ClientRequestToken=token)
+    assert updated["VersionId"] == token and updated["ARN"] == created["ARN"]
+    again = sm.update_secret(SecretId=name, SecretString="two", ClientRequestToken=token)
+    assert again["VersionId"] == token, "the same token and value is the same version"
+    with pytest.raises(ClientError) as e:
+        sm.update_secret(SecretId=name, SecretString="three", ClientRequestToken=token)
+    assert code_of(e) == "ResourceExistsException"
+    described = sm.describe_secret(SecretId=name)
+    assert described["Description"] == "new"
+    assert described["VersionIdsToStages"] == {created["VersionId"]: ["AWSPREVIOUS"], token: ["AWSCURRENT"]}
+    assert "VersionId" not in sm.update_secret(SecretId=name, Description="newer")
+
+    sm.delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    with pytest.raises(ClientError) as e:
+        sm.update_secret(SecretId=name, Description="x")
+    assert code_of(e) == "InvalidRequestException"
+    assert sm.restore_secret(SecretId=name)["Name"] == name
+    assert "DeletedDate" not in sm.describe_secret(SecretId=name)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "two"
+
+
+def test_version_ids_and_stages(sm):
+    name = unique("stages")
+    first = sm.create_secret(Name=name, SecretString="one")["VersionId"]
+    second = sm.put_secret_value(SecretId=name, SecretString="two")["VersionId"]
+    third = sm.put_secret_value(SecretId=name, SecretString="three")["VersionId"]
+    listed = {v["VersionId"]: v.get("VersionStages") for v in sm.list_secret_version_ids(SecretId=name)["Versions"]}
+    assert listed == {second: ["AWSPREVIOUS"], third: ["AWSCURRENT"]}
+    everything = sm.list_secret_version_ids(SecretId=name, IncludeDeprecated=True)["Versions"]
+    assert {v["VersionId"] for v in everything} == {first, second, third}
+
+    # Roll back: AWSCURRENT to the second version, AWSPREVIOUS follows to the third.
+    with pytest.raises(ClientError) as e:
+        sm.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT", MoveToVersionId=second)
+    assert code_of(e) == "InvalidParameterException"
+    sm.update_secret_version_stage(SecretId=name, VersionStage="AWSCURRENT",
+                                   RemoveFromVersionId=third, MoveToVersionId=second)
+    assert sm.get_secret_value(SecretId=name)["SecretString"] == "two"
+    assert sm.describe_secret(SecretId=name)["VersionIdsToStages"] == {second: ["AWSCURRENT"], third: ["AWSPREVIOUS"]}
+    sm.update_secret_version_stage(SecretId=name, VersionStage="BLUE", MoveToVersionId=first)
+    assert sm.get_secret_value(SecretId=name, VersionStage="BLUE")["SecretString"] == "one"
+
+
+def test_tags(sm):
+    name = unique("tags")
+    sm.create_secret(Name=name, SecretString="v", Tags=[{"Key": "team", "Value": "red"}])
+    sm.tag_resource(SecretId=name, Tags=[{"Key": "team", "Value": "blue"}, {"Key": "env", "Value": "prod"}])
+    assert sm.describe_secret(SecretId=name)["Tags"] == [{"Key": "team", "Value": "blue"},
+                                                          {"Key": "env", "Value": "prod"}]
+    listed = sm.list_secrets(Filters=[{"Key": "name", "Values": [name]}])["SecretList"]
+    assert listed[0]["Tags"] == [{"Key": "team", "Value": "blue"}, {"Key": "env", "Value": "prod"}]
+    sm.untag_resource(SecretId=name, TagKeys=["team", "absent"])
+    assert sm.describe_secret(SecretId=name)["Tags"] == [{"Key": "env", "Value": "prod"}]
+    with pytest.raises(ClientError) as e:
+        sm.tag_resource(SecretId=name, Tags=[{"Key": "aws:reserved", "Value": "v"}])
+    assert code_of(e) == "InvalidParameterException"
+
+
+def test_random_password(sm):
+    password = sm.get_random_password()["RandomPassword"]
+    assert len(password) == 32
+    custom = sm.get_random_password(PasswordLength=20, ExcludePunctuation=True, ExcludeCharacters="aeiou")
+    assert len(custom["RandomPassword"]) == 20
+    assert all(c.isalnum() and c not in "aeiou" for c in custom["RandomPassword"])
+    with pytest.raises(ClientError) as e:
+        sm.get_random_password(PasswordLength=3)
+    assert code_of(e) == "InvalidParameterException", "too short for one of each of the four types"
+
+
+def test_batch_get_secret_value(sm):
+    prefix = unique("batch")
+    for i in range(3):
+        sm.create_secret(Name=f"{prefix}-{i}", SecretString=f"v{i}")
+    got = sm.batch_get_secret_value(SecretIdList=[f"{prefix}-0", f"{prefix}-2", f"{prefix}-missing"])
+    assert [v["SecretString"] for v in got["SecretValues"]] == ["v0", "v2"]
+    assert [(e["SecretId"], e["ErrorCode"]) for e in got["Errors"]] == [
+        (f"{prefix}-missing", "ResourceNotFoundException")]
+    names, token = [], None
+    while True:
+        kwargs = {"Filters": [{"Key": "name", "Values": [prefix]}], "MaxResults": 2}
+        if token:
+            kwargs["NextToken"] = token
+        page = sm.batch_get_secret_value(**kwargs)
+        names += [v["Name"] for v in page["SecretValues"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert names == [f"{prefix}-{i}" for i in range(3)]
+    with pytest.raises(ClientError) as e:
+        sm.batch_get_secret_value()
+    assert code_of(e) == "InvalidParameterException"
+
+
+def test_values_are_sealed_at_rest(server, sm):
+    marker = unique("plaintext-marker")
+    name = unique("sealed")
+    sm.create_secret(Name=name, SecretString=marker)
+    sm.update_secret(SecretId=name, SecretBinary=marker.encode() + b"-bin")
+    key = server.data_dir / "seal.key"
+    assert key.stat().st_size == 32 and key.stat().st_mode & 0o777 == 0o600
+    if POSTGRES_URL:
+        return
+    on_disk = b"".join(p.read_bytes() for p in server.data_dir.glob("secrets.db*"))
+    assert name.encode() in on_disk, "the store's files were read"
+    assert marker.encode() not in on_disk, "a secret value is stored in plain text"
 
 
 # ---- private registry authentication (needs Docker) ----

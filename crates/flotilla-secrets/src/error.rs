@@ -8,6 +8,9 @@ pub enum SecretsError {
     Db(#[from] flotilla_db::DbError),
     #[error("{doing}: stored data is corrupt: {reason}")]
     Corrupt { doing: String, reason: String },
+    /// A sealed value did not open: altered, or sealed under another key.
+    #[error("{doing}: {source}")]
+    Unseal { doing: String, source: flotilla_seal::SealError },
 }
 
 pub type Result<T, E = SecretsError> = std::result::Result<T, E>;

@@ -180,8 +180,12 @@ impl ControlPlane {
                 .with_events(events.clone())
                 .with_metrics(sink),
         );
+        // Secret values are sealed under the data directory's key (seal.key, 0600).
+        let sealer = flotilla_seal::Sealer::load_or_create(&config.data_dir).context("loading the seal key")?;
         let secrets = Arc::new(
-            SecretsService::open(&config.store, config.account.clone()).await.context("opening Secrets Manager")?,
+            SecretsService::open(&config.store, config.account.clone(), sealer)
+                .await
+                .context("opening Secrets Manager")?,
         );
         let logs = Arc::new(
             LogsService::open(&config.store, config.account.clone()).await.context("opening CloudWatch Logs")?,
