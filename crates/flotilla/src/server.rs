@@ -29,6 +29,7 @@ use flotilla_scheduler::SchedulerService;
 use flotilla_secrets::SecretsService;
 use flotilla_sigv4::Credentials;
 use flotilla_sqs::SqsService;
+use flotilla_ssm::SsmService;
 use flotilla_store::{SqlStore, StoreLocation};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -180,12 +181,18 @@ impl ControlPlane {
                 .with_events(events.clone())
                 .with_metrics(sink),
         );
-        // Secret values are sealed under the data directory's key (seal.key, 0600).
+        // Secret values and SecureStrings are sealed under the data directory's key
+        // (seal.key, 0600).
         let sealer = flotilla_seal::Sealer::load_or_create(&config.data_dir).context("loading the seal key")?;
         let secrets = Arc::new(
-            SecretsService::open(&config.store, config.account.clone(), sealer)
+            SecretsService::open(&config.store, config.account.clone(), sealer.clone())
                 .await
                 .context("opening Secrets Manager")?,
+        );
+        let ssm = Arc::new(
+            SsmService::open(&config.store, sealer, config.account.clone())
+                .await
+                .context("opening Systems Manager Parameter Store")?,
         );
         let logs = Arc::new(
             LogsService::open(&config.store, config.account.clone()).await.context("opening CloudWatch Logs")?,
@@ -263,6 +270,7 @@ impl ControlPlane {
             Arc::new(AgentChannel::new(ecs.clone())),
             registry.service_module(Maintenance { interval: REGISTRY_MAINTENANCE, gc_grace: REGISTRY_GC_GRACE }),
             secrets.clone(),
+            ssm,
             elbv2.clone(),
             asg.clone(),
             logs,
