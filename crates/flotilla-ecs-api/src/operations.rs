@@ -114,6 +114,16 @@ const fn op(name: &'static str, action: &'static str, resources: Resources) -> O
     Operation::new(name, action, resources)
 }
 
+/// The `ecs:cluster` condition key: the ARN of the cluster the request names.
+fn ecs_cluster(input: &OperationInput<'_>, scope: &ArnScope<'_>) -> Vec<(&'static str, String)> {
+    vec![("ecs:cluster", cluster_arn(cluster_name(input), scope))]
+}
+
+/// An operation in one cluster, which policies may limit with `ecs:cluster`.
+const fn in_one(name: &'static str, action: &'static str, resources: Resources) -> Operation {
+    Operation::new(name, action, resources).conditions(ecs_cluster)
+}
+
 use Resources::{Any, From};
 
 /// Every operation of `AmazonEC2ContainerServiceV20141113` served here.
@@ -136,27 +146,27 @@ pub(crate) static ECS_OPERATIONS: &[Operation] = &[
     op("DeregisterTaskDefinition", "ecs:DeregisterTaskDefinition", Any),
     op("DeleteTaskDefinitions", "ecs:DeleteTaskDefinitions", From(task_definitions)),
     op("RegisterContainerInstance", "ecs:RegisterContainerInstance", From(cluster)),
-    op("DeregisterContainerInstance", "ecs:DeregisterContainerInstance", From(cluster)),
-    op("DescribeContainerInstances", "ecs:DescribeContainerInstances", From(container_instances)),
-    op("ListContainerInstances", "ecs:ListContainerInstances", From(cluster)),
-    op("UpdateContainerInstancesState", "ecs:UpdateContainerInstancesState", From(container_instances)),
+    in_one("DeregisterContainerInstance", "ecs:DeregisterContainerInstance", From(cluster)),
+    in_one("DescribeContainerInstances", "ecs:DescribeContainerInstances", From(container_instances)),
+    in_one("ListContainerInstances", "ecs:ListContainerInstances", From(cluster)),
+    in_one("UpdateContainerInstancesState", "ecs:UpdateContainerInstancesState", From(container_instances)),
     op("DiscoverPollEndpoint", "ecs:DiscoverPollEndpoint", Any),
-    op("PutAttributes", "ecs:PutAttributes", From(cluster)),
-    op("DeleteAttributes", "ecs:DeleteAttributes", From(cluster)),
-    op("ListAttributes", "ecs:ListAttributes", From(cluster)),
-    op("RunTask", "ecs:RunTask", From(task_definition)),
-    op("StartTask", "ecs:StartTask", From(task_definition)),
-    op("StopTask", "ecs:StopTask", From(task)),
-    op("DescribeTasks", "ecs:DescribeTasks", From(tasks)),
-    op("ListTasks", "ecs:ListTasks", From(cluster)),
+    in_one("PutAttributes", "ecs:PutAttributes", From(cluster)),
+    in_one("DeleteAttributes", "ecs:DeleteAttributes", From(cluster)),
+    in_one("ListAttributes", "ecs:ListAttributes", From(cluster)),
+    in_one("RunTask", "ecs:RunTask", From(task_definition)),
+    in_one("StartTask", "ecs:StartTask", From(task_definition)),
+    in_one("StopTask", "ecs:StopTask", From(task)),
+    in_one("DescribeTasks", "ecs:DescribeTasks", From(tasks)),
+    in_one("ListTasks", "ecs:ListTasks", From(cluster)),
     op("SubmitTaskStateChange", "ecs:SubmitTaskStateChange", From(cluster)),
     op("SubmitContainerStateChange", "ecs:SubmitContainerStateChange", From(cluster)),
-    op("CreateService", "ecs:CreateService", From(service_name)),
-    op("UpdateService", "ecs:UpdateService", From(service)),
-    op("DeleteService", "ecs:DeleteService", From(service)),
-    op("DescribeServices", "ecs:DescribeServices", From(services)),
-    op("ListServices", "ecs:ListServices", Any),
-    op("ListServiceDeployments", "ecs:ListServiceDeployments", From(service)),
+    in_one("CreateService", "ecs:CreateService", From(service_name)),
+    in_one("UpdateService", "ecs:UpdateService", From(service)),
+    in_one("DeleteService", "ecs:DeleteService", From(service)),
+    in_one("DescribeServices", "ecs:DescribeServices", From(services)),
+    in_one("ListServices", "ecs:ListServices", Any),
+    in_one("ListServiceDeployments", "ecs:ListServiceDeployments", From(service)),
     op("DescribeServiceDeployments", "ecs:DescribeServiceDeployments", From(service_deployments)),
     op("DescribeServiceRevisions", "ecs:DescribeServiceRevisions", From(service_revisions)),
     op("StopServiceDeployment", "ecs:StopServiceDeployment", From(service_deployment)),
@@ -166,8 +176,10 @@ pub(crate) static ECS_OPERATIONS: &[Operation] = &[
 ];
 
 /// `FlotillaAgentV1`: the agents' long poll is ECS's `ecs:Poll` on the instance.
-pub(crate) static AGENT_OPERATIONS: &[Operation] =
-    &[op("PollTasks", "ecs:Poll", From(container_instance)), op("SubmitTaskMetrics", "ecs:Poll", Any)];
+pub(crate) static AGENT_OPERATIONS: &[Operation] = &[
+    op("PollTasks", "ecs:Poll", From(container_instance)),
+    op("SubmitTaskMetrics", "ecs:Poll", Any),
+];
 
 #[cfg(test)]
 mod tests {

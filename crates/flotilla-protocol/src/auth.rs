@@ -19,6 +19,15 @@ pub struct Principal {
     pub credentials: Credentials,
     /// The principal's ARN (e.g. `arn:aws:iam::000000000000:root`), when known.
     pub arn: Option<String>,
+    /// When temporary credentials stop being accepted (`ExpiredToken` after).
+    pub expires: Option<std::time::SystemTime>,
+}
+
+impl Principal {
+    /// Long-term credentials of the principal `arn`.
+    pub fn new(credentials: Credentials, arn: Option<String>) -> Self {
+        Self { credentials, arn, expires: None }
+    }
 }
 
 /// Looking up an access key failed (not: the key is unknown).
@@ -51,7 +60,7 @@ impl CredentialSource for StaticCredentials {
 #[async_trait]
 impl CredentialSource for Credentials {
     async fn lookup(&self, access_key_id: &str) -> Result<Option<Principal>, CredentialLookupError> {
-        Ok((self.access_key_id == access_key_id).then(|| Principal { credentials: self.clone(), arn: None }))
+        Ok((self.access_key_id == access_key_id).then(|| Principal::new(self.clone(), None)))
     }
 }
 
@@ -91,6 +100,10 @@ pub struct AuthorizationRequest<'a> {
     pub action: &'a str,
     /// The ARNs the call touches (`*` for the service as a whole); never empty.
     pub resources: &'a [String],
+    /// The service-specific condition keys the request sets (e.g. `ecs:cluster`).
+    pub conditions: &'a [(&'static str, String)],
+    /// The client's address (`aws:SourceIp`), when the server knows it.
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 /// An authorizer's answer.

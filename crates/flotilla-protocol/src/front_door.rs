@@ -19,6 +19,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{any, post};
 use bytes::Bytes;
+use flotilla_http::PeerAddr;
 use flotilla_sigv4::{SecretKey, SigV4Error, SignableRequest, verify};
 use http::HeaderValue;
 use http::request::Parts;
@@ -244,6 +245,9 @@ impl FrontDoor {
             None => verify(&signable, Some(&body), &HashMap::<String, SecretKey>::new(), now),
         };
         let identity = verified.map_err(|e| protocol.auth_error(&e))?;
+        if principal.as_ref().and_then(|p| p.expires).is_some_and(|expires| expires <= now) {
+            return Err(protocol.expired_token());
+        }
         // What AWS's JSON and query services insist a signature covers: the body as
         // received, and the headers that pick the operation and how the body is read.
         let incomplete = |message: String| protocol.auth_error(&SigV4Error::IncompleteSignature { message });
@@ -364,23 +368,33 @@ impl FrontDoor {
 
         // May they?
         let scope = ArnScope { region: &self.config.region, account_id: &self.config.account_id };
-        let mut resources = match (operation.resources, &query) {
-            (Resources::Any, _) => Vec::new(),
-            (Resources::From(read), Some(q)) => read(&OperationInput::Query(q), &scope),
-            (Resources::From(read), None) => {
-                let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                read(&OperationInput::Json(&json), &scope)
+        let json = match &query {
+            Some(_) => serde_json::Value::Null,
+            None if matches!(operation.resources, Resources::From(_)) || operation.conditions.is_some() => {
+                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)
             }
+            None => serde_json::Value::Null,
+        };
+        let input = match &query {
+            Some(q) => OperationInput::Query(q),
+            None => OperationInput::Json(&json),
+        };
+        let mut resources = match operation.resources {
+            Resources::Any => Vec::new(),
+            Resources::From(read) => read(&input, &scope),
         };
         if resources.is_empty() {
             resources.push("*".to_string());
         }
+        let conditions = operation.conditions.map(|read| read(&input, &scope)).unwrap_or_default();
         let request = AuthorizationRequest {
             caller: &caller,
             service: module.signing_name(),
             operation: operation.name,
             action: operation.action,
             resources: &resources,
+            conditions: &conditions,
+            source_ip: parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()),
         };
         if let Decision::Deny { resource } = self.authorizer.authorize(&request).await {
             tracing::info!(access_key_id = %caller.access_key_id, action = operation.action, %resource, "access denied");

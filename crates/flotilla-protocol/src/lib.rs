@@ -29,8 +29,8 @@ pub use flotilla_controller::{Controller, PassError};
 pub use front_door::{FrontDoor, FrontDoorConfig, REQUEST_ID_HEADER, RequestObserver, request_id_layer};
 pub use json::{AWS_JSON_1_0, AWS_JSON_1_1, json_response, parse_request};
 pub use module::{
-    ArnScope, CborOutput, Operation, OperationInput, Resources, RestRoute, ServiceModule, Wire, find_operation,
-    percent_decode,
+    ArnScope, CborOutput, ConditionKeys, Operation, OperationInput, Resources, RestRoute, ServiceModule, Wire,
+    find_operation, percent_decode,
 };
 pub use protocol::{JsonVersion, Protocol};
 pub use query::{QueryRequest, XmlWriter, query_response};

@@ -97,13 +97,25 @@ pub struct Operation {
     /// The IAM action, e.g. `ecs:RunTask`.
     pub action: &'static str,
     pub resources: Resources,
+    /// The service's own condition keys the request sets (e.g. `ecs:cluster`), when any.
+    pub conditions: Option<ConditionKeys>,
     /// The answer members RPC v2 CBOR types (none unless the module is reached by CBOR).
     pub cbor: CborOutput,
 }
 
+/// Reads a request's service-specific IAM condition keys (e.g. `("ecs:cluster", ARN)`).
+pub type ConditionKeys = fn(&OperationInput<'_>, &ArnScope<'_>) -> Vec<(&'static str, String)>;
+
 impl Operation {
     pub const fn new(name: &'static str, action: &'static str, resources: Resources) -> Self {
-        Self { name, action, resources, cbor: CborOutput::NONE }
+        Self { name, action, resources, conditions: None, cbor: CborOutput::NONE }
+    }
+
+    /// Names the request's service-specific condition keys, which policies' conditions
+    /// are evaluated against.
+    pub const fn conditions(mut self, read: ConditionKeys) -> Self {
+        self.conditions = Some(read);
+        self
     }
 
     /// Names the answer members holding timestamps (or lists of them), at any depth:

@@ -179,6 +179,15 @@ impl Protocol {
         }
     }
 
+    /// Temporary credentials past their expiry.
+    pub fn expired_token(&self) -> AwsError {
+        let message = "The security token included in the request is expired";
+        match self {
+            Protocol::Query => AwsError::new(StatusCode::FORBIDDEN, "ExpiredToken", message),
+            _ => AwsError::new(StatusCode::FORBIDDEN, "ExpiredTokenException", message),
+        }
+    }
+
     /// The body is larger than the front door accepts.
     pub fn too_large(&self, limit: usize) -> AwsError {
         let code = if *self == Protocol::Query { "RequestEntityTooLarge" } else { "RequestEntityTooLargeException" };

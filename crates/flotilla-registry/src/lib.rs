@@ -125,6 +125,8 @@ pub(crate) struct State {
     /// the store's lock of the same meaning through [`State::no_gc`] and
     /// [`State::collecting`].
     gc_lock: tokio::sync::RwLock<()>,
+    /// Decides `/v2/` requests of tokens issued to a principal (set once by the server).
+    pub(crate) authorizer: std::sync::OnceLock<Arc<dyn flotilla_protocol::Authorizer>>,
 }
 
 /// Blobs and bytes pushed (committed uploads) and pulled (blob bodies served).
@@ -252,6 +254,7 @@ impl Registry {
             sessions: Mutex::default(),
             traffic: Traffic::default(),
             gc_lock: tokio::sync::RwLock::new(()),
+            authorizer: std::sync::OnceLock::new(),
         };
         Ok(Self { state: Arc::new(state) })
     }
@@ -302,6 +305,13 @@ impl Registry {
     /// `maintenance` in the background.
     pub fn service_module(&self, maintenance: Maintenance) -> Arc<EcrService> {
         Arc::new(EcrService::new(self.state.clone(), Some(maintenance)))
+    }
+
+    /// Makes `/v2/` requests answer to IAM: each is authorized as the principal its
+    /// token was issued to, with the ECR action the request is (`ecr:BatchGetImage` for
+    /// a manifest pull, `ecr:PutImage` for a push, …) on the repository's ARN.
+    pub fn set_authorizer(&self, authorizer: Arc<dyn flotilla_protocol::Authorizer>) {
+        let _ = self.state.authorizer.set(authorizer);
     }
 
     /// A registry password valid for [`auth::TOKEN_LIFETIME_SECS`] (as GetAuthorizationToken gives).

@@ -21,13 +21,14 @@ use flotilla_elbv2::DataPlaneSetup;
 use flotilla_elbv2::ElbService;
 use flotilla_elbv2::dataplane::AddressPool;
 use flotilla_events::EventsService;
+use flotilla_iam::access::Access;
+use flotilla_iam::{IamService, IamStore, StsService};
 use flotilla_logs::LogsService;
 use flotilla_metrics::MetricsService;
-use flotilla_protocol::{FrontDoor, FrontDoorConfig, Principal, ServiceModule, StaticCredentials, request_id_layer};
+use flotilla_protocol::{FrontDoor, FrontDoorConfig, ServiceModule, request_id_layer};
 use flotilla_registry::{Maintenance, Registry, RegistryConfig};
 use flotilla_scheduler::SchedulerService;
 use flotilla_secrets::SecretsService;
-use flotilla_sigv4::Credentials;
 use flotilla_sqs::SqsService;
 use flotilla_ssm::SsmService;
 use flotilla_store::{SqlStore, StoreLocation};
@@ -172,6 +173,16 @@ impl ControlPlane {
                 .with_ecs(Arc::new(ecs_tasks.clone()))
                 .with_queues(Arc::new(sqs_queues.clone())),
         );
+        // Who may call: the root credentials, IAM users' keys and STS sessions; what
+        // they may do: their IAM policies, for every module's every operation.
+        let access = Arc::new(Access::new(
+            IamStore::open(&config.store).await.context("opening IAM")?,
+            config.account.clone(),
+            flotilla_iam::RootCredentials {
+                access_key_id: config.credentials.access_key_id.clone(),
+                secret_access_key: config.credentials.secret_access_key.clone(),
+            },
+        ));
         let asg_groups = AsgGroups::default();
         let ecs = Arc::new(
             EcsService::new(Arc::new(store.clone()), config.account.clone(), config.endpoint.clone())
@@ -258,19 +269,15 @@ impl ControlPlane {
             other: Arc::new(flotilla_metrics::NoAlarmActions),
         }));
         let metrics = Arc::new(Metrics::default());
-        let root = Principal {
-            credentials: Credentials::new(
-                config.credentials.access_key_id.clone(),
-                config.credentials.secret_access_key.clone(),
-            ),
-            arn: Some(format!("arn:aws:iam::{}:root", config.account.account_id)),
-        };
+        registry.set_authorizer(access.clone());
         let modules: Vec<Arc<dyn ServiceModule>> = vec![
             ecs.clone(),
             Arc::new(AgentChannel::new(ecs.clone())),
             registry.service_module(Maintenance { interval: REGISTRY_MAINTENANCE, gc_grace: REGISTRY_GC_GRACE }),
             secrets.clone(),
             ssm,
+            Arc::new(IamService::new(access.clone())),
+            Arc::new(StsService::new(access.clone())),
             elbv2.clone(),
             asg.clone(),
             logs,
@@ -287,7 +294,7 @@ impl ControlPlane {
         };
         let front_door = modules
             .iter()
-            .fold(FrontDoor::new(Arc::new(StaticCredentials(root)), front_door_config), |door, m| {
+            .fold(FrontDoor::new(access.clone(), front_door_config).with_authorizer(access.clone()), |door, m| {
                 door.with_module(m.clone())
             })
             .with_observer(metrics.clone());

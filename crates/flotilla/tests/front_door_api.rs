@@ -84,9 +84,9 @@ async fn query_requests_for_services_not_served_get_xml_errors() {
     let dir = tempfile::tempdir().unwrap();
     let plane = common::plane(&dir).await;
     let form = [("content-type", "application/x-www-form-urlencoded; charset=utf-8")];
-    let a = send(&plane, "sts", &form, b"Action=GetCallerIdentity&Version=2011-06-15").await;
+    let a = send(&plane, "ec2", &form, b"Action=DescribeInstances&Version=2016-11-15").await;
     assert_eq!((a.status, a.content_type.as_str()), (StatusCode::BAD_REQUEST, "text/xml"));
-    assert!(a.body.contains("<Code>InvalidAction</Code>") && a.body.contains("GetCallerIdentity"), "{}", a.body);
+    assert!(a.body.contains("<Code>InvalidAction</Code>") && a.body.contains("DescribeInstances"), "{}", a.body);
     // A form-encoded request signed for a JSON service is not routed to it either.
     let a = send(&plane, "ecs", &form, b"Action=ListClusters&Version=2014-11-13").await;
     assert!(a.body.contains("<Code>InvalidAction</Code>"), "{}", a.body);

@@ -366,10 +366,7 @@ async fn query_refusals_are_xml_in_the_query_shape() {
 #[tokio::test]
 async fn a_denying_authorizer_refuses_in_each_protocol_before_the_service() {
     let deny = Arc::new(DenyAll::default());
-    let root = Principal {
-        credentials: Credentials::new("AKIDTEST", "secret"),
-        arn: Some("arn:aws:iam::000000000000:root".into()),
-    };
+    let root = Principal::new(Credentials::new("AKIDTEST", "secret"), Some("arn:aws:iam::000000000000:root".into()));
     let app = app_with(1024, Arc::new(crate::StaticCredentials(root)), Some(deny.clone()));
 
     let a = answer(&app.router, Req::json("Echo_20200101.Ping", br#"{"thing":"t1"}"#).signed()).await;

@@ -73,7 +73,7 @@ impl ServiceModule for EcrService {
         self.state.store.close().await;
     }
 
-    async fn call(&self, operation: &str, body: Bytes, _caller: &Caller) -> Result<Response, AwsError> {
+    async fn call(&self, operation: &str, body: Bytes, caller: &Caller) -> Result<Response, AwsError> {
         let s = self.state.as_ref();
         let b = body.as_ref();
         use {images as i, layers as l, repositories as r};
@@ -81,7 +81,10 @@ impl ServiceModule for EcrService {
             "CreateRepository" => run!(s, b, r::create_repository),
             "DescribeRepositories" => run!(s, b, r::describe_repositories),
             "DeleteRepository" => run!(s, b, r::delete_repository),
-            "GetAuthorizationToken" => run!(s, b, r::get_authorization_token),
+            "GetAuthorizationToken" => {
+                let input = parse_request(b, INVALID_PARAMETER)?;
+                Ok(json_response(&r::get_authorization_token(s, input, caller).await?))
+            }
             "PutImageTagMutability" => run!(s, b, r::put_image_tag_mutability),
             "PutImageScanningConfiguration" => run!(s, b, r::put_image_scanning_configuration),
             "TagResource" => run!(s, b, r::tag_resource),

@@ -7,12 +7,13 @@ use super::{
     registry_host, repository, repository_not_found, server,
 };
 use crate::State;
-use crate::auth::{TOKEN_LIFETIME_SECS, authorization_token};
+use crate::auth::{TOKEN_LIFETIME_SECS, TokenPrincipal, authorization_token};
 use crate::lifecycle;
 use crate::store::{DeleteRepository, RepositoryRecord};
 use flotilla_domain::Timestamp;
 use flotilla_domain::flotilla_core::Arn;
 use flotilla_domain::tag::{Tag, validate_tag_key, validate_tags};
+use flotilla_protocol::Caller;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -204,12 +205,23 @@ pub(super) struct GetAuthorizationToken {
     registry_ids: Vec<String>,
 }
 
-pub(super) async fn get_authorization_token(state: &State, input: GetAuthorizationToken) -> Result<Value, AwsError> {
+/// A token for `docker login`, issued to the caller: `/v2/` requests with it are
+/// authorized as the caller.
+pub(super) async fn get_authorization_token(
+    state: &State,
+    input: GetAuthorizationToken,
+    caller: &Caller,
+) -> Result<Value, AwsError> {
     for id in &input.registry_ids {
         check_registry_id(state, Some(id))?;
     }
     let expires_at = crate::now_secs() + TOKEN_LIFETIME_SECS;
-    let password = state.tokens.issue(expires_at);
+    let password = match &caller.principal_arn {
+        Some(arn) => state
+            .tokens
+            .issue_for(expires_at, &TokenPrincipal { access_key_id: caller.access_key_id.clone(), arn: arn.clone() }),
+        None => state.tokens.issue(expires_at),
+    };
     Ok(json!({ "authorizationData": [{
         "authorizationToken": authorization_token(&password),
         "expiresAt": expires_at,

@@ -1,7 +1,8 @@
 //! The OCI distribution API (v1.1) under `/v2/`: the router, Basic authentication,
 //! path parsing and the helpers its resources share. One module per resource:
 //! [`blobs`] (blobs and uploads), [`manifests`], [`listing`] (tags, catalog, referrers).
-//! Every request needs HTTP Basic authentication with user `AWS` and a registry token.
+//! Every request needs HTTP Basic authentication with user `AWS` and a registry token;
+//! a token issued to a principal is authorized as that principal (`authorize`).
 
 mod blobs;
 mod listing;
@@ -10,6 +11,7 @@ mod manifests;
 pub(crate) use blobs::{append_chunk, finish_upload};
 pub(crate) use manifests::immutable_tag_message;
 
+use crate::auth::TokenPrincipal;
 use crate::digest::Digest;
 use crate::error::{OciCode, OciError};
 use crate::name::is_valid_repository_name;
@@ -21,6 +23,7 @@ use axum::extract::{Query, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use flotilla_protocol::{AuthorizationRequest, Caller, Decision};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -60,15 +63,18 @@ pub(crate) fn router(state: Arc<State>) -> Router {
 async fn authenticate(state: &State, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let (method, path) = (request.method().clone(), request.uri().path().to_string());
-    let authorized = request
+    let holder = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| state.tokens.verify_basic(v, now_secs()));
-    let mut response = if authorized {
-        next.run(request).await
-    } else {
-        OciError::new(OciCode::Unauthorized, "authentication required").into_response()
+        .and_then(|v| state.tokens.verify_basic(v, now_secs()));
+    let mut response = match holder {
+        Some(principal) => {
+            let mut request = request;
+            request.extensions_mut().insert(TokenHolder(principal));
+            next.run(request).await
+        }
+        None => OciError::new(OciCode::Unauthorized, "authentication required").into_response(),
     };
     response.headers_mut().insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
     tracing::info!(
@@ -118,14 +124,7 @@ fn parse_route(path: &str) -> Result<Route<'_>, OciError> {
         OciError::new(OciCode::Unsupported, format!("no registry endpoint at /v2/{path}"))
             .with_status(StatusCode::NOT_FOUND)
     })?;
-    let name = match &route {
-        Route::Tags(n)
-        | Route::Manifest(n, _)
-        | Route::UploadStart(n)
-        | Route::Upload(n, _)
-        | Route::Blob(n, _)
-        | Route::Referrers(n, _) => *n,
-    };
+    let name = route.repository();
     if !is_valid_repository_name(name) {
         return Err(OciError::new(OciCode::NameInvalid, format!("invalid repository name '{name}'")));
     }
@@ -140,10 +139,12 @@ async fn dispatch(
     request: Request,
 ) -> Answer {
     if path == "_catalog" && method == Method::GET {
+        authorize(state, request.extensions(), "ecr:DescribeRepositories", None).await?;
         return listing::catalog(state, &query).await;
     }
     let route = parse_route(path)?;
     let (parts, body) = request.into_parts();
+    authorize(state, &parts.extensions, ecr_action(&route, &method), Some(route.repository())).await?;
     let headers = &parts.headers;
     match (route, method) {
         (Route::Tags(name), Method::GET) => listing::list_tags(state, name, &query).await,
@@ -162,6 +163,77 @@ async fn dispatch(
         (Route::Referrers(name, d), Method::GET) => listing::referrers(state, name, d, &query).await,
         (_, method) => {
             Err(OciError::new(OciCode::Unsupported, format!("method {method} is not supported on /v2/{path}")))
+        }
+    }
+}
+
+/// Who the request's token was issued to (`None`: the control plane itself).
+#[derive(Debug, Clone)]
+struct TokenHolder(Option<TokenPrincipal>);
+
+/// The ECR action a `/v2/` request is, as ECR's documentation maps the registry API.
+fn ecr_action(route: &Route<'_>, method: &Method) -> &'static str {
+    match (route, method) {
+        (Route::Tags(_), _) => "ecr:ListImages",
+        (Route::Manifest(..), &Method::PUT) => "ecr:PutImage",
+        (Route::Manifest(..), &Method::DELETE) => "ecr:BatchDeleteImage",
+        (Route::Manifest(..) | Route::Referrers(..), _) => "ecr:BatchGetImage",
+        (Route::Blob(..), &Method::HEAD) => "ecr:BatchCheckLayerAvailability",
+        (Route::Blob(..), &Method::DELETE) => "ecr:BatchDeleteImage",
+        (Route::Blob(..), _) => "ecr:GetDownloadUrlForLayer",
+        (Route::UploadStart(_), _) => "ecr:InitiateLayerUpload",
+        (Route::Upload(..), &Method::PUT) => "ecr:CompleteLayerUpload",
+        (Route::Upload(..), _) => "ecr:UploadLayerPart",
+    }
+}
+
+/// Refuses a request whose token holder's policies do not allow its ECR action on
+/// the repository (`DENIED`, 403).
+async fn authorize(
+    state: &State,
+    extensions: &http::Extensions,
+    action: &'static str,
+    repository: Option<&str>,
+) -> Result<(), OciError> {
+    let Some(TokenHolder(Some(holder))) = extensions.get::<TokenHolder>() else { return Ok(()) };
+    let Some(authorizer) = state.authorizer.get() else { return Ok(()) };
+    let resources = [match repository {
+        Some(name) => state.account.arn("ecr", &format!("repository/{name}")).to_string(),
+        None => "*".to_string(),
+    }];
+    let caller = Caller {
+        access_key_id: holder.access_key_id.clone(),
+        principal_arn: Some(holder.arn.clone()),
+        request_id: String::new(),
+    };
+    let request = AuthorizationRequest {
+        caller: &caller,
+        service: "ecr",
+        operation: action.trim_start_matches("ecr:"),
+        action,
+        resources: &resources,
+        conditions: &[],
+        source_ip: extensions.get::<flotilla_http::PeerAddr>().map(|p| p.0.ip()),
+    };
+    match authorizer.authorize(&request).await {
+        Decision::Allow => Ok(()),
+        Decision::Deny { resource } => Err(OciError::new(
+            OciCode::Denied,
+            format!("User: {} is not authorized to perform: {action} on resource: {resource}", holder.arn),
+        )
+        .with_status(StatusCode::FORBIDDEN)),
+    }
+}
+
+impl Route<'_> {
+    fn repository(&self) -> &str {
+        match self {
+            Route::Tags(n)
+            | Route::Manifest(n, _)
+            | Route::UploadStart(n)
+            | Route::Upload(n, _)
+            | Route::Blob(n, _)
+            | Route::Referrers(n, _) => n,
         }
     }
 }

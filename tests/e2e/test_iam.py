@@ -1,0 +1,318 @@
+"""Identity and access (issue 11) with real clients: IAM users, groups, roles and
+policies made with boto3 and the aws CLI, enforced by the front door on ECS, ECR (the
+API and `docker pull`) and STS; AssumeRole with its session credentials; forged
+tokens; SimulatePrincipalPolicy answering from the same evaluator.
+
+Every test makes its own users and roles (unique names) on the shared server; the root
+credentials keep full power throughout.
+"""
+
+import base64
+import json
+import subprocess
+
+import boto3
+import botocore.exceptions
+import pytest
+from botocore.config import Config
+
+from conftest import (
+    ACCESS_KEY,
+    ACCOUNT,
+    BUSYBOX_IMAGE,
+    REGION,
+    SECRET_KEY,
+    cluster_arn,
+    td_arn,
+    unique,
+)
+from test_registry import DockerClient, need_docker, run  # noqa: F401 (need_docker is a fixture)
+
+DESCRIBE_ONLY = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["ecs:Describe*", "ecs:List*"], "Resource": "*"}],
+}
+
+
+def policy(*statements):
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def error(e):
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+@pytest.fixture(scope="module")
+def iam(server):
+    return server.client("iam")
+
+
+def new_user(server, iam, *inline):
+    """A user with an access key and the given inline policies; returns (name, clients)."""
+    name = unique("user")
+    iam.create_user(UserName=name)
+    for i, doc in enumerate(inline):
+        iam.put_user_policy(UserName=name, PolicyName=f"p{i}", PolicyDocument=json.dumps(doc))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+
+    def client(service):
+        return server.client(service, access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+
+    return name, client, key
+
+
+def test_a_new_user_may_do_nothing_and_a_describe_only_user_cannot_run_tasks(server, iam, ecs):
+    name, client, _ = new_user(server, iam)
+    user_ecs = client("ecs")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_ecs.list_clusters()
+    code, message = error(e)
+    assert code == "AccessDeniedException", e.value.response
+    assert message == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not authorized to perform: ecs:ListClusters on resource: *"
+    )
+
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=json.dumps(DESCRIBE_ONLY))
+    user_ecs.list_clusters()
+    user_ecs.describe_clusters(clusters=["default"])
+    family = unique("fam")
+    ecs.register_task_definition(family=family, containerDefinitions=[{"name": "c", "image": "busybox", "memory": 16}])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_ecs.run_task(taskDefinition=f"{family}:1")
+    code, message = error(e)
+    assert code == "AccessDeniedException"
+    assert message == (
+        f"User: arn:aws:iam::{ACCOUNT}:user/{name} is not authorized to perform: ecs:RunTask "
+        f"on resource: {td_arn(family, 1)}"
+    )
+    # And IAM itself is closed to them.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("iam").create_user(UserName=unique("x"))
+    assert error(e)[0] == "AccessDenied"
+
+
+def test_an_explicit_deny_in_a_group_beats_an_allow(server, iam):
+    name, client, _ = new_user(server, iam, DESCRIBE_ONLY)
+    client("ecs").list_clusters()
+    group = unique("group")
+    iam.create_group(GroupName=group)
+    deny = iam.create_policy(
+        PolicyName=unique("deny"),
+        PolicyDocument=policy({"Effect": "Deny", "Action": "ecs:ListClusters", "Resource": "*"}),
+    )["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName=group, PolicyArn=deny)
+    iam.add_user_to_group(GroupName=group, UserName=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("ecs").list_clusters()
+    assert error(e)[0] == "AccessDeniedException"
+    client("ecs").describe_clusters(clusters=["default"])
+    assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=name)["Groups"]] == [group]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.delete_policy(PolicyArn=deny)
+    assert error(e)[0] == "DeleteConflict"
+
+
+def test_a_condition_on_ecs_cluster_limits_run_task_to_one_cluster(server, iam, ecs):
+    blue, green = unique("blue"), unique("green")
+    for c in (blue, green):
+        ecs.create_cluster(clusterName=c)
+    family = unique("fam")
+    ecs.register_task_definition(family=family, containerDefinitions=[{"name": "c", "image": "busybox", "memory": 16}])
+    _, client, _ = new_user(server, iam, {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow", "Action": "ecs:RunTask", "Resource": "*",
+            "Condition": {"ArnEquals": {"ecs:cluster": cluster_arn(blue)}},
+        }],
+    })
+    user_ecs = client("ecs")
+    # Allowed on blue: the call reaches ECS, which has no instance there to place it on.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_ecs.run_task(cluster=blue, taskDefinition=f"{family}:1")
+    assert error(e) == ("InvalidParameterException", "No Container Instances were found in your cluster.")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_ecs.run_task(cluster=green, taskDefinition=f"{family}:1")
+    assert error(e)[0] == "AccessDeniedException"
+
+
+def test_assume_role_gives_session_credentials_limited_by_the_role_and_the_session_policy(server, iam):
+    name, client, _ = new_user(server, iam, {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}],
+    })
+    user_arn = f"arn:aws:iam::{ACCOUNT}:user/{name}"
+    assert client("sts").get_caller_identity()["Arn"] == user_arn
+    role = unique("role")
+    role_arn = iam.create_role(
+        RoleName=role,
+        AssumeRolePolicyDocument=policy({"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}),
+        MaxSessionDuration=7200,
+    )["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="read", PolicyDocument=json.dumps(DESCRIBE_ONLY))
+
+    out = client("sts").assume_role(RoleArn=role_arn, RoleSessionName="s1", DurationSeconds=900)
+    creds = out["Credentials"]
+    assert creds["AccessKeyId"].startswith("ASIA") and creds["SessionToken"]
+    assert out["AssumedRoleUser"]["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/s1"
+    sess = boto3.session.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                                 aws_session_token=creds["SessionToken"], region_name=REGION)
+    cfg = Config(retries={"total_max_attempts": 1})
+    session = sess.client("ecs", endpoint_url=server.endpoint, config=cfg)
+    session.list_clusters()
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        session.create_cluster(clusterName=unique("c"))
+    code, message = error(e)
+    assert code == "AccessDeniedException"
+    assert message.startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{role}/s1 is not authorized"), message
+    ident = sess.client("sts", endpoint_url=server.endpoint, config=cfg).get_caller_identity()
+    assert ident["Arn"] == f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/s1"
+
+    # A session policy narrows the role: ListClusters only.
+    narrow = client("sts").assume_role(
+        RoleArn=role_arn, RoleSessionName="s2",
+        Policy=policy({"Effect": "Allow", "Action": "ecs:ListClusters", "Resource": "*"}),
+    )["Credentials"]
+    narrow_ecs = boto3.session.Session(
+        aws_access_key_id=narrow["AccessKeyId"], aws_secret_access_key=narrow["SecretAccessKey"],
+        aws_session_token=narrow["SessionToken"], region_name=REGION,
+    ).client("ecs", endpoint_url=server.endpoint, config=cfg)
+    narrow_ecs.list_clusters()
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        narrow_ecs.describe_clusters(clusters=["default"])
+    assert error(e)[0] == "AccessDeniedException"
+
+    # A forged token, and a token of another session, are refused.
+    forged = boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=narrow["SessionToken"], region_name=REGION,
+    ).client("ecs", endpoint_url=server.endpoint, config=cfg)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        forged.list_clusters()
+    assert error(e)[0] in ("UnrecognizedClientException", "InvalidSignatureException"), e.value.response
+
+    # Longer than the role allows, and a role that does not trust the caller.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("sts").assume_role(RoleArn=role_arn, RoleSessionName="s3", DurationSeconds=7201)
+    assert error(e)[0] == "ValidationError"
+    other = iam.create_role(
+        RoleName=unique("other"),
+        AssumeRolePolicyDocument=policy({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                                         "Action": "sts:AssumeRole"}),
+    )["Role"]["Arn"]
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("sts").assume_role(RoleArn=other, RoleSessionName="s4")
+    code, message = error(e)
+    assert code == "AccessDenied" and "sts:AssumeRole" in message
+
+
+def test_deactivated_and_deleted_keys_are_refused(server, iam):
+    name, client, key = new_user(server, iam, DESCRIBE_ONLY)
+    client("ecs").list_clusters()
+    iam.update_access_key(UserName=name, AccessKeyId=key["AccessKeyId"], Status="Inactive")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        client("ecs").list_clusters()
+    assert error(e)[0] == "UnrecognizedClientException"
+    keys = iam.list_access_keys(UserName=name)["AccessKeyMetadata"]
+    assert [(k["AccessKeyId"], k["Status"]) for k in keys] == [(key["AccessKeyId"], "Inactive")]
+    iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+    iam.delete_user_policy(UserName=name, PolicyName="p0")
+    iam.delete_user(UserName=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.get_user(UserName=name)
+    assert error(e)[0] == "NoSuchEntity"
+
+
+def test_malformed_policies_are_refused_with_the_fault(iam):
+    name = unique("user")
+    iam.create_user(UserName=name)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument='{"Version": "2012-10-17",\n "Statement": [}')
+    code, message = error(e)
+    assert code == "MalformedPolicyDocument" and "line 2" in message, message
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        iam.create_policy(PolicyName=unique("p"), PolicyDocument=policy({"Effect": "Allow", "Action": "ecs:*"}))
+    assert error(e)[0] == "MalformedPolicyDocument"
+
+
+def test_policy_versions_simulation_and_authorization_details(server, iam):
+    arn = iam.create_policy(PolicyName=unique("ver"), PolicyDocument=json.dumps(DESCRIBE_ONLY))["Policy"]["Arn"]
+    iam.create_policy_version(PolicyArn=arn, SetAsDefault=True, PolicyDocument=policy(
+        {"Sid": "Runs", "Effect": "Allow", "Action": ["ecs:RunTask", "ecs:ListClusters"], "Resource": "*"},
+        {"Sid": "NoDelete", "Effect": "Deny", "Action": "ecs:DeleteCluster", "Resource": "*"},
+    ))
+    versions = iam.list_policy_versions(PolicyArn=arn)["Versions"]
+    assert [(v["VersionId"], v["IsDefaultVersion"]) for v in versions] == [("v2", True), ("v1", False)]
+    doc = iam.get_policy_version(PolicyArn=arn, VersionId="v1")["PolicyVersion"]["Document"]
+    assert doc == DESCRIBE_ONLY  # boto3 decodes IAM's URL-encoded documents
+    name = unique("sim")
+    iam.create_user(UserName=name)
+    iam.attach_user_policy(UserName=name, PolicyArn=arn)
+    results = iam.simulate_principal_policy(
+        PolicySourceArn=f"arn:aws:iam::{ACCOUNT}:user/{name}",
+        ActionNames=["ecs:RunTask", "ecs:DescribeClusters", "ecs:DeleteCluster"],
+    )["EvaluationResults"]
+    assert [(r["EvalActionName"], r["EvalDecision"]) for r in results] == [
+        ("ecs:RunTask", "allowed"), ("ecs:DescribeClusters", "implicitDeny"), ("ecs:DeleteCluster", "explicitDeny"),
+    ]
+    details = iam.get_account_authorization_details(Filter=["User"])["UserDetailList"]
+    mine = [u for u in details if u["UserName"] == name]
+    assert mine and mine[0]["AttachedManagedPolicies"][0]["PolicyArn"] == arn
+    names = [u["UserName"] for page in iam.get_paginator("list_users").paginate(PaginationConfig={"PageSize": 2})
+             for u in page["Users"]]
+    assert name in names and len(names) == len(set(names))
+
+
+def test_the_aws_cli_makes_a_user_and_calls_as_it(server, aws_cli):
+    root = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY, "AWS_DEFAULT_REGION": REGION}
+    common = ["--endpoint-url", server.endpoint, "--output", "json"]
+    name = unique("cli")
+    aws_cli(["iam", "create-user", "--user-name", name, *common], extra_env=root)
+    aws_cli(["iam", "attach-user-policy", "--user-name", name, "--policy-arn",
+             "arn:aws:iam::aws:policy/AmazonECS_FullAccess", *common], extra_env=root)
+    key = aws_cli(["iam", "create-access-key", "--user-name", name, *common], extra_env=root).json["AccessKey"]
+    user = {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+            "AWS_DEFAULT_REGION": REGION}
+    ident = aws_cli(["sts", "get-caller-identity", *common], extra_env=user).json
+    assert ident["Arn"] == f"arn:aws:iam::{ACCOUNT}:user/{name}"
+    aws_cli(["ecs", "list-clusters", *common], extra_env=user)
+    p = aws_cli(["iam", "list-users", *common], extra_env=user, check=False)
+    assert p.returncode != 0 and "AccessDenied" in p.stderr, p.stderr
+
+
+def test_docker_pull_needs_ecr_batch_get_image(need_docker, docker_server, tmp_path):  # noqa: F811
+    server = docker_server
+    iam = server.client("iam")
+    host = f"127.0.0.1:{server.port}"
+    repo = unique("iamrepo")
+    server.client("ecr").create_repository(repositoryName=repo)
+    ref = f"{host}/{repo}:v1"
+
+    def login(ecr_client, where):
+        token = ecr_client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        password = base64.b64decode(token).decode().split(":", 1)[1]
+        client = DockerClient(tmp_path / where)
+        p = subprocess.run(["docker", "login", "--username", "AWS", "--password-stdin", host], env=client.env(),
+                           input=password, capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0, p.stderr
+        return client
+
+    root_docker = login(server.client("ecr"), "root")
+    run(["docker", "tag", BUSYBOX_IMAGE, ref])
+    try:
+        root_docker("push", ref)
+        run(["docker", "rmi", ref])
+        name, client, _ = new_user(server, iam, {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]})
+        user_docker = login(client("ecr"), "user")
+        p = user_docker("pull", ref, check=False)
+        assert p.returncode != 0, p.stdout
+        assert "denied" in (p.stderr + p.stdout).lower(), p.stderr
+        iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly")
+        user_docker("pull", ref)
+        # Pushing stays refused: read-only.
+        p = user_docker("push", ref, check=False)
+        assert p.returncode != 0 and "denied" in (p.stderr + p.stdout).lower(), p.stderr
+    finally:
+        run(["docker", "rmi", "-f", ref], check=False)
+
