@@ -23,8 +23,13 @@ from conftest import (
     REGION,
     SECRET_KEY,
     cluster_arn,
+    containers_of_task,
+    docker_inspect,
     td_arn,
     unique,
+    wait_for,
+    wait_running,
+    wait_stopped,
 )
 from test_registry import DockerClient, need_docker, run  # noqa: F401 (need_docker is a fixture)
 
@@ -316,3 +321,99 @@ def test_docker_pull_needs_ecr_batch_get_image(need_docker, docker_server, tmp_p
     finally:
         run(["docker", "rmi", "-f", ref], check=False)
 
+
+# Execution roles and secrets in containers ---------------------------------------
+
+TRUST_ECS_TASKS = policy({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                          "Action": "sts:AssumeRole"})
+
+
+def execution_role(iam, *statements):
+    name = unique("exec")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_ECS_TASKS)["Role"]["Arn"]
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="read", PolicyDocument=policy(*statements))
+    return arn
+
+
+def run_one(ecs, track, family, containers, **kwargs):
+    for c in containers:
+        c.setdefault("image", BUSYBOX_IMAGE)
+        c.setdefault("memory", 64)
+    ecs.register_task_definition(family=family, containerDefinitions=containers, **kwargs)
+    out = ecs.run_task(cluster="default", taskDefinition=family)
+    assert out["failures"] == [], out
+    arn = out["tasks"][0]["taskArn"]
+    track(arn, ecs=ecs, cluster="default")
+    return arn
+
+
+def test_secrets_and_parameters_become_environment_variables_read_as_the_execution_role(
+        docker_server, decs, task_cleanup):
+    iam = docker_server.client("iam")
+    secrets = docker_server.client("secretsmanager")
+    ssm = docker_server.client("ssm")
+    marker = unique("s3cr3t")
+    secret_arn = secrets.create_secret(Name=unique("db"), SecretString=json.dumps(
+        {"user": "app", "password": marker}))["ARN"]
+    whole_arn = secrets.create_secret(Name=unique("plain"), SecretString=f"whole-{marker}")["ARN"]
+    param = f"/{unique('app')}/token"
+    ssm.put_parameter(Name=param, Type="SecureString", Value=f"tok-{marker}")
+    role = execution_role(iam, {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "ssm:GetParameters"],
+                                "Resource": "*"})
+    arn = run_one(decs, task_cleanup, unique("sec"), [{
+        "name": "app",
+        "command": ["sh", "-c", "echo PASSWORD=$DB_PASSWORD WHOLE=$WHOLE TOKEN=$TOKEN; sleep 3600"],
+        "secrets": [
+            {"name": "DB_PASSWORD", "valueFrom": f"{secret_arn}:password::"},
+            {"name": "WHOLE", "valueFrom": whole_arn},
+            {"name": "TOKEN", "valueFrom": param},
+        ],
+    }], executionRoleArn=role)
+    wait_running(decs, "default", arn)
+    [cid] = containers_of_task(arn)
+    logs = wait_for("the container's output", lambda: (lambda out: out if "PASSWORD=" in out else None)(
+        run(["docker", "logs", cid]).stdout))
+    assert f"PASSWORD={marker} WHOLE=whole-{marker} TOKEN=tok-{marker}" in logs, logs
+    described = json.dumps(decs.describe_tasks(cluster="default", tasks=[arn]), default=str)
+    assert marker not in described
+    labels = json.dumps(docker_inspect(cid)["Config"]["Labels"])
+    assert marker not in labels
+
+
+def test_a_missing_secret_or_a_role_without_permission_stops_the_task_with_the_reason(
+        docker_server, decs, task_cleanup):
+    iam = docker_server.client("iam")
+    secrets = docker_server.client("secretsmanager")
+    allowed = execution_role(iam, {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*"})
+    missing = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{unique('gone')}-AbCdEf"
+    arn = run_one(decs, task_cleanup, unique("miss"), [{
+        "name": "app", "command": ["sleep", "3600"], "secrets": [{"name": "X", "valueFrom": missing}],
+    }], executionRoleArn=allowed)
+    task = wait_stopped(decs, "default", arn)
+    assert task["stopCode"] == "TaskFailedToStart", task
+    assert task["stoppedReason"].startswith("ResourceInitializationError: unable to pull secrets"), task
+    assert missing in task["stoppedReason"] and "ResourceNotFoundException" in task["stoppedReason"], task
+
+    secret_arn = secrets.create_secret(Name=unique("locked"), SecretString="x")["ARN"]
+    powerless = execution_role(iam)
+    arn = run_one(decs, task_cleanup, unique("deny"), [{
+        "name": "app", "command": ["sleep", "3600"], "secrets": [{"name": "X", "valueFrom": secret_arn}],
+    }], executionRoleArn=powerless)
+    task = wait_stopped(decs, "default", arn)
+    reason = task["stoppedReason"]
+    assert "AccessDeniedException" in reason and "secretsmanager:GetSecretValue" in reason, reason
+
+    # A role that does not trust ECS cannot be used at all, and secrets need a role.
+    untrusting = iam.create_role(RoleName=unique("nottrusting"), AssumeRolePolicyDocument=policy(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sts:AssumeRole"}))["Role"]["Arn"]
+    arn = run_one(decs, task_cleanup, unique("untrusted"), [{
+        "name": "app", "command": ["sleep", "3600"], "secrets": [{"name": "X", "valueFrom": secret_arn}],
+    }], executionRoleArn=untrusting)
+    reason = wait_stopped(decs, "default", arn)["stoppedReason"]
+    assert "ResourceInitializationError" in reason and "trust" in reason, reason
+    arn = run_one(decs, task_cleanup, unique("norole"), [{
+        "name": "app", "command": ["sleep", "3600"], "secrets": [{"name": "X", "valueFrom": secret_arn}],
+    }])
+    reason = wait_stopped(decs, "default", arn)["stoppedReason"]
+    assert "no executionRoleArn" in reason, reason

@@ -211,6 +211,9 @@ impl Agent {
             attribute("com.amazonaws.ecs.capability.logging-driver.json-file", None),
             attribute("com.amazonaws.ecs.capability.logging-driver.awslogs", None),
             attribute("com.amazonaws.ecs.capability.private-registry-authentication.secretsmanager", None),
+            attribute("ecs.capability.secrets.asm.environment-variables", None),
+            attribute("ecs.capability.secrets.ssm.environment-variables", None),
+            attribute("ecs.capability.execution-role-awslogs", None),
         ];
         for v in 17..=41 {
             attributes.push(attribute(&format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}"), None));
@@ -491,6 +494,8 @@ impl Agent {
             logs: Some(self.logs.clone()),
             awsvpc_cidr: self.config.awsvpc_cidr.clone(),
             agent_instance: self.state.read(|s| s.ec2_instance_id.clone()),
+            control_plane: self.client.clone(),
+            container_instance: self.container_instance_arn().unwrap_or_default(),
         };
         if !adopted.is_empty() {
             tracing::info!(task = %t.task_arn, containers = adopted.len(), "adopting running containers");

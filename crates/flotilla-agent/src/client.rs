@@ -74,6 +74,12 @@ impl ControlPlaneClient {
         &self.endpoint
     }
 
+    /// A client calling the same control plane, through the same connection pool, as
+    /// the principal of `credentials` (e.g. a task's execution role).
+    pub fn with_credentials(&self, credentials: Credentials) -> Self {
+        Self { credentials, ..self.clone() }
+    }
+
     /// The `host:port` the control plane is reached at.
     pub fn host(&self) -> &str {
         &self.host

@@ -15,6 +15,7 @@ pub mod metadata;
 pub mod metrics;
 pub mod registry_login;
 pub mod runtime;
+pub mod secrets;
 pub mod state;
 pub mod supervisor;
 

@@ -100,10 +100,16 @@ fn parse_credentials(parameter: &str, secret: &str, host: &str) -> Result<Regist
 
 impl RegistryLogin {
     /// Credentials for `image` from the Secrets Manager secret `parameter` (an ARN or
-    /// a name), as ECS's private registry authentication does.
-    pub async fn auth_from_secret(&self, image: &str, parameter: &str) -> Result<RegistryAuth, CredentialsError> {
-        let out: Value = self
-            .client
+    /// a name), as ECS's private registry authentication does; read as the task's
+    /// execution role when `as_role` is given, else as the agent.
+    pub async fn auth_from_secret(
+        &self,
+        image: &str,
+        parameter: &str,
+        as_role: Option<&ControlPlaneClient>,
+    ) -> Result<RegistryAuth, CredentialsError> {
+        let out: Value = as_role
+            .unwrap_or(&self.client)
             .call_service("secretsmanager", "secretsmanager.GetSecretValue", &json!({"SecretId": parameter}))
             .await
             .map_err(|source| CredentialsError::Fetch { parameter: parameter.to_string(), source })?;

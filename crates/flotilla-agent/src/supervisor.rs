@@ -13,6 +13,7 @@
 //! Once its containers have stopped the pause container is removed (releasing the
 //! address) and the cgroup too, while the task is DEPROVISIONING, before STOPPED.
 
+use crate::client::ControlPlaneClient;
 use crate::logs::{LogShipping, LogTarget};
 use crate::metadata::MetadataRegistry;
 use crate::registry_login::RegistryLogin;
@@ -162,6 +163,10 @@ pub struct SupervisorSettings {
     pub awsvpc_cidr: String,
     /// This agent's EC2 instance id, put on pause containers so it sweeps only its own.
     pub agent_instance: String,
+    /// The agent's own client, which asks for tasks' role credentials.
+    pub control_plane: ControlPlaneClient,
+    /// This agent's container instance ARN (role credentials are given to it alone).
+    pub container_instance: String,
 }
 
 pub fn now_ms() -> i64 {
@@ -189,6 +194,9 @@ pub struct Supervisor {
     pause: Option<String>,
     /// The task's cgroup, when it has task-level limits this host enforces.
     cgroup_parent: Option<String>,
+    /// The containers' `secrets` as environment variables, read as the execution role
+    /// before the containers are created (in memory only).
+    secret_env: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Why starting a task failed: the reason reported with STOPPED.
@@ -257,6 +265,7 @@ impl Supervisor {
             ids: adopted,
             pause,
             cgroup_parent: None,
+            secret_env: BTreeMap::new(),
         }
     }
 
@@ -426,13 +435,14 @@ impl Supervisor {
                     pulls.push(pull);
                 }
             }
+            let as_role = self.execution_role_client(pulls.iter().any(|(_, p)| p.is_some())).await?;
             for (image, parameter) in pulls {
                 let auth = match parameter {
-                    Some(parameter) => {
-                        Some(self.settings.registry.auth_from_secret(&image, &parameter).await.map_err(|e| {
-                            StartFailure(format!("CannotPullContainerError: pulling image {image}: {e}"))
-                        })?)
-                    }
+                    Some(parameter) => Some(
+                        self.settings.registry.auth_from_secret(&image, &parameter, as_role.as_ref()).await.map_err(
+                            |e| StartFailure(format!("CannotPullContainerError: pulling image {image}: {e}")),
+                        )?,
+                    ),
                     None => self.settings.registry.auth_for(&image).await,
                 };
                 self.runtime.pull(&image, auth.as_ref()).await?;
@@ -631,6 +641,49 @@ impl Supervisor {
         Ok((task_scoped.clone(), Some((task_scoped, None))))
     }
 
+    /// A client calling as the task's execution role, when the task has one and needs
+    /// it (secrets, or `repositoryCredentials` when `registry_secrets`); reads the
+    /// containers' secrets with it. A task with secrets and no execution role, or
+    /// whose secrets cannot be read, fails with `ResourceInitializationError`.
+    async fn execution_role_client(
+        &mut self,
+        registry_secrets: bool,
+    ) -> Result<Option<ControlPlaneClient>, StartFailure> {
+        let failed = |e: crate::secrets::SecretsError| {
+            StartFailure(format!("ResourceInitializationError: unable to pull secrets or registry auth: {e}"))
+        };
+        let secrets: Vec<(String, Vec<(String, String)>)> = self
+            .ctx
+            .definition
+            .container_definitions
+            .iter()
+            .filter(|c| !c.secrets.is_empty())
+            .map(|c| (c.name.clone(), c.secrets.iter().map(|s| (s.name.clone(), s.value_from.clone())).collect()))
+            .collect();
+        let role =
+            self.ctx.overrides.execution_role_arn.clone().or_else(|| self.ctx.definition.execution_role_arn.clone());
+        if role.is_none() {
+            return match secrets.is_empty() {
+                true => Ok(None),
+                false => Err(failed(crate::secrets::SecretsError::NoExecutionRole)),
+            };
+        }
+        if secrets.is_empty() && !registry_secrets {
+            return Ok(None);
+        }
+        let credentials = crate::secrets::execution_credentials(
+            &self.settings.control_plane,
+            &self.ctx.cluster,
+            &self.settings.container_instance,
+            &self.ctx.task_arn,
+        )
+        .await
+        .map_err(failed)?;
+        let client = crate::secrets::as_role(&self.settings.control_plane, &credentials);
+        self.secret_env = crate::secrets::resolve(&client, &secrets).await.map_err(failed)?;
+        Ok(Some(client))
+    }
+
     fn container_spec(&self, name: &str, volumes: &HashMap<String, String>) -> ContainerSpec {
         let def = self.definition(name);
         let o = self.ctx.overrides.container_overrides.iter().find(|o| o.name.as_deref() == Some(name));
@@ -653,6 +706,9 @@ impl Supervisor {
         }
         env.entry("AWS_REGION".into()).or_insert_with(|| self.settings.region.clone());
         env.entry("AWS_DEFAULT_REGION".into()).or_insert_with(|| self.settings.region.clone());
+        if let Some(secrets) = self.secret_env.get(name) {
+            env.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
         let mut labels: BTreeMap<String, String> = def.docker_labels.clone().into_iter().collect();
         labels.insert(TASK_ARN_LABEL.into(), self.ctx.task_arn.clone());
         labels.insert(CONTAINER_NAME_LABEL.into(), name.into());
@@ -974,10 +1030,12 @@ mod tests {
             default_stop_timeout: Duration::from_secs(1),
             region: "us-east-1".into(),
             metadata_base: None,
-            registry: Arc::new(RegistryLogin::new(client)),
+            registry: Arc::new(RegistryLogin::new(client.clone())),
             logs: None,
             awsvpc_cidr: "10.9.0.0/24".into(),
             agent_instance: "i-0123456789abcdef0".into(),
+            control_plane: client,
+            container_instance: "arn:aws:ecs:us-east-1:000000000000:container-instance/default/ci".into(),
         };
         let (desired, desired_rx) = watch::channel(Desired::Running);
         let (publish, snapshots) = mpsc::unbounded_channel();

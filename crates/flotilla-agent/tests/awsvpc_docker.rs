@@ -453,10 +453,12 @@ fn settings() -> SupervisorSettings {
         default_stop_timeout: Duration::from_secs(2),
         region: "us-east-1".into(),
         metadata_base: None,
-        registry: Arc::new(RegistryLogin::new(client)),
+        registry: Arc::new(RegistryLogin::new(client.clone())),
         logs: None,
         awsvpc_cidr: DEFAULT_AWSVPC_CIDR.into(),
         agent_instance: INSTANCE.into(),
+        control_plane: client,
+        container_instance: "arn:aws:ecs:us-east-1:000000000000:container-instance/default/ci".into(),
     }
 }
 

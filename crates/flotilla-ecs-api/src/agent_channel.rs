@@ -1,4 +1,5 @@
-//! The channel agents poll for their assignments: `FlotillaAgentV1.PollTasks`.
+//! The channel agents poll for their assignments: `FlotillaAgentV1.PollTasks`; they
+//! also report task metrics there and ask for their tasks' role credentials.
 //!
 //! ECS's own agent gets its work over a websocket found through
 //! DiscoverPollEndpoint; Flotilla's agent long-polls this JSON 1.1 operation
@@ -173,6 +174,10 @@ impl ServiceModule for AgentChannel {
             "SubmitTaskMetrics" => {
                 let input = parse_request(&body, crate::error::INVALID_PARAMETER)?;
                 Ok(json_response(&self.ecs.submit_task_metrics(input).await?))
+            }
+            "GetTaskRoleCredentials" => {
+                let input = parse_request(&body, crate::error::INVALID_PARAMETER)?;
+                Ok(json_response(&self.ecs.task_role_credentials(input).await?))
             }
             other => Err(AwsError::client("UnknownOperationException", format!("unknown agent operation '{other}'"))),
         }

@@ -26,6 +26,7 @@ mod services;
 mod tags;
 mod task_definitions;
 mod task_metrics;
+mod task_roles;
 mod tasks;
 mod wire;
 
@@ -47,6 +48,7 @@ pub use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS};
 pub use launch::{Launched, Target, TaskSpec};
 pub use observability::{EcsGauges, PlacementSnapshot, PlacementStats};
 pub use placement::Rules;
+pub use task_roles::{ECS_TASKS_PRINCIPAL, RoleSessions, TASK_SESSION_SECONDS};
 
 /// Resolves an image reference to the digest it names now, where that can be known
 /// (the built-in registry's tags): what a service deployment pins its tasks to.
@@ -100,6 +102,8 @@ pub struct EcsService {
     placements: Arc<PlacementStats>,
     /// Rung when a service changes, so the scheduler acts before its next interval.
     services_changed: Arc<tokio::sync::Notify>,
+    /// STS for tasks' execution and task roles.
+    role_sessions: Option<Arc<dyn RoleSessions>>,
 }
 
 impl EcsService {
@@ -116,7 +120,14 @@ impl EcsService {
             groups: None,
             placements: Arc::default(),
             services_changed: Arc::default(),
+            role_sessions: None,
         }
+    }
+
+    /// Issues tasks' role credentials to their agents through `sessions`.
+    pub fn with_role_sessions(mut self, sessions: Arc<dyn RoleSessions>) -> Self {
+        self.role_sessions = Some(sessions);
+        self
     }
 
     /// Registers services' tasks with load balancers through `lb`.

@@ -179,6 +179,7 @@ pub(crate) static ECS_OPERATIONS: &[Operation] = &[
 pub(crate) static AGENT_OPERATIONS: &[Operation] = &[
     op("PollTasks", "ecs:Poll", From(container_instance)),
     op("SubmitTaskMetrics", "ecs:Poll", Any),
+    op("GetTaskRoleCredentials", "ecs:Poll", From(container_instance)),
 ];
 
 #[cfg(test)]

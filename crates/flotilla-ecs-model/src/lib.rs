@@ -8,6 +8,7 @@
 //! are enums; a poll answer is read task by task ([`poll::PollAnswer`]), so a task
 //! one side does not understand never hides the others.
 
+pub mod credentials;
 pub mod metrics;
 pub mod poll;
 pub mod register;

@@ -7,7 +7,7 @@ use crate::metrics::{Metrics, Sources};
 use crate::wiring::{AsgGroups, EcsRetirement};
 use crate::wiring::{AutoScalingActions, CloudWatchAlarms, EcsCapacity};
 use crate::wiring::{CloudWatchSink, EcsInstances, ElbTargets, RegistryImages};
-use crate::wiring::{EcsTasks, SchedulerTargets, SqsQueues};
+use crate::wiring::{EcsTasks, SchedulerTargets, SqsQueues, TaskRoleSessions};
 use anyhow::{Context, Result};
 use axum::Router;
 use axum::routing::get;
@@ -190,7 +190,8 @@ impl ControlPlane {
                 .with_image_resolver(Arc::new(RegistryImages(registry.clone())))
                 .with_load_balancing(Arc::new(ElbTargets(elbv2.clone())))
                 .with_events(events.clone())
-                .with_metrics(sink),
+                .with_metrics(sink)
+                .with_role_sessions(Arc::new(TaskRoleSessions(access.clone()))),
         );
         // Secret values and SecureStrings are sealed under the data directory's key
         // (seal.key, 0600).

@@ -19,6 +19,8 @@
 //!   CloudWatch alarms (PutMetricAlarm's and DeleteAlarms' code).
 //! - [`AutoScalingActions`]: a CloudWatch alarm action naming an Application Auto
 //!   Scaling policy runs it; other actions go to the handler after it.
+//! - [`TaskRoleSessions`]: ECS gets tasks' execution and task role credentials from
+//!   IAM, issued to `ecs-tasks.amazonaws.com` when the role trusts it.
 
 use flotilla_ecs_api::{ImageResolver, LoadBalancing, MetricDatum, MetricsSink, TargetGroupInfo};
 use flotilla_elbv2::ElbService;
@@ -521,5 +523,31 @@ impl flotilla_ecs_api::InstanceGroups for AsgGroups {
 
     async fn set_protection(&self, arn_or_name: &str, instance_ids: &[String], protected: bool) -> Result<(), String> {
         self.service()?.set_instance_protection(arn_or_name, instance_ids, protected).await.map_err(|e| e.to_string())
+    }
+}
+
+/// ECS's tasks' roles as STS sessions of IAM.
+pub struct TaskRoleSessions(pub Arc<flotilla_iam::access::Access>);
+
+#[async_trait::async_trait]
+impl flotilla_ecs_api::RoleSessions for TaskRoleSessions {
+    async fn task_session(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        seconds: i64,
+    ) -> Result<flotilla_ecs_model::credentials::TaskRoleCredentials, String> {
+        let session = self
+            .0
+            .session_for_service(role_arn, flotilla_ecs_api::ECS_TASKS_PRINCIPAL, session_name, seconds)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(flotilla_ecs_model::credentials::TaskRoleCredentials {
+            role_arn: session.role_arn,
+            access_key_id: session.access_key_id,
+            secret_access_key: session.secret,
+            token: session.token,
+            expiration: session.expires.to_iso8601(),
+        })
     }
 }
