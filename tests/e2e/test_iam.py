@@ -284,32 +284,40 @@ def test_the_aws_cli_makes_a_user_and_calls_as_it(server, aws_cli):
     assert p.returncode != 0 and "AccessDenied" in p.stderr, p.stderr
 
 
-def test_docker_pull_needs_ecr_batch_get_image(need_docker, docker_server, tmp_path):  # noqa: F811
-    server = docker_server
-    iam = server.client("iam")
-    host = f"127.0.0.1:{server.port}"
+def docker_login(server, ecr_client, config_dir):
+    """A docker client (its own DOCKER_CONFIG) logged in with a token `ecr_client` got."""
+    token = ecr_client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    password = base64.b64decode(token).decode().split(":", 1)[1]
+    client = DockerClient(config_dir)
+    p = subprocess.run(["docker", "login", "--username", "AWS", "--password-stdin", f"127.0.0.1:{server.port}"],
+                       env=client.env(), input=password, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return client
+
+
+def pushed_busybox(server, tmp_path):
+    """BUSYBOX_IMAGE pushed by root to a new repository of `server`; its reference."""
     repo = unique("iamrepo")
     server.client("ecr").create_repository(repositoryName=repo)
-    ref = f"{host}/{repo}:v1"
-
-    def login(ecr_client, where):
-        token = ecr_client.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-        password = base64.b64decode(token).decode().split(":", 1)[1]
-        client = DockerClient(tmp_path / where)
-        p = subprocess.run(["docker", "login", "--username", "AWS", "--password-stdin", host], env=client.env(),
-                           input=password, capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, p.stderr
-        return client
-
-    root_docker = login(server.client("ecr"), "root")
+    ref = f"127.0.0.1:{server.port}/{repo}:v1"
+    root_docker = docker_login(server, server.client("ecr"), tmp_path / "root")
     run(["docker", "tag", BUSYBOX_IMAGE, ref])
     try:
         root_docker("push", ref)
-        run(["docker", "rmi", ref])
+    finally:
+        run(["docker", "rmi", ref], check=False)
+    return ref
+
+
+def test_docker_pull_needs_ecr_batch_get_image(need_docker, docker_server, tmp_path):  # noqa: F811
+    server = docker_server
+    iam = server.client("iam")
+    ref = pushed_busybox(server, tmp_path)
+    try:
         name, client, _ = new_user(server, iam, {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"}]})
-        user_docker = login(client("ecr"), "user")
+        user_docker = docker_login(server, client("ecr"), tmp_path / "user")
         p = user_docker("pull", ref, check=False)
         assert p.returncode != 0, p.stdout
         assert "denied" in (p.stderr + p.stdout).lower(), p.stderr
@@ -320,7 +328,6 @@ def test_docker_pull_needs_ecr_batch_get_image(need_docker, docker_server, tmp_p
         assert p.returncode != 0 and "denied" in (p.stderr + p.stdout).lower(), p.stderr
     finally:
         run(["docker", "rmi", "-f", ref], check=False)
-
 
 # Execution roles and secrets in containers ---------------------------------------
 
@@ -417,3 +424,22 @@ def test_a_missing_secret_or_a_role_without_permission_stops_the_task_with_the_r
     }])
     reason = wait_stopped(decs, "default", arn)["stoppedReason"]
     assert "no executionRoleArn" in reason, reason
+
+
+def test_images_of_the_registry_are_pulled_as_the_execution_role(docker_server, decs, task_cleanup, tmp_path):
+    iam = docker_server.client("iam")
+    ref = pushed_busybox(docker_server, tmp_path)
+    try:
+        powerless = execution_role(iam)
+        arn = run_one(decs, task_cleanup, unique("pullrole"), [{"name": "app", "image": ref, "command": ["sleep", "3600"]}],
+                      executionRoleArn=powerless)
+        reason = wait_stopped(decs, "default", arn)["stoppedReason"]
+        assert reason.startswith("CannotPullContainerError") and "ecr:GetAuthorizationToken" in reason, reason
+        name = powerless.rsplit("/", 1)[1]
+        iam.attach_role_policy(RoleName=name,
+                               PolicyArn="arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy")
+        arn = run_one(decs, task_cleanup, unique("pullrole"), [{"name": "app", "image": ref, "command": ["sleep", "3600"]}],
+                      executionRoleArn=powerless)
+        wait_running(decs, "default", arn)
+    finally:
+        run(["docker", "rmi", "-f", ref], check=False)

@@ -1,6 +1,7 @@
 //! Credentials for pulling task images. For the control plane's own registry the
 //! agent asks ECR's GetAuthorizationToken (as `aws ecr get-login-password` does), so
-//! tasks run images from it with no manual `docker login`. A container definition's
+//! tasks run images from it with no manual `docker login` (as the task's execution
+//! role when it has one, so the role's policies decide). A container definition's
 //! `repositoryCredentials` names a Secrets Manager secret holding
 //! `{"username", "password"}` for any registry; it takes precedence.
 
@@ -34,6 +35,24 @@ fn same_host(a: &str, b: &str) -> bool {
 impl RegistryLogin {
     pub fn new(client: ControlPlaneClient) -> Self {
         Self { client, cached: Mutex::new(None) }
+    }
+
+    /// Whether `image` lives in the control plane's registry.
+    pub fn is_own(&self, image: &str) -> bool {
+        registry_host(image).is_some_and(|host| same_host(host, self.client.host()))
+    }
+
+    /// Credentials for `image` in the control plane's registry issued to the task's
+    /// execution role (`client` calls as it), so its pull is authorized as the role; a
+    /// role that may not get a token fails the pull with the reason.
+    pub async fn auth_as_role(&self, image: &str, client: &ControlPlaneClient) -> Result<RegistryAuth, ClientError> {
+        let host = registry_host(image).unwrap_or_default();
+        let out: Value = client.call_service("ecr", &format!("{ECR_TARGET}.GetAuthorizationToken"), &json!({})).await?;
+        let decoded = out["authorizationData"][0]["authorizationToken"].as_str().and_then(decode_base64);
+        let (username, password) = decoded.as_deref().and_then(|d| d.split_once(':')).ok_or_else(|| {
+            ClientError::Decode { operation: "GetAuthorizationToken".into(), reason: "no authorization token".into() }
+        })?;
+        Ok(RegistryAuth { username: username.into(), password: password.into(), server_address: host.into() })
     }
 
     /// Credentials for `image` when it lives in the control plane's registry.

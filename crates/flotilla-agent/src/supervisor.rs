@@ -435,7 +435,9 @@ impl Supervisor {
                     pulls.push(pull);
                 }
             }
-            let as_role = self.execution_role_client(pulls.iter().any(|(_, p)| p.is_some())).await?;
+            let registry = self.settings.registry.clone();
+            let needs_role = pulls.iter().any(|(image, p)| p.is_some() || registry.is_own(image));
+            let as_role = self.execution_role_client(needs_role).await?;
             for (image, parameter) in pulls {
                 let auth = match parameter {
                     Some(parameter) => Some(
@@ -443,7 +445,16 @@ impl Supervisor {
                             |e| StartFailure(format!("CannotPullContainerError: pulling image {image}: {e}")),
                         )?,
                     ),
-                    None => self.settings.registry.auth_for(&image).await,
+                    None => match &as_role {
+                        Some(role) if registry.is_own(&image) => {
+                            Some(registry.auth_as_role(&image, role).await.map_err(|e| {
+                                StartFailure(format!(
+                                    "CannotPullContainerError: pulling image {image} as the execution role: {e}"
+                                ))
+                            })?)
+                        }
+                        _ => registry.auth_for(&image).await,
+                    },
                 };
                 self.runtime.pull(&image, auth.as_ref()).await?;
             }
@@ -642,13 +653,11 @@ impl Supervisor {
     }
 
     /// A client calling as the task's execution role, when the task has one and needs
-    /// it (secrets, or `repositoryCredentials` when `registry_secrets`); reads the
+    /// it (secrets, or when `for_pulls`: `repositoryCredentials` or images of the
+    /// control plane's registry); reads the
     /// containers' secrets with it. A task with secrets and no execution role, or
     /// whose secrets cannot be read, fails with `ResourceInitializationError`.
-    async fn execution_role_client(
-        &mut self,
-        registry_secrets: bool,
-    ) -> Result<Option<ControlPlaneClient>, StartFailure> {
+    async fn execution_role_client(&mut self, for_pulls: bool) -> Result<Option<ControlPlaneClient>, StartFailure> {
         let failed = |e: crate::secrets::SecretsError| {
             StartFailure(format!("ResourceInitializationError: unable to pull secrets or registry auth: {e}"))
         };
@@ -668,7 +677,7 @@ impl Supervisor {
                 false => Err(failed(crate::secrets::SecretsError::NoExecutionRole)),
             };
         }
-        if secrets.is_empty() && !registry_secrets {
+        if secrets.is_empty() && !for_pulls {
             return Ok(None);
         }
         let credentials = crate::secrets::execution_credentials(
