@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes sure a Docker engine answers on this machine: installs Debian's docker.io
-# (with busybox-static, which the tests build their images from, and skopeo, which
-# they copy images with) when missing, and
+# (with busybox-static, which the tests build their images from, skopeo, which
+# they copy images with, and iproute2, with which agents put the task role credentials
+# address 169.254.170.2 on the node) when missing, and
 # starts dockerd when it is not running. Needs root for the install and start.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
 [[ -x /bin/busybox || -x /usr/bin/busybox ]] || need+=(busybox-static)
 command -v skopeo >/dev/null 2>&1 || need+=(skopeo)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
 if (( ${#need[@]} )); then
     echo "installing ${need[*]}..."
     apt-get update -qq

@@ -9,7 +9,9 @@ credentials keep full power throughout.
 
 import base64
 import json
+import os
 import subprocess
+import sys
 
 import boto3
 import botocore.exceptions
@@ -443,3 +445,62 @@ def test_images_of_the_registry_are_pulled_as_the_execution_role(docker_server, 
         wait_running(decs, "default", arn)
     finally:
         run(["docker", "rmi", "-f", ref], check=False)
+
+
+# Task roles ------------------------------------------------------------------------
+
+def container_output(arn, marker):
+    [cid] = containers_of_task(arn)
+    return wait_for(f"{marker} in the container's output",
+                    lambda: (lambda out: out if marker in out else None)(run(["docker", "logs", cid]).stdout))
+
+
+def test_a_task_reads_its_role_credentials_at_169_254_170_2_and_boto3_uses_them(
+        docker_server, decs, task_cleanup):
+    iam = docker_server.client("iam")
+    role = unique("taskrole")
+    role_arn = iam.create_role(RoleName=role, AssumeRolePolicyDocument=TRUST_ECS_TASKS)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=role, PolicyName="list", PolicyDocument=policy(
+        {"Effect": "Allow", "Action": "ecs:ListClusters", "Resource": "*"}))
+    fetch = "wget -qO- http://169.254.170.2$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"
+    arn = run_one(decs, task_cleanup, unique("withrole"), [{
+        "name": "app",
+        "command": ["sh", "-c", f"echo URI=$AWS_CONTAINER_CREDENTIALS_RELATIVE_URI; echo CREDS=$({fetch}); sleep 3600"],
+    }], taskRoleArn=role_arn)
+    wait_running(decs, "default", arn)
+    out = container_output(arn, "CREDS={")
+    uri = out.split("URI=", 1)[1].split()[0]
+    creds = json.loads(out.split("CREDS=", 1)[1].splitlines()[0])
+    assert uri.startswith("/v2/credentials/") and creds["RoleArn"] == role_arn, out
+    assert creds["AccessKeyId"].startswith("ASIA") and creds["Token"] and creds["Expiration"], creds
+
+    # boto3's own container credential provider (no keys given) reads the same
+    # endpoint and calls as the task's role: what the role allows, and nothing else.
+    script = (
+        "import boto3, botocore.exceptions, sys\n"
+        f"ecs = boto3.session.Session(region_name='{REGION}').client('ecs', endpoint_url='{docker_server.endpoint}')\n"
+        "ecs.list_clusters()\n"
+        "try:\n"
+        "    ecs.describe_clusters(clusters=['default'])\n"
+        "    print('ALLOWED')\n"
+        "except botocore.exceptions.ClientError as e:\n"
+        "    print(e.response['Error']['Code'])\n"
+        "print(boto3.client('sts', region_name='us-east-1', endpoint_url='%s').get_caller_identity()['Arn'])\n"
+        % docker_server.endpoint
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=uri, AWS_CONFIG_FILE="/dev/null",
+               AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true")
+    p = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.split()
+    assert lines[0] == "AccessDeniedException", p.stdout
+    assert lines[1].startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/"), p.stdout
+
+    # Another task cannot reach them by guessing: unknown ids are refused.
+    guess = "wget -qO- http://169.254.170.2/v2/credentials/0123456789abcdef0123456789abcdef || echo REFUSED"
+    other = run_one(decs, task_cleanup, unique("guess"), [{
+        "name": "app", "command": ["sh", "-c", f"echo OUT=$({guess}); sleep 3600"],
+    }])
+    wait_running(decs, "default", other)
+    assert "OUT=REFUSED" in container_output(other, "OUT="), "a guessed id was answered"

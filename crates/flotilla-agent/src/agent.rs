@@ -13,6 +13,7 @@ use crate::state::{AgentState, SharedState, StateError, StateFile};
 use crate::supervisor::{
     Channels, Desired, Supervisor, SupervisorSettings, TaskContext, TaskSnapshot, now_ms, task_cluster,
 };
+use crate::task_credentials::TaskCredentials;
 use flotilla_core::retry::{Backoff, retry};
 use flotilla_domain::container_instance::VersionInfo;
 use flotilla_domain::container_instance::{Attribute, NodeCapacity};
@@ -81,6 +82,9 @@ pub struct AgentConfig {
     /// `instanceId`, ECS's `ec2InstanceId`), e.g. an Auto Scaling group's instance;
     /// `None`: one is generated and kept in the state directory.
     pub ec2_instance_id: Option<String>,
+    /// Whether to serve task role credentials at 169.254.170.2 (with a container
+    /// runtime that has a bridge network, as root).
+    pub task_credentials: bool,
 }
 
 impl AgentConfig {
@@ -104,6 +108,7 @@ impl AgentConfig {
             capacity: NodeCapacity::Ec2,
             awsvpc_cidr: crate::runtime::network::DEFAULT_AWSVPC_CIDR.into(),
             ec2_instance_id: None,
+            task_credentials: true,
         }
     }
 }
@@ -130,6 +135,8 @@ pub struct Agent {
     /// Whether [`Self::register`] has succeeded in this process: then [`Self::run`]
     /// does not register again first.
     registered: bool,
+    /// Task role credentials, when this agent serves them at 169.254.170.2.
+    task_credentials: Option<Arc<TaskCredentials>>,
 }
 
 /// How every call to the control plane is retried: full jitter up to 0.5 s,
@@ -179,6 +186,7 @@ impl Agent {
             logs,
             last_listed: None,
             registered: false,
+            task_credentials: None,
         })
     }
 
@@ -215,6 +223,9 @@ impl Agent {
             attribute("ecs.capability.secrets.ssm.environment-variables", None),
             attribute("ecs.capability.execution-role-awslogs", None),
         ];
+        if self.task_credentials.is_some() {
+            attributes.push(attribute("com.amazonaws.ecs.capability.task-iam-role", None));
+        }
         for v in 17..=41 {
             attributes.push(attribute(&format!("com.amazonaws.ecs.capability.docker-remote-api.1.{v}"), None));
         }
@@ -252,6 +263,9 @@ impl Agent {
             self.client.call(&format!("{ECS_TARGET}.RegisterContainerInstance"), &input).await?;
         let arn = out.container_instance.container_instance_arn;
         self.state.update(|s| s.container_instance_arn = Some(arn.clone()))?;
+        if let Some(c) = &self.task_credentials {
+            c.set_container_instance(&arn);
+        }
         self.registered = true;
         tracing::info!(container_instance = %arn, cpu, memory, "registered");
         Ok(arn)
@@ -263,6 +277,7 @@ impl Agent {
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), AgentError> {
         tokio::pin!(shutdown);
         let endpoint = self.start_metadata_endpoint().await;
+        let credentials_endpoint = self.start_credentials_endpoint();
         // Lines an earlier run spooled but did not ship yet go first.
         self.logs.resume();
         let mut attempt = 0;
@@ -348,7 +363,7 @@ impl Agent {
             r.supervisor.abort();
             r.reporter.abort();
         }
-        if let Some(endpoint) = endpoint {
+        for endpoint in [endpoint, credentials_endpoint].into_iter().flatten() {
             endpoint.abort();
         }
         Ok(())
@@ -370,13 +385,76 @@ impl Agent {
             }
         };
         let addr = listener.local_addr().ok()?;
-        self.metadata_base = Some(format!("http://{addr}"));
+        let base = format!("http://{addr}");
+        self.metadata_base = Some(base.clone());
         tracing::info!(%addr, "task metadata endpoint ready");
-        let app = crate::metadata::router(self.metadata.clone(), self.runtime.clone());
+        let mut app = crate::metadata::router(self.metadata.clone(), self.runtime.clone());
+        // This agent's tasks' role credentials are served here too (relayed from
+        // 169.254.170.2 when another agent of the node holds that address).
+        self.task_credentials = self.task_credentials_for(&base).await;
+        if let Some(c) = &self.task_credentials {
+            app = app.merge(crate::task_credentials::router(c.clone()));
+        }
         Some(tokio::spawn(async move {
             let limits = flotilla_http::Limits::default();
             if let Err(e) = flotilla_http::serve(listener, app, limits, std::future::pending()).await {
                 tracing::error!(error = %e, "the task metadata endpoint stopped");
+            }
+        }))
+    }
+
+    /// Task role credentials served by this agent (whose metadata endpoint is
+    /// `base`), when the runtime has a bridge network and 169.254.170.2 can be put on
+    /// the node; otherwise this agent takes no tasks with a task role.
+    async fn task_credentials_for(&self, base: &str) -> Option<Arc<TaskCredentials>> {
+        if !self.config.task_credentials || self.runtime.gateway_ip().await.is_none() {
+            return None;
+        }
+        if let Err(e) = crate::task_credentials::claim_address().await {
+            tracing::warn!(error = %e, "cannot serve task role credentials; tasks with a task role go elsewhere");
+            return None;
+        }
+        let directory = std::path::Path::new(crate::task_credentials::DIRECTORY);
+        match TaskCredentials::new(self.client.clone(), base, directory) {
+            Ok(c) => {
+                if let Some(arn) = self.container_instance_arn() {
+                    c.set_container_instance(&arn);
+                }
+                Some(Arc::new(c))
+            }
+            Err(e) => {
+                tracing::warn!(directory = %directory.display(), error = %e,
+                    "cannot serve task role credentials; tasks with a task role go elsewhere");
+                None
+            }
+        }
+    }
+
+    /// Holds 169.254.170.2:80 for the node's task role credentials, or keeps trying
+    /// to while another agent of the node holds it.
+    fn start_credentials_endpoint(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let app = crate::task_credentials::router(self.task_credentials.clone()?);
+        Some(tokio::spawn(async move {
+            let mut told = false;
+            loop {
+                match tokio::net::TcpListener::bind(crate::task_credentials::ENDPOINT).await {
+                    Ok(listener) => {
+                        tracing::info!(address = %crate::task_credentials::ENDPOINT, "task role credentials endpoint ready");
+                        let limits = flotilla_http::Limits { half_close: true, ..flotilla_http::Limits::default() };
+                        if let Err(e) =
+                            flotilla_http::serve(listener, app.clone(), limits, std::future::pending()).await
+                        {
+                            tracing::error!(error = %e, "the task role credentials endpoint stopped");
+                        }
+                    }
+                    Err(e) if !told => {
+                        told = true;
+                        tracing::info!(address = %crate::task_credentials::ENDPOINT, error = %e,
+                            "another agent of this node serves task role credentials; relaying through it");
+                    }
+                    Err(_) => {}
+                }
+                tokio::time::sleep(crate::task_credentials::TAKEOVER_INTERVAL).await;
             }
         }))
     }
@@ -496,6 +574,7 @@ impl Agent {
             agent_instance: self.state.read(|s| s.ec2_instance_id.clone()),
             control_plane: self.client.clone(),
             container_instance: self.container_instance_arn().unwrap_or_default(),
+            task_credentials: self.task_credentials.clone(),
         };
         if !adopted.is_empty() {
             tracing::info!(task = %t.task_arn, containers = adopted.len(), "adopting running containers");
@@ -563,6 +642,9 @@ impl Agent {
             if all_removed {
                 self.running.remove(&arn);
                 self.metadata.forget(arn.rsplit('/').next().unwrap_or(&arn));
+                if let Some(c) = &self.task_credentials {
+                    c.forget_task(&arn);
+                }
                 if let Err(e) = self.state.update(|s| s.tasks.remove(&arn)) {
                     tracing::warn!(error = %e, "saving agent state failed");
                 }

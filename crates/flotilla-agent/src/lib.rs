@@ -18,5 +18,6 @@ pub mod runtime;
 pub mod secrets;
 pub mod state;
 pub mod supervisor;
+pub mod task_credentials;
 
 pub use agent::{Agent, AgentConfig};

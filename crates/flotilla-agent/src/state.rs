@@ -34,6 +34,10 @@ pub struct TaskRecord {
     /// task's containers have stopped (and again with them, if that failed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pause_container: Option<String>,
+    /// The id a task with a task role reads its credentials by (its containers have
+    /// it in their environment, so it outlives agent restarts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -23,6 +23,7 @@ use crate::runtime::{
     RuntimeError, TASK_ARN_LABEL, TaskLimits, UlimitSpec,
 };
 use crate::state::SharedState;
+use crate::task_credentials::TaskCredentials;
 use flotilla_core::Timestamp;
 use flotilla_domain::task::{LaunchType, NetworkBinding, NetworkInterface, TaskOverride, TaskStatus};
 use flotilla_domain::task_definition::{
@@ -167,6 +168,8 @@ pub struct SupervisorSettings {
     pub control_plane: ControlPlaneClient,
     /// This agent's container instance ARN (role credentials are given to it alone).
     pub container_instance: String,
+    /// Task role credentials, when this agent serves them.
+    pub task_credentials: Option<Arc<TaskCredentials>>,
 }
 
 pub fn now_ms() -> i64 {
@@ -197,6 +200,8 @@ pub struct Supervisor {
     /// The containers' `secrets` as environment variables, read as the execution role
     /// before the containers are created (in memory only).
     secret_env: BTreeMap<String, BTreeMap<String, String>>,
+    /// The id the task's containers read their task role credentials by.
+    credentials_id: Option<String>,
 }
 
 /// Why starting a task failed: the reason reported with STOPPED.
@@ -266,6 +271,7 @@ impl Supervisor {
             pause,
             cgroup_parent: None,
             secret_env: BTreeMap::new(),
+            credentials_id: None,
         }
     }
 
@@ -420,6 +426,7 @@ impl Supervisor {
 
     /// Pulls and starts every container; `Ok(false)` when told to stop meanwhile.
     async fn start_all(&mut self) -> Result<bool, StartFailure> {
+        self.serve_task_role()?;
         self.prepare_cgroup().await;
         self.setup_network().await?;
         let all_adopted = self.ids.len() == self.ctx.definition.container_definitions.len();
@@ -652,6 +659,33 @@ impl Supervisor {
         Ok((task_scoped.clone(), Some((task_scoped, None))))
     }
 
+    /// Serves the task role's credentials under the task's credentials id (kept in the
+    /// agent's state, so adopted containers keep theirs), when the task has a role.
+    fn serve_task_role(&mut self) -> Result<(), StartFailure> {
+        let role = self.ctx.overrides.task_role_arn.as_ref().or(self.ctx.definition.task_role_arn.as_ref());
+        if role.is_none() {
+            return Ok(());
+        }
+        let Some(credentials) = self.settings.task_credentials.clone() else {
+            return Err(StartFailure(
+                "ResourceInitializationError: this agent does not serve task role credentials".into(),
+            ));
+        };
+        let task = self.ctx.task_arn.clone();
+        let id = self
+            .state
+            .update(|s| {
+                let record = s.tasks.entry(task.clone()).or_default();
+                record.credentials_id.get_or_insert_with(crate::task_credentials::new_id).clone()
+            })
+            .map_err(|e| StartFailure(e.to_string()))?;
+        credentials
+            .register(&id, &self.ctx.cluster, &task)
+            .map_err(|e| StartFailure(format!("ResourceInitializationError: serving task role credentials: {e}")))?;
+        self.credentials_id = Some(id);
+        Ok(())
+    }
+
     /// A client calling as the task's execution role, when the task has one and needs
     /// it (secrets, or when `for_pulls`: `repositoryCredentials` or images of the
     /// control plane's registry); reads the
@@ -715,6 +749,9 @@ impl Supervisor {
         }
         env.entry("AWS_REGION".into()).or_insert_with(|| self.settings.region.clone());
         env.entry("AWS_DEFAULT_REGION".into()).or_insert_with(|| self.settings.region.clone());
+        if let Some(id) = &self.credentials_id {
+            env.insert(crate::task_credentials::RELATIVE_URI_VAR.into(), format!("/v2/credentials/{id}"));
+        }
         if let Some(secrets) = self.secret_env.get(name) {
             env.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
         }
@@ -1045,6 +1082,7 @@ mod tests {
             agent_instance: "i-0123456789abcdef0".into(),
             control_plane: client,
             container_instance: "arn:aws:ecs:us-east-1:000000000000:container-instance/default/ci".into(),
+            task_credentials: None,
         };
         let (desired, desired_rx) = watch::channel(Desired::Running);
         let (publish, snapshots) = mpsc::unbounded_channel();

@@ -459,6 +459,7 @@ fn settings() -> SupervisorSettings {
         agent_instance: INSTANCE.into(),
         control_plane: client,
         container_instance: "arn:aws:ecs:us-east-1:000000000000:container-instance/default/ci".into(),
+        task_credentials: None,
     }
 }
 
