@@ -142,6 +142,34 @@ def test_a_condition_on_ecs_cluster_limits_run_task_to_one_cluster(server, iam, 
     assert error(e)[0] == "AccessDeniedException"
 
 
+def test_tag_conditions_limit_what_a_user_may_touch_and_create(server, iam, ecs):
+    team = unique("team")
+    mine, theirs = unique("mine"), unique("theirs")
+    ecs.create_cluster(clusterName=mine, tags=[{"key": "team", "value": team}])
+    ecs.create_cluster(clusterName=theirs, tags=[{"key": "team", "value": "other"}])
+    _, client, _ = new_user(server, iam, {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ecs:DeleteCluster", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:ResourceTag/team": team}}},
+            {"Effect": "Allow", "Action": "ecs:CreateCluster", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:RequestTag/team": team},
+                           "ForAllValues:StringEquals": {"aws:TagKeys": ["team"]}}},
+        ],
+    })
+    user_ecs = client("ecs")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_ecs.delete_cluster(cluster=theirs)
+    assert error(e)[0] == "AccessDeniedException"
+    user_ecs.delete_cluster(cluster=mine)
+    user_ecs.create_cluster(clusterName=unique("new"), tags=[{"key": "team", "value": team}])
+    for tags in ([], [{"key": "team", "value": "other"}],
+                 [{"key": "team", "value": team}, {"key": "cost", "value": "x"}]):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            user_ecs.create_cluster(clusterName=unique("new"), tags=tags)
+        assert error(e)[0] == "AccessDeniedException", tags
+
+
 def test_assume_role_gives_session_credentials_limited_by_the_role_and_the_session_policy(server, iam):
     name, client, _ = new_user(server, iam, {
         "Version": "2012-10-17",

@@ -341,12 +341,14 @@ def test_json_1_0_is_answered_in_json_1_0(server):
     assert cluster_arn("default") in json.loads(body)["clusterArns"]
 
 
-# Query-protocol services not served yet, and a served one's refusal: calls reach the
+# A query-protocol service not served, and served ones' refusals: calls reach the
 # front door, are verified, and come back as XML errors in AWS's query shape that
 # botocore's QueryParser reads.
 QUERY_CALLS = [
-    ("sts", lambda c: c.get_caller_identity(), "InvalidAction"),
-    ("iam", lambda c: c.list_users(), "InvalidAction"),
+    ("rds", lambda c: c.describe_db_instances(), "InvalidAction"),
+    ("sts", lambda c: c.assume_role(RoleArn="arn:aws:iam::000000000000:role/x", RoleSessionName="no spaces"),
+     "ValidationError"),
+    ("iam", lambda c: c.create_user(UserName="no spaces"), "ValidationError"),
     ("elbv2", lambda c: c.describe_load_balancers(Names=["no-such-load-balancer"]), "LoadBalancerNotFound"),
 ]
 

@@ -160,6 +160,10 @@ impl ServiceModule for EcsService {
         Wire::Json { target_prefix: flotilla_ecs_model::ECS_TARGET, cbor_service: None }
     }
 
+    fn resource_tags(&self) -> Option<&dyn flotilla_protocol::ResourceTags> {
+        Some(self)
+    }
+
     fn signing_name(&self) -> &'static str {
         "ecs"
     }

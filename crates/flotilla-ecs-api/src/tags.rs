@@ -1,4 +1,5 @@
-//! Tagging operations: TagResource, UntagResource, ListTagsForResource.
+//! Tagging operations: TagResource, UntagResource, ListTagsForResource; and resources'
+//! tags for IAM's `aws:ResourceTag/KEY` conditions.
 
 use crate::EcsService;
 use crate::error::EcsError;
@@ -47,6 +48,16 @@ impl EcsService {
                 Err(EcsError::invalid(format!("the resource {arn} cannot be tagged")))
             }
         }
+    }
+}
+
+/// Tags of ECS resources for `aws:ResourceTag/KEY` conditions.
+#[async_trait::async_trait]
+impl flotilla_protocol::ResourceTags for EcsService {
+    async fn resource_tags(&self, arn: &str) -> Option<Vec<(String, String)>> {
+        let arn = self.taggable(arn).await.ok()?;
+        let tags = self.store.list_tags(&arn).await.ok()?;
+        Some(tags.into_iter().map(|t| (t.key, t.value)).collect())
     }
 }
 

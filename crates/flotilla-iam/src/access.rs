@@ -53,6 +53,13 @@ pub struct Snapshot {
     policies: HashMap<String, CompiledPolicies>,
     /// Roles' trust policies, compiled, by role name.
     trust: HashMap<String, std::result::Result<PolicyDocument, String>>,
+    /// Principals (users, roles) one of whose policies names `aws:ResourceTag/…`: only
+    /// their requests read their resources' tags.
+    reads_resource_tags: std::collections::HashSet<String>,
+}
+
+fn names_resource_tags(text: &str) -> bool {
+    text.to_ascii_lowercase().contains("aws:resourcetag/")
 }
 
 fn compile(id: String, text: &str) -> std::result::Result<(String, PolicyDocument), String> {
@@ -101,15 +108,30 @@ impl Snapshot {
             }
             policies.insert(u.arn.clone(), all.map(Arc::new));
         }
+        let mut reads_resource_tags = std::collections::HashSet::new();
+        let texts_name_tags = |inline: &std::collections::BTreeMap<String, String>, attached: &[String]| {
+            inline.values().any(|t| names_resource_tags(t))
+                || attached.iter().any(|arn| managed_document(arn).is_ok_and(|t| names_resource_tags(&t)))
+        };
+        for u in state.users.values() {
+            let in_groups =
+                u.groups.iter().filter_map(|g| state.groups.get(g)).any(|g| texts_name_tags(&g.inline, &g.attached));
+            if in_groups || texts_name_tags(&u.inline, &u.attached) {
+                reads_resource_tags.insert(u.arn.clone());
+            }
+        }
         let mut trust = HashMap::new();
         for r in state.roles.values() {
+            if texts_name_tags(&r.inline, &r.attached) {
+                reads_resource_tags.insert(r.arn.clone());
+            }
             policies.insert(r.arn.clone(), entity(&r.inline, &r.attached).map(Arc::new));
             trust.insert(
                 r.name.clone(),
                 PolicyDocument::parse(&r.trust_policy, PolicyKind::Resource).map_err(|e| e.to_string()),
             );
         }
-        Self { revision, state, users_by_arn, policies, trust }
+        Self { revision, state, users_by_arn, policies, trust, reads_resource_tags }
     }
 
     /// The compiled identity policies of a user, group or role ARN.
@@ -295,8 +317,26 @@ impl Access {
             Who::User(_) => None,
         };
         let keys = self.global_keys(request, &who, &snapshot);
+        let session_names_tags = match &who {
+            Who::Session(s) => s.policy.as_deref().is_some_and(names_resource_tags),
+            Who::User(_) => false,
+        };
+        let read_tags = request
+            .resource_tags
+            .filter(|_| session_names_tags || snapshot.reads_resource_tags.contains(&identity_arn));
         for resource in request.resources {
-            let ctx = RequestContext { action: request.action, resource, principal: None, keys: &keys };
+            let mut with_tags;
+            let keys = match read_tags {
+                Some(source) if resource != "*" => {
+                    with_tags = keys.clone();
+                    for (key, value) in source.resource_tags(resource).await.unwrap_or_default() {
+                        with_tags.insert(&format!("aws:ResourceTag/{key}"), value);
+                    }
+                    &with_tags
+                }
+                _ => &keys,
+            };
+            let ctx = RequestContext { action: request.action, resource, principal: None, keys };
             let allowed = flotilla_iam_policy::evaluate(policies.iter().map(|(_, p)| p), &ctx) == PolicyDecision::Allow
                 && session_policy.as_ref().is_none_or(|p| flotilla_iam_policy::evaluate([p], &ctx).is_allowed());
             if !allowed {
@@ -407,6 +447,10 @@ impl CredentialSource for Access {
 
 #[async_trait]
 impl Authorizer for Access {
+    fn unrestricted(&self, caller: &flotilla_protocol::Caller) -> bool {
+        caller.principal_arn.as_deref() == Some(self.root_arn())
+    }
+
     async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Decision {
         match self.decide(request).await {
             Ok(decision) => decision,

@@ -89,7 +89,7 @@ impl Caller {
 }
 
 /// One call to authorize.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct AuthorizationRequest<'a> {
     pub caller: &'a Caller,
     /// The SigV4 signing name of the service, e.g. `ecs`.
@@ -100,10 +100,35 @@ pub struct AuthorizationRequest<'a> {
     pub action: &'a str,
     /// The ARNs the call touches (`*` for the service as a whole); never empty.
     pub resources: &'a [String],
-    /// The service-specific condition keys the request sets (e.g. `ecs:cluster`).
-    pub conditions: &'a [(&'static str, String)],
+    /// The condition keys the request sets: the service's own (e.g. `ecs:cluster`),
+    /// and `aws:RequestTag/KEY` and `aws:TagKeys` for the tags it carries.
+    pub conditions: &'a [(String, String)],
     /// The client's address (`aws:SourceIp`), when the server knows it.
     pub source_ip: Option<std::net::IpAddr>,
+    /// Where the tags of the request's resources are read (`aws:ResourceTag/KEY`),
+    /// when the service has any.
+    pub resource_tags: Option<&'a dyn ResourceTags>,
+}
+
+impl std::fmt::Debug for AuthorizationRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("caller", &self.caller)
+            .field("action", &self.action)
+            .field("resources", &self.resources)
+            .field("conditions", &self.conditions)
+            .field("source_ip", &self.source_ip)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The tags of a service's resources, for `aws:ResourceTag/KEY` conditions; read only
+/// when a policy of the caller names such a key.
+#[async_trait]
+pub trait ResourceTags: Send + Sync {
+    /// The tags of the resource `arn` (key, value); `None` when it does not exist or
+    /// cannot be tagged.
+    async fn resource_tags(&self, arn: &str) -> Option<Vec<(String, String)>>;
 }
 
 /// An authorizer's answer.
@@ -121,6 +146,12 @@ pub enum Decision {
 #[async_trait]
 pub trait Authorizer: Send + Sync + 'static {
     async fn authorize(&self, request: &AuthorizationRequest<'_>) -> Decision;
+
+    /// Whether `caller` may do everything (the root user): then the front door does
+    /// not read the request's resources and keys nor ask [`Self::authorize`].
+    fn unrestricted(&self, _caller: &Caller) -> bool {
+        false
+    }
 }
 
 /// Allows every verified call (no IAM policies yet).

@@ -367,42 +367,52 @@ impl FrontDoor {
         };
 
         // May they?
-        let scope = ArnScope { region: &self.config.region, account_id: &self.config.account_id };
-        let json = match &query {
-            Some(_) => serde_json::Value::Null,
-            None if matches!(operation.resources, Resources::From(_)) || operation.conditions.is_some() => {
-                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null)
+        if !self.authorizer.unrestricted(&caller) {
+            let scope = ArnScope { region: &self.config.region, account_id: &self.config.account_id };
+            let json = match &query {
+                Some(_) => serde_json::Value::Null,
+                None => serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            };
+            let input = match &query {
+                Some(q) => OperationInput::Query(q),
+                None => OperationInput::Json(&json),
+            };
+            let mut resources = match operation.resources {
+                Resources::Any => Vec::new(),
+                Resources::From(read) => read(&input, &scope),
+            };
+            if resources.is_empty() {
+                resources.push("*".to_string());
             }
-            None => serde_json::Value::Null,
-        };
-        let input = match &query {
-            Some(q) => OperationInput::Query(q),
-            None => OperationInput::Json(&json),
-        };
-        let mut resources = match operation.resources {
-            Resources::Any => Vec::new(),
-            Resources::From(read) => read(&input, &scope),
-        };
-        if resources.is_empty() {
-            resources.push("*".to_string());
-        }
-        let conditions = operation.conditions.map(|read| read(&input, &scope)).unwrap_or_default();
-        let request = AuthorizationRequest {
-            caller: &caller,
-            service: module.signing_name(),
-            operation: operation.name,
-            action: operation.action,
-            resources: &resources,
-            conditions: &conditions,
-            source_ip: parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()),
-        };
-        if let Decision::Deny { resource } = self.authorizer.authorize(&request).await {
-            tracing::info!(access_key_id = %caller.access_key_id, action = operation.action, %resource, "access denied");
-            return Err(protocol.access_denied(format!(
-                "User: {} is not authorized to perform: {} on resource: {resource}",
-                caller.display_name(),
-                operation.action
-            )));
+            let mut conditions: Vec<(String, String)> = operation
+                .conditions
+                .map(|read| read(&input, &scope))
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+            for (key, value) in input.request_tags() {
+                conditions.push(("aws:TagKeys".to_string(), key.clone()));
+                conditions.push((format!("aws:RequestTag/{key}"), value));
+            }
+            let request = AuthorizationRequest {
+                caller: &caller,
+                service: module.signing_name(),
+                operation: operation.name,
+                action: operation.action,
+                resources: &resources,
+                conditions: &conditions,
+                source_ip: parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()),
+                resource_tags: module.resource_tags(),
+            };
+            if let Decision::Deny { resource } = self.authorizer.authorize(&request).await {
+                tracing::info!(access_key_id = %caller.access_key_id, action = operation.action, %resource, "access denied");
+                return Err(protocol.access_denied(format!(
+                    "User: {} is not authorized to perform: {} on resource: {resource}",
+                    caller.display_name(),
+                    operation.action
+                )));
+            }
         }
         module.call(operation.name, body, &caller).await
     }

@@ -22,7 +22,7 @@ pub mod query;
 
 pub use auth::{
     AllowAll, AuthorizationRequest, Authorizer, Caller, CredentialLookupError, CredentialSource, Decision, Principal,
-    StaticCredentials,
+    ResourceTags, StaticCredentials,
 };
 pub use error::AwsError;
 pub use flotilla_controller::{Controller, PassError};

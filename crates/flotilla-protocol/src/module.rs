@@ -173,6 +173,38 @@ impl<'a> OperationInput<'a> {
         }
     }
 
+    /// The tags the request carries, as (key, value): a JSON `tags`/`Tags` list of
+    /// `{key, value}`/`{Key, Value}` or map of key to value, or the query protocol's
+    /// `Tags.member.N.Key`/`.Value`.
+    pub fn request_tags(&self) -> Vec<(String, String)> {
+        match self {
+            OperationInput::Json(v) => {
+                let Some(tags) = v.get("tags").or_else(|| v.get("Tags")) else { return Vec::new() };
+                match tags {
+                    serde_json::Value::Array(list) => list
+                        .iter()
+                        .filter_map(|t| {
+                            let key = t.get("key").or_else(|| t.get("Key"))?.as_str()?;
+                            let value = t.get("value").or_else(|| t.get("Value")).and_then(|v| v.as_str());
+                            Some((key.to_string(), value.unwrap_or_default().to_string()))
+                        })
+                        .collect(),
+                    serde_json::Value::Object(map) => {
+                        map.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
+                    }
+                    _ => Vec::new(),
+                }
+            }
+            OperationInput::Query(q) => (1..)
+                .map_while(|i| {
+                    let key = q.get(&format!("Tags.member.{i}.Key"))?;
+                    let value = q.get(&format!("Tags.member.{i}.Value")).unwrap_or_default();
+                    Some((key.to_string(), value.to_string()))
+                })
+                .collect(),
+        }
+    }
+
     /// The string-list parameter `name` (a top-level JSON array, or `name.member.N`).
     pub fn strs(&self, name: &str) -> Vec<&'a str> {
         match self {
@@ -205,6 +237,11 @@ impl ArnScope<'_> {
 pub trait ServiceModule: Send + Sync + 'static {
     /// How its requests arrive.
     fn wire(&self) -> Wire;
+
+    /// Where the tags of its resources are read for `aws:ResourceTag/KEY` conditions.
+    fn resource_tags(&self) -> Option<&dyn crate::auth::ResourceTags> {
+        None
+    }
 
     /// The SigV4 signing name clients use, e.g. `ecs`; requests must be scoped to it.
     fn signing_name(&self) -> &'static str;

@@ -56,7 +56,7 @@ async fn decide(
     key: &str,
     action: &str,
     resource: &str,
-    conditions: &[(&'static str, String)],
+    conditions: &[(String, String)],
 ) -> bool {
     let principal = access.lookup(key).await.unwrap().expect("known key");
     let caller = Caller { access_key_id: key.into(), principal_arn: principal.arn, request_id: "r".into() };
@@ -69,6 +69,7 @@ async fn decide(
         resources: &resources,
         conditions,
         source_ip: Some("127.0.0.1".parse().unwrap()),
+        resource_tags: None,
     };
     access.authorize(&request).await == Door::Allow
 }
@@ -112,8 +113,8 @@ async fn users_keys_and_policies_decide_calls() {
         let one_cluster = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ecs:RunTask","Resource":"*","Condition":{"ArnEquals":{"ecs:cluster":"arn:aws:ecs:us-east-1:000000000000:cluster/blue"}}}]}"#;
         ok(&access, "PutUserPolicy", &[("UserName", "alice"), ("PolicyName", "run"), ("PolicyDocument", one_cluster)])
             .await;
-        let blue = [("ecs:cluster", format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/blue"))];
-        let green = [("ecs:cluster", format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/green"))];
+        let blue = [("ecs:cluster".to_string(), format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/blue"))];
+        let green = [("ecs:cluster".to_string(), format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/green"))];
         assert!(decide(&access, &key_id, "ecs:RunTask", "*", &blue).await);
         assert!(!decide(&access, &key_id, "ecs:RunTask", "*", &green).await);
 

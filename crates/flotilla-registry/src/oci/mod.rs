@@ -214,6 +214,7 @@ async fn authorize(
         resources: &resources,
         conditions: &[],
         source_ip: extensions.get::<flotilla_http::PeerAddr>().map(|p| p.0.ip()),
+        resource_tags: None,
     };
     match authorizer.authorize(&request).await {
         Decision::Allow => Ok(()),
