@@ -8,10 +8,16 @@
 //! only the documents that differ and bumps the revision. Readers (the authorizer)
 //! compare revisions to know when to read again. STS sessions are separate rows,
 //! written once and read by access key id.
+//!
+//! Secret access keys and session tokens are stored sealed (`flotilla-seal`, bound to
+//! their access key id), never in plain text.
 
 use crate::error::Result;
 use crate::model::{AccessKey, Group, ManagedPolicy, Role, Session, State, User};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation};
+use flotilla_seal::Sealer;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::Any;
@@ -28,6 +34,22 @@ pub const STORE_NAME: &str = "iam";
 #[derive(Clone)]
 pub struct IamStore {
     db: Db,
+    sealer: Sealer,
+}
+
+/// A sealed secret as stored: `sealed:` and the sealed bytes in base64.
+const SEALED: &str = "sealed:";
+
+fn seal(sealer: &Sealer, plain: &str, id: &str) -> String {
+    format!("{SEALED}{}", BASE64.encode(sealer.seal(plain.as_bytes(), id.as_bytes())))
+}
+
+fn open_sealed(sealer: &Sealer, stored: &str, id: &str) -> Result<String> {
+    let Some(encoded) = stored.strip_prefix(SEALED) else { return Ok(stored.to_string()) };
+    let corrupt = |reason: String| DbError::corrupt("IAM secret", reason);
+    let bytes = BASE64.decode(encoded).map_err(|e| corrupt(e.to_string()))?;
+    let plain = sealer.open(&bytes, id.as_bytes()).map_err(|e| corrupt(e.to_string()))?;
+    Ok(String::from_utf8(plain).map_err(|e| corrupt(e.to_string()))?)
 }
 
 fn json<T: Serialize>(value: &T, what: &str) -> Result<String> {
@@ -57,7 +79,7 @@ fn documents(state: &State) -> Result<Documents> {
     Ok(docs)
 }
 
-fn state_of(rows: &[AnyRow]) -> Result<State> {
+fn state_of(rows: &[AnyRow], sealer: &Sealer) -> Result<State> {
     let mut state = State::default();
     for row in rows {
         let kind: String = row.col("kind")?;
@@ -68,7 +90,11 @@ fn state_of(rows: &[AnyRow]) -> Result<State> {
             "group" => drop(state.groups.insert(name, parse::<Group>(&body, "IAM group")?)),
             "role" => drop(state.roles.insert(name, parse::<Role>(&body, "IAM role")?)),
             "policy" => drop(state.policies.insert(name, parse::<ManagedPolicy>(&body, "IAM policy")?)),
-            "access-key" => drop(state.access_keys.insert(name, parse::<AccessKey>(&body, "IAM access key")?)),
+            "access-key" => {
+                let mut key = parse::<AccessKey>(&body, "IAM access key")?;
+                key.secret = open_sealed(sealer, &key.secret, &key.id)?;
+                state.access_keys.insert(name, key);
+            }
             other => return Err(DbError::corrupt("IAM entity", format!("unknown kind '{other}'")).into()),
         }
     }
@@ -78,10 +104,10 @@ fn state_of(rows: &[AnyRow]) -> Result<State> {
 const SELECT_ALL: &str = "SELECT kind, name, body FROM iam_entities";
 
 impl IamStore {
-    /// Opens (creating if needed) the store at `location` and applies migrations.
-    pub async fn open(location: &StoreLocation) -> Result<Self> {
+    /// Opens (creating if needed) the store at `location`; secrets are sealed with `sealer`.
+    pub async fn open(location: &StoreLocation, sealer: Sealer) -> Result<Self> {
         let db = Db::open(location, STORE_NAME, &Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
-        Ok(Self { db })
+        Ok(Self { db, sealer })
     }
 
     pub async fn close(&self) {
@@ -106,7 +132,7 @@ impl IamStore {
             .doing("reading the IAM revision")?;
         let rows = sqlx::query(SELECT_ALL).fetch_all(&mut *tx).await.doing("reading IAM entities")?;
         tx.commit().await.doing("reading IAM entities")?;
-        Ok((revision, state_of(&rows)?))
+        Ok((revision, state_of(&rows, &self.sealer)?))
     }
 
     /// Runs `change` on the entities as stored, and stores what it made of them, all
@@ -115,7 +141,7 @@ impl IamStore {
         let mut tx = self.db.write().await?;
         self.db.lock(&mut tx, "iam").await?;
         let rows = sqlx::query(SELECT_ALL).fetch_all(&mut *tx).await.doing("reading IAM entities")?;
-        let before = state_of(&rows)?;
+        let before = state_of(&rows, &self.sealer)?;
         let mut after = before.clone();
         let answer = change(&mut after)?;
         if after == before {
@@ -126,7 +152,13 @@ impl IamStore {
             if old.get(&(*kind, name.clone())) == Some(body) {
                 continue;
             }
-            upsert(&mut tx, kind, name, body).await?;
+            let stored = match (*kind, after.access_keys.get(name)) {
+                ("access-key", Some(key)) => {
+                    json(&AccessKey { secret: seal(&self.sealer, &key.secret, &key.id), ..key.clone() }, kind)?
+                }
+                _ => body.clone(),
+            };
+            upsert(&mut tx, kind, name, &stored).await?;
         }
         for (kind, name) in old.keys() {
             if !new.contains_key(&(*kind, name.clone())) {
@@ -152,7 +184,14 @@ impl IamStore {
         sqlx::query("INSERT INTO iam_sessions (access_key_id, expires_at, body) VALUES ($1, $2, $3)")
             .bind(&session.access_key_id)
             .bind(session.expires.0)
-            .bind(json(session, "STS session")?)
+            .bind(json(
+                &Session {
+                    secret: seal(&self.sealer, &session.secret, &session.access_key_id),
+                    token: seal(&self.sealer, &session.token, &session.access_key_id),
+                    ..session.clone()
+                },
+                "STS session",
+            )?)
             .execute(&mut *tx)
             .await
             .doing("storing an STS session")?;
@@ -167,7 +206,11 @@ impl IamStore {
             .fetch_optional(self.db.reader())
             .await
             .doing("reading an STS session")?;
-        body.map(|b| parse(&b, "STS session")).transpose()
+        let Some(body) = body else { return Ok(None) };
+        let mut session: Session = parse(&body, "STS session")?;
+        session.secret = open_sealed(&self.sealer, &session.secret, &session.access_key_id)?;
+        session.token = open_sealed(&self.sealer, &session.token, &session.access_key_id)?;
+        Ok(Some(session))
     }
 
     /// Forgets sessions that expired before `before_ms`; returns how many.

@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 async fn front_door(location: &flotilla_db::StoreLocation) -> (axum::Router, Arc<Access>) {
     let access = Arc::new(Access::new(
-        IamStore::open(location).await.unwrap(),
+        IamStore::open(location, flotilla_seal::Sealer::from_key([7; 32])).await.unwrap(),
         AccountContext::default(),
         RootCredentials { access_key_id: "ROOTKEY".into(), secret_access_key: "rootsecret".into() },
     ));

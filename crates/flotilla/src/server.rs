@@ -173,10 +173,13 @@ impl ControlPlane {
                 .with_ecs(Arc::new(ecs_tasks.clone()))
                 .with_queues(Arc::new(sqs_queues.clone())),
         );
+        // Secret values, SecureStrings and IAM's secret keys are sealed under the data
+        // directory's key (seal.key, 0600).
+        let sealer = flotilla_seal::Sealer::load_or_create(&config.data_dir).context("loading the seal key")?;
         // Who may call: the root credentials, IAM users' keys and STS sessions; what
         // they may do: their IAM policies, for every module's every operation.
         let access = Arc::new(Access::new(
-            IamStore::open(&config.store).await.context("opening IAM")?,
+            IamStore::open(&config.store, sealer.clone()).await.context("opening IAM")?,
             config.account.clone(),
             flotilla_iam::RootCredentials {
                 access_key_id: config.credentials.access_key_id.clone(),
@@ -193,9 +196,6 @@ impl ControlPlane {
                 .with_metrics(sink)
                 .with_role_sessions(Arc::new(TaskRoleSessions(access.clone()))),
         );
-        // Secret values and SecureStrings are sealed under the data directory's key
-        // (seal.key, 0600).
-        let sealer = flotilla_seal::Sealer::load_or_create(&config.data_dir).context("loading the seal key")?;
         let secrets = Arc::new(
             SecretsService::open(&config.store, config.account.clone(), sealer.clone())
                 .await

@@ -9,7 +9,7 @@ use flotilla_protocol::{AuthorizationRequest, Authorizer, Caller, CredentialSour
 const ACCOUNT: &str = "000000000000";
 
 async fn access_on(location: &flotilla_db::StoreLocation) -> Access {
-    let store = IamStore::open(location).await.unwrap();
+    let store = IamStore::open(location, flotilla_seal::Sealer::from_key([7; 32])).await.unwrap();
     Access::new(
         store,
         AccountContext::default(),
@@ -51,13 +51,7 @@ fn text(xml: &str, name: &str) -> String {
     xml[start..start + xml[start..].find('<').unwrap()].to_string()
 }
 
-async fn decide(
-    access: &Access,
-    key: &str,
-    action: &str,
-    resource: &str,
-    conditions: &[(String, String)],
-) -> bool {
+async fn decide(access: &Access, key: &str, action: &str, resource: &str, conditions: &[(String, String)]) -> bool {
     let principal = access.lookup(key).await.unwrap().expect("known key");
     let caller = Caller { access_key_id: key.into(), principal_arn: principal.arn, request_id: "r".into() };
     let resources = [resource.to_string()];
@@ -85,6 +79,16 @@ async fn users_keys_and_policies_decide_calls() {
         let key = ok(&access, "CreateAccessKey", &[("UserName", "alice")]).await;
         let key_id = text(&key, "AccessKeyId");
         assert!(key_id.starts_with("AKIA"), "{}", backend.label);
+        if let flotilla_db::StoreLocation::Sqlite { dir } = &backend.location {
+            let secret = text(&key, "SecretAccessKey");
+            for file in ["iam.db", "iam.db-wal"] {
+                let bytes = std::fs::read(dir.join(file)).unwrap_or_default();
+                assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret key is in {file}");
+            }
+            // And it still verifies: the front door finds it, opened.
+            let found = access.lookup(&key_id).await.unwrap().expect("the key");
+            assert_eq!(found.credentials.secret_access_key.expose(), secret);
+        }
 
         // A new user may do nothing.
         let cluster = format!("arn:aws:ecs:us-east-1:{ACCOUNT}:cluster/default");
