@@ -532,3 +532,31 @@ def test_a_task_reads_its_role_credentials_at_169_254_170_2_and_boto3_uses_them(
     }])
     wait_running(decs, "default", other)
     assert "OUT=REFUSED" in container_output(other, "OUT="), "a guessed id was answered"
+
+
+def test_awslogs_output_is_shipped_as_the_execution_role(docker_server, decs, task_cleanup):
+    iam = docker_server.client("iam")
+    logs = docker_server.client("logs")
+    group = f"/iam/{unique('g')}"
+    logs.create_log_group(logGroupName=group)
+    log_configuration = {"logDriver": "awslogs", "options": {
+        "awslogs-group": group, "awslogs-region": REGION, "awslogs-stream-prefix": "app"}}
+
+    powerless = execution_role(iam)
+    arn = run_one(decs, task_cleanup, unique("nolog"), [{
+        "name": "app", "command": ["sh", "-c", "echo hi; sleep 3600"], "logConfiguration": log_configuration,
+    }], executionRoleArn=powerless)
+    reason = wait_stopped(decs, "default", arn)["stoppedReason"]
+    assert reason.startswith("CannotStartContainerError") and "logs:CreateLogStream" in reason, reason
+
+    allowed = execution_role(iam, {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                   "Resource": "*"})
+    marker = unique("line")
+    arn = run_one(decs, task_cleanup, unique("withlog"), [{
+        "name": "app", "command": ["sh", "-c", f"echo {marker}; sleep 3600"], "logConfiguration": log_configuration,
+    }], executionRoleArn=allowed)
+    wait_running(decs, "default", arn)
+    stream = f"app/app/{arn.rsplit('/', 1)[1]}"
+    events = wait_for("the line in CloudWatch Logs", lambda: logs.get_log_events(
+        logGroupName=group, logStreamName=stream)["events"] or None)
+    assert [e["message"] for e in events] == [marker]

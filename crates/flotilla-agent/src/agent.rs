@@ -266,6 +266,7 @@ impl Agent {
         if let Some(c) = &self.task_credentials {
             c.set_container_instance(&arn);
         }
+        self.logs.set_container_instance(&arn);
         self.registered = true;
         tracing::info!(container_instance = %arn, cpu, memory, "registered");
         Ok(arn)

@@ -14,12 +14,15 @@
 //!
 //! Events go to group `awslogs-group` (created first when `awslogs-create-group` is
 //! `true`) and stream `PREFIX/CONTAINER/TASK_ID` with `awslogs-stream-prefix`, the
-//! container's id otherwise, as ECS names them.
+//! container's id otherwise, as ECS names them. A task with an execution role has its
+//! lines shipped as that role (its credentials asked for from the control plane and
+//! renewed before they expire), so the role's policies decide.
 
 use crate::client::ControlPlaneClient;
 use crate::runtime::{ContainerRuntime, LogLine};
+use flotilla_core::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -43,6 +46,17 @@ pub struct LogTarget {
     pub group: String,
     pub stream: String,
     pub create_group: bool,
+    /// The task whose execution role ships the lines (the agent ships them itself
+    /// for a task without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_of: Option<TaskRef>,
+}
+
+/// A task, as its execution role's credentials are asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskRef {
+    pub cluster: String,
+    pub task_arn: String,
 }
 
 impl LogTarget {
@@ -59,7 +73,7 @@ impl LogTarget {
             None => container_id.to_string(),
         };
         let create_group = options.get("awslogs-create-group").is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        Some(Self { group, stream, create_group })
+        Some(Self { group, stream, create_group, execution_role_of: None })
     }
 }
 
@@ -95,6 +109,10 @@ pub struct LogShipping {
 struct Inner {
     dir: PathBuf,
     client: ControlPlaneClient,
+    /// This agent's container instance ARN (execution role credentials are asked as it).
+    container_instance: Mutex<String>,
+    /// Clients calling as tasks' execution roles, by task ARN, with their expiry.
+    roles: Mutex<HashMap<String, (ControlPlaneClient, Timestamp)>>,
     runtime: Arc<dyn ContainerRuntime>,
     /// Spools with a live follower / shipper.
     following: Mutex<HashSet<String>>,
@@ -106,8 +124,29 @@ impl LogShipping {
     /// earlier run left.
     pub fn new(dir: PathBuf, client: ControlPlaneClient, runtime: Arc<dyn ContainerRuntime>) -> Self {
         Self {
-            inner: Arc::new(Inner { dir, client, runtime, following: Mutex::default(), shipping: Mutex::default() }),
+            inner: Arc::new(Inner {
+                dir,
+                client,
+                container_instance: Mutex::default(),
+                roles: Mutex::default(),
+                runtime,
+                following: Mutex::default(),
+                shipping: Mutex::default(),
+            }),
         }
+    }
+
+    /// The container instance ARN the agent registered as.
+    pub fn set_container_instance(&self, arn: &str) {
+        *self.inner.container_instance.lock().unwrap_or_else(|p| p.into_inner()) = arn.to_string();
+    }
+
+    /// Creates the target's group (when asked to) and stream as whoever ships its
+    /// lines, as Docker's awslogs driver does when a container starts: a task whose
+    /// execution role may not fails to start with the reason.
+    pub async fn prepare(&self, target: &LogTarget) -> Result<(), String> {
+        let client = client_for(&self.inner, target).await?;
+        prepare(&client, target).await.map_err(|e| e.to_string())
     }
 
     /// Ships every spool an earlier run left; containers still running are followed
@@ -347,6 +386,31 @@ struct InputEvent<'a> {
     message: &'a str,
 }
 
+/// Execution role credentials are asked for again this long before they expire.
+const ROLE_RENEW_BEFORE_MS: i64 = 10 * 60 * 1000;
+
+/// The client a target's lines are shipped with: the agent's, or one calling as the
+/// task's execution role.
+async fn client_for(inner: &Inner, target: &LogTarget) -> Result<ControlPlaneClient, String> {
+    let Some(task) = &target.execution_role_of else { return Ok(inner.client.clone()) };
+    let cached = inner.roles.lock().unwrap_or_else(|p| p.into_inner()).get(&task.task_arn).cloned();
+    if let Some((client, expires)) = cached
+        && expires.0 - Timestamp::now().0 > ROLE_RENEW_BEFORE_MS
+    {
+        return Ok(client);
+    }
+    let instance = inner.container_instance.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let credentials = crate::secrets::execution_credentials(&inner.client, &task.cluster, &instance, &task.task_arn)
+        .await
+        .map_err(|e| e.to_string())?;
+    let expires = Timestamp::parse_iso8601(&credentials.expiration).unwrap_or_else(|_| Timestamp::now());
+    let client = crate::secrets::as_role(&inner.client, &credentials);
+    let mut roles = inner.roles.lock().unwrap_or_else(|p| p.into_inner());
+    roles.retain(|_, (_, e)| e.0 > Timestamp::now().0);
+    roles.insert(task.task_arn.clone(), (client.clone(), expires));
+    Ok(client)
+}
+
 /// Sends the spool's lines from the committed offset until the container's output
 /// has ended and everything is shipped; then removes the spool.
 async fn ship(inner: &Inner, spool: &Spool) {
@@ -374,8 +438,17 @@ async fn ship(inner: &Inner, spool: &Spool) {
             tokio::time::sleep(Duration::from_millis(250)).await;
             continue;
         }
+        let client = match client_for(inner, &meta.target).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(group = %meta.target.group, error = %e, "no credentials to ship log events with; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(15));
+                continue;
+            }
+        };
         if !prepared {
-            match prepare(&inner.client, &meta.target).await {
+            match prepare(&client, &meta.target).await {
                 Ok(()) => prepared = true,
                 Err(e) => {
                     tracing::warn!(group = %meta.target.group, error = %e, "creating the log group or stream failed");
@@ -393,7 +466,7 @@ async fn ship(inner: &Inner, spool: &Spool) {
             "logEvents": events,
         });
         let sent: Result<serde_json::Value, _> =
-            inner.client.call_service("logs", &format!("{LOGS_TARGET}.PutLogEvents"), &input).await;
+            client.call_service("logs", &format!("{LOGS_TARGET}.PutLogEvents"), &input).await;
         match sent {
             Ok(_) => {
                 backoff = Duration::from_millis(200);

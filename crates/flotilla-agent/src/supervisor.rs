@@ -14,7 +14,7 @@
 //! address) and the cgroup too, while the task is DEPROVISIONING, before STOPPED.
 
 use crate::client::ControlPlaneClient;
-use crate::logs::{LogShipping, LogTarget};
+use crate::logs::{LogShipping, LogTarget, TaskRef};
 use crate::metadata::MetadataRegistry;
 use crate::registry_login::RegistryLogin;
 use crate::runtime::network::PAUSE_CONTAINER_NAME;
@@ -489,6 +489,7 @@ impl Supervisor {
                 self.state
                     .update(|s| s.tasks.entry(task).or_default().containers.insert(n, i))
                     .map_err(|e| StartFailure(e.to_string()))?;
+                self.prepare_logs(&name, &id).await?;
                 // The container may read its metadata the moment it starts.
                 let c = self.container_mut(&name);
                 c.runtime_id = Some(id.clone());
@@ -513,18 +514,42 @@ impl Supervisor {
         Ok(true)
     }
 
+    /// Where the container's output goes when its definition says `logDriver:
+    /// awslogs`: shipped as the task's execution role when it has one.
+    fn log_target(&self, name: &str, id: &str) -> Option<LogTarget> {
+        let def = self.ctx.definition.container_definitions.iter().find(|c| c.name == name);
+        let config = def.and_then(|d| d.log_configuration.as_ref())?;
+        if config.log_driver != LogDriver::Awslogs {
+            return None;
+        }
+        let mut target = LogTarget::awslogs(&config.options, name, self.ctx.task_id(), id)?;
+        if self.ctx.overrides.execution_role_arn.is_some() || self.ctx.definition.execution_role_arn.is_some() {
+            target.execution_role_of =
+                Some(TaskRef { cluster: self.ctx.cluster.clone(), task_arn: self.ctx.task_arn.clone() });
+        }
+        Some(target)
+    }
+
     /// Ships the container's output to CloudWatch Logs when its definition says
     /// `logDriver: awslogs` (again after a restart: following is idempotent).
     fn ship_logs(&self, name: &str, id: &str) {
         let Some(logs) = &self.settings.logs else { return };
-        let def = self.ctx.definition.container_definitions.iter().find(|c| c.name == name);
-        let Some(config) = def.and_then(|d| d.log_configuration.as_ref()) else { return };
-        if config.log_driver != LogDriver::Awslogs {
-            return;
-        }
-        if let Some(target) = LogTarget::awslogs(&config.options, name, self.ctx.task_id(), id) {
+        if let Some(target) = self.log_target(name, id) {
             logs.follow(id, target);
         }
+    }
+
+    /// Before a container with an execution role's awslogs output starts: its stream
+    /// is created as the role, and a role that may not fails the task with the reason.
+    async fn prepare_logs(&self, name: &str, id: &str) -> Result<(), StartFailure> {
+        let Some(logs) = &self.settings.logs else { return Ok(()) };
+        let Some(target) = self.log_target(name, id).filter(|t| t.execution_role_of.is_some()) else { return Ok(()) };
+        logs.prepare(&target).await.map_err(|e| {
+            StartFailure(format!(
+                "CannotStartContainerError: the awslogs driver could not create log stream {} in group {}: {e}",
+                target.stream, target.group
+            ))
+        })
     }
 
     /// Containers in an order that starts every dependency (dependsOn, links,

@@ -2,7 +2,8 @@
 //! through the [`RoleSessions`] the server wires to IAM: the agent asks for the task's
 //! execution role (to fetch its secrets and registry credentials as that role) or its
 //! task role (to serve to its containers). Only the agent of the task's instance is
-//! answered, only while the task is not stopped, and only for a role the task names.
+//! answered, only for a role the task names, and only while the task is not stopped
+//! (its execution role for an hour after, to ship the last of its logs).
 
 use crate::EcsService;
 use crate::error::EcsError;
@@ -14,6 +15,8 @@ use flotilla_ecs_model::credentials::{TaskRole, TaskRoleCredentials, TaskRoleCre
 pub const ECS_TASKS_PRINCIPAL: &str = "ecs-tasks.amazonaws.com";
 /// How long task role credentials last (the agent renews them well before).
 pub const TASK_SESSION_SECONDS: i64 = 3600;
+/// How long after a task stopped its execution role's credentials are still given.
+const STOPPED_EXECUTION_GRACE_MS: i64 = 3_600_000;
 
 /// STS as ECS uses it for tasks.
 #[async_trait]
@@ -40,11 +43,19 @@ impl EcsService {
             .ok_or_else(|| EcsError::client("this control plane issues no role credentials"))?;
         let id = request.task_arn.rsplit('/').next().unwrap_or_default();
         let instance = request.container_instance.rsplit('/').next().unwrap_or_default();
+        // A stopped task's execution role is still given for an hour: its agent
+        // ships the last of its containers' output as that role.
+        let now = flotilla_domain::Timestamp::now().0;
+        let live = |t: &flotilla_domain::task::Task| match request.role {
+            _ if t.last_status != TaskStatus::Stopped => true,
+            TaskRole::Execution => t.stopped_at.is_none_or(|at| now - at.0 < STOPPED_EXECUTION_GRACE_MS),
+            TaskRole::Task => false,
+        };
         let task = self
             .store
             .get_task(id)
             .await?
-            .filter(|t| t.container_instance_id.as_deref() == Some(instance) && t.last_status != TaskStatus::Stopped)
+            .filter(|t| t.container_instance_id.as_deref() == Some(instance) && live(t))
             .ok_or_else(|| {
                 EcsError::invalid(format!("task {} is not running on container instance {instance}", request.task_arn))
             })?;
