@@ -170,6 +170,22 @@ def test_tag_conditions_limit_what_a_user_may_touch_and_create(server, iam, ecs)
         assert error(e)[0] == "AccessDeniedException", tags
 
 
+def test_a_resource_tag_condition_on_secrets(server, iam):
+    team = unique("team")
+    secrets = server.client("secretsmanager")
+    ours = secrets.create_secret(Name=unique("ours"), SecretString="a", Tags=[{"Key": "team", "Value": team}])
+    other = secrets.create_secret(Name=unique("other"), SecretString="b", Tags=[{"Key": "team", "Value": "x"}])
+    _, client, _ = new_user(server, iam, {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/team": team}}}]})
+    user_secrets = client("secretsmanager")
+    for secret_id in (ours["ARN"], ours["Name"]):
+        assert user_secrets.get_secret_value(SecretId=secret_id)["SecretString"] == "a"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_secrets.get_secret_value(SecretId=other["ARN"])
+    assert error(e)[0] == "AccessDeniedException"
+
+
 def test_assume_role_gives_session_credentials_limited_by_the_role_and_the_session_policy(server, iam):
     name, client, _ = new_user(server, iam, {
         "Version": "2012-10-17",

@@ -123,10 +123,30 @@ static OPERATIONS: &[Operation] = &[
     Operation::new("BatchGetSecretValue", "secretsmanager:BatchGetSecretValue", Resources::From(secret_id_list)),
 ];
 
+/// Secrets' tags for IAM's `aws:ResourceTag/KEY` conditions.
+#[async_trait]
+impl flotilla_protocol::ResourceTags for SecretsService {
+    async fn resource_tags(&self, arn: &str) -> Option<Vec<(String, String)>> {
+        let (secret, _) = self.store.find(arn).await.ok()??;
+        let tags = secret.tags.as_array()?;
+        Some(
+            tags.iter()
+                .filter_map(|t| {
+                    Some((t["Key"].as_str()?.to_string(), t["Value"].as_str().unwrap_or_default().to_string()))
+                })
+                .collect(),
+        )
+    }
+}
+
 #[async_trait]
 impl ServiceModule for SecretsService {
     fn wire(&self) -> Wire {
         Wire::Json { target_prefix: TARGET_PREFIX, cbor_service: None }
+    }
+
+    fn resource_tags(&self) -> Option<&dyn flotilla_protocol::ResourceTags> {
+        Some(self)
     }
 
     fn signing_name(&self) -> &'static str {
