@@ -19,7 +19,7 @@ cargo test --workspace --locked
 
 echo "== rust tests of the stores' users, on PostgreSQL"
 # The same binaries again (`cargo test -p …` would rebuild dependencies with other features).
-FLOTILLA_TEST_STORE=postgres python3 scripts/rerun-tests.py flotilla-registry flotilla-secrets flotilla
+FLOTILLA_TEST_STORE=postgres python3 scripts/rerun-tests.py flotilla-registry flotilla-secrets flotilla-ssm flotilla
 
 echo "== end-to-end tests"
 # `cargo test --workspace` built the binary for flotilla's own integration tests.
