@@ -186,6 +186,22 @@ def test_a_resource_tag_condition_on_secrets(server, iam):
     assert error(e)[0] == "AccessDeniedException"
 
 
+def test_a_resource_tag_condition_on_parameters(server, iam):
+    team = unique("team")
+    ssm = server.client("ssm")
+    ours, other = f"/{unique('p')}/ours", f"/{unique('p')}/other"
+    ssm.put_parameter(Name=ours, Value="a", Type="String", Tags=[{"Key": "team", "Value": team}])
+    ssm.put_parameter(Name=other, Value="b", Type="String", Tags=[{"Key": "team", "Value": "x"}])
+    _, client, _ = new_user(server, iam, {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": "ssm:GetParameter", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/team": team}}}]})
+    user_ssm = client("ssm")
+    assert user_ssm.get_parameter(Name=ours)["Parameter"]["Value"] == "a"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        user_ssm.get_parameter(Name=other)
+    assert error(e)[0] == "AccessDeniedException"
+
+
 def test_assume_role_gives_session_credentials_limited_by_the_role_and_the_session_policy(server, iam):
     name, client, _ = new_user(server, iam, {
         "Version": "2012-10-17",

@@ -209,10 +209,28 @@ macro_rules! run {
     }};
 }
 
+/// Parameters' tags for IAM's `aws:ResourceTag/KEY` conditions.
+#[async_trait]
+impl flotilla_protocol::ResourceTags for SsmService {
+    async fn resource_tags(&self, arn: &str) -> Option<Vec<(String, String)>> {
+        let given = names::parse_ref(arn, &self.account.region, &self.account.account_id).ok()?;
+        for name in &given.candidates {
+            if let Ok(Some(tags)) = self.store.tags(name).await {
+                return Some(tags.into_iter().map(|t| (t.key, t.value)).collect());
+            }
+        }
+        None
+    }
+}
+
 #[async_trait]
 impl ServiceModule for SsmService {
     fn wire(&self) -> Wire {
         Wire::Json { target_prefix: TARGET_PREFIX, cbor_service: None }
+    }
+
+    fn resource_tags(&self) -> Option<&dyn flotilla_protocol::ResourceTags> {
+        Some(self)
     }
 
     fn signing_name(&self) -> &'static str {
