@@ -713,9 +713,9 @@ impl Supervisor {
 
     /// A client calling as the task's execution role, when the task has one and needs
     /// it (secrets, or when `for_pulls`: `repositoryCredentials` or images of the
-    /// control plane's registry); reads the
-    /// containers' secrets with it. A task with secrets and no execution role, or
-    /// whose secrets cannot be read, fails with `ResourceInitializationError`.
+    /// control plane's registry); reads the containers' secrets with it. A task with
+    /// secrets and no execution role, or whose secrets cannot be read, fails with
+    /// `ResourceInitializationError`.
     async fn execution_role_client(&mut self, for_pulls: bool) -> Result<Option<ControlPlaneClient>, StartFailure> {
         let failed = |e: crate::secrets::SecretsError| {
             StartFailure(format!("ResourceInitializationError: unable to pull secrets or registry auth: {e}"))
