@@ -11,6 +11,7 @@ With `FLOTILLA_E2E_POSTGRES_URL` set (a server URL such as
 database of its own (`--store`), created on first start and kept across restarts.
 """
 
+import itertools
 import json
 import os
 import shutil
@@ -70,6 +71,8 @@ class PortTaken(RuntimeError):
 class Server:
     """One `flotilla` process on a data directory; can be stopped and started again."""
 
+    pools = itertools.count()
+
     def __init__(self, data_dir, home, command="up", credentials=True, aws_profile=False, extra_env=None,
                  args=()):
         self.args = list(args)
@@ -83,6 +86,8 @@ class Server:
         self.proc = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-server.log"
         self.store_url = None
+        # Its own load balancer addresses, kept across restarts: 127.2.0.1, 127.3.0.1, …
+        self.lb_addresses = f"127.{2 + next(Server.pools) % 250}.0.1"
 
     @property
     def endpoint(self):
@@ -109,6 +114,10 @@ class Server:
             if self.command in ("up", "server") and "--dns-listen" not in self.args:
                 # Many servers run at once: each takes a port of its own for its DNS.
                 args.extend(["--dns-listen", "127.0.0.1:0"])
+            if self.command in ("up", "server") and "--load-balancer-addresses" not in self.args:
+                # ... and load balancer addresses of its own (127.N.0.1 onwards), so a
+                # listener of one is never reached through another's address.
+                args.extend(["--load-balancer-addresses", self.lb_addresses])
             if POSTGRES_URL and self.command in ("up", "server"):
                 args.extend(["--store", self.postgres_store()])
             args.extend(self.args)

@@ -234,6 +234,10 @@ struct ServeArgs {
     /// systemd-resolved's `DNS=127.0.0.1:8053` with `Domains=~elb.flotilla.internal`.
     #[arg(long, default_value = "127.0.0.1:8053")]
     dns_listen: String,
+    /// The first address load balancers are given (each gets the next free one, up
+    /// to 65,000 of them); give servers sharing a machine pools that do not overlap.
+    #[arg(long, default_value = "127.1.0.1")]
+    load_balancer_addresses: std::net::Ipv4Addr,
     /// Do not write the `flotilla` profile into the AWS CLI's files.
     #[arg(long)]
     no_aws_profile: bool,
@@ -418,6 +422,10 @@ async fn serve(args: ServeArgs, everything: bool, format: LogFormat) -> Result<(
         account,
         credentials: credentials.clone(),
         endpoint: endpoint.clone(),
+        load_balancer_addresses: flotilla_elbv2::dataplane::AddressPool {
+            first: args.load_balancer_addresses,
+            ..Default::default()
+        },
     };
     let plane = ControlPlane::open(&config).await?;
     plane.asg.set_instance_commands(args.instance_launch_command.clone(), args.instance_terminate_command.clone());

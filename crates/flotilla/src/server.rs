@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub credentials: RootCredentials,
     /// The URL clients and agents reach this control plane at.
     pub endpoint: String,
+    /// The addresses load balancers are given.
+    pub load_balancer_addresses: AddressPool,
 }
 
 /// How often the registry applies lifecycle policies and collects garbage.
@@ -153,7 +155,7 @@ impl ControlPlane {
             Arc::new(MetricsService::open(&config.store, config.account.clone()).await.context("opening CloudWatch")?);
         let sink: Arc<dyn MetricsSink> = Arc::new(CloudWatchSink(cloudwatch.clone()));
         let data_plane = DataPlaneSetup {
-            pool: AddressPool::default(),
+            pool: config.load_balancer_addresses,
             instances: Some(Arc::new(EcsInstances(store.clone()))),
             metrics: Some(sink.clone()),
         };

@@ -21,6 +21,7 @@ pub async fn plane(dir: &tempfile::TempDir) -> ControlPlane {
         account: AccountContext::default(),
         credentials: RootCredentials { access_key_id: KEY.into(), secret_access_key: SECRET.into() },
         endpoint: "http://localhost".into(),
+        load_balancer_addresses: Default::default(),
     };
     ControlPlane::open(&config).await.unwrap()
 }
