@@ -124,9 +124,15 @@ def test_set_alarm_state_holds_until_the_next_evaluation(server):
     namespace, name = unique("Alarms"), unique("drill")
     cw.put_metric_alarm(AlarmName=name, Namespace=namespace, MetricName="Quiet", Statistic="Average", Period=30,
                         EvaluationPeriods=1, Threshold=1.0, ComparisonOperator="GreaterThanOrEqualToThreshold")
-    cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="fire drill",
-                       StateReasonData=json.dumps({"by": "e2e"}))
-    alarm = describe(cw, name)
+    # An evaluation may fall between the set and the read (the alarm's first one, late
+    # on a loaded machine, or a period's end): then the set is made again, and the next
+    # evaluation is a period away.
+    for _ in range(3):
+        cw.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="fire drill",
+                           StateReasonData=json.dumps({"by": "e2e"}))
+        alarm = describe(cw, name)
+        if alarm["StateValue"] == "ALARM":
+            break
     assert (alarm["StateValue"], alarm["StateReason"]) == ("ALARM", "fire drill"), \
         "set, until the period ends (30 s)"
     assert json.loads(alarm["StateReasonData"]) == {"by": "e2e"}
@@ -134,9 +140,11 @@ def test_set_alarm_state_holds_until_the_next_evaluation(server):
     back = wait_state(cw, name, "INSUFFICIENT_DATA")
     assert back["StateReason"] == "Insufficient Data: 1 datapoint was unknown."
     updates = history(cw, name, "StateUpdate")
-    assert [h["HistorySummary"] for h in updates] == ["Alarm updated from INSUFFICIENT_DATA to ALARM",
-                                                     "Alarm updated from ALARM to INSUFFICIENT_DATA"]
-    assert json.loads(updates[0]["HistoryData"])["newState"]["stateReason"] == "fire drill"
+    summaries = [h["HistorySummary"] for h in updates]
+    assert summaries[-2:] == ["Alarm updated from INSUFFICIENT_DATA to ALARM",
+                              "Alarm updated from ALARM to INSUFFICIENT_DATA"], summaries
+    assert len(summaries) % 2 == 0 and set(summaries) == set(summaries[-2:]), summaries
+    assert json.loads(updates[-2]["HistoryData"])["newState"]["stateReason"] == "fire drill"
 
     assert error_code(lambda: cw.set_alarm_state(AlarmName=unique("ghost"), StateValue="OK",
                                                  StateReason="x")) == "ResourceNotFound"
