@@ -4,10 +4,12 @@
 //! ECS's own agent gets its work over a websocket found through
 //! DiscoverPollEndpoint; Flotilla's agent long-polls this JSON 1.1 operation
 //! instead (SigV4-signed like every call). A poll records the agent's heartbeat and
-//! answers as soon as the set of tasks the instance must know of differs from what
-//! the agent says it knows, or when the wait runs out. Wake-ups between calls on one
-//! replica are only a hint: every answer is read from the store, and waiting polls
-//! re-read it every second, so a change made through another replica is seen too.
+//! answers as soon as the set of tasks the instance must know of, or what it must do
+//! with them (their `wish_version`), differs from what the agent says it knows, or
+//! when the wait runs out; the agent's own reports never make an answer. Wake-ups
+//! between calls on one replica are only a hint: every answer is read from the store,
+//! and waiting polls re-read it every 2 s, so a change made through another replica
+//! is seen too.
 //! The shapes are `flotilla_ecs_model::poll`'s, shared with the agent.
 
 use crate::EcsService;
@@ -21,7 +23,7 @@ use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::task::{Task, pinned_image};
 use flotilla_domain::task_definition::TaskDefinitionSpec;
-use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS, PollTasksRequest, PollTasksResponse};
+use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS, PollTasksRequest, PollTasksResponse, wish_version};
 use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_response, parse_request};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -87,11 +89,11 @@ impl AgentChannel {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            // Versions only while nothing changed: a waiting poll reads no task document.
-            let versions = svc.store.task_versions_for_instance(&instance.id).await?;
-            let current: BTreeMap<String, i64> = versions
+            // Wishes only while nothing changed: a waiting poll reads no task document.
+            let wishes = svc.store.task_wishes_for_instance(&instance.id).await?;
+            let current: BTreeMap<String, i64> = wishes
                 .into_iter()
-                .map(|(cluster, id, version)| (svc.account.task_arn(&cluster, &id), version))
+                .map(|(cluster, id, desired)| (svc.account.task_arn(&cluster, &id), wish_version(desired)))
                 .collect();
             let now = tokio::time::Instant::now();
             if current != input.known || now >= deadline || instance.status == InstanceStatus::Inactive {
@@ -138,7 +140,7 @@ impl AgentChannel {
             container_arns,
             created_at: t.created_at,
             task_arn: svc.account.task_arn(&t.cluster, &t.id),
-            version: t.version,
+            version: wish_version(t.desired_status),
             desired_status: t.desired_status,
             last_status: t.last_status,
             family: t.family,

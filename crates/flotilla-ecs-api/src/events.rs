@@ -97,23 +97,44 @@ impl EcsService {
 
     /// `ECS Task State Change` for a task whose status changed (or that is new).
     pub(crate) async fn task_changed(&self, before: Option<&Task>, after: &Task) {
-        if self.events.is_none() || !task_event_due(before, after) {
+        self.tasks_changed(&[(before, after)]).await;
+    }
+
+    /// `ECS Task State Change` for each of several changes, put on the bus together.
+    pub(crate) async fn tasks_changed(&self, changes: &[(Option<&Task>, &Task)]) {
+        if self.events.is_none() {
             return;
         }
-        let shape = match self.task_shape(after.clone(), false).await {
+        let due: Vec<Task> = changes
+            .iter()
+            .filter(|(before, after)| task_event_due(*before, after))
+            .map(|(_, a)| (*a).clone())
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let arns: Vec<String> = due.iter().map(|t| self.account.task_arn(&t.cluster, &t.id)).collect();
+        let shapes = match self.task_shapes(due, false).await {
             Ok(s) => s,
             Err(e) => {
-                tracing::warn!(task = %after.id, error = %e, "describing a task for its state change event failed");
+                tracing::warn!(tasks = arns.len(), error = %e, "describing tasks for their state change events failed");
                 return;
             }
         };
-        let mut detail = serde_json::to_value(shape).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut detail {
-            map.remove("tags");
-            map.insert("updatedAt".into(), json!(Timestamp::now().to_iso8601()));
-        }
-        let arn = self.account.task_arn(&after.cluster, &after.id);
-        self.emit(vec![event("ECS Task State Change", vec![arn], detail)]).await;
+        let updated_at = json!(Timestamp::now().to_iso8601());
+        let events = shapes
+            .into_iter()
+            .zip(arns)
+            .map(|(shape, arn)| {
+                let mut detail = serde_json::to_value(shape).unwrap_or(Value::Null);
+                if let Value::Object(map) = &mut detail {
+                    map.remove("tags");
+                    map.insert("updatedAt".into(), updated_at.clone());
+                }
+                event("ECS Task State Change", vec![arn], detail)
+            })
+            .collect();
+        self.emit(events).await;
     }
 
     /// `ECS Container Instance State Change` for an instance as it now is.

@@ -16,7 +16,7 @@ use flotilla_domain::task_definition::TaskDefinition;
 use flotilla_placement::{PlacementStrategy, SpreadField};
 use flotilla_store::{InstanceLoad, Pool};
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// The attribute Fargate spreads tasks across.
 const AZ_ATTRIBUTE: &str = "ecs.availability-zone";
@@ -46,6 +46,7 @@ pub struct TaskSpec<'a> {
 }
 
 /// Where the tasks may go.
+#[derive(Clone)]
 pub enum Target {
     /// Any instance of the cluster the rules allow.
     Cluster(Rules),
@@ -72,7 +73,7 @@ impl Launched {
     }
 }
 
-type FailureLog = Mutex<Vec<(String, String)>>;
+type FailureLog = Arc<Mutex<Vec<(String, String)>>>;
 
 impl EcsService {
     /// Places and stores `count` new tasks of `spec` in `cluster`, tagged, and wakes
@@ -92,10 +93,11 @@ impl EcsService {
         {
             return self.launch_on_providers(cluster, tasks, &spec.tags, rules).await;
         }
-        let failures: FailureLog = Mutex::new(Vec::new());
+        let failures: FailureLog = Arc::default();
         let account = self.account.clone();
-        let placer = |loads: &[InstanceLoad], tasks: &[Task]| match target {
-            Target::Cluster(rules) => placement::place_tasks(&account, loads, tasks, rules, &failures),
+        let (log, owned_target) = (failures.clone(), target.clone());
+        let placer = move |loads: &[InstanceLoad], tasks: &[Task]| match &owned_target {
+            Target::Cluster(rules) => placement::place_tasks(&account, loads, tasks, rules, &log),
             Target::Instance { id, required_attributes } => {
                 let Some(i) = loads.iter().position(|l| &l.instance.id == id) else {
                     return tasks.iter().map(|_| Err("MISSING".to_string())).collect();
@@ -105,7 +107,7 @@ impl EcsService {
                     constraints: Vec::new(),
                     required_attributes: required_attributes.clone(),
                 };
-                placement::place_tasks(&account, std::slice::from_ref(&loads[i]), tasks, &rules, &failures)
+                placement::place_tasks(&account, std::slice::from_ref(&loads[i]), tasks, &rules, &log)
                     .into_iter()
                     .map(|r| r.map(|_| i))
                     .collect()
@@ -119,7 +121,7 @@ impl EcsService {
                     constraints: Vec::new(),
                     required_attributes: required_attributes.clone(),
                 };
-                placement::place_tasks(&account, loads, tasks, &rules, &failures)
+                placement::place_tasks(&account, loads, tasks, &rules, &log)
                     .into_iter()
                     .map(|r| r.map_err(|_| FARGATE_UNAVAILABLE.to_string()))
                     .collect()
@@ -130,7 +132,7 @@ impl EcsService {
             _ => Pool::Cluster(cluster.to_string()),
         };
         let started = std::time::Instant::now();
-        let placed = self.store.place_tasks(&pool, tasks, &spec.tags, &placer).await?;
+        let placed = self.store.place_tasks(&pool, tasks, &spec.tags, Arc::new(placer)).await?;
         let ok = placed.iter().filter(|r| r.is_ok()).count();
         self.placements.record(ok, placed.len() - ok, started.elapsed().as_secs_f64());
         let mut out = Launched::default();
@@ -140,16 +142,17 @@ impl EcsService {
                     if let Some(id) = &task.container_instance_id {
                         self.wakeups.wake(id);
                     }
-                    self.task_changed(None, &task).await;
                     out.tasks.push(task);
                 }
                 Err(reason) => out.unplaced.push(reason),
             }
         }
+        let changes: Vec<(Option<&Task>, &Task)> = out.tasks.iter().map(|t| (None, t)).collect();
+        self.tasks_changed(&changes).await;
         out.instance_failures = match target {
             // Fargate's nodes are not the user's: they are never named in failures.
             Target::Fargate { .. } => Vec::new(),
-            _ => failures.into_inner().unwrap_or_else(|p| p.into_inner()),
+            _ => std::mem::take(&mut *failures.lock().unwrap_or_else(|p| p.into_inner())),
         };
         Ok(out)
     }
@@ -177,9 +180,8 @@ impl EcsService {
             let (placed, waiting) = self.place_on_members(cluster, tasks, tags, rules, &members, false).await?;
             if !waiting.is_empty() {
                 self.store.store_waiting_tasks(&waiting, tags).await?;
-                for t in &waiting {
-                    self.task_changed(None, t).await;
-                }
+                let changes: Vec<(Option<&Task>, &Task)> = waiting.iter().map(|t| (None, t)).collect();
+                self.tasks_changed(&changes).await;
             }
             out.tasks.extend(placed);
             out.tasks.extend(waiting);
@@ -212,27 +214,30 @@ impl EcsService {
         members: &[String],
         existing: bool,
     ) -> Result<(Vec<Task>, Vec<Task>), EcsError> {
-        let failures: FailureLog = Mutex::new(Vec::new());
+        let failures: FailureLog = Arc::default();
         let account = self.account.clone();
-        let placer = |loads: &[InstanceLoad], tasks: &[Task]| {
+        let members: std::collections::HashSet<String> = members.iter().cloned().collect();
+        let rules = rules.clone();
+        let placer = move |loads: &[InstanceLoad], tasks: &[Task]| {
             let index: Vec<usize> =
                 (0..loads.len()).filter(|i| members.contains(&loads[*i].instance.ec2_instance_id)).collect();
             let mine: Vec<InstanceLoad> = index.iter().map(|i| loads[*i].clone()).collect();
             if mine.is_empty() {
                 return tasks.iter().map(|_| Err(NO_INSTANCES.to_string())).collect();
             }
-            placement::place_tasks(&account, &mine, tasks, rules, &failures)
+            placement::place_tasks(&account, &mine, tasks, &rules, &failures)
                 .into_iter()
                 .map(|r| r.map(|i| index[i]))
                 .collect()
         };
         let pool = Pool::Cluster(cluster.to_string());
         let decided = if existing {
-            self.store.place_waiting_tasks(&pool, tasks.clone(), &placer).await?
+            self.store.place_waiting_tasks(&pool, tasks.clone(), Arc::new(placer)).await?
         } else {
-            self.store.place_tasks(&pool, tasks.clone(), tags, &placer).await?
+            self.store.place_tasks(&pool, tasks.clone(), tags, Arc::new(placer)).await?
         };
         let mut placed = Vec::new();
+        let mut before = Vec::new();
         let mut left = Vec::new();
         for (task, result) in tasks.into_iter().zip(decided) {
             match result {
@@ -240,12 +245,14 @@ impl EcsService {
                     if let Some(id) = &t.container_instance_id {
                         self.wakeups.wake(id);
                     }
-                    self.task_changed(if existing { Some(&task) } else { None }, &t).await;
                     placed.push(t);
+                    before.push(existing.then_some(task));
                 }
                 Err(_) => left.push(task),
             }
         }
+        let changes: Vec<(Option<&Task>, &Task)> = before.iter().map(Option::as_ref).zip(&placed).collect();
+        self.tasks_changed(&changes).await;
         Ok((placed, left))
     }
 }

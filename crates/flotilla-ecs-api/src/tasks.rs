@@ -25,7 +25,7 @@ use flotilla_ecs_model::state_change::{
 };
 use flotilla_store::{Page, TaskFilter};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 const UPDATE_ATTEMPTS: u32 = 8;
 
@@ -153,14 +153,42 @@ fn attachment(t: &Task, network: &TaskNetwork) -> AttachmentShape {
 
 impl EcsService {
     pub(crate) async fn task_shape(&self, t: Task, with_tags: bool) -> Result<TaskShape, EcsError> {
+        let mut zones = HashMap::new();
+        self.task_shape_with(t, with_tags, &mut zones).await
+    }
+
+    /// The shapes of several tasks, reading each instance's zone once.
+    pub(crate) async fn task_shapes(&self, tasks: Vec<Task>, with_tags: bool) -> Result<Vec<TaskShape>, EcsError> {
+        let mut zones = HashMap::new();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(self.task_shape_with(t, with_tags, &mut zones).await?);
+        }
+        Ok(out)
+    }
+
+    /// A task's shape; `zones` caches the availability zone of each instance read.
+    async fn task_shape_with(
+        &self,
+        t: Task,
+        with_tags: bool,
+        zones: &mut HashMap<String, Option<String>>,
+    ) -> Result<TaskShape, EcsError> {
         let task_arn = self.account.task_arn(&t.cluster, &t.id);
         let tags = if with_tags { self.store.list_tags(&task_arn).await? } else { Vec::new() };
         let availability_zone = match &t.container_instance_id {
-            Some(id) => self
-                .store
-                .get_container_instance(id)
-                .await?
-                .and_then(|ci| ci.attribute("ecs.availability-zone").and_then(|a| a.value.clone())),
+            Some(id) => match zones.get(id) {
+                Some(zone) => zone.clone(),
+                None => {
+                    let zone = self
+                        .store
+                        .get_container_instance(id)
+                        .await?
+                        .and_then(|ci| ci.attribute("ecs.availability-zone").and_then(|a| a.value.clone()));
+                    zones.insert(id.clone(), zone.clone());
+                    zone
+                }
+            },
             None => None,
         };
         let health = |c: &TaskContainer| c.health_status.clone().unwrap_or_else(|| "UNKNOWN".into());
@@ -270,7 +298,10 @@ impl EcsService {
                 return Ok(task);
             }
             let stored = self.store.update_task(&task).await?;
-            if let Some(id) = &stored.container_instance_id {
+            // Only a changed wish is news to the instance's agent (see `wish_version`).
+            if stored.desired_status != before.desired_status
+                && let Some(id) = &stored.container_instance_id
+            {
                 self.wakeups.wake(id);
             }
             self.task_changed(Some(&before), &stored).await;
@@ -421,10 +452,7 @@ pub(crate) async fn run_task(svc: &EcsService, input: RunTaskInput) -> Result<Ta
     if launched.no_instances() {
         return Err(EcsError::invalid(NO_INSTANCES));
     }
-    let mut out = TasksOutput { tasks: Vec::new(), failures: Vec::new() };
-    for task in launched.tasks {
-        out.tasks.push(svc.task_shape(task, true).await?);
-    }
+    let mut out = TasksOutput { tasks: svc.task_shapes(launched.tasks, true).await?, failures: Vec::new() };
     if let Some(reason) = launched.unplaced.first() {
         if launched.instance_failures.is_empty() {
             out.failures.push(Failure {

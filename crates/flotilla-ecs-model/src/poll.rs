@@ -1,8 +1,11 @@
 //! `FlotillaAgentV1.PollTasks`: the agent's long poll for the tasks assigned to
 //! its instance.
 //!
-//! The agent sends the version of every task it knows; the control plane answers
-//! once that set differs from the instance's or the wait runs out. The answer is
+//! The agent sends back the version of every task it knows, as the last answer gave
+//! it; the control plane answers once that set differs from the instance's or the
+//! wait runs out. A task's version here is its [`wish_version`]: it changes only when
+//! the control plane changes what the agent must do with the task, never with the
+//! agent's own reports (each of which would otherwise cost a whole answer). The answer is
 //! read task by task ([`PollAnswer::read`]): during a rolling upgrade of the control
 //! plane a task may carry a value this agent does not know, and that task alone
 //! must be set aside, never the whole list (an empty list would make the agent stop
@@ -26,7 +29,7 @@ pub struct PollTasksRequest {
     pub cluster: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_instance: Option<String>,
-    /// Task ARN → version, for every task the agent knows of.
+    /// Task ARN → version (as answered), for every task the agent knows of.
     #[serde(default)]
     pub known: BTreeMap<String, i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,6 +41,7 @@ pub struct PollTasksRequest {
 #[serde(rename_all = "camelCase")]
 pub struct AgentTask {
     pub task_arn: String,
+    /// The task's [`wish_version`].
     pub version: i64,
     pub desired_status: TaskStatus,
     pub last_status: TaskStatus,
@@ -56,6 +60,16 @@ pub struct AgentTask {
     /// Fargate's ephemeral storage in GiB, when the task is a Fargate task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage_gib: Option<i64>,
+}
+
+/// A task's version as a poll compares it: a function of what the agent must do
+/// with the task (its desired status), so that the agent's own reports, which
+/// change the task's stored version, never make a poll answer.
+pub fn wish_version(desired: TaskStatus) -> i64 {
+    match desired {
+        TaskStatus::Stopped => 2,
+        _ => 1,
+    }
 }
 
 /// The answer as the control plane writes it.

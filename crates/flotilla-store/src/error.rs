@@ -13,6 +13,9 @@ pub enum StoreError {
     /// The database failed, or a stored record cannot be read.
     #[error(transparent)]
     Db(DbError),
+    /// A batch of writes this one shared failed (or was cut short) as a whole.
+    #[error("a batch of writes failed: {0}")]
+    Batch(String),
 }
 
 impl From<DbError> for StoreError {

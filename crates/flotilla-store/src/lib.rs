@@ -6,6 +6,7 @@
 //! multi-statement change in one transaction, and a `version` per record for
 //! optimistic concurrency.
 
+mod batch;
 mod error;
 mod sql;
 
@@ -93,7 +94,8 @@ pub enum Pool {
 
 /// Chooses an instance for each task from a snapshot of the cluster's instances:
 /// an index into the loads, or the reason (ECS's wording) the task could not be placed.
-pub type Placer<'a> = &'a (dyn Fn(&[InstanceLoad], &[Task]) -> Vec<Result<usize, String>> + Sync);
+/// Shared, as it may run in a batch with other callers' placements.
+pub type Placer = std::sync::Arc<dyn Fn(&[InstanceLoad], &[Task]) -> Vec<Result<usize, String>> + Send + Sync>;
 
 /// Durable state behind the API. Implementations must be safe to share between
 /// control-plane replicas: every method is one transaction.
@@ -185,13 +187,14 @@ pub trait Store: Send + Sync + 'static {
     /// without its tags. `placer` sees every ACTIVE or DRAINING instance of the
     /// pool with its load (it decides which may take tasks). Tasks carrying a
     /// client token already used in their cluster are not placed again: the stored
-    /// ones are returned instead.
+    /// ones are returned instead. Concurrent placements in one pool may share a
+    /// transaction: each sees the loads with the tasks placed before it.
     async fn place_tasks(
         &self,
         pool: &Pool,
         tasks: Vec<Task>,
         tags: &[Tag],
-        placer: Placer<'_>,
+        placer: Placer,
     ) -> StoreResult<Vec<Result<Task, String>>>;
     /// Stores new tasks no instance could take yet (PROVISIONING, no instance), with
     /// `tags`, in one transaction: they wait for their capacity provider's capacity.
@@ -206,7 +209,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         pool: &Pool,
         tasks: Vec<Task>,
-        placer: Placer<'_>,
+        placer: Placer,
     ) -> StoreResult<Vec<Result<Task, String>>>;
     async fn get_task(&self, id: &str) -> StoreResult<Option<Task>>;
     /// Task ids in id order.
@@ -215,9 +218,9 @@ pub trait Store: Send + Sync + 'static {
     async fn tasks_for_instance(&self, instance_id: &str) -> StoreResult<Vec<Task>>;
     /// The reservations of the tasks among `ids` that exist, in no particular order.
     async fn task_reservations(&self, ids: &[String]) -> StoreResult<Vec<TaskReservation>>;
-    /// The (cluster, id, version) of each of [`Store::tasks_for_instance`]'s tasks,
-    /// without reading their documents: what a waiting long poll compares.
-    async fn task_versions_for_instance(&self, instance_id: &str) -> StoreResult<Vec<(String, String, i64)>>;
+    /// The (cluster, id, desired status) of each of [`Store::tasks_for_instance`]'s
+    /// tasks, without reading their documents: what a waiting long poll compares.
+    async fn task_wishes_for_instance(&self, instance_id: &str) -> StoreResult<Vec<(String, String, TaskStatus)>>;
     /// Optimistic update of a task (its `version` must be the stored one); the
     /// stored task gets `version + 1`.
     async fn update_task(&self, task: &Task) -> StoreResult<Task>;

@@ -1,5 +1,6 @@
 //! [`Store`] on the storage foundation: the same SQL on SQLite and PostgreSQL.
 
+use crate::batch::{Batcher, Entry, fail_all};
 use crate::error::{StoreError, StoreResult};
 use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, Store, TaskFilter, TaskReservation};
 use async_trait::async_trait;
@@ -15,7 +16,8 @@ use flotilla_domain::task_definition::{TaskDefinition, TaskDefinitionStatus, Val
 use flotilla_domain::{AccountContext, EcsArns, Timestamp};
 use sqlx::Any;
 use sqlx::any::AnyRow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 static SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -28,6 +30,34 @@ pub const STORE_NAME: &str = "flotilla";
 pub struct SqlStore {
     db: Db,
     account: AccountContext,
+    placements: Arc<Batcher<PlacementRequest, Placed>>,
+    task_updates: Arc<Batcher<Task, Task>>,
+    instances: InstanceCache,
+}
+
+/// A placement waiting for its batch.
+struct PlacementRequest {
+    pool: Pool,
+    tasks: Vec<Task>,
+    tags: Vec<Tag>,
+    placer: Placer,
+}
+
+/// A placement's answer: a result per task, in order.
+type Placed = Vec<Result<Task, String>>;
+
+/// The most placements one transaction takes.
+const MAX_PLACEMENT_BATCH: usize = 64;
+/// The most task updates one transaction takes.
+const MAX_TASK_UPDATE_BATCH: usize = 256;
+
+/// Which placements may share a batch: those drawing on the same instances.
+fn pool_key(pool: &Pool) -> String {
+    match pool {
+        Pool::Cluster(c) => format!("cluster {c}"),
+        // Every Fargate placement draws on the same nodes, whichever cluster it is for.
+        Pool::Fargate { .. } => "fargate".to_string(),
+    }
 }
 
 impl SqlStore {
@@ -35,7 +65,13 @@ impl SqlStore {
     pub async fn open(location: &StoreLocation, account: AccountContext) -> StoreResult<Self> {
         let db = Db::open(location, STORE_NAME, &Migrations { sqlite: &SQLITE, postgres: &POSTGRES }).await?;
         fill_load_columns(&db).await?;
-        Ok(Self { db, account })
+        Ok(Self {
+            db,
+            account,
+            placements: Arc::new(Batcher::new(MAX_PLACEMENT_BATCH)),
+            task_updates: Arc::new(Batcher::new(MAX_TASK_UPDATE_BATCH)),
+            instances: InstanceCache::default(),
+        })
     }
 
     /// The database, e.g. for leases kept beside the ECS state.
@@ -353,25 +389,216 @@ impl SqlStore {
     }
 }
 
-/// The pool's live instances with their load, as placement sees them.
-async fn pool_loads(tx: &mut Tx, pool: &Pool) -> StoreResult<Vec<InstanceLoad>> {
-    let (instances_where, arg) = pool_instances(pool);
-    let rows = sqlx::query(&format!(
-        "SELECT body, last_heartbeat FROM container_instances WHERE {instances_where} AND status <> 'INACTIVE' ORDER BY id"
-    ))
-    .bind(arg)
-    .fetch_all(&mut **tx)
-    .await
-    .doing("reading the instances to place on")?;
-    let mut usage = usage_by_instance(&mut **tx, instances_where, arg).await?;
-    let mut loads = Vec::with_capacity(rows.len());
-    for r in rows {
-        let mut ci = instance_from_body(&r.col::<String>("body")?)?;
-        ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
-        let held = usage.remove(&ci.id).unwrap_or_default();
-        loads.push(load_of(ci, held));
+impl SqlStore {
+    /// Places a batch of requests in one transaction and answers each: all of them
+    /// fail together if the transaction does.
+    async fn place_batch(&self, batch: Vec<Entry<PlacementRequest, Placed>>) {
+        match self.try_place_batch(&batch).await {
+            Ok(results) => {
+                for (entry, placed) in batch.into_iter().zip(results) {
+                    entry.answer(Ok(placed));
+                }
+            }
+            Err(e) => fail_all(batch, &e),
+        }
     }
-    Ok(loads)
+
+    async fn try_place_batch(&self, batch: &[Entry<PlacementRequest, Placed>]) -> StoreResult<Vec<Placed>> {
+        let Some(pool) = batch.first().map(|e| e.payload.pool.clone()) else { return Ok(Vec::new()) };
+        let pool = &pool;
+        let mut tx = self.write().await?;
+        self.lock_pool(&mut tx, pool).await?;
+        let mut loads = self.instances.pool_loads(&mut tx, pool).await?;
+        // Tokens placed earlier in this batch: (cluster, token) → its tasks.
+        let mut tokens: std::collections::HashMap<(String, String), Vec<Task>> = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(batch.len());
+        for request in batch.iter().map(|e| &e.payload) {
+            let Some(first) = request.tasks.first() else {
+                out.push(Vec::new());
+                continue;
+            };
+            if let Some(token) = &first.client_token {
+                let key = (first.cluster.clone(), token.clone());
+                if let Some(earlier) = tokens.get(&key) {
+                    out.push(earlier.iter().cloned().map(Ok).collect());
+                    continue;
+                }
+                // Sorted here: an ORDER BY id leads SQLite to walk every task of the
+                // cluster in id order rather than use the token's index.
+                let rows = sqlx::query("SELECT body FROM tasks WHERE cluster = $1 AND client_token = $2")
+                    .bind(&first.cluster)
+                    .bind(token)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .doing("looking up a client token")?;
+                if !rows.is_empty() {
+                    let mut stored = rows
+                        .iter()
+                        .map(|r| task_from_body(&r.col::<String>("body")?))
+                        .collect::<StoreResult<Vec<_>>>()?;
+                    stored.sort_by(|a, b| a.id.cmp(&b.id));
+                    out.push(stored.into_iter().map(Ok).collect());
+                    continue;
+                }
+            }
+            let decisions = (request.placer)(&loads, &request.tasks);
+            let mut placed = Vec::with_capacity(request.tasks.len());
+            for (task, decision) in request.tasks.iter().zip(decisions) {
+                match decision {
+                    Ok(i) => {
+                        let task = Task { container_instance_id: Some(loads[i].instance.id.clone()), ..task.clone() };
+                        insert_task(&mut tx, &task).await?;
+                        insert_tags(&mut tx, &self.account.task_arn(&task.cluster, &task.id), &request.tags).await?;
+                        hold(&mut loads[i], &task);
+                        placed.push(Ok(task));
+                    }
+                    Err(reason) => placed.push(Err(reason)),
+                }
+            }
+            if let Some(token) = &first.client_token {
+                let stored: Vec<Task> = placed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+                if !stored.is_empty() {
+                    tokens.insert((first.cluster.clone(), token.clone()), stored);
+                }
+            }
+            out.push(placed);
+        }
+        tx.commit().await.doing("committing placed tasks")?;
+        Ok(out)
+    }
+}
+
+impl SqlStore {
+    /// Stores a batch of task updates in one transaction: each one whose version is
+    /// still the stored one is written, the others answered with a conflict.
+    async fn update_task_batch(&self, batch: Vec<Entry<Task, Task>>) {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let written: StoreResult<()> = async {
+            let mut tx = self.write().await?;
+            for entry in &batch {
+                outcomes.push(update_task_in(&mut tx, &entry.payload).await?);
+            }
+            tx.commit().await.doing("committing task updates")?;
+            Ok(())
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                for (entry, outcome) in batch.into_iter().zip(outcomes) {
+                    let what = format!("task {}", entry.payload.id);
+                    entry.answer(outcome.ok_or(StoreError::Conflict { what }));
+                }
+            }
+            Err(e) => fail_all(batch, &e),
+        }
+    }
+}
+
+/// Writes `task` over its stored version: the stored task, or `None` when the stored
+/// version is no longer the one `task` was read at.
+async fn update_task_in(tx: &mut Tx, task: &Task) -> StoreResult<Option<Task>> {
+    let stored = Task { version: task.version + 1, ..task.clone() };
+    let changed = sqlx::query(
+        "UPDATE tasks SET desired_status = $1, last_status = $2, container_instance_id = $3, body = $4, version = $5, \
+         reserved_cpu = $6, reserved_memory = $7, host_ports = $8 WHERE id = $9 AND version = $10",
+    )
+    .bind(stored.desired_status.as_str())
+    .bind(stored.last_status.as_str())
+    .bind(&stored.container_instance_id)
+    .bind(to_json(&stored))
+    .bind(stored.version)
+    .bind(stored.reservation.cpu)
+    .bind(stored.reservation.memory)
+    .bind(encode_ports(&held_ports(&stored)))
+    .bind(&task.id)
+    .bind(task.version)
+    .execute(&mut **tx)
+    .await
+    .doing("updating a task")?
+    .rows_affected();
+    Ok((changed == 1).then_some(stored))
+}
+
+/// Adds a task just placed on an instance to the instance's load, so the next
+/// placement of a batch sees it.
+fn hold(load: &mut InstanceLoad, task: &Task) {
+    load.remaining.cpu = load.remaining.cpu.saturating_sub(task.reservation.cpu);
+    load.remaining.memory = load.remaining.memory.saturating_sub(task.reservation.memory);
+    for (protocol, port) in held_ports(task) {
+        match protocol {
+            TransportProtocol::Tcp => load.remaining.ports_tcp.push(port),
+            TransportProtocol::Udp => load.remaining.ports_udp.push(port),
+        }
+    }
+    match task.last_status {
+        TaskStatus::Running => load.running_tasks += 1,
+        s if s.is_pending() => load.pending_tasks += 1,
+        _ => {}
+    }
+    *load.groups.entry(task.group.clone()).or_default() += 1;
+}
+
+/// Parsed instance documents of each pool, by id with the version they were read at:
+/// a placement re-reads only the documents that changed since the last one.
+#[derive(Default, Clone)]
+struct InstanceCache {
+    pools: Arc<Mutex<HashMap<String, VersionedInstances>>>,
+}
+
+/// Instance documents by id, each with the version it was read at.
+type VersionedInstances = HashMap<String, (i64, ContainerInstance)>;
+
+impl InstanceCache {
+    /// The pool's live instances with their load, as placement sees them.
+    async fn pool_loads(&self, tx: &mut Tx, pool: &Pool) -> StoreResult<Vec<InstanceLoad>> {
+        let (instances_where, arg) = pool_instances(pool);
+        let rows = sqlx::query(&format!(
+            "SELECT id, version, last_heartbeat FROM container_instances \
+             WHERE {instances_where} AND status <> 'INACTIVE' ORDER BY id"
+        ))
+        .bind(arg)
+        .fetch_all(&mut **tx)
+        .await
+        .doing("reading the instances to place on")?;
+        let mut listed = Vec::with_capacity(rows.len());
+        for r in &rows {
+            listed.push((r.col::<String>("id")?, r.col::<i64>("version")?, Timestamp(r.col("last_heartbeat")?)));
+        }
+        let key = format!("{instances_where} {arg}");
+        let mut known = self.pools.lock().unwrap_or_else(|p| p.into_inner()).remove(&key).unwrap_or_default();
+        let stale: Vec<&str> = listed
+            .iter()
+            .filter(|(id, version, _)| known.get(id).is_none_or(|(v, _)| v != version))
+            .map(|(id, _, _)| id.as_str())
+            .collect();
+        for chunk in stale.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!("SELECT id, version, body FROM container_instances WHERE id IN ({})", marks.join(", "));
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            for r in query.fetch_all(&mut **tx).await.doing("reading instance documents")? {
+                let body = instance_from_body(&r.col::<String>("body")?)?;
+                known.insert(r.col("id")?, (r.col("version")?, body));
+            }
+        }
+        let mut usage = usage_by_instance(&mut **tx, instances_where, arg).await?;
+        let mut loads = Vec::with_capacity(listed.len());
+        let mut kept = HashMap::with_capacity(listed.len());
+        for (id, _, heartbeat) in listed {
+            let Some(entry) = known.remove(&id) else {
+                return Err(corrupt(format!("container instance {id}"), "listed but not read"));
+            };
+            let mut ci = entry.1.clone();
+            ci.last_heartbeat = heartbeat;
+            let held = usage.remove(&id).unwrap_or_default();
+            loads.push(load_of(ci, held));
+            kept.insert(id, entry);
+        }
+        self.pools.lock().unwrap_or_else(|p| p.into_inner()).insert(key, kept);
+        Ok(loads)
+    }
 }
 
 #[async_trait]
@@ -786,40 +1013,15 @@ impl Store for SqlStore {
         pool: &Pool,
         tasks: Vec<Task>,
         tags: &[Tag],
-        placer: Placer<'_>,
+        placer: Placer,
     ) -> StoreResult<Vec<Result<Task, String>>> {
-        let mut tx = self.write().await?;
-        self.lock_pool(&mut tx, pool).await?;
-        let task_cluster = match pool {
-            Pool::Cluster(c) | Pool::Fargate { for_cluster: c } => c,
+        let store = self.clone();
+        let run = move |batch: Vec<Entry<PlacementRequest, Placed>>| {
+            let store = store.clone();
+            async move { store.place_batch(batch).await }
         };
-        if let Some(token) = tasks.first().and_then(|t| t.client_token.clone()) {
-            let rows = sqlx::query("SELECT body FROM tasks WHERE cluster = $1 AND client_token = $2 ORDER BY id")
-                .bind(task_cluster)
-                .bind(&token)
-                .fetch_all(&mut *tx)
-                .await
-                .doing("looking up a client token")?;
-            if !rows.is_empty() {
-                return rows.iter().map(|r| task_from_body(&r.col::<String>("body")?).map(Ok)).collect();
-            }
-        }
-        let loads = pool_loads(&mut tx, pool).await?;
-        let decisions = placer(&loads, &tasks);
-        let mut out = Vec::with_capacity(tasks.len());
-        for (mut task, decision) in tasks.into_iter().zip(decisions) {
-            match decision {
-                Ok(i) => {
-                    task.container_instance_id = Some(loads[i].instance.id.clone());
-                    insert_task(&mut tx, &task).await?;
-                    insert_tags(&mut tx, &self.account.task_arn(&task.cluster, &task.id), tags).await?;
-                    out.push(Ok(task));
-                }
-                Err(reason) => out.push(Err(reason)),
-            }
-        }
-        tx.commit().await.doing("committing placed tasks")?;
-        Ok(out)
+        let request = PlacementRequest { pool: pool.clone(), tasks, tags: tags.to_vec(), placer };
+        self.placements.submit(&pool_key(pool), request, run).await
     }
 
     async fn store_waiting_tasks(&self, tasks: &[Task], tags: &[Tag]) -> StoreResult<()> {
@@ -848,7 +1050,7 @@ impl Store for SqlStore {
         &self,
         pool: &Pool,
         tasks: Vec<Task>,
-        placer: Placer<'_>,
+        placer: Placer,
     ) -> StoreResult<Vec<Result<Task, String>>> {
         let mut tx = self.write().await?;
         self.lock_pool(&mut tx, pool).await?;
@@ -865,7 +1067,7 @@ impl Store for SqlStore {
             waiting.push(version == Some(t.version));
         }
         let still: Vec<Task> = tasks.iter().zip(&waiting).filter(|(_, w)| **w).map(|(t, _)| t.clone()).collect();
-        let loads = pool_loads(&mut tx, pool).await?;
+        let loads = self.instances.pool_loads(&mut tx, pool).await?;
         let mut decisions = placer(&loads, &still).into_iter();
         let mut out = Vec::with_capacity(tasks.len());
         for (task, still_waiting) in tasks.into_iter().zip(waiting) {
@@ -964,41 +1166,32 @@ impl Store for SqlStore {
         Ok(out)
     }
 
-    async fn task_versions_for_instance(&self, instance_id: &str) -> StoreResult<Vec<(String, String, i64)>> {
+    async fn task_wishes_for_instance(&self, instance_id: &str) -> StoreResult<Vec<(String, String, TaskStatus)>> {
         let rows = sqlx::query(
-            "SELECT cluster, id, version FROM tasks WHERE container_instance_id = $1 AND last_status <> 'STOPPED'",
+            "SELECT cluster, id, desired_status FROM tasks WHERE container_instance_id = $1 AND last_status <> 'STOPPED'",
         )
         .bind(instance_id)
         .fetch_all(self.db.reader())
         .await
-        .doing("reading the versions of an instance's tasks")?;
-        rows.iter().map(|r| Ok((r.col("cluster")?, r.col("id")?, r.col("version")?))).collect()
+        .doing("reading the desired statuses of an instance's tasks")?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.col("id")?;
+                let desired: String = r.col("desired_status")?;
+                let desired = TaskStatus::parse(&desired)
+                    .ok_or_else(|| corrupt(format!("task {id}"), format!("unknown desired status {desired}")))?;
+                Ok((r.col("cluster")?, id, desired))
+            })
+            .collect()
     }
 
     async fn update_task(&self, task: &Task) -> StoreResult<Task> {
-        let stored = Task { version: task.version + 1, ..task.clone() };
-        let changed = sqlx::query(
-            "UPDATE tasks SET desired_status = $1, last_status = $2, container_instance_id = $3, body = $4, version = $5, \
-             reserved_cpu = $6, reserved_memory = $7, host_ports = $8 WHERE id = $9 AND version = $10",
-        )
-        .bind(stored.desired_status.as_str())
-        .bind(stored.last_status.as_str())
-        .bind(&stored.container_instance_id)
-        .bind(to_json(&stored))
-        .bind(stored.version)
-        .bind(stored.reservation.cpu)
-        .bind(stored.reservation.memory)
-        .bind(encode_ports(&held_ports(&stored)))
-        .bind(&task.id)
-        .bind(task.version)
-        .execute(self.db.writer())
-        .await
-        .doing("updating a task")?
-        .rows_affected();
-        if changed == 0 {
-            return Err(StoreError::Conflict { what: format!("task {}", task.id) });
-        }
-        Ok(stored)
+        let store = self.clone();
+        let run = move |batch: Vec<Entry<Task, Task>>| {
+            let store = store.clone();
+            async move { store.update_task_batch(batch).await }
+        };
+        self.task_updates.submit("tasks", task.clone(), run).await
     }
 
     async fn create_service(&self, service: &Service, tags: &[Tag]) -> StoreResult<Option<Service>> {

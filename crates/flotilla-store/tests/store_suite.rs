@@ -9,7 +9,7 @@ use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinitionStatus, normalize_and_validate};
 use flotilla_domain::{AccountContext, EcsArns, Timestamp};
-use flotilla_store::{FamilyStatusFilter, InstanceLoad, Page, Pool, SqlStore, Store, StoreError, TaskFilter};
+use flotilla_store::{FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, SqlStore, Store, StoreError, TaskFilter};
 use std::sync::Arc;
 
 fn page<K>(limit: u32) -> Page<K> {
@@ -46,7 +46,12 @@ fn task(id: &str, cluster: &str, memory: i64, token: Option<&str>) -> Task {
 }
 
 /// Places each task on the first instance with the memory left, counting earlier tasks of the batch.
-fn first_fit(loads: &[InstanceLoad], tasks: &[Task]) -> Vec<Result<usize, String>> {
+/// Each task on the first instance with the memory left for it.
+fn first_fit() -> Placer {
+    std::sync::Arc::new(first_fit_placement)
+}
+
+fn first_fit_placement(loads: &[InstanceLoad], tasks: &[Task]) -> Vec<Result<usize, String>> {
     let mut left: Vec<i64> = loads.iter().map(|l| l.remaining.memory).collect();
     tasks
         .iter()
@@ -158,7 +163,7 @@ async fn placed_tasks_carry_their_tags_from_the_same_transaction() {
                 &Pool::Cluster("default".into()),
                 vec![task("t1", "default", 256, None), task("t2", "default", 256, None)],
                 &tags,
-                &first_fit,
+                first_fit(),
             )
             .await
             .unwrap();
@@ -185,17 +190,21 @@ async fn fargate_places_on_the_nodes_serving_it_and_fargate_only_nodes_are_hidde
         store.put_container_instance(&node("both", "b", NodeCapacity::Ec2AndFargate)).await.unwrap();
         store.put_container_instance(&node("managed", "b", NodeCapacity::Fargate)).await.unwrap();
         let fargate = Pool::Fargate { for_cluster: "x".into() };
-        let seen = std::sync::Mutex::new(Vec::new());
-        let record = |loads: &[InstanceLoad], tasks: &[Task]| {
-            seen.lock().unwrap().push(loads.iter().map(|l| l.instance.id.clone()).collect::<Vec<_>>());
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let record = move |loads: &[InstanceLoad], tasks: &[Task]| {
+            log.lock().unwrap().push(loads.iter().map(|l| l.instance.id.clone()).collect::<Vec<_>>());
             tasks.iter().map(|_| Ok(0)).collect()
         };
-        let placed = store.place_tasks(&fargate, vec![task("f1", "x", 600, None)], &[], &record).await.unwrap();
+        let placed = store
+            .place_tasks(&fargate, vec![task("f1", "x", 600, None)], &[], std::sync::Arc::new(record))
+            .await
+            .unwrap();
         assert_eq!(placed[0].as_ref().unwrap().container_instance_id.as_deref(), Some("both"), "{}", b.label);
         assert_eq!(seen.lock().unwrap()[0], ["both", "managed"], "{}: Fargate sees the nodes serving it", b.label);
         // EC2 placement in cluster b sees its EC2 node only, with the Fargate task of cluster x on it.
         let pool_b = Pool::Cluster("b".into());
-        let ec2 = store.place_tasks(&pool_b, vec![task("e1", "b", 600, None)], &[], &first_fit);
+        let ec2 = store.place_tasks(&pool_b, vec![task("e1", "b", 600, None)], &[], first_fit());
         assert!(ec2.await.unwrap()[0].is_err(), "{}: 1000 MiB less x's 600 leave no room for 600", b.label);
         let listed = store.list_container_instances("b", None, false, page(10)).await.unwrap();
         assert_eq!(listed.iter().map(|l| l.instance.id.as_str()).collect::<Vec<_>>(), ["both"], "{}", b.label);
@@ -244,7 +253,7 @@ async fn capacity_providers_and_tasks_waiting_for_capacity() {
         store.put_container_instance(&instance("ci-1", "default", 1024, 1000)).await.unwrap();
         let pool = Pool::Cluster("default".into());
         let stale = Task { version: 99, ..listed[0].clone() };
-        let placed = store.place_waiting_tasks(&pool, vec![stale, listed[0].clone()], &first_fit).await.unwrap();
+        let placed = store.place_waiting_tasks(&pool, vec![stale, listed[0].clone()], first_fit()).await.unwrap();
         assert!(placed[0].is_err(), "{}: a stale read places nothing", b.label);
         assert_eq!(placed[1].as_ref().unwrap().container_instance_id.as_deref(), Some("ci-1"));
         assert!(store.waiting_tasks().await.unwrap().is_empty(), "{}", b.label);
@@ -259,7 +268,7 @@ async fn a_failed_placement_transaction_stores_no_task_and_no_tag() {
         let store = open(&b.location).await;
         store.put_container_instance(&instance("ci-1", "default", 1024, 1024)).await.unwrap();
         store
-            .place_tasks(&Pool::Cluster("default".into()), vec![task("dup", "default", 10, None)], &[], &first_fit)
+            .place_tasks(&Pool::Cluster("default".into()), vec![task("dup", "default", 10, None)], &[], first_fit())
             .await
             .unwrap();
         // The second task's id is taken: the insert fails after the first task and its tags were written.
@@ -268,7 +277,7 @@ async fn a_failed_placement_transaction_stores_no_task_and_no_tag() {
                 &Pool::Cluster("default".into()),
                 vec![task("fresh", "default", 10, None), task("dup", "default", 10, None)],
                 &[tag("k", "v")],
-                &first_fit,
+                first_fit(),
             )
             .await;
         assert!(failed.is_err(), "{}", b.label);
@@ -291,7 +300,7 @@ async fn concurrent_placements_never_overcommit_and_client_tokens_are_idempotent
             let store = store.clone();
             racers.push(tokio::spawn(async move {
                 let tasks = (0..3).map(|i| task(&format!("r{r}-{i}"), "default", 100, None)).collect();
-                store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], &first_fit).await.unwrap()
+                store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], first_fit()).await.unwrap()
             }));
         }
         let mut placed = 0;
@@ -306,14 +315,42 @@ async fn concurrent_placements_never_overcommit_and_client_tokens_are_idempotent
 
         store.put_container_instance(&instance("ci-big", "other", 4096, 4096)).await.unwrap();
         let first = store
-            .place_tasks(&Pool::Cluster("other".into()), vec![task("tok-1", "other", 10, Some("abc"))], &[], &first_fit)
+            .place_tasks(
+                &Pool::Cluster("other".into()),
+                vec![task("tok-1", "other", 10, Some("abc"))],
+                &[],
+                first_fit(),
+            )
             .await;
         let again = store
-            .place_tasks(&Pool::Cluster("other".into()), vec![task("tok-2", "other", 10, Some("abc"))], &[], &first_fit)
+            .place_tasks(
+                &Pool::Cluster("other".into()),
+                vec![task("tok-2", "other", 10, Some("abc"))],
+                &[],
+                first_fit(),
+            )
             .await;
         let id =
             |r: &Result<Vec<Result<Task, String>>, StoreError>| r.as_ref().unwrap()[0].as_ref().unwrap().id.clone();
         assert_eq!((id(&first), id(&again)), ("tok-1".to_string(), "tok-1".to_string()), "{}", b.label);
+
+        // Retries racing each other (they may share one batch) store the launch once.
+        let mut retries = Vec::new();
+        for r in 0..8 {
+            let store = store.clone();
+            retries.push(tokio::spawn(async move {
+                let tasks = vec![task(&format!("retry-{r}"), "other", 10, Some("same"))];
+                store.place_tasks(&Pool::Cluster("other".into()), tasks, &[], first_fit()).await
+            }));
+        }
+        let mut answered = std::collections::BTreeSet::new();
+        for r in retries {
+            answered.insert(id(&r.await.unwrap()));
+        }
+        assert_eq!(answered.len(), 1, "{}: every retry is answered with the one stored task", b.label);
+        let filter = TaskFilter::default();
+        let stored = store.list_task_ids("other", &filter, page(100)).await.unwrap();
+        assert_eq!(stored.iter().filter(|t| t.starts_with("retry-")).count(), 1, "{}", b.label);
     }
 }
 
@@ -335,7 +372,7 @@ async fn tasks_and_instances_update_optimistically_and_list_by_filter() {
         assert_eq!(listed.len(), 1, "{}", b.label);
 
         let placed = store
-            .place_tasks(&Pool::Cluster("default".into()), vec![task("t1", "default", 10, None)], &[], &first_fit)
+            .place_tasks(&Pool::Cluster("default".into()), vec![task("t1", "default", 10, None)], &[], first_fit())
             .await
             .unwrap();
         let mut t = placed.into_iter().next().unwrap().unwrap();
@@ -454,7 +491,7 @@ async fn a_service_sees_its_live_tasks_and_recently_stopped_ones() {
             grouped("live", 1),
             task("other", "default", 1, None),
         ];
-        let placed = store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], &first_fit).await.unwrap();
+        let placed = store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], first_fit()).await.unwrap();
         for t in placed.into_iter().map(Result::unwrap).filter(|t| t.id.ends_with("stopped")) {
             store
                 .update_task(&Task { last_status: TaskStatus::Stopped, desired_status: TaskStatus::Stopped, ..t })
@@ -491,7 +528,7 @@ async fn loads_sum_live_tasks_reservations_and_ports_also_for_tasks_stored_befor
         };
         let stopping = task("t3", "default", 300, None);
         let placed = store
-            .place_tasks(&Pool::Cluster("default".into()), vec![reserving, bound, stopping], &[], &first_fit)
+            .place_tasks(&Pool::Cluster("default".into()), vec![reserving, bound, stopping], &[], first_fit())
             .await
             .unwrap();
         assert!(placed.iter().all(Result::is_ok), "{}", b.label);
@@ -531,6 +568,75 @@ async fn loads_sum_live_tasks_reservations_and_ports_also_for_tasks_stored_befor
         store.close().await;
         let store = open(&b.location).await;
         assert_eq!(store.instance_load("ci-1").await.unwrap().unwrap(), load, "{}", b.label);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_placement_sees_an_instance_changed_since_the_last_one() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        let pool = Pool::Cluster("default".into());
+        let small = store.put_container_instance(&instance("ci-1", "default", 1024, 100)).await.unwrap();
+        let first = store.place_tasks(&pool, vec![task("a", "default", 100, None)], &[], first_fit()).await.unwrap();
+        assert!(first[0].is_ok(), "{}", b.label);
+        let full = store.place_tasks(&pool, vec![task("b", "default", 100, None)], &[], first_fit()).await.unwrap();
+        assert!(full[0].is_err(), "{}: 100 MiB are taken", b.label);
+        // Re-registered with more memory: the next placement reads the new document.
+        store
+            .put_container_instance(&ContainerInstance {
+                registered: Resources { cpu: 1024, memory: 200, ..Resources::default() },
+                ..small.clone()
+            })
+            .await
+            .unwrap();
+        let grown = store.place_tasks(&pool, vec![task("c", "default", 100, None)], &[], first_fit()).await.unwrap();
+        assert!(grown[0].is_ok(), "{}: the grown instance takes another task", b.label);
+        // Deregistered (INACTIVE): no longer offered.
+        let current = store.get_container_instance("ci-1").await.unwrap().unwrap();
+        store
+            .update_container_instance(&ContainerInstance {
+                status: InstanceStatus::Inactive,
+                registered: Resources { cpu: 1024, memory: 1000, ..Resources::default() },
+                ..current
+            })
+            .await
+            .unwrap();
+        let gone = store.place_tasks(&pool, vec![task("d", "default", 100, None)], &[], first_fit()).await.unwrap();
+        assert!(gone[0].is_err(), "{}: an inactive instance takes nothing", b.label);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_task_updates_each_win_or_conflict_on_their_own() {
+    for b in backends() {
+        let store = Arc::new(open(&b.location).await);
+        store.put_container_instance(&instance("ci-1", "default", 4096, 4096)).await.unwrap();
+        let tasks: Vec<Task> = (0..20).map(|i| task(&format!("u{i}"), "default", 10, None)).collect();
+        let placed = store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], first_fit()).await.unwrap();
+        let mut writers = Vec::new();
+        for t in placed.into_iter().map(Result::unwrap) {
+            // Two writers per task, both from the same read: one wins, one conflicts.
+            for status in [TaskStatus::Running, TaskStatus::Stopped] {
+                let (store, read) = (store.clone(), t.clone());
+                writers
+                    .push(tokio::spawn(async move { store.update_task(&Task { last_status: status, ..read }).await }));
+            }
+        }
+        let (mut won, mut conflicted) = (0, 0);
+        for w in writers {
+            match w.await.unwrap() {
+                Ok(stored) => {
+                    won += 1;
+                    let read = store.get_task(&stored.id).await.unwrap().unwrap();
+                    assert_eq!((read.last_status, read.version), (stored.last_status, stored.version), "{}", b.label);
+                }
+                Err(StoreError::Conflict { .. }) => conflicted += 1,
+                Err(e) => panic!("{}: {e}", b.label),
+            }
+        }
+        assert_eq!((won, conflicted), (20, 20), "{}", b.label);
         store.close().await;
     }
 }
