@@ -32,6 +32,7 @@ pub struct SqlStore {
     account: AccountContext,
     placements: Arc<Batcher<PlacementRequest, Placed>>,
     task_updates: Arc<Batcher<Task, Task>>,
+    heartbeats: Arc<Batcher<(String, Timestamp), ()>>,
     instances: InstanceCache,
 }
 
@@ -50,6 +51,8 @@ type Placed = Vec<Result<Task, String>>;
 const MAX_PLACEMENT_BATCH: usize = 64;
 /// The most task updates one transaction takes.
 const MAX_TASK_UPDATE_BATCH: usize = 256;
+/// The most agent heartbeats one transaction takes.
+const MAX_HEARTBEAT_BATCH: usize = 512;
 
 /// Which placements may share a batch: those drawing on the same instances.
 fn pool_key(pool: &Pool) -> String {
@@ -70,6 +73,7 @@ impl SqlStore {
             account,
             placements: Arc::new(Batcher::new(MAX_PLACEMENT_BATCH)),
             task_updates: Arc::new(Batcher::new(MAX_TASK_UPDATE_BATCH)),
+            heartbeats: Arc::new(Batcher::new(MAX_HEARTBEAT_BATCH)),
             instances: InstanceCache::default(),
         })
     }
@@ -469,6 +473,29 @@ impl SqlStore {
 }
 
 impl SqlStore {
+    /// Records a batch of agent heartbeats in one transaction.
+    async fn heartbeat_batch(&self, batch: Vec<Entry<(String, Timestamp), ()>>) {
+        let written: StoreResult<()> = async {
+            let mut tx = self.write().await?;
+            for entry in &batch {
+                let (id, now) = &entry.payload;
+                sqlx::query("UPDATE container_instances SET last_heartbeat = $1 WHERE id = $2")
+                    .bind(now.0)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .doing("recording an agent heartbeat")?;
+            }
+            tx.commit().await.doing("committing agent heartbeats")?;
+            Ok(())
+        }
+        .await;
+        match written {
+            Ok(()) => batch.into_iter().for_each(|entry| entry.answer(Ok(()))),
+            Err(e) => fail_all(batch, &e),
+        }
+    }
+
     /// Stores a batch of task updates in one transaction: each one whose version is
     /// still the stored one is written, the others answered with a conflict.
     async fn update_task_batch(&self, batch: Vec<Entry<Task, Task>>) {
@@ -999,13 +1026,12 @@ impl Store for SqlStore {
     }
 
     async fn heartbeat(&self, id: &str, now: Timestamp) -> StoreResult<()> {
-        sqlx::query("UPDATE container_instances SET last_heartbeat = $1 WHERE id = $2")
-            .bind(now.0)
-            .bind(id)
-            .execute(self.db.writer())
-            .await
-            .doing("recording an agent heartbeat")?;
-        Ok(())
+        let store = self.clone();
+        let run = move |batch: Vec<Entry<(String, Timestamp), ()>>| {
+            let store = store.clone();
+            async move { store.heartbeat_batch(batch).await }
+        };
+        self.heartbeats.submit("heartbeats", (id.to_string(), now), run).await
     }
 
     async fn place_tasks(
