@@ -255,20 +255,21 @@ fn decode_ports(column: &str, usage: &mut Usage) -> StoreResult<()> {
 async fn usage_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
     executor: E,
     instances_where: &str,
-    arg: &str,
+    args: &[&str],
 ) -> StoreResult<std::collections::HashMap<String, Usage>> {
-    let rows = sqlx::query(&format!(
+    let sql = format!(
         "SELECT container_instance_id, task_group, last_status, host_ports, COUNT(*) AS tasks, \
          CAST(COALESCE(SUM(reserved_cpu), 0) AS BIGINT) AS cpu, \
          CAST(COALESCE(SUM(reserved_memory), 0) AS BIGINT) AS memory \
          FROM tasks WHERE last_status <> 'STOPPED' AND container_instance_id IN \
          (SELECT id FROM container_instances WHERE {instances_where}) \
          GROUP BY container_instance_id, task_group, last_status, host_ports"
-    ))
-    .bind(arg)
-    .fetch_all(executor)
-    .await
-    .doing("summing what the tasks of a set of instances hold")?;
+    );
+    let mut query = sqlx::query(&sql);
+    for arg in args {
+        query = query.bind(*arg);
+    }
+    let rows = query.fetch_all(executor).await.doing("summing what the tasks of a set of instances hold")?;
     let mut by_instance: std::collections::HashMap<String, Usage> = std::collections::HashMap::new();
     for r in rows {
         let usage = by_instance.entry(r.col("container_instance_id")?).or_default();
@@ -610,7 +611,7 @@ impl InstanceCache {
                 known.insert(r.col("id")?, (r.col("version")?, body));
             }
         }
-        let mut usage = usage_by_instance(&mut **tx, instances_where, arg).await?;
+        let mut usage = usage_by_instance(&mut **tx, instances_where, &[arg]).await?;
         let mut loads = Vec::with_capacity(listed.len());
         let mut kept = HashMap::with_capacity(listed.len());
         for (id, _, heartbeat) in listed {
@@ -954,7 +955,7 @@ impl Store for SqlStore {
         page: Page<String>,
     ) -> StoreResult<Vec<InstanceLoad>> {
         let rows = sqlx::query(
-            "SELECT body, last_heartbeat FROM container_instances WHERE cluster = $1 AND ($2 IS NULL OR status = $3) \
+            "SELECT id, body, last_heartbeat FROM container_instances WHERE cluster = $1 AND ($2 IS NULL OR status = $3) \
              AND ($4 IS NULL OR id > $5) AND ($7 OR capacity <> 'FARGATE') ORDER BY id LIMIT $6",
         )
         .bind(cluster)
@@ -967,7 +968,14 @@ impl Store for SqlStore {
         .fetch_all(self.db.reader())
         .await
         .doing("listing container instances")?;
-        let mut usage = usage_by_instance(self.db.reader(), "cluster = $1", cluster).await?;
+        // What the page's instances hold, not the whole cluster's.
+        let ids: Vec<String> = rows.iter().map(|r| r.col::<String>("id")).collect::<Result<_, _>>()?;
+        let mut usage = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let args: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            usage.extend(usage_by_instance(self.db.reader(), &format!("id IN ({})", marks.join(", ")), &args).await?);
+        }
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;
@@ -988,7 +996,7 @@ impl Store for SqlStore {
         .fetch_all(self.db.reader())
         .await
         .doing("listing the nodes serving Fargate")?;
-        let mut usage = usage_by_instance(self.db.reader(), instances_where, arg).await?;
+        let mut usage = usage_by_instance(self.db.reader(), instances_where, &[arg]).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;
@@ -1001,7 +1009,7 @@ impl Store for SqlStore {
 
     async fn instance_load(&self, id: &str) -> StoreResult<Option<InstanceLoad>> {
         let Some(ci) = self.get_container_instance(id).await? else { return Ok(None) };
-        let held = usage_by_instance(self.db.reader(), "id = $1", id).await?.remove(id).unwrap_or_default();
+        let held = usage_by_instance(self.db.reader(), "id = $1", &[id]).await?.remove(id).unwrap_or_default();
         Ok(Some(load_of(ci, held)))
     }
 
@@ -1136,29 +1144,32 @@ impl Store for SqlStore {
 
     async fn list_task_ids(&self, cluster: &str, filter: &TaskFilter, page: Page<String>) -> StoreResult<Vec<String>> {
         let desired = filter.desired_status.map(|s| if s == TaskStatus::Stopped { "STOPPED" } else { "RUNNING" });
-        let rows = sqlx::query(
-            "SELECT id FROM tasks WHERE cluster = $1 \
-             AND ($2 IS NULL OR container_instance_id = $3) AND ($4 IS NULL OR family = $5) \
-             AND ($6 IS NULL OR started_by = $7) AND ($8 IS NULL OR desired_status = $9) \
-             AND ($10 IS NULL OR task_group = $11) AND ($12 IS NULL OR id > $13) ORDER BY id LIMIT $14",
-        )
-        .bind(cluster)
-        .bind(&filter.container_instance_id)
-        .bind(&filter.container_instance_id)
-        .bind(&filter.family)
-        .bind(&filter.family)
-        .bind(&filter.started_by)
-        .bind(&filter.started_by)
-        .bind(desired)
-        .bind(desired)
-        .bind(&filter.group)
-        .bind(&filter.group)
-        .bind(&page.after)
-        .bind(&page.after)
-        .bind(i64::from(page.limit))
-        .fetch_all(self.db.reader())
-        .await
-        .doing("listing tasks")?;
+        // Only the filters given, as plain conditions: an `($n IS NULL OR id > $m)`
+        // keeps SQLite from starting at the page's first id, so every page would scan
+        // the cluster's tasks from its first one.
+        let mut conditions = vec!["cluster = $1".to_string()];
+        let mut values: Vec<&str> = vec![cluster];
+        let given = [
+            ("container_instance_id =", filter.container_instance_id.as_deref()),
+            ("family =", filter.family.as_deref()),
+            ("started_by =", filter.started_by.as_deref()),
+            ("desired_status =", desired),
+            ("task_group =", filter.group.as_deref()),
+            ("id >", page.after.as_deref()),
+        ];
+        for (condition, value) in given {
+            if let Some(value) = value {
+                values.push(value);
+                conditions.push(format!("{condition} ${}", values.len()));
+            }
+        }
+        let sql =
+            format!("SELECT id FROM tasks WHERE {} ORDER BY id LIMIT ${}", conditions.join(" AND "), values.len() + 1);
+        let mut query = sqlx::query(&sql);
+        for value in values {
+            query = query.bind(value);
+        }
+        let rows = query.bind(i64::from(page.limit)).fetch_all(self.db.reader()).await.doing("listing tasks")?;
         rows.iter().map(|r| Ok(r.col("id")?)).collect()
     }
 
