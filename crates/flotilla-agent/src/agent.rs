@@ -311,6 +311,7 @@ impl Agent {
                 container_instance: Some(arn),
                 known: known.clone(),
                 wait_seconds: Some(self.config.poll_wait.as_secs()),
+                changes_only: true,
             };
             let target = format!("{AGENT_TARGET}.PollTasks");
             let call = self.client.call::<_, Value>(&target, &input);
@@ -319,7 +320,7 @@ impl Agent {
                 r = call => r,
             };
             match result {
-                Ok(out) => match read_poll_answer(out) {
+                Ok(out) => match read_poll_answer(out, &known) {
                     Some(plan) => {
                         attempt = 0;
                         known = plan.known.clone();
@@ -713,12 +714,21 @@ pub(crate) struct PollPlan {
 }
 
 /// Reads a PollTasks answer task by task; `None` when the answer has no task list.
+/// `known` is what the poll sent: the tasks the answer names as unchanged keep
+/// their version from it, and stay listed.
 ///
 /// A task this agent cannot read (a status or field value newer than it, say) is
 /// reported and left alone: it still counts as listed, so it is never stopped.
-pub(crate) fn read_poll_answer(out: Value) -> Option<PollPlan> {
+pub(crate) fn read_poll_answer(out: Value, known: &BTreeMap<String, i64>) -> Option<PollPlan> {
     let answer = PollAnswer::from_value(out)?;
     let mut plan = PollPlan { complete: true, ..PollPlan::default() };
+    for arn in &answer.unchanged {
+        // Not sent as known: the next poll sees it as new and gets it in full.
+        if let Some(version) = known.get(arn) {
+            plan.known.insert(arn.clone(), *version);
+        }
+        plan.listed.insert(arn.clone());
+    }
     for listed in answer.read() {
         match (listed.task_arn(), listed.version()) {
             (Some(arn), Some(version)) => {
@@ -802,7 +812,8 @@ mod tests {
     fn a_task_with_a_status_newer_than_the_agent_is_left_alone() {
         let mut newer = task(B, 4, "bridge");
         newer["desiredStatus"] = json!("HIBERNATING");
-        let plan = read_poll_answer(json!({"tasks": [task(A, 1, "bridge"), newer]})).expect("a task list");
+        let plan =
+            read_poll_answer(json!({"tasks": [task(A, 1, "bridge"), newer]}), &BTreeMap::new()).expect("a task list");
         assert_eq!(plan.tasks.len(), 1);
         assert!(unlisted(&[A.to_string(), B.to_string()], &plan).is_empty());
         assert_eq!(plan.known.get(B), Some(&4));
@@ -811,7 +822,7 @@ mod tests {
     #[test]
     fn a_task_the_agent_cannot_read_is_left_alone() {
         let answer = json!({"instanceStatus": "ACTIVE", "tasks": [task(A, 3, "bridge"), task(B, 7, "quantum-mesh")]});
-        let plan = read_poll_answer(answer.clone()).expect("a task list");
+        let plan = read_poll_answer(answer.clone(), &BTreeMap::new()).expect("a task list");
         assert_eq!(plan.tasks.iter().map(|t| t.task_arn.as_str()).collect::<Vec<_>>(), [A]);
         let running = [A.to_string(), B.to_string()];
         assert!(unlisted(&running, &plan).is_empty(), "no listed task may be stopped");
@@ -819,13 +830,27 @@ mod tests {
     }
 
     #[test]
+    fn tasks_answered_as_unchanged_stay_listed_at_their_known_version() {
+        let known = BTreeMap::from([(A.to_string(), 1)]);
+        let answer = json!({"instanceStatus": "ACTIVE", "tasks": [task(B, 2, "bridge")], "unchanged": [A]});
+        let plan = read_poll_answer(answer, &known).expect("a task list");
+        assert_eq!(plan.tasks.iter().map(|t| t.task_arn.as_str()).collect::<Vec<_>>(), [B]);
+        assert!(unlisted(&[A.to_string(), B.to_string()], &plan).is_empty(), "an unchanged task is not stopped");
+        assert_eq!(plan.known, BTreeMap::from([(A.to_string(), 1), (B.to_string(), 2)]));
+        // Named unchanged but not sent as known: listed, and asked for in full next time.
+        let plan = read_poll_answer(json!({"tasks": [], "unchanged": [A]}), &BTreeMap::new()).expect("a task list");
+        assert!(unlisted(&[A.to_string()], &plan).is_empty());
+        assert!(plan.known.is_empty());
+    }
+
+    #[test]
     fn an_answer_the_agent_cannot_read_stops_nothing() {
         let running = [A.to_string()];
         for answer in [json!({"tasks": "soon"}), json!({"instanceStatus": "ACTIVE"}), json!([1, 2])] {
-            assert!(read_poll_answer(answer.clone()).is_none(), "{answer} was read as a task list");
+            assert!(read_poll_answer(answer.clone(), &BTreeMap::new()).is_none(), "{answer} was read as a task list");
         }
         // A listed task without a readable ARN could be any running task.
-        let plan = read_poll_answer(json!({"tasks": [{"taskArn": 5}]})).expect("a task list");
+        let plan = read_poll_answer(json!({"tasks": [{"taskArn": 5}]}), &BTreeMap::new()).expect("a task list");
         assert!(unlisted(&running, &plan).is_empty());
     }
 
@@ -910,7 +935,9 @@ mod tests {
 
     #[test]
     fn a_task_no_longer_listed_is_stopped() {
-        let plan = read_poll_answer(json!({"instanceStatus": "ACTIVE", "tasks": [task(A, 1, "bridge")]})).unwrap();
+        let plan =
+            read_poll_answer(json!({"instanceStatus": "ACTIVE", "tasks": [task(A, 1, "bridge")]}), &BTreeMap::new())
+                .unwrap();
         let running = [A.to_string(), B.to_string()];
         assert_eq!(unlisted(&running, &plan), [B.to_string()]);
     }

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use flotilla_domain::EcsArns;
 use flotilla_domain::Timestamp;
 use flotilla_domain::container_instance::InstanceStatus;
-use flotilla_domain::task::{Task, pinned_image};
+use flotilla_domain::task::{Task, TaskStatus, pinned_image};
 use flotilla_domain::task_definition::TaskDefinitionSpec;
 use flotilla_ecs_model::poll::{AgentTask, MAX_WAIT_SECONDS, PollTasksRequest, PollTasksResponse, wish_version};
 use flotilla_protocol::{AwsError, Caller, Operation, ServiceModule, Wire, json_response, parse_request};
@@ -74,7 +74,7 @@ impl AgentChannel {
     async fn poll(&self, input: PollTasksRequest) -> Result<PollTasksResponse, EcsError> {
         let svc = &self.ecs;
         let cluster = svc.active_cluster(input.cluster.as_deref()).await?;
-        let given = required(input.container_instance, "containerInstance")?;
+        let given = required(input.container_instance.clone(), "containerInstance")?;
         let instance = svc.find_node(&cluster.name, &given).await?.ok_or_else(|| {
             EcsError::invalid(format!("containerInstance '{given}' is not registered in cluster '{}'", cluster.name))
         })?;
@@ -91,27 +91,15 @@ impl AgentChannel {
             notified.as_mut().enable();
             // Wishes only while nothing changed: a waiting poll reads no task document.
             let wishes = svc.store.task_wishes_for_instance(&instance.id).await?;
-            let current: BTreeMap<String, i64> = wishes
+            let current: BTreeMap<String, (String, i64)> = wishes
                 .into_iter()
-                .map(|(cluster, id, desired)| (svc.account.task_arn(&cluster, &id), wish_version(desired)))
+                .map(|(cluster, id, desired)| (svc.account.task_arn(&cluster, &id), (id, wish_version(desired))))
                 .collect();
             let now = tokio::time::Instant::now();
-            if current != input.known || now >= deadline || instance.status == InstanceStatus::Inactive {
-                let tasks = svc.store.tasks_for_instance(&instance.id).await?;
-                // Tasks of one revision share its definition: read each revision once.
-                let mut definitions: HashMap<(String, i64), TaskDefinitionSpec> = HashMap::new();
-                let mut out = Vec::with_capacity(tasks.len());
-                for t in tasks {
-                    let key = (t.family.clone(), t.revision);
-                    if !definitions.contains_key(&key) {
-                        let td = svc.store.get_task_definition(&t.family, t.revision).await?.ok_or_else(|| {
-                            EcsError::client(format!("task definition {}:{} of a task is gone", t.family, t.revision))
-                        })?;
-                        definitions.insert(key.clone(), td.spec);
-                    }
-                    out.push(self.agent_task(t, definitions[&key].clone()));
-                }
-                return Ok(PollTasksResponse { instance_status: instance.status, tasks: out });
+            let same = current.len() == input.known.len()
+                && current.iter().all(|(arn, (_, wish))| input.known.get(arn) == Some(wish));
+            if !same || now >= deadline || instance.status == InstanceStatus::Inactive {
+                return self.answer(&instance.id, instance.status, &input, &current).await;
             }
             // This replica's changes wake the poll at once; the store is re-read now
             // and then for changes another replica made.
@@ -121,6 +109,53 @@ impl AgentChannel {
                 _ = tokio::time::sleep(recheck) => {}
             }
         }
+    }
+
+    /// The poll's answer: every task of the instance, or (with `changesOnly`) the ones
+    /// the agent does not know at their current version, the others by ARN only, so
+    /// an answer costs what changed rather than every task the instance runs.
+    async fn answer(
+        &self,
+        instance_id: &str,
+        instance_status: InstanceStatus,
+        input: &PollTasksRequest,
+        current: &BTreeMap<String, (String, i64)>,
+    ) -> Result<PollTasksResponse, EcsError> {
+        let svc = &self.ecs;
+        let mut unchanged = Vec::new();
+        let tasks = if input.changes_only {
+            let mut changed = Vec::new();
+            for (arn, (id, wish)) in current {
+                if input.known.get(arn) == Some(wish) {
+                    unchanged.push(arn.clone());
+                    continue;
+                }
+                // Stopped or moved since the wishes were read: no longer listed.
+                if let Some(t) = svc.store.get_task(id).await?
+                    && t.container_instance_id.as_deref() == Some(instance_id)
+                    && t.last_status != TaskStatus::Stopped
+                {
+                    changed.push(t);
+                }
+            }
+            changed
+        } else {
+            svc.store.tasks_for_instance(instance_id).await?
+        };
+        // Tasks of one revision share its definition: read each revision once.
+        let mut definitions: HashMap<(String, i64), TaskDefinitionSpec> = HashMap::new();
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            let key = (t.family.clone(), t.revision);
+            if !definitions.contains_key(&key) {
+                let td = svc.store.get_task_definition(&t.family, t.revision).await?.ok_or_else(|| {
+                    EcsError::client(format!("task definition {}:{} of a task is gone", t.family, t.revision))
+                })?;
+                definitions.insert(key.clone(), td.spec);
+            }
+            out.push(self.agent_task(t, definitions[&key].clone()));
+        }
+        Ok(PollTasksResponse { instance_status, tasks: out, unchanged })
     }
 
     fn agent_task(&self, t: Task, mut definition: TaskDefinitionSpec) -> AgentTask {

@@ -34,6 +34,11 @@ pub struct PollTasksRequest {
     pub known: BTreeMap<String, i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wait_seconds: Option<u64>,
+    /// Answer with only the tasks that are new to the agent or whose version changed,
+    /// naming the other listed ones in [`PollTasksResponse::unchanged`]. An agent that
+    /// does not ask gets every task in full.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changes_only: bool,
 }
 
 /// A task as its agent needs it: identity, wishes and the definition to run.
@@ -78,6 +83,10 @@ pub fn wish_version(desired: TaskStatus) -> i64 {
 pub struct PollTasksResponse {
     pub instance_status: InstanceStatus,
     pub tasks: Vec<AgentTask>,
+    /// With `changesOnly`: the ARNs of the tasks still listed, at the version the
+    /// agent sent, and left out of `tasks`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unchanged: Vec<String>,
 }
 
 /// The answer as the agent reads it: the list whole, each task still raw.
@@ -88,6 +97,9 @@ pub struct PollAnswer {
     #[serde(default)]
     pub instance_status: Option<Value>,
     pub tasks: Vec<Value>,
+    /// Listed tasks left out of `tasks` as unchanged (answers to `changesOnly`).
+    #[serde(default)]
+    pub unchanged: Vec<String>,
 }
 
 /// One listed task, read or set aside.
@@ -163,7 +175,8 @@ mod tests {
         let read: AgentTask = serde_json::from_value(raw.clone()).unwrap();
         assert_eq!(read.desired_status, TaskStatus::Running);
         assert_eq!(read.created_at, Timestamp(1_714_564_800_123));
-        let response = PollTasksResponse { instance_status: InstanceStatus::Active, tasks: vec![read] };
+        let response =
+            PollTasksResponse { instance_status: InstanceStatus::Active, tasks: vec![read], unchanged: Vec::new() };
         let wire = serde_json::to_value(&response).unwrap();
         assert_eq!(wire["instanceStatus"], "ACTIVE");
         assert_eq!(wire["tasks"][0]["createdAt"], raw["createdAt"]);

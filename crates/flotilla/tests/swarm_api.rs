@@ -155,6 +155,19 @@ async fn a_swarm_registers_runs_tasks_and_stops() {
     .await;
     assert!(hosts.len() >= 5, "50 tasks on only {} of {AGENTS} instances", hosts.len());
 
+    // Polls answered with changes only (most tasks named unchanged), past a whole poll
+    // wait and with a new task among the old ones: nothing already running is stopped.
+    let out = ecs(&client, "RunTask", json!({"cluster": CLUSTER, "taskDefinition": "sim", "count": 10})).await;
+    tasks.extend(out["tasks"].as_array().unwrap().iter().map(|t| t["taskArn"].as_str().unwrap().to_string()));
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    eventually("all 60 tasks RUNNING after a poll wait", Duration::from_secs(60), || async {
+        let out = ecs(&client, "DescribeTasks", json!({"cluster": CLUSTER, "tasks": tasks})).await;
+        let described = out["tasks"].as_array()?;
+        assert!(described.iter().all(|t| t["desiredStatus"] == "RUNNING"), "a task was stopped: {out}");
+        (described.iter().filter(|t| t["lastStatus"] == "RUNNING").count() == 60).then_some(())
+    })
+    .await;
+
     let pid = swarm.child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
