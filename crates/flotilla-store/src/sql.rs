@@ -93,6 +93,13 @@ impl SqlStore {
     }
 }
 
+/// Every transaction writing tasks takes this lock first (after any placement lock):
+/// the triggers keeping `task_load` update rows shared by many tasks, which
+/// PostgreSQL writers would otherwise lock in opposite orders. SQLite has one writer.
+async fn lock_task_load(db: &Db, tx: &mut Tx) -> StoreResult<()> {
+    Ok(db.lock(tx, "task load").await?)
+}
+
 fn corrupt(what: impl Into<String>, reason: impl ToString) -> StoreError {
     DbError::corrupt(what, reason).into()
 }
@@ -248,8 +255,8 @@ fn decode_ports(column: &str, usage: &mut Usage) -> StoreResult<()> {
 }
 
 /// What the instances `instances_where` selects (a condition on
-/// `container_instances`, binding `$1` to `arg`) hold in live (not STOPPED) tasks, by
-/// instance id: one aggregate over the tasks' load columns, no task document read.
+/// `container_instances`, binding `$1`.. to `args`) hold in live (not STOPPED) tasks,
+/// by instance id, from the `task_load` rows the tasks' triggers keep: no task is read.
 /// Tasks are found by the instance they are on, so a Fargate task of another cluster
 /// counts on the node it runs on.
 async fn usage_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
@@ -258,18 +265,15 @@ async fn usage_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
     args: &[&str],
 ) -> StoreResult<std::collections::HashMap<String, Usage>> {
     let sql = format!(
-        "SELECT container_instance_id, task_group, last_status, host_ports, COUNT(*) AS tasks, \
-         CAST(COALESCE(SUM(reserved_cpu), 0) AS BIGINT) AS cpu, \
-         CAST(COALESCE(SUM(reserved_memory), 0) AS BIGINT) AS memory \
-         FROM tasks WHERE last_status <> 'STOPPED' AND container_instance_id IN \
-         (SELECT id FROM container_instances WHERE {instances_where}) \
-         GROUP BY container_instance_id, task_group, last_status, host_ports"
+        "SELECT container_instance_id, task_group, last_status, host_ports, tasks, cpu, memory \
+         FROM task_load WHERE container_instance_id IN \
+         (SELECT id FROM container_instances WHERE {instances_where})"
     );
     let mut query = sqlx::query(&sql);
     for arg in args {
         query = query.bind(*arg);
     }
-    let rows = query.fetch_all(executor).await.doing("summing what the tasks of a set of instances hold")?;
+    let rows = query.fetch_all(executor).await.doing("reading what the tasks of a set of instances hold")?;
     let mut by_instance: std::collections::HashMap<String, Usage> = std::collections::HashMap::new();
     for r in rows {
         let usage = by_instance.entry(r.col("container_instance_id")?).or_default();
@@ -284,7 +288,8 @@ async fn usage_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
             None => return Err(corrupt("a task", format!("unknown status {status}"))),
         }
         *usage.groups.entry(r.col("task_group")?).or_default() += u32::try_from(tasks).unwrap_or(u32::MAX);
-        if let Some(ports) = r.col::<Option<String>>("host_ports")? {
+        let ports: String = r.col("host_ports")?;
+        if !ports.is_empty() {
             for _ in 0..tasks {
                 decode_ports(&ports, usage)?;
             }
@@ -331,6 +336,7 @@ async fn fill_load_columns(db: &Db) -> StoreResult<()> {
             return Ok(());
         }
         let mut tx = db.write().await?;
+        lock_task_load(db, &mut tx).await?;
         for r in rows {
             let task = task_from_body(&r.col::<String>("body")?)?;
             sqlx::query("UPDATE tasks SET reserved_cpu = $1, reserved_memory = $2, host_ports = $3 WHERE id = $4")
@@ -413,6 +419,7 @@ impl SqlStore {
         let pool = &pool;
         let mut tx = self.write().await?;
         self.lock_pool(&mut tx, pool).await?;
+        lock_task_load(&self.db, &mut tx).await?;
         let mut loads = self.instances.pool_loads(&mut tx, pool).await?;
         // Tokens placed earlier in this batch: (cluster, token) → its tasks.
         let mut tokens: std::collections::HashMap<(String, String), Vec<Task>> = std::collections::HashMap::new();
@@ -503,6 +510,7 @@ impl SqlStore {
         let mut outcomes = Vec::with_capacity(batch.len());
         let written: StoreResult<()> = async {
             let mut tx = self.write().await?;
+            lock_task_load(&self.db, &mut tx).await?;
             for entry in &batch {
                 outcomes.push(update_task_in(&mut tx, &entry.payload).await?);
             }
@@ -1088,6 +1096,7 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<Result<Task, String>>> {
         let mut tx = self.write().await?;
         self.lock_pool(&mut tx, pool).await?;
+        lock_task_load(&self.db, &mut tx).await?;
         // Only tasks still waiting as read: a stop or another placement since wins.
         let mut waiting = Vec::with_capacity(tasks.len());
         for t in &tasks {

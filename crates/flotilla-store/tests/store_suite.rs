@@ -640,3 +640,90 @@ async fn concurrent_task_updates_each_win_or_conflict_on_their_own() {
         store.close().await;
     }
 }
+
+/// The `task_load` rows the triggers keep, and the same sums made from the tasks.
+async fn task_load_and_its_sum(store: &SqlStore) -> (Vec<String>, Vec<String>) {
+    let kept = "SELECT container_instance_id, task_group, last_status, host_ports, tasks, cpu, memory FROM task_load";
+    let summed = "SELECT container_instance_id, task_group, last_status, COALESCE(host_ports, '') AS host_ports, \
+        COUNT(*) AS tasks, CAST(SUM(reserved_cpu) AS BIGINT) AS cpu, CAST(SUM(reserved_memory) AS BIGINT) AS memory \
+        FROM tasks WHERE container_instance_id IS NOT NULL AND last_status <> 'STOPPED' \
+        GROUP BY container_instance_id, task_group, last_status, COALESCE(host_ports, '')";
+    let mut out = Vec::new();
+    for sql in [kept, summed] {
+        let rows = sqlx::query(sql).fetch_all(store.db().reader()).await.unwrap();
+        let mut lines: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                use sqlx::Row;
+                format!(
+                    "{} {} {} [{}] {} {} {}",
+                    r.get::<String, _>(0),
+                    r.get::<String, _>(1),
+                    r.get::<String, _>(2),
+                    r.get::<String, _>(3),
+                    r.get::<i64, _>(4),
+                    r.get::<i64, _>(5),
+                    r.get::<i64, _>(6)
+                )
+            })
+            .collect();
+        lines.sort();
+        out.push(lines);
+    }
+    (out.remove(0), out.remove(0))
+}
+
+#[tokio::test]
+async fn the_kept_task_load_always_equals_the_sum_of_live_tasks_under_concurrent_writes() {
+    for b in backends() {
+        let store = Arc::new(open(&b.location).await);
+        for i in 0..4 {
+            store.put_container_instance(&instance(&format!("ci-{i}"), "default", 100_000, 100_000)).await.unwrap();
+        }
+        // Placements and updates race: on PostgreSQL their transactions run side by side
+        // and share task_load rows.
+        let mut workers = Vec::new();
+        for w in 0..8 {
+            let store = store.clone();
+            workers.push(tokio::spawn(async move {
+                let tasks: Vec<Task> = (0..10)
+                    .map(|i| Task {
+                        reservation: Resources { cpu: 10 + i, memory: 100 + w, ..Resources::default() },
+                        group: format!("group:{}", i % 3),
+                        ..task(&format!("w{w}-{i}"), "default", 0, None)
+                    })
+                    .collect();
+                let spread: Placer = Arc::new(|loads: &[InstanceLoad], tasks: &[Task]| {
+                    tasks.iter().enumerate().map(|(i, _)| Ok((i * 7) % loads.len())).collect()
+                });
+                let placed = store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], spread).await.unwrap();
+                let mut updates = Vec::new();
+                for (i, t) in placed.into_iter().map(Result::unwrap).enumerate() {
+                    let store = store.clone();
+                    updates.push(tokio::spawn(async move {
+                        let mut t = store.update_task(&Task { last_status: TaskStatus::Running, ..t }).await.unwrap();
+                        if i % 2 == 0 {
+                            t.reservation.ports_tcp = vec![8000 + i as u16];
+                            t = store.update_task(&t).await.unwrap();
+                        }
+                        if i % 3 == 0 {
+                            store.update_task(&Task { last_status: TaskStatus::Stopped, ..t }).await.unwrap();
+                        }
+                    }));
+                }
+                for u in updates {
+                    u.await.unwrap();
+                }
+            }));
+        }
+        for w in workers {
+            w.await.unwrap();
+        }
+        let (kept, summed) = task_load_and_its_sum(&store).await;
+        assert_eq!(kept, summed, "{}", b.label);
+        assert!(kept.iter().any(|l| l.contains("RUNNING [T8002]")), "{}: {kept:?}", b.label);
+        let load = store.instance_load("ci-0").await.unwrap().unwrap();
+        assert!(load.running_tasks > 0 && load.remaining.memory < 100_000, "{}", b.label);
+        store.close().await;
+    }
+}
