@@ -205,8 +205,7 @@ impl ScalingStore {
              AND ($2 IS NULL OR dimension = $3) AND ($4 IS NULL OR (resource_id, dimension) > ($5, $6))"
         );
         if !resource_ids.is_empty() {
-            let list: Vec<String> = (0..resource_ids.len()).map(|i| format!("${}", i + 8)).collect();
-            sql.push_str(&format!(" AND resource_id IN ({})", list.join(", ")));
+            sql.push_str(&format!(" AND resource_id IN ({})", flotilla_db::placeholders(8, resource_ids.len())));
         }
         sql.push_str(" ORDER BY resource_id, dimension LIMIT $7");
         let mut query = sqlx::query(&sql)

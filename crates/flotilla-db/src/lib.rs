@@ -35,5 +35,21 @@ pub use sqlx;
 pub use sqlx::AnyPool;
 pub use sqlx::any::AnyRow;
 
+/// `count` numbered placeholders from `$first` on, comma-separated, for an `IN (…)`
+/// list: `placeholders(3, 2)` is `$3, $4`.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// A write transaction on either backend.
 pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_from_the_first() {
+        assert_eq!(super::placeholders(3, 2), "$3, $4");
+        assert_eq!(super::placeholders(1, 1), "$1");
+        assert_eq!(super::placeholders(1, 0), "");
+    }
+}

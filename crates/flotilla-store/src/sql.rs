@@ -4,7 +4,7 @@ use crate::batch::{Batcher, Entry, fail_all};
 use crate::error::{StoreError, StoreResult};
 use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, Store, TaskFilter, TaskReservation};
 use async_trait::async_trait;
-use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx};
+use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx, placeholders};
 use flotilla_domain::capacity_provider::CapacityProvider;
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, NodeCapacity};
@@ -608,8 +608,10 @@ impl InstanceCache {
             .map(|(id, _, _)| id.as_str())
             .collect();
         for chunk in stale.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("SELECT id, version, body FROM container_instances WHERE id IN ({})", marks.join(", "));
+            let sql = format!(
+                "SELECT id, version, body FROM container_instances WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
             let mut query = sqlx::query(&sql);
             for id in chunk {
                 query = query.bind(*id);
@@ -982,7 +984,8 @@ impl Store for SqlStore {
         for chunk in ids.chunks(500) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let args: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            usage.extend(usage_by_instance(self.db.reader(), &format!("id IN ({})", marks.join(", ")), &args).await?);
+            let instances_where = format!("id IN ({})", placeholders(1, chunk.len()));
+            usage.extend(usage_by_instance(self.db.reader(), &instances_where, &args).await?);
         }
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -1193,7 +1196,7 @@ impl Store for SqlStore {
             let sql = format!(
                 "SELECT id, cluster, task_group, COALESCE(reserved_cpu, 0) AS cpu, COALESCE(reserved_memory, 0) AS memory \
                  FROM tasks WHERE id IN ({})",
-                marks.join(", ")
+                placeholders(1, chunk.len())
             );
             let mut query = sqlx::query(&sql);
             for id in chunk {

@@ -110,8 +110,7 @@ impl ScalingStore {
              AND ($6 IS NULL OR (p.resource_id, p.dimension, p.name) > ($7, $8, $9))"
         );
         if !names.is_empty() {
-            let list: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 11)).collect();
-            sql.push_str(&format!(" AND p.name IN ({})", list.join(", ")));
+            sql.push_str(&format!(" AND p.name IN ({})", flotilla_db::placeholders(11, names.len())));
         }
         sql.push_str(" ORDER BY p.resource_id, p.dimension, p.name LIMIT $10");
         let mut query = sqlx::query(&sql)

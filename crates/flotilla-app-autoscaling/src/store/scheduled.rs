@@ -157,8 +157,7 @@ impl ScalingStore {
              AND ($4 IS NULL OR dimension = $5) AND ($6 IS NULL OR (resource_id, dimension, name) > ($7, $8, $9))"
         );
         if !names.is_empty() {
-            let list: Vec<String> = (0..names.len()).map(|i| format!("${}", i + 11)).collect();
-            sql.push_str(&format!(" AND name IN ({})", list.join(", ")));
+            sql.push_str(&format!(" AND name IN ({})", flotilla_db::placeholders(11, names.len())));
         }
         sql.push_str(" ORDER BY resource_id, dimension, name LIMIT $10");
         let mut query = sqlx::query(&sql)
