@@ -36,9 +36,9 @@ use tokio::sync::Notify;
 /// heartbeat is never older than about 35 s, well inside the 60 s timeout.
 const HEARTBEAT_REFRESH_MS: i64 = 10_000;
 
-/// How often a waiting poll re-reads its tasks' versions for changes another replica
-/// made (this replica's wake it at once): with thousands of agents each waiting,
-/// this is most of an idle control plane's store reads.
+/// How often a waiting poll re-reads its tasks' wishes for changes another replica
+/// made, when replicas share the store (this replica's changes wake it at once; with
+/// one writer there is nothing else to look for).
 const OTHER_REPLICAS_RECHECK: Duration = Duration::from_secs(2);
 
 /// Per-instance wake-ups for waiting polls.
@@ -101,9 +101,13 @@ impl AgentChannel {
             if !same || now >= deadline || instance.status == InstanceStatus::Inactive {
                 return self.answer(&instance.id, instance.status, &input, &current).await;
             }
-            // This replica's changes wake the poll at once; the store is re-read now
-            // and then for changes another replica made.
-            let recheck = (deadline - now).min(OTHER_REPLICAS_RECHECK);
+            // This replica's changes wake the poll at once; with other replicas the
+            // store is re-read now and then for their changes.
+            let recheck = if svc.store.written_only_here() {
+                deadline - now
+            } else {
+                (deadline - now).min(OTHER_REPLICAS_RECHECK)
+            };
             tokio::select! {
                 _ = &mut notified => {}
                 _ = tokio::time::sleep(recheck) => {}

@@ -110,6 +110,10 @@ pub trait Store: Send + Sync + 'static {
         spec: &ClusterSpec,
         tags: &[Tag],
         now: Timestamp,
+    /// Whether this process is the store's only writer (SQLite: one process owns the
+    /// data directory), so no change made elsewhere needs looking for.
+    fn written_only_here(&self) -> bool;
+
     ) -> StoreResult<CreatedCluster>;
     async fn get_cluster(&self, name: &str) -> StoreResult<Option<Cluster>>;
     /// Names of ACTIVE clusters in name order.

@@ -645,6 +645,10 @@ impl Store for SqlStore {
         &self,
         name: &str,
         spec: &ClusterSpec,
+    fn written_only_here(&self) -> bool {
+        self.db.backend() == flotilla_db::Backend::Sqlite
+    }
+
         tags: &[Tag],
         now: Timestamp,
     ) -> StoreResult<CreatedCluster> {
