@@ -88,7 +88,7 @@ impl EcsService {
         load: InstanceLoad,
         with_tags: bool,
     ) -> Result<ContainerInstanceShape, EcsError> {
-        let ci = load.instance;
+        let ci = std::sync::Arc::unwrap_or_clone(load.instance);
         let arn = self.account.container_instance_arn(&ci.cluster, &ci.id);
         let tags = if with_tags { self.store.list_tags(&arn).await? } else { Vec::new() };
         Ok(ContainerInstanceShape {
@@ -163,7 +163,7 @@ impl EcsService {
                 EcsError::invalid(format!("containerInstance '{given}' is not registered in cluster '{cluster}'"))
             })?;
             let load = self.store.instance_load(&ci.id).await?.ok_or_else(|| EcsError::invalid("instance vanished"))?;
-            let mut updated = load.instance.clone();
+            let mut updated = (*load.instance).clone();
             change(&mut updated, &load)?;
             let stored = self.store.update_container_instance(&updated).await?;
             if stored.status != load.instance.status {

@@ -49,7 +49,7 @@ impl AgentHeartbeat {
         let mut page = Page { after: None, limit: PAGE };
         loop {
             let loads = self.store.list_container_instances(cluster, None, true, page.clone()).await?;
-            let instances: Vec<_> = loads.into_iter().map(|l| l.instance).collect();
+            let instances: Vec<_> = loads.into_iter().map(|l| std::sync::Arc::unwrap_or_clone(l.instance)).collect();
             for change in agent_changes(&instances, Timestamp::now()) {
                 self.apply(change).await?;
             }

@@ -14,7 +14,7 @@ use flotilla_domain::task::{LaunchType, TaskNetwork};
 use flotilla_domain::task::{Task, TaskContainer, TaskOverride, TaskStatus, task_needs};
 use flotilla_domain::task_definition::TaskDefinition;
 use flotilla_placement::{PlacementStrategy, SpreadField};
-use flotilla_store::{InstanceLoad, Pool};
+use flotilla_store::{InstanceLoad, PlacementScratch, Pool};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
@@ -96,8 +96,8 @@ impl EcsService {
         let failures: FailureLog = Arc::default();
         let account = self.account.clone();
         let (log, owned_target) = (failures.clone(), target.clone());
-        let placer = move |loads: &[InstanceLoad], tasks: &[Task]| match &owned_target {
-            Target::Cluster(rules) => placement::place_tasks(&account, loads, tasks, rules, &log),
+        let placer = move |loads: &[InstanceLoad], tasks: &[Task], scratch: &mut PlacementScratch| match &owned_target {
+            Target::Cluster(rules) => placement::place_tasks(&account, loads, tasks, rules, &log, scratch),
             Target::Instance { id, required_attributes } => {
                 let Some(i) = loads.iter().position(|l| &l.instance.id == id) else {
                     return tasks.iter().map(|_| Err("MISSING".to_string())).collect();
@@ -107,7 +107,7 @@ impl EcsService {
                     constraints: Vec::new(),
                     required_attributes: required_attributes.clone(),
                 };
-                placement::place_tasks(&account, std::slice::from_ref(&loads[i]), tasks, &rules, &log)
+                placement::place_tasks(&account, std::slice::from_ref(&loads[i]), tasks, &rules, &log, &mut None)
                     .into_iter()
                     .map(|r| r.map(|_| i))
                     .collect()
@@ -121,7 +121,7 @@ impl EcsService {
                     constraints: Vec::new(),
                     required_attributes: required_attributes.clone(),
                 };
-                placement::place_tasks(&account, loads, tasks, &rules, &log)
+                placement::place_tasks(&account, loads, tasks, &rules, &log, scratch)
                     .into_iter()
                     .map(|r| r.map_err(|_| FARGATE_UNAVAILABLE.to_string()))
                     .collect()
@@ -218,14 +218,14 @@ impl EcsService {
         let account = self.account.clone();
         let members: std::collections::HashSet<String> = members.iter().cloned().collect();
         let rules = rules.clone();
-        let placer = move |loads: &[InstanceLoad], tasks: &[Task]| {
+        let placer = move |loads: &[InstanceLoad], tasks: &[Task], _: &mut PlacementScratch| {
             let index: Vec<usize> =
                 (0..loads.len()).filter(|i| members.contains(&loads[*i].instance.ec2_instance_id)).collect();
             let mine: Vec<InstanceLoad> = index.iter().map(|i| loads[*i].clone()).collect();
             if mine.is_empty() {
                 return tasks.iter().map(|_| Err(NO_INSTANCES.to_string())).collect();
             }
-            placement::place_tasks(&account, &mine, tasks, &rules, &failures)
+            placement::place_tasks(&account, &mine, tasks, &rules, &failures, &mut None)
                 .into_iter()
                 .map(|r| r.map(|i| index[i]))
                 .collect()

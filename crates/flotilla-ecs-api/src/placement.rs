@@ -13,7 +13,7 @@ use flotilla_placement::{
     InstanceId, InstanceSpec, MAX_CONSTRAINTS, PlacementConstraint, PlacementError, PlacementStrategy, Snapshot,
     TaskRequest, TaskResources, place,
 };
-use flotilla_store::InstanceLoad;
+use flotilla_store::{InstanceLoad, PlacementScratch};
 use serde::Deserialize;
 use std::sync::Mutex;
 
@@ -133,17 +133,48 @@ pub struct Rules {
     pub required_attributes: Vec<String>,
 }
 
+/// The engine's view a placer leaves for the next one of its batch.
+struct Scratch {
+    snap: Snapshot,
+    ids: Vec<InstanceId>,
+}
+
+impl Scratch {
+    /// Whether this view still shows `loads`: the same instances, each with the
+    /// resources and task count the engine's own placements left it.
+    fn shows(&self, loads: &[InstanceLoad]) -> bool {
+        self.ids.len() == loads.len()
+            && self.ids.iter().zip(loads).all(|(id, l)| {
+                self.snap.ec2_instance_id(*id) == l.instance.ec2_instance_id
+                    && self.snap.remaining_cpu(*id) == l.remaining.cpu.max(0) as u32
+                    && self.snap.remaining_memory(*id) == l.remaining.memory.max(0) as u32
+                    && self.snap.running_tasks_count(*id) == (l.running_tasks + l.pending_tasks).max(0) as u32
+            })
+    }
+}
+
 /// Places `tasks` (all of one definition and group) on `loads`; per-instance
-/// failures (ECS's `failures[]`) are collected into `failures`.
+/// failures (ECS's `failures[]`) are collected into `failures`. The engine's view of
+/// `loads` is taken from `scratch` when an earlier placement of the batch left one
+/// that still shows them (at thousands of instances, building it costs more than
+/// placing on it), and is left there for the next.
 pub(crate) fn place_tasks(
     account: &AccountContext,
     loads: &[InstanceLoad],
     tasks: &[Task],
     rules: &Rules,
     failures: &Mutex<Vec<(String, String)>>,
+    scratch: &mut PlacementScratch,
 ) -> Vec<Result<usize, String>> {
     let Some(first) = tasks.first() else { return Vec::new() };
-    let (mut snap, ids) = snapshot(account, loads, Timestamp::now());
+    let reused = scratch.take().and_then(|s| s.downcast::<Scratch>().ok()).filter(|s| s.shows(loads));
+    let Scratch { mut snap, ids } = match reused {
+        Some(s) => *s,
+        None => {
+            let (snap, ids) = snapshot(account, loads, Timestamp::now());
+            Scratch { snap, ids }
+        }
+    };
     let resources = TaskResources {
         cpu: first.reservation.cpu.max(0) as u32,
         memory: first.reservation.memory.max(0) as u32,
@@ -182,6 +213,7 @@ pub(crate) fn place_tasks(
             }
         }
     }
+    *scratch = Some(Box::new(Scratch { snap, ids }));
     out
 }
 
@@ -215,4 +247,85 @@ pub(crate) fn eligible(account: &AccountContext, loads: &[InstanceLoad], rules: 
         ok[i] &= rules.required_attributes.iter().all(|a| l.instance.attribute(a).is_some());
     }
     ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flotilla_domain::container_instance::{ContainerInstance, Resources, VersionInfo};
+
+    fn load(id: &str, memory: i64) -> InstanceLoad {
+        let instance = ContainerInstance {
+            id: id.into(),
+            cluster: "default".into(),
+            ec2_instance_id: format!("i-{id}"),
+            status: InstanceStatus::Active,
+            registered: Resources { cpu: 1024, memory, ..Resources::default() },
+            attributes: Vec::new(),
+            version_info: VersionInfo::default(),
+            registered_at: Timestamp(1),
+            last_heartbeat: Timestamp::now(),
+            agent_lost_at: None,
+            capacity: Default::default(),
+            version: 1,
+        };
+        InstanceLoad {
+            remaining: instance.registered.clone(),
+            instance: std::sync::Arc::new(instance),
+            running_tasks: 0,
+            pending_tasks: 0,
+            groups: Default::default(),
+        }
+    }
+
+    fn tasks(n: usize, memory: i64) -> Vec<Task> {
+        (0..n)
+            .map(|i| Task {
+                reservation: Resources { memory, ..Resources::default() },
+                ..Task::provisioning(format!("t{i}"), "default".into(), "web".into(), 1, Timestamp(1))
+            })
+            .collect()
+    }
+
+    /// What the store does between two placements of a batch.
+    fn hold(loads: &mut [InstanceLoad], placed: &[Result<usize, String>], memory: i64) {
+        for i in placed.iter().flatten() {
+            loads[*i].remaining.memory -= memory;
+            loads[*i].pending_tasks += 1;
+            *loads[*i].groups.entry("family:web".into()).or_default() += 1;
+        }
+    }
+
+    fn binpack() -> Rules {
+        let strategy = PlacementStrategy::parse(0, "binpack", Some("memory")).unwrap();
+        Rules { strategies: Some(vec![strategy]), constraints: Vec::new(), required_attributes: Vec::new() }
+    }
+
+    #[test]
+    fn a_batch_places_on_the_view_its_first_placement_built_while_it_shows_the_loads() {
+        let account = AccountContext::default();
+        let failures = Mutex::new(Vec::new());
+        let mut loads = vec![load("a", 300), load("b", 200)];
+        let mut scratch: PlacementScratch = None;
+        let first = place_tasks(&account, &loads, &tasks(2, 100), &binpack(), &failures, &mut scratch);
+        assert_eq!(first, vec![Ok(1), Ok(1)], "binpack fills the fuller instance first");
+        hold(&mut loads, &first, 100);
+        assert!(scratch.as_ref().and_then(|s| s.downcast_ref::<Scratch>()).is_some_and(|s| s.shows(&loads)));
+        // The reused view knows b is full: the next placement of the batch goes to a.
+        let second = place_tasks(&account, &loads, &tasks(3, 100), &binpack(), &failures, &mut scratch);
+        assert_eq!(second, vec![Ok(0), Ok(0), Ok(0)]);
+        hold(&mut loads, &second, 100);
+        let full = place_tasks(&account, &loads, &tasks(1, 100), &binpack(), &failures, &mut scratch);
+        assert!(full[0].is_err(), "{full:?}");
+
+        // Loads the view does not show (another placer's tasks) make it build anew.
+        let mut other = vec![load("a", 300), load("b", 200)];
+        let stale = scratch.take().and_then(|s| s.downcast::<Scratch>().ok()).unwrap();
+        assert!(!stale.shows(&other));
+        scratch = Some(stale);
+        other[0].remaining.memory = 0;
+        let fresh = place_tasks(&account, &other, &tasks(1, 100), &binpack(), &failures, &mut scratch);
+        assert_eq!(fresh, vec![Ok(1)]);
+        assert!(!Scratch { snap: Snapshot::new(), ids: Vec::new() }.shows(&other));
+    }
 }

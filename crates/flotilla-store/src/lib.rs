@@ -62,7 +62,9 @@ pub struct TaskReservation {
 /// A container instance with what its tasks leave free.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstanceLoad {
-    pub instance: ContainerInstance,
+    /// Shared: a placement batch reads every instance of its pool, and the store
+    /// keeps the documents it read for the next batch.
+    pub instance: std::sync::Arc<ContainerInstance>,
     /// Registered resources less what non-STOPPED tasks hold; used host ports listed.
     pub remaining: Resources,
     pub running_tasks: i64,
@@ -95,12 +97,23 @@ pub enum Pool {
 /// Chooses an instance for each task from a snapshot of the cluster's instances:
 /// an index into the loads, or the reason (ECS's wording) the task could not be placed.
 /// Shared, as it may run in a batch with other callers' placements.
-pub type Placer = std::sync::Arc<dyn Fn(&[InstanceLoad], &[Task]) -> Vec<Result<usize, String>> + Send + Sync>;
+pub type Placer =
+    std::sync::Arc<dyn Fn(&[InstanceLoad], &[Task], &mut PlacementScratch) -> Vec<Result<usize, String>> + Send + Sync>;
+
+/// What the placers of one batch hand on to each other: a placer may leave a view of
+/// the loads it built (kept current with its own placements) for the next placer of
+/// the batch to reuse after checking it still matches the loads, rather than rebuild
+/// it for every call. Empty at the start of every batch.
+pub type PlacementScratch = Option<Box<dyn std::any::Any + Send>>;
 
 /// Durable state behind the API. Implementations must be safe to share between
 /// control-plane replicas: every method is one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// Whether this process is the store's only writer (SQLite: one process owns the
+    /// data directory), so no change made elsewhere needs looking for.
+    fn written_only_here(&self) -> bool;
+
     /// Creates the cluster, or reactivates an INACTIVE one of that name; an ACTIVE
     /// cluster of that name is returned unchanged (CreateCluster is idempotent).
     /// Tags are attached only when this call made the cluster ACTIVE.
@@ -110,10 +123,6 @@ pub trait Store: Send + Sync + 'static {
         spec: &ClusterSpec,
         tags: &[Tag],
         now: Timestamp,
-    /// Whether this process is the store's only writer (SQLite: one process owns the
-    /// data directory), so no change made elsewhere needs looking for.
-    fn written_only_here(&self) -> bool;
-
     ) -> StoreResult<CreatedCluster>;
     async fn get_cluster(&self, name: &str) -> StoreResult<Option<Cluster>>;
     /// Names of ACTIVE clusters in name order.

@@ -202,7 +202,7 @@ struct Usage {
 }
 
 /// Registered resources less what the instance's live tasks hold.
-fn load_of(instance: ContainerInstance, usage: Usage) -> InstanceLoad {
+fn load_of(instance: Arc<ContainerInstance>, usage: Usage) -> InstanceLoad {
     let mut remaining = instance.registered.clone();
     remaining.cpu = remaining.cpu.saturating_sub(usage.cpu);
     remaining.memory = remaining.memory.saturating_sub(usage.memory);
@@ -424,6 +424,7 @@ impl SqlStore {
         // Tokens placed earlier in this batch: (cluster, token) → its tasks.
         let mut tokens: std::collections::HashMap<(String, String), Vec<Task>> = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(batch.len());
+        let mut scratch = None;
         for request in batch.iter().map(|e| &e.payload) {
             let Some(first) = request.tasks.first() else {
                 out.push(Vec::new());
@@ -453,7 +454,7 @@ impl SqlStore {
                     continue;
                 }
             }
-            let decisions = (request.placer)(&loads, &request.tasks);
+            let decisions = (request.placer)(&loads, &request.tasks, &mut scratch);
             let mut placed = Vec::with_capacity(request.tasks.len());
             for (task, decision) in request.tasks.iter().zip(decisions) {
                 match decision {
@@ -582,7 +583,7 @@ struct InstanceCache {
 }
 
 /// Instance documents by id, each with the version it was read at.
-type VersionedInstances = HashMap<String, (i64, ContainerInstance)>;
+type VersionedInstances = HashMap<String, (i64, Arc<ContainerInstance>)>;
 
 impl InstanceCache {
     /// The pool's live instances with their load, as placement sees them.
@@ -618,20 +619,23 @@ impl InstanceCache {
             }
             for r in query.fetch_all(&mut **tx).await.doing("reading instance documents")? {
                 let body = instance_from_body(&r.col::<String>("body")?)?;
-                known.insert(r.col("id")?, (r.col("version")?, body));
+                known.insert(r.col("id")?, (r.col("version")?, Arc::new(body)));
             }
         }
         let mut usage = usage_by_instance(&mut **tx, instances_where, &[arg]).await?;
         let mut loads = Vec::with_capacity(listed.len());
         let mut kept = HashMap::with_capacity(listed.len());
         for (id, _, heartbeat) in listed {
-            let Some(entry) = known.remove(&id) else {
+            let Some(mut entry) = known.remove(&id) else {
                 return Err(corrupt(format!("container instance {id}"), "listed but not read"));
             };
-            let mut ci = entry.1.clone();
-            ci.last_heartbeat = heartbeat;
+            // The heartbeat is a column of its own: patched in place (the last batch's
+            // loads are gone by now, so nothing is copied).
+            if entry.1.last_heartbeat != heartbeat {
+                Arc::make_mut(&mut entry.1).last_heartbeat = heartbeat;
+            }
             let held = usage.remove(&id).unwrap_or_default();
-            loads.push(load_of(ci, held));
+            loads.push(load_of(entry.1.clone(), held));
             kept.insert(id, entry);
         }
         self.pools.lock().unwrap_or_else(|p| p.into_inner()).insert(key, kept);
@@ -641,14 +645,14 @@ impl InstanceCache {
 
 #[async_trait]
 impl Store for SqlStore {
-    async fn create_cluster(
-        &self,
-        name: &str,
-        spec: &ClusterSpec,
     fn written_only_here(&self) -> bool {
         self.db.backend() == flotilla_db::Backend::Sqlite
     }
 
+    async fn create_cluster(
+        &self,
+        name: &str,
+        spec: &ClusterSpec,
         tags: &[Tag],
         now: Timestamp,
     ) -> StoreResult<CreatedCluster> {
@@ -986,7 +990,6 @@ impl Store for SqlStore {
         let ids: Vec<String> = rows.iter().map(|r| r.col::<String>("id")).collect::<Result<_, _>>()?;
         let mut usage = std::collections::HashMap::new();
         for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let args: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let instances_where = format!("id IN ({})", placeholders(1, chunk.len()));
             usage.extend(usage_by_instance(self.db.reader(), &instances_where, &args).await?);
@@ -996,7 +999,7 @@ impl Store for SqlStore {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;
             ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
             let held = usage.remove(&ci.id).unwrap_or_default();
-            out.push(load_of(ci, held));
+            out.push(load_of(Arc::new(ci), held));
         }
         Ok(out)
     }
@@ -1017,7 +1020,7 @@ impl Store for SqlStore {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;
             ci.last_heartbeat = Timestamp(r.col("last_heartbeat")?);
             let held = usage.remove(&ci.id).unwrap_or_default();
-            out.push(load_of(ci, held));
+            out.push(load_of(Arc::new(ci), held));
         }
         Ok(out)
     }
@@ -1025,7 +1028,7 @@ impl Store for SqlStore {
     async fn instance_load(&self, id: &str) -> StoreResult<Option<InstanceLoad>> {
         let Some(ci) = self.get_container_instance(id).await? else { return Ok(None) };
         let held = usage_by_instance(self.db.reader(), "id = $1", &[id]).await?.remove(id).unwrap_or_default();
-        Ok(Some(load_of(ci, held)))
+        Ok(Some(load_of(Arc::new(ci), held)))
     }
 
     async fn update_container_instance(&self, instance: &ContainerInstance) -> StoreResult<ContainerInstance> {
@@ -1118,7 +1121,7 @@ impl Store for SqlStore {
         }
         let still: Vec<Task> = tasks.iter().zip(&waiting).filter(|(_, w)| **w).map(|(t, _)| t.clone()).collect();
         let loads = self.instances.pool_loads(&mut tx, pool).await?;
-        let mut decisions = placer(&loads, &still).into_iter();
+        let mut decisions = placer(&loads, &still, &mut None).into_iter();
         let mut out = Vec::with_capacity(tasks.len());
         for (task, still_waiting) in tasks.into_iter().zip(waiting) {
             if !still_waiting {
@@ -1196,7 +1199,6 @@ impl Store for SqlStore {
     async fn task_reservations(&self, ids: &[String]) -> StoreResult<Vec<TaskReservation>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
                 "SELECT id, cluster, task_group, COALESCE(reserved_cpu, 0) AS cpu, COALESCE(reserved_memory, 0) AS memory \
                  FROM tasks WHERE id IN ({})",

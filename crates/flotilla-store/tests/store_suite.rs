@@ -9,7 +9,9 @@ use flotilla_domain::tag::Tag;
 use flotilla_domain::task::{Task, TaskStatus};
 use flotilla_domain::task_definition::{TaskDefinitionStatus, normalize_and_validate};
 use flotilla_domain::{AccountContext, EcsArns, Timestamp};
-use flotilla_store::{FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, SqlStore, Store, StoreError, TaskFilter};
+use flotilla_store::{
+    FamilyStatusFilter, InstanceLoad, Page, PlacementScratch, Placer, Pool, SqlStore, Store, StoreError, TaskFilter,
+};
 use std::sync::Arc;
 
 fn page<K>(limit: u32) -> Page<K> {
@@ -45,13 +47,12 @@ fn task(id: &str, cluster: &str, memory: i64, token: Option<&str>) -> Task {
     }
 }
 
-/// Places each task on the first instance with the memory left, counting earlier tasks of the batch.
-/// Each task on the first instance with the memory left for it.
+/// Places each task on the first instance with the memory left, counting earlier tasks of the call.
 fn first_fit() -> Placer {
     std::sync::Arc::new(first_fit_placement)
 }
 
-fn first_fit_placement(loads: &[InstanceLoad], tasks: &[Task]) -> Vec<Result<usize, String>> {
+fn first_fit_placement(loads: &[InstanceLoad], tasks: &[Task], _: &mut PlacementScratch) -> Vec<Result<usize, String>> {
     let mut left: Vec<i64> = loads.iter().map(|l| l.remaining.memory).collect();
     tasks
         .iter()
@@ -192,7 +193,10 @@ async fn fargate_places_on_the_nodes_serving_it_and_fargate_only_nodes_are_hidde
         let fargate = Pool::Fargate { for_cluster: "x".into() };
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
-        let record = move |loads: &[InstanceLoad], tasks: &[Task]| {
+        let record = move |loads: &[InstanceLoad], tasks: &[Task], scratch: &mut PlacementScratch| {
+            // Every batch starts with an empty scratch (this placer leaves one behind).
+            assert!(scratch.is_none());
+            *scratch = Some(Box::new(()));
             log.lock().unwrap().push(loads.iter().map(|l| l.instance.id.clone()).collect::<Vec<_>>());
             tasks.iter().map(|_| Ok(0)).collect()
         };
@@ -693,7 +697,7 @@ async fn the_kept_task_load_always_equals_the_sum_of_live_tasks_under_concurrent
                         ..task(&format!("w{w}-{i}"), "default", 0, None)
                     })
                     .collect();
-                let spread: Placer = Arc::new(|loads: &[InstanceLoad], tasks: &[Task]| {
+                let spread: Placer = Arc::new(|loads: &[InstanceLoad], tasks: &[Task], _: &mut PlacementScratch| {
                     tasks.iter().enumerate().map(|(i, _)| Ok((i * 7) % loads.len())).collect()
                 });
                 let placed = store.place_tasks(&Pool::Cluster("default".into()), tasks, &[], spread).await.unwrap();
