@@ -4,7 +4,7 @@ use crate::batch::{Batcher, Entry, fail_all};
 use crate::error::{StoreError, StoreResult};
 use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, Store, TaskFilter, TaskReservation};
 use async_trait::async_trait;
-use flotilla_db::{Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx, placeholders};
+use flotilla_db::{Backend, Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx, placeholders};
 use flotilla_domain::capacity_provider::CapacityProvider;
 use flotilla_domain::cluster::{Cluster, ClusterCounts, ClusterSpec, ClusterStatus};
 use flotilla_domain::container_instance::{ContainerInstance, InstanceStatus, NodeCapacity};
@@ -91,13 +91,6 @@ impl SqlStore {
     async fn write(&self) -> StoreResult<Tx> {
         Ok(self.db.write().await?)
     }
-}
-
-/// Every transaction writing tasks takes this lock first (after any placement lock):
-/// the triggers keeping `task_load` update rows shared by many tasks, which
-/// PostgreSQL writers would otherwise lock in opposite orders. SQLite has one writer.
-async fn lock_task_load(db: &Db, tx: &mut Tx) -> StoreResult<()> {
-    Ok(db.lock(tx, "task load").await?)
 }
 
 fn corrupt(what: impl Into<String>, reason: impl ToString) -> StoreError {
@@ -256,19 +249,32 @@ fn decode_ports(column: &str, usage: &mut Usage) -> StoreResult<()> {
 
 /// What the instances `instances_where` selects (a condition on
 /// `container_instances`, binding `$1`.. to `args`) hold in live (not STOPPED) tasks,
-/// by instance id, from the `task_load` rows the tasks' triggers keep: no task is read.
+/// by instance id; no task document is read. On SQLite from the `task_load` rows the
+/// tasks' triggers keep; on PostgreSQL (where such triggers cost too much, see its
+/// migration 0008) summed from the covering index, the instances chosen first.
 /// Tasks are found by the instance they are on, so a Fargate task of another cluster
 /// counts on the node it runs on.
 async fn usage_by_instance<'e, E: sqlx::Executor<'e, Database = Any>>(
     executor: E,
+    backend: Backend,
     instances_where: &str,
     args: &[&str],
 ) -> StoreResult<std::collections::HashMap<String, Usage>> {
-    let sql = format!(
-        "SELECT container_instance_id, task_group, last_status, host_ports, tasks, cpu, memory \
-         FROM task_load WHERE container_instance_id IN \
-         (SELECT id FROM container_instances WHERE {instances_where})"
-    );
+    let sql = match backend {
+        Backend::Sqlite => format!(
+            "SELECT container_instance_id, task_group, last_status, host_ports, tasks, cpu, memory \
+             FROM task_load WHERE container_instance_id IN \
+             (SELECT id FROM container_instances WHERE {instances_where})"
+        ),
+        Backend::Postgres => format!(
+            "SELECT container_instance_id, task_group, last_status, COALESCE(host_ports, '') AS host_ports, \
+             COUNT(*) AS tasks, CAST(COALESCE(SUM(reserved_cpu), 0) AS BIGINT) AS cpu, \
+             CAST(COALESCE(SUM(reserved_memory), 0) AS BIGINT) AS memory \
+             FROM tasks WHERE last_status <> 'STOPPED' AND container_instance_id IN \
+             (SELECT id FROM container_instances WHERE {instances_where}) \
+             GROUP BY container_instance_id, task_group, last_status, host_ports"
+        ),
+    };
     let mut query = sqlx::query(&sql);
     for arg in args {
         query = query.bind(*arg);
@@ -336,7 +342,6 @@ async fn fill_load_columns(db: &Db) -> StoreResult<()> {
             return Ok(());
         }
         let mut tx = db.write().await?;
-        lock_task_load(db, &mut tx).await?;
         for r in rows {
             let task = task_from_body(&r.col::<String>("body")?)?;
             sqlx::query("UPDATE tasks SET reserved_cpu = $1, reserved_memory = $2, host_ports = $3 WHERE id = $4")
@@ -419,8 +424,7 @@ impl SqlStore {
         let pool = &pool;
         let mut tx = self.write().await?;
         self.lock_pool(&mut tx, pool).await?;
-        lock_task_load(&self.db, &mut tx).await?;
-        let mut loads = self.instances.pool_loads(&mut tx, pool).await?;
+        let mut loads = self.instances.pool_loads(&mut tx, self.db.backend(), pool).await?;
         // Tokens placed earlier in this batch: (cluster, token) → its tasks.
         let mut tokens: std::collections::HashMap<(String, String), Vec<Task>> = std::collections::HashMap::new();
         let mut out = Vec::with_capacity(batch.len());
@@ -511,7 +515,6 @@ impl SqlStore {
         let mut outcomes = Vec::with_capacity(batch.len());
         let written: StoreResult<()> = async {
             let mut tx = self.write().await?;
-            lock_task_load(&self.db, &mut tx).await?;
             for entry in &batch {
                 outcomes.push(update_task_in(&mut tx, &entry.payload).await?);
             }
@@ -587,7 +590,7 @@ type VersionedInstances = HashMap<String, (i64, Arc<ContainerInstance>)>;
 
 impl InstanceCache {
     /// The pool's live instances with their load, as placement sees them.
-    async fn pool_loads(&self, tx: &mut Tx, pool: &Pool) -> StoreResult<Vec<InstanceLoad>> {
+    async fn pool_loads(&self, tx: &mut Tx, backend: Backend, pool: &Pool) -> StoreResult<Vec<InstanceLoad>> {
         let (instances_where, arg) = pool_instances(pool);
         let rows = sqlx::query(&format!(
             "SELECT id, version, last_heartbeat FROM container_instances \
@@ -622,7 +625,7 @@ impl InstanceCache {
                 known.insert(r.col("id")?, (r.col("version")?, Arc::new(body)));
             }
         }
-        let mut usage = usage_by_instance(&mut **tx, instances_where, &[arg]).await?;
+        let mut usage = usage_by_instance(&mut **tx, backend, instances_where, &[arg]).await?;
         let mut loads = Vec::with_capacity(listed.len());
         let mut kept = HashMap::with_capacity(listed.len());
         for (id, _, heartbeat) in listed {
@@ -646,7 +649,7 @@ impl InstanceCache {
 #[async_trait]
 impl Store for SqlStore {
     fn written_only_here(&self) -> bool {
-        self.db.backend() == flotilla_db::Backend::Sqlite
+        self.db.backend() == Backend::Sqlite
     }
 
     async fn create_cluster(
@@ -992,7 +995,7 @@ impl Store for SqlStore {
         for chunk in ids.chunks(500) {
             let args: Vec<&str> = chunk.iter().map(String::as_str).collect();
             let instances_where = format!("id IN ({})", placeholders(1, chunk.len()));
-            usage.extend(usage_by_instance(self.db.reader(), &instances_where, &args).await?);
+            usage.extend(usage_by_instance(self.db.reader(), self.db.backend(), &instances_where, &args).await?);
         }
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -1014,7 +1017,7 @@ impl Store for SqlStore {
         .fetch_all(self.db.reader())
         .await
         .doing("listing the nodes serving Fargate")?;
-        let mut usage = usage_by_instance(self.db.reader(), instances_where, &[arg]).await?;
+        let mut usage = usage_by_instance(self.db.reader(), self.db.backend(), instances_where, &[arg]).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let mut ci = instance_from_body(&r.col::<String>("body")?)?;
@@ -1027,7 +1030,8 @@ impl Store for SqlStore {
 
     async fn instance_load(&self, id: &str) -> StoreResult<Option<InstanceLoad>> {
         let Some(ci) = self.get_container_instance(id).await? else { return Ok(None) };
-        let held = usage_by_instance(self.db.reader(), "id = $1", &[id]).await?.remove(id).unwrap_or_default();
+        let held = usage_by_instance(self.db.reader(), self.db.backend(), "id = $1", &[id]).await?.remove(id);
+        let held = held.unwrap_or_default();
         Ok(Some(load_of(Arc::new(ci), held)))
     }
 
@@ -1106,7 +1110,6 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<Result<Task, String>>> {
         let mut tx = self.write().await?;
         self.lock_pool(&mut tx, pool).await?;
-        lock_task_load(&self.db, &mut tx).await?;
         // Only tasks still waiting as read: a stop or another placement since wins.
         let mut waiting = Vec::with_capacity(tasks.len());
         for t in &tasks {
@@ -1120,7 +1123,7 @@ impl Store for SqlStore {
             waiting.push(version == Some(t.version));
         }
         let still: Vec<Task> = tasks.iter().zip(&waiting).filter(|(_, w)| **w).map(|(t, _)| t.clone()).collect();
-        let loads = self.instances.pool_loads(&mut tx, pool).await?;
+        let loads = self.instances.pool_loads(&mut tx, self.db.backend(), pool).await?;
         let mut decisions = placer(&loads, &still, &mut None).into_iter();
         let mut out = Vec::with_capacity(tasks.len());
         for (task, still_waiting) in tasks.into_iter().zip(waiting) {

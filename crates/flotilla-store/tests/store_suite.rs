@@ -684,8 +684,8 @@ async fn the_kept_task_load_always_equals_the_sum_of_live_tasks_under_concurrent
         for i in 0..4 {
             store.put_container_instance(&instance(&format!("ci-{i}"), "default", 100_000, 100_000)).await.unwrap();
         }
-        // Placements and updates race: on PostgreSQL their transactions run side by side
-        // and share task_load rows.
+        // Placements and updates race (on SQLite the triggers keep task_load; on
+        // PostgreSQL it is a view of the same sums).
         let mut workers = Vec::new();
         for w in 0..8 {
             let store = store.clone();
