@@ -32,17 +32,18 @@ impl ClientError {
     }
 }
 
-/// How many idle connections one agent keeps: its long poll's, and a few for state
-/// reports sent beside it.
-pub const AGENT_IDLE_CONNECTIONS: usize = 4;
-
 /// The HTTP client agents call the control plane with: its timeouts suit long polls.
-/// It keeps at most `idle_connections` idle ones: a pool shared by many agents keeps
-/// room for the polls that return together, without holding every connection a
-/// burst of reports opened (each one the control plane holds and counts).
-pub fn http_client(idle_connections: usize) -> Result<reqwest::Client, ClientError> {
-    reqwest::Client::builder()
-        .pool_max_idle_per_host(idle_connections)
+/// A pool shared by many agents (a simulated swarm) keeps at most `max_idle` idle
+/// connections: room for the polls that return together, without holding every
+/// connection a burst of reports opened (each one the control plane holds and counts).
+/// One agent's own client keeps what it opens (`None`).
+pub fn http_client(max_idle: Option<usize>) -> Result<reqwest::Client, ClientError> {
+    let builder = reqwest::Client::builder();
+    let builder = match max_idle {
+        Some(n) => builder.pool_max_idle_per_host(n),
+        None => builder,
+    };
+    builder
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(60))
         // Give idle connections up before the control plane closes them (it allows
@@ -66,7 +67,7 @@ impl ControlPlaneClient {
     /// `endpoint` is like `http://127.0.0.1:7700`. The client has a connection pool of
     /// its own; see [`Self::with_http`] to share one.
     pub fn new(endpoint: &str, credentials: Credentials, region: &str) -> Result<Self, ClientError> {
-        Ok(Self::with_http(http_client(AGENT_IDLE_CONNECTIONS)?, endpoint, credentials, region))
+        Ok(Self::with_http(http_client(None)?, endpoint, credentials, region))
     }
 
     /// A client calling through `http` (made by [`http_client`]), whose connection

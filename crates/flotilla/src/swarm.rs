@@ -23,7 +23,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use flotilla::dir_lock::DirLock;
 use flotilla::logging::LogFormat;
-use flotilla_agent::client::{AGENT_IDLE_CONNECTIONS, ControlPlaneClient, http_client};
+use flotilla_agent::client::{ControlPlaneClient, http_client};
 use flotilla_agent::runtime::{SimulatedBehaviour, SimulatedRuntime};
 use flotilla_agent::{Agent, AgentConfig};
 use flotilla_domain::container_instance::NodeCapacity;
@@ -110,8 +110,8 @@ pub async fn run(args: SwarmArgs, credentials: Credentials, shutdown: impl Futur
     let _lock = DirLock::acquire(&args.state_dir, "swarm state directory")?;
     // Polls hold one connection per agent; a quarter more idle covers polls that
     // return together.
-    let idle = (args.agents as usize / 4).max(AGENT_IDLE_CONNECTIONS);
-    let http = http_client(idle).context("creating the HTTP client")?;
+    let idle = (args.agents as usize / 4).max(4);
+    let http = http_client(Some(idle)).context("creating the HTTP client")?;
     let behaviour = SimulatedBehaviour {
         start_delay: Duration::from_millis(args.simulated_start_delay_ms),
         run_for: args.simulated_run_for_ms.map(Duration::from_millis),
