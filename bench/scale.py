@@ -531,6 +531,28 @@ def burst_figures(scenario, burst, sampler, t_running):
         log(f"rpc errors: {dict(burst.errors)} e.g. {burst.error_examples}")
 
 
+class CpuSplit:
+    """Where the machine's CPU went from now on: the server, the swarms (the simulated
+    agents) and this harness (its RunTask and sampler threads), in cores used on average."""
+
+    def __init__(self, plane):
+        self.plane = plane
+        self.t0 = time.monotonic()
+        self.start = self.read()
+
+    def read(self):
+        own = os.times()
+        swarms = sum(cpu_seconds(p.pid) for _, p, _, _ in self.plane.swarms if p.poll() is None)
+        return cpu_seconds(self.plane.server.pid), swarms, own.user + own.system
+
+    def figures(self):
+        wall = time.monotonic() - self.t0
+        now = self.read()
+        names = ("server", "swarms", "harness")
+        cores = {f"{n}_cpu_cores": f"{(b - a) / wall:.2f}" for n, a, b in zip(names, self.start, now)}
+        return {**cores, "machine_cores": os.cpu_count()}
+
+
 def idle_cpu(pid, seconds=5.0):
     """The process's CPU use over `seconds`, as a percentage of one core."""
     a, t0 = cpu_seconds(pid), time.monotonic()
@@ -563,17 +585,19 @@ def scenario_burst(args):
         log(f"task definition {td}: cpu {cpu} memory {mem} ({per_agent} tasks per agent at most)")
         sampler = Sampler(plane.url).start()
         burst = Burst(plane.url, td, args.tasks, args.threads, args.call_timeout)
+        cpu_split = CpuSplit(plane)
         burst.start()
         try:
             t_run = wait_all_running(burst, sampler, 0, args.run_timeout, plane.check_swarms)
         except ScenarioFailed:
             burst.stop.set()
             emit("burst", reached_acknowledged=burst.acked_count(), reached_running=sampler.last()[1],
-                 reached_pending=sampler.last()[2], server_rss_kib=plane.rss(),
-                 elapsed_seconds=f"{time.monotonic() - burst.started_at:.0f}")
+                 reached_pending=sampler.last()[2], server_rss_kib=plane.rss(), store_kib=plane.store_kib(),
+                 elapsed_seconds=f"{time.monotonic() - burst.started_at:.0f}", **cpu_split.figures())
             raise
         finally:
             sampler.halt()
+        emit("burst", **cpu_split.figures())
         burst_figures("burst", burst, sampler, t_run)
         time.sleep(2)
         rss2 = plane.rss()
