@@ -539,6 +539,7 @@ impl Agent {
             container_arns: t.container_arns.clone(),
             launch_type: t.launch_type,
             ephemeral_storage_gib: t.ephemeral_storage_gib,
+            metered: t.metered,
         }
     }
 
@@ -762,17 +763,50 @@ pub(crate) fn unlisted<'a>(running: impl IntoIterator<Item = &'a String>, plan: 
 /// Sends a task's snapshots in order until the control plane has each, keeping
 /// only the latest of consecutive snapshots of one status; ends once the STOPPED
 /// snapshot is delivered or the supervisor is gone and everything sent.
+/// How long a report of a passing status (PENDING, ACTIVATING, DEACTIVATING, …)
+/// waits for the task's next one. A task usually moves on within it, and a full
+/// report of the later status says everything the passing one did; so a start costs
+/// the control plane one report rather than three, and a slow image pull is still
+/// reported PENDING after this long.
+const PASSING_STATUS_HOLD: Duration = Duration::from_secs(1);
+
+/// RUNNING (the control plane notes when the task started) and STOPPED are always
+/// reported; the statuses between are passing ones.
+fn is_passing(status: TaskStatus) -> bool {
+    !matches!(status, TaskStatus::Running | TaskStatus::Stopped)
+}
+
+/// Queues `next` behind the reports not sent yet. Every snapshot is a full report,
+/// so it replaces the last queued one of the same status, or of a passing status.
+fn queue_report(queue: &mut Vec<TaskSnapshot>, next: TaskSnapshot) {
+    match queue.last_mut() {
+        Some(last) if last.status == next.status || is_passing(last.status) => *last = next,
+        _ => queue.push(next),
+    }
+}
+
+/// Reports one task's snapshots in order until its STOPPED one is accepted.
 async fn report_loop(client: ControlPlaneClient, mut snapshots: mpsc::UnboundedReceiver<TaskSnapshot>) {
     let target = format!("{ECS_TARGET}.SubmitTaskStateChange");
-    while let Some(first) = snapshots.recv().await {
-        let mut pending = vec![first];
-        while let Ok(next) = snapshots.try_recv() {
-            match pending.last_mut() {
-                Some(last) if last.status == next.status => *last = next,
-                _ => pending.push(next),
+    let mut queue: Vec<TaskSnapshot> = Vec::new();
+    loop {
+        if queue.is_empty() {
+            match snapshots.recv().await {
+                Some(first) => queue.push(first),
+                None => return,
             }
         }
-        for snapshot in pending {
+        let hold_until = tokio::time::Instant::now() + PASSING_STATUS_HOLD;
+        while queue.last().is_some_and(|s| is_passing(s.status)) {
+            match tokio::time::timeout_at(hold_until, snapshots.recv()).await {
+                Ok(Some(next)) => queue_report(&mut queue, next),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        while let Ok(next) = snapshots.try_recv() {
+            queue_report(&mut queue, next);
+        }
+        for snapshot in queue.drain(..) {
             let report = snapshot.to_request();
             let retryable = |e: &ClientError| {
                 tracing::debug!(task = %snapshot.task, error = %e, "reporting failed");
@@ -807,6 +841,41 @@ mod tests {
 
     const A: &str = "arn:aws:ecs:us-east-1:000000000000:task/default/a";
     const B: &str = "arn:aws:ecs:us-east-1:000000000000:task/default/b";
+
+    #[test]
+    fn passing_statuses_give_way_to_the_next_report_and_running_and_stopped_are_always_sent() {
+        use TaskStatus::*;
+        let snapshot = |status, reason: &str| TaskSnapshot {
+            cluster: "default".into(),
+            task: A.into(),
+            status,
+            reason: (!reason.is_empty()).then(|| reason.to_string()),
+            containers: Vec::new(),
+            pull_started_at: None,
+            pull_stopped_at: None,
+            execution_stopped_at: None,
+            network_interface: None,
+        };
+        // (snapshots in the order published, the reports left to send)
+        let cases: &[(&[(TaskStatus, &str)], &[(TaskStatus, &str)])] = &[
+            (&[(Pending, ""), (Activating, ""), (Activating, "c"), (Running, "")], &[(Running, "")]),
+            (&[(Pending, ""), (Activating, "")], &[(Activating, "")]),
+            (&[(Running, ""), (Running, "c")], &[(Running, "c")]),
+            (
+                &[(Running, ""), (Deactivating, "exit"), (Stopping, "exit"), (Stopped, "exit")],
+                &[(Running, ""), (Stopped, "exit")],
+            ),
+            (&[(Pending, ""), (Stopped, "failed")], &[(Stopped, "failed")]),
+        ];
+        for (published, sent) in cases {
+            let mut queue = Vec::new();
+            for (status, reason) in published.iter() {
+                queue_report(&mut queue, snapshot(*status, reason));
+            }
+            let want: Vec<TaskSnapshot> = sent.iter().map(|(s, r)| snapshot(*s, r)).collect();
+            assert_eq!(queue, want, "published {published:?}");
+        }
+    }
 
     #[test]
     fn a_task_with_a_status_newer_than_the_agent_is_left_alone() {
