@@ -357,31 +357,76 @@ async fn fill_load_columns(db: &Db) -> StoreResult<()> {
     }
 }
 
-async fn insert_task(tx: &mut Tx, task: &Task) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO tasks (id, cluster, container_instance_id, family, started_by, task_group, desired_status, \
-         last_status, client_token, created_at, body, version, reserved_cpu, reserved_memory, host_ports) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-    )
-    .bind(&task.id)
-    .bind(&task.cluster)
-    .bind(&task.container_instance_id)
-    .bind(&task.family)
-    .bind(&task.started_by)
-    .bind(&task.group)
-    .bind(task.desired_status.as_str())
-    .bind(task.last_status.as_str())
-    .bind(&task.client_token)
-    .bind(task.created_at.0)
-    .bind(to_json(task))
-    .bind(task.version)
-    .bind(task.reservation.cpu)
-    .bind(task.reservation.memory)
-    .bind(encode_ports(&held_ports(task)))
-    .execute(&mut **tx)
-    .await
-    .doing("storing a task")?;
+/// Columns of a task row, in the order [`insert_tasks`] binds them.
+const TASK_COLUMNS: usize = 15;
+
+/// Stores new tasks, many rows a statement: a placement batch's tasks cost a few
+/// round trips to the database rather than one each.
+async fn insert_tasks(tx: &mut Tx, tasks: &[Task]) -> StoreResult<()> {
+    // 64 rows bind 960 values, well inside both backends' limits.
+    for chunk in tasks.chunks(64) {
+        let rows = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(i * TASK_COLUMNS + 1, TASK_COLUMNS)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO tasks (id, cluster, container_instance_id, family, started_by, task_group, desired_status, \
+             last_status, client_token, created_at, body, version, reserved_cpu, reserved_memory, host_ports) \
+             VALUES {rows}"
+        );
+        let mut query = sqlx::query(&sql);
+        for task in chunk {
+            query = query
+                .bind(&task.id)
+                .bind(&task.cluster)
+                .bind(&task.container_instance_id)
+                .bind(&task.family)
+                .bind(&task.started_by)
+                .bind(&task.group)
+                .bind(task.desired_status.as_str())
+                .bind(task.last_status.as_str())
+                .bind(&task.client_token)
+                .bind(task.created_at.0)
+                .bind(to_json(task))
+                .bind(task.version)
+                .bind(task.reservation.cpu)
+                .bind(task.reservation.memory)
+                .bind(encode_ports(&held_ports(task)));
+        }
+        query.execute(&mut **tx).await.doing("storing tasks")?;
+    }
     Ok(())
+}
+
+/// The stored tasks of each of these client tokens, by (cluster, token), each
+/// token's sorted by ID.
+async fn tasks_by_token(tx: &mut Tx, tokens: &[(String, String)]) -> StoreResult<HashMap<(String, String), Vec<Task>>> {
+    let mut by_cluster: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (cluster, token) in tokens {
+        by_cluster.entry(cluster).or_default().push(token);
+    }
+    let mut out: HashMap<(String, String), Vec<Task>> = HashMap::new();
+    for (cluster, tokens) in by_cluster {
+        for chunk in tokens.chunks(500) {
+            // Sorted here: an ORDER BY id leads SQLite to walk every task of the
+            // cluster in id order rather than use the token's index.
+            let sql = format!(
+                "SELECT body FROM tasks WHERE cluster = $1 AND client_token IN ({})",
+                placeholders(2, chunk.len())
+            );
+            let mut query = sqlx::query(&sql).bind(cluster);
+            for token in chunk {
+                query = query.bind(*token);
+            }
+            for row in query.fetch_all(&mut **tx).await.doing("looking up client tokens")? {
+                let task = task_from_body(&row.col::<String>("body")?)?;
+                let token = task.client_token.clone().unwrap_or_default();
+                out.entry((task.cluster.clone(), token)).or_default().push(task);
+            }
+        }
+    }
+    out.values_mut().for_each(|tasks| tasks.sort_by(|a, b| a.id.cmp(&b.id)));
+    Ok(out)
 }
 
 impl SqlStore {
@@ -425,38 +470,25 @@ impl SqlStore {
         let mut tx = self.write().await?;
         self.lock_pool(&mut tx, pool).await?;
         let mut loads = self.instances.pool_loads(&mut tx, self.db.backend(), pool).await?;
-        // Tokens placed earlier in this batch: (cluster, token) → its tasks.
-        let mut tokens: std::collections::HashMap<(String, String), Vec<Task>> = std::collections::HashMap::new();
+        let tokens: Vec<(String, String)> = batch
+            .iter()
+            .filter_map(|e| e.payload.tasks.first())
+            .filter_map(|t| Some((t.cluster.clone(), t.client_token.clone()?)))
+            .collect();
+        // Tokens stored before this batch, then those placed in it: (cluster, token) → its tasks.
+        let mut tokens = tasks_by_token(&mut tx, &tokens).await?;
         let mut out = Vec::with_capacity(batch.len());
+        let mut new_tasks = Vec::new();
         let mut scratch = None;
         for request in batch.iter().map(|e| &e.payload) {
             let Some(first) = request.tasks.first() else {
                 out.push(Vec::new());
                 continue;
             };
-            if let Some(token) = &first.client_token {
-                let key = (first.cluster.clone(), token.clone());
-                if let Some(earlier) = tokens.get(&key) {
-                    out.push(earlier.iter().cloned().map(Ok).collect());
-                    continue;
-                }
-                // Sorted here: an ORDER BY id leads SQLite to walk every task of the
-                // cluster in id order rather than use the token's index.
-                let rows = sqlx::query("SELECT body FROM tasks WHERE cluster = $1 AND client_token = $2")
-                    .bind(&first.cluster)
-                    .bind(token)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .doing("looking up a client token")?;
-                if !rows.is_empty() {
-                    let mut stored = rows
-                        .iter()
-                        .map(|r| task_from_body(&r.col::<String>("body")?))
-                        .collect::<StoreResult<Vec<_>>>()?;
-                    stored.sort_by(|a, b| a.id.cmp(&b.id));
-                    out.push(stored.into_iter().map(Ok).collect());
-                    continue;
-                }
+            let token = first.client_token.as_ref().map(|token| (first.cluster.clone(), token.clone()));
+            if let Some(earlier) = token.as_ref().and_then(|key| tokens.get(key)) {
+                out.push(earlier.iter().cloned().map(Ok).collect());
+                continue;
             }
             let decisions = (request.placer)(&loads, &request.tasks, &mut scratch);
             let mut placed = Vec::with_capacity(request.tasks.len());
@@ -464,22 +496,23 @@ impl SqlStore {
                 match decision {
                     Ok(i) => {
                         let task = Task { container_instance_id: Some(loads[i].instance.id.clone()), ..task.clone() };
-                        insert_task(&mut tx, &task).await?;
                         insert_tags(&mut tx, &self.account.task_arn(&task.cluster, &task.id), &request.tags).await?;
                         hold(&mut loads[i], &task);
+                        new_tasks.push(task.clone());
                         placed.push(Ok(task));
                     }
                     Err(reason) => placed.push(Err(reason)),
                 }
             }
-            if let Some(token) = &first.client_token {
+            if let Some(key) = token {
                 let stored: Vec<Task> = placed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
                 if !stored.is_empty() {
-                    tokens.insert((first.cluster.clone(), token.clone()), stored);
+                    tokens.insert(key, stored);
                 }
             }
             out.push(placed);
         }
+        insert_tasks(&mut tx, &new_tasks).await?;
         tx.commit().await.doing("committing placed tasks")?;
         Ok(out)
     }
@@ -1084,7 +1117,7 @@ impl Store for SqlStore {
         let mut tx = self.write().await?;
         for task in tasks {
             let waiting = Task { container_instance_id: None, ..task.clone() };
-            insert_task(&mut tx, &waiting).await?;
+            insert_tasks(&mut tx, std::slice::from_ref(&waiting)).await?;
             insert_tags(&mut tx, &self.account.task_arn(&task.cluster, &task.id), tags).await?;
         }
         tx.commit().await.doing("committing waiting tasks")?;
