@@ -1,4 +1,5 @@
-//! Samples each running task's CPU and memory from the runtime and reports them
+//! Samples each running task's CPU and memory (of the tasks whose figures the
+//! control plane publishes: a service's) from the runtime and reports them
 //! (`FlotillaAgentV1.SubmitTaskMetrics`); the control plane turns them into `AWS/ECS`
 //! CPUUtilization and MemoryUtilization.
 //!
@@ -61,7 +62,7 @@ async fn sample(state: &SharedState, runtime: &dyn ContainerRuntime, baselines: 
     let tasks: Vec<(String, Vec<String>)> = state.read(|s| {
         s.tasks
             .iter()
-            .filter(|(_, r)| r.stopped_at_ms.is_none())
+            .filter(|(_, r)| r.metered && r.stopped_at_ms.is_none())
             .map(|(arn, r)| (arn.clone(), r.containers.values().cloned().collect()))
             .collect()
     });

@@ -38,6 +38,10 @@ pub struct TaskRecord {
     /// it in their environment, so it outlives agent restarts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_id: Option<String>,
+    /// Whether the control plane publishes the task's CPU and memory, so the agent
+    /// samples them (a task recorded by an agent that kept no such mark is not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub metered: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

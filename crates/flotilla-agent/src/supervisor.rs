@@ -119,6 +119,8 @@ pub struct TaskContext {
     pub launch_type: LaunchType,
     /// Fargate's ephemeral storage, GiB.
     pub ephemeral_storage_gib: Option<i64>,
+    /// Whether the task's CPU and memory are sampled (see [`crate::metrics`]).
+    pub metered: bool,
 }
 
 /// The cluster a task ARN names (`arn:aws:ecs:REGION:ACCOUNT:task/CLUSTER/ID`);
@@ -485,9 +487,13 @@ impl Supervisor {
                 let id = self.runtime.create(&spec).await?;
                 self.ids.insert(name.clone(), id.clone());
                 let task = self.ctx.task_arn.clone();
-                let (n, i) = (name.clone(), id.clone());
+                let (n, i, metered) = (name.clone(), id.clone(), self.ctx.metered);
                 self.state
-                    .update(|s| s.tasks.entry(task).or_default().containers.insert(n, i))
+                    .update(|s| {
+                        let record = s.tasks.entry(task).or_default();
+                        record.metered = metered;
+                        record.containers.insert(n, i)
+                    })
                     .map_err(|e| StartFailure(e.to_string()))?;
                 self.prepare_logs(&name, &id).await?;
                 // The container may read its metadata the moment it starts.
@@ -1075,6 +1081,7 @@ mod tests {
             container_arns: BTreeMap::new(),
             launch_type: LaunchType::Fargate,
             ephemeral_storage_gib: Some(21),
+            metered: false,
         }
     }
 

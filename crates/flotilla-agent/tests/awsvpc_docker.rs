@@ -345,6 +345,7 @@ async fn serve_metadata(
         container_arns: BTreeMap::new(),
         launch_type: LaunchType::Fargate,
         ephemeral_storage_gib: None,
+        metered: false,
     };
     let snapshot = TaskSnapshot {
         cluster: ctx.cluster.clone(),
@@ -535,6 +536,7 @@ async fn supervised(rt: Arc<DockerRuntime>, docker: Docker, task: Arc<Task>) {
         container_arns: BTreeMap::new(),
         launch_type: LaunchType::Fargate,
         ephemeral_storage_gib: Some(21),
+        metered: false,
     };
     let dir = tempfile::tempdir().unwrap();
     let state = SharedState::new(AgentState::default(), StateFile::new(dir.path()));

@@ -188,6 +188,7 @@ impl AgentChannel {
             definition,
             launch_type: t.launch_type,
             ephemeral_storage_gib: t.ephemeral_storage_gib,
+            metered: crate::task_metrics::publishes(&t.group),
         }
     }
 }

@@ -18,6 +18,12 @@ use std::collections::HashMap;
 pub const NAMESPACE: &str = "AWS/ECS";
 const CORE_UNITS: f64 = 1024.0;
 
+/// Whether samples of a task of this group are published (a service's tasks): the
+/// agents sample only those.
+pub fn publishes(group: &str) -> bool {
+    group.starts_with("service:")
+}
+
 /// The datapoints one sample of `task` makes: none outside a service.
 pub fn datapoints(task: &TaskReservation, sample: &TaskSample) -> Vec<MetricDatum> {
     let Some(service) = task.group.strip_prefix("service:") else { return Vec::new() };

@@ -65,6 +65,10 @@ pub struct AgentTask {
     /// Fargate's ephemeral storage in GiB, when the task is a Fargate task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ephemeral_storage_gib: Option<i64>,
+    /// Whether the control plane publishes the task's CPU and memory (a service's
+    /// tasks): the agent samples only those.
+    #[serde(default)]
+    pub metered: bool,
 }
 
 /// A task's version as a poll compares it: a function of what the agent must do
