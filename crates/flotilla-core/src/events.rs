@@ -22,4 +22,7 @@ pub struct BusEvent {
 pub trait EventSink: Send + Sync {
     /// Stores the events for delivery; `Ok` only once they are durable.
     async fn emit(&self, events: Vec<BusEvent>) -> Result<(), String>;
+    /// Whether an event emitted now could reach a rule: without one, producers
+    /// need not build their events at all (describing a task costs reads).
+    async fn listening(&self) -> bool;
 }

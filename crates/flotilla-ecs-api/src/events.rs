@@ -95,6 +95,15 @@ impl EcsService {
         }
     }
 
+    /// Whether events are put on a bus where a rule could take them; without one
+    /// they are not built (see [`EventSink::listening`]).
+    async fn events_listened(&self) -> bool {
+        match &self.events {
+            Some(sink) => sink.listening().await,
+            None => false,
+        }
+    }
+
     /// `ECS Task State Change` for a task whose status changed (or that is new).
     pub(crate) async fn task_changed(&self, before: Option<&Task>, after: &Task) {
         self.tasks_changed(&[(before, after)]).await;
@@ -102,7 +111,7 @@ impl EcsService {
 
     /// `ECS Task State Change` for each of several changes, put on the bus together.
     pub(crate) async fn tasks_changed(&self, changes: &[(Option<&Task>, &Task)]) {
-        if self.events.is_none() {
+        if !self.events_listened().await {
             return;
         }
         let due: Vec<Task> = changes
@@ -139,7 +148,7 @@ impl EcsService {
 
     /// `ECS Container Instance State Change` for an instance as it now is.
     pub(crate) async fn instance_changed(&self, instance_id: &str) {
-        if self.events.is_none() {
+        if !self.events_listened().await {
             return;
         }
         let Ok(Some(load)) = self.store.instance_load(instance_id).await else { return };
@@ -156,7 +165,7 @@ impl EcsService {
 
     /// Service actions and deployment state changes.
     pub(crate) async fn service_changed(&self, service: &Service, events: Vec<ServiceEvent>) {
-        if self.events.is_none() || events.is_empty() {
+        if events.is_empty() || !self.events_listened().await {
             return;
         }
         let arn = self.account.service_arn(&service.cluster, &service.name);
