@@ -4,6 +4,7 @@
 
 use crate::error::EcsError;
 use flotilla_domain::EcsArns;
+use flotilla_domain::container_instance::ContainerInstance;
 use flotilla_domain::container_instance::InstanceStatus;
 use flotilla_domain::service::{PlacementConstraintDoc, PlacementStrategyDoc};
 use flotilla_domain::task::Task;
@@ -15,7 +16,7 @@ use flotilla_placement::{
 };
 use flotilla_store::{InstanceLoad, PlacementScratch};
 use serde::Deserialize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// ECS's answer when a cluster has no instance to place on.
 pub(crate) const NO_INSTANCES: &str = "No Container Instances were found in your cluster.";
@@ -96,33 +97,36 @@ pub(crate) fn snapshot(
     now: Timestamp,
 ) -> (Snapshot, Vec<InstanceId>) {
     let mut snap = Snapshot::new();
-    let ids = loads
-        .iter()
-        .map(|l| {
-            let ci = &l.instance;
-            let status = match ci.status {
-                InstanceStatus::Active => flotilla_placement::InstanceStatus::Active,
-                InstanceStatus::Draining => flotilla_placement::InstanceStatus::Draining,
-                InstanceStatus::Inactive => flotilla_placement::InstanceStatus::Inactive,
-            };
-            snap.push(InstanceSpec {
-                arn: account.container_instance_arn(&ci.cluster, &ci.id),
-                ec2_instance_id: ci.ec2_instance_id.clone(),
-                status,
-                agent_connected: ci.agent_connected(now),
-                agent_version: ci.version_info.agent_version.clone().unwrap_or_default(),
-                registered_at_ms: ci.registered_at.0,
-                running_tasks_count: (l.running_tasks + l.pending_tasks).max(0) as u32,
-                remaining_cpu: l.remaining.cpu.max(0) as u32,
-                remaining_memory: l.remaining.memory.max(0) as u32,
-                used_tcp_ports: l.remaining.ports_tcp.clone(),
-                used_udp_ports: l.remaining.ports_udp.clone(),
-                attributes: ci.attributes.iter().map(|a| (a.name.clone(), a.value.clone())).collect(),
-                groups: l.groups.iter().map(|(g, n)| (g.clone(), *n)).collect(),
-            })
-        })
-        .collect();
+    let ids = loads.iter().map(|l| snap.push(instance_spec(account, l, now))).collect();
     (snap, ids)
+}
+
+fn engine_status(status: InstanceStatus) -> flotilla_placement::InstanceStatus {
+    match status {
+        InstanceStatus::Active => flotilla_placement::InstanceStatus::Active,
+        InstanceStatus::Draining => flotilla_placement::InstanceStatus::Draining,
+        InstanceStatus::Inactive => flotilla_placement::InstanceStatus::Inactive,
+    }
+}
+
+/// One instance with its load, as the engine sees it.
+fn instance_spec(account: &AccountContext, l: &InstanceLoad, now: Timestamp) -> InstanceSpec {
+    let ci = &l.instance;
+    InstanceSpec {
+        arn: account.container_instance_arn(&ci.cluster, &ci.id),
+        ec2_instance_id: ci.ec2_instance_id.clone(),
+        status: engine_status(ci.status),
+        agent_connected: ci.agent_connected(now),
+        agent_version: ci.version_info.agent_version.clone().unwrap_or_default(),
+        registered_at_ms: ci.registered_at.0,
+        running_tasks_count: (l.running_tasks + l.pending_tasks).max(0) as u32,
+        remaining_cpu: l.remaining.cpu.max(0) as u32,
+        remaining_memory: l.remaining.memory.max(0) as u32,
+        used_tcp_ports: l.remaining.ports_tcp.clone(),
+        used_udp_ports: l.remaining.ports_udp.clone(),
+        attributes: ci.attributes.iter().map(|a| (a.name.clone(), a.value.clone())).collect(),
+        groups: l.groups.iter().map(|(g, n)| (g.clone(), *n)).collect(),
+    }
 }
 
 /// What one placement call asks of the engine, besides the tasks themselves.
@@ -133,31 +137,61 @@ pub struct Rules {
     pub required_attributes: Vec<String>,
 }
 
-/// The engine's view a placer leaves for the next one of its batch.
+/// The engine's view a placer leaves for the next placement of its pool (the store
+/// keeps it between batches), with the instance documents it was built from.
 struct Scratch {
     snap: Snapshot,
     ids: Vec<InstanceId>,
+    docs: Vec<Arc<ContainerInstance>>,
 }
 
 impl Scratch {
-    /// Whether this view still shows `loads`: the same instances, each with the
-    /// resources and task count the engine's own placements left it.
-    fn shows(&self, loads: &[InstanceLoad]) -> bool {
-        self.ids.len() == loads.len()
-            && self.ids.iter().zip(loads).all(|(id, l)| {
-                self.snap.ec2_instance_id(*id) == l.instance.ec2_instance_id
-                    && self.snap.remaining_cpu(*id) == l.remaining.cpu.max(0) as u32
-                    && self.snap.remaining_memory(*id) == l.remaining.memory.max(0) as u32
-                    && self.snap.running_tasks_count(*id) == (l.running_tasks + l.pending_tasks).max(0) as u32
-            })
+    fn new(account: &AccountContext, loads: &[InstanceLoad], now: Timestamp) -> Self {
+        let (snap, ids) = snapshot(account, loads, now);
+        Self { snap, ids, docs: loads.iter().map(|l| l.instance.clone()).collect() }
+    }
+
+    /// Brings the view up to `loads`: every instance whose document, connection or
+    /// load differs from what the view shows is built again; the others (most, at
+    /// thousands of instances) are kept as they are. `false` when `loads` are not the
+    /// same instances in the same order, and the view cannot be kept.
+    fn refresh(&mut self, account: &AccountContext, loads: &[InstanceLoad], now: Timestamp) -> bool {
+        if self.docs.len() != loads.len() || self.docs.iter().zip(loads).any(|(d, l)| d.id != l.instance.id) {
+            return false;
+        }
+        for (i, l) in loads.iter().enumerate() {
+            let id = self.ids[i];
+            if !Arc::ptr_eq(&self.docs[i], &l.instance) || !self.shows(id, l, now) {
+                self.snap.replace(id, instance_spec(account, l, now));
+                self.docs[i] = l.instance.clone();
+            }
+        }
+        true
+    }
+
+    /// Whether the view's instance `id` has `l`'s status, connection, resources,
+    /// ports and groups (its document being the one the view was built from).
+    fn shows(&self, id: InstanceId, l: &InstanceLoad, now: Timestamp) -> bool {
+        let snap = &self.snap;
+        snap.status(id) == engine_status(l.instance.status)
+            && snap.agent_connected(id) == l.instance.agent_connected(now)
+            && snap.remaining_cpu(id) == l.remaining.cpu.max(0) as u32
+            && snap.remaining_memory(id) == l.remaining.memory.max(0) as u32
+            && snap.running_tasks_count(id) == (l.running_tasks + l.pending_tasks).max(0) as u32
+            && snap.used_tcp_ports(id).len() == l.remaining.ports_tcp.len()
+            && l.remaining.ports_tcp.iter().all(|p| snap.tcp_port_used(id, *p))
+            && snap.used_udp_ports(id).len() == l.remaining.ports_udp.len()
+            && l.remaining.ports_udp.iter().all(|p| snap.udp_port_used(id, *p))
+            && snap.group_kinds(id) == l.groups.values().filter(|n| **n > 0).count()
+            && l.groups.iter().all(|(g, n)| snap.group_count(id, g) == *n)
     }
 }
 
 /// Places `tasks` (all of one definition and group) on `loads`; per-instance
 /// failures (ECS's `failures[]`) are collected into `failures`. The engine's view of
-/// `loads` is taken from `scratch` when an earlier placement of the batch left one
-/// that still shows them (at thousands of instances, building it costs more than
-/// placing on it), and is left there for the next.
+/// `loads` is the one an earlier placement of the pool left in `scratch`, brought up
+/// to date, when it has the same instances (at thousands of instances, building it
+/// costs more than placing on it), and is left there for the next.
 pub(crate) fn place_tasks(
     account: &AccountContext,
     loads: &[InstanceLoad],
@@ -167,14 +201,11 @@ pub(crate) fn place_tasks(
     scratch: &mut PlacementScratch,
 ) -> Vec<Result<usize, String>> {
     let Some(first) = tasks.first() else { return Vec::new() };
-    let reused = scratch.take().and_then(|s| s.downcast::<Scratch>().ok()).filter(|s| s.shows(loads));
-    let Scratch { mut snap, ids } = match reused {
-        Some(s) => *s,
-        None => {
-            let (snap, ids) = snapshot(account, loads, Timestamp::now());
-            Scratch { snap, ids }
-        }
-    };
+    let now = Timestamp::now();
+    let kept = scratch.take().and_then(|s| s.downcast::<Scratch>().ok()).map(|s| *s);
+    let Scratch { mut snap, ids, docs } = kept
+        .and_then(|mut s| s.refresh(account, loads, now).then_some(s))
+        .unwrap_or_else(|| Scratch::new(account, loads, now));
     let resources = TaskResources {
         cpu: first.reservation.cpu.max(0) as u32,
         memory: first.reservation.memory.max(0) as u32,
@@ -213,7 +244,7 @@ pub(crate) fn place_tasks(
             }
         }
     }
-    *scratch = Some(Box::new(Scratch { snap, ids }));
+    *scratch = Some(Box::new(Scratch { snap, ids, docs }));
     out
 }
 
@@ -301,8 +332,19 @@ mod tests {
         Rules { strategies: Some(vec![strategy]), constraints: Vec::new(), required_attributes: Vec::new() }
     }
 
+    /// Whether the view left in `scratch` shows `loads` as they are.
+    fn view_shows(scratch: &PlacementScratch, loads: &[InstanceLoad]) -> bool {
+        let Some(view) = scratch.as_ref().and_then(|s| s.downcast_ref::<Scratch>()) else { return false };
+        let now = Timestamp::now();
+        view.docs.len() == loads.len()
+            && loads
+                .iter()
+                .enumerate()
+                .all(|(i, l)| Arc::ptr_eq(&view.docs[i], &l.instance) && view.shows(view.ids[i], l, now))
+    }
+
     #[test]
-    fn a_batch_places_on_the_view_its_first_placement_built_while_it_shows_the_loads() {
+    fn the_pools_view_is_kept_between_placements_and_brought_up_to_date_instance_by_instance() {
         let account = AccountContext::default();
         let failures = Mutex::new(Vec::new());
         let mut loads = vec![load("a", 300), load("b", 200)];
@@ -310,22 +352,40 @@ mod tests {
         let first = place_tasks(&account, &loads, &tasks(2, 100), &binpack(), &failures, &mut scratch);
         assert_eq!(first, vec![Ok(1), Ok(1)], "binpack fills the fuller instance first");
         hold(&mut loads, &first, 100);
-        assert!(scratch.as_ref().and_then(|s| s.downcast_ref::<Scratch>()).is_some_and(|s| s.shows(&loads)));
-        // The reused view knows b is full: the next placement of the batch goes to a.
+        assert!(view_shows(&scratch, &loads), "the engine's own placements are the store's");
+        // The kept view knows b is full: the next placement goes to a.
         let second = place_tasks(&account, &loads, &tasks(3, 100), &binpack(), &failures, &mut scratch);
         assert_eq!(second, vec![Ok(0), Ok(0), Ok(0)]);
         hold(&mut loads, &second, 100);
         let full = place_tasks(&account, &loads, &tasks(1, 100), &binpack(), &failures, &mut scratch);
         assert!(full[0].is_err(), "{full:?}");
 
-        // Loads the view does not show (another placer's tasks) make it build anew.
-        let mut other = vec![load("a", 300), load("b", 200)];
-        let stale = scratch.take().and_then(|s| s.downcast::<Scratch>().ok()).unwrap();
-        assert!(!stale.shows(&other));
-        scratch = Some(stale);
-        other[0].remaining.memory = 0;
-        let fresh = place_tasks(&account, &other, &tasks(1, 100), &binpack(), &failures, &mut scratch);
-        assert_eq!(fresh, vec![Ok(1)]);
-        assert!(!Scratch { snap: Snapshot::new(), ids: Vec::new() }.shows(&other));
+        // Tasks stopped elsewhere (b is empty again) are seen; a's entry is kept as it was.
+        let a_doc = loads[0].instance.clone();
+        loads[1] = load("b", 200);
+        assert!(!view_shows(&scratch, &loads));
+        let third = place_tasks(&account, &loads, &tasks(1, 100), &binpack(), &failures, &mut scratch);
+        assert_eq!(third, vec![Ok(1)]);
+        hold(&mut loads, &third, 100);
+        assert!(view_shows(&scratch, &loads));
+        let view = scratch.as_ref().and_then(|s| s.downcast_ref::<Scratch>()).unwrap();
+        assert!(Arc::ptr_eq(&view.docs[0], &a_doc), "an unchanged instance is not built again");
+
+        // A changed document (draining) is taken up: nothing goes to a draining instance.
+        let mut draining = (*loads[1].instance).clone();
+        draining.status = InstanceStatus::Draining;
+        loads[1].instance = Arc::new(draining);
+        loads[0].remaining.memory = 300;
+        let fourth = place_tasks(&account, &loads, &tasks(1, 100), &binpack(), &failures, &mut scratch);
+        assert_eq!(fourth, vec![Ok(0)]);
+        hold(&mut loads, &fourth, 100);
+        assert!(view_shows(&scratch, &loads));
+
+        // Other instances (one registered) make it build anew.
+        loads.push(load("c", 50));
+        let fifth = place_tasks(&account, &loads, &tasks(1, 50), &binpack(), &failures, &mut scratch);
+        assert_eq!(fifth, vec![Ok(2)], "binpack picks the new, fullest instance");
+        hold(&mut loads, &fifth, 50);
+        assert!(view_shows(&scratch, &loads));
     }
 }

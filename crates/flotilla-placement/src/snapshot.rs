@@ -265,6 +265,20 @@ impl Snapshot {
 
     /// Adds a container instance and returns its id.
     pub fn push(&mut self, spec: InstanceSpec) -> InstanceId {
+        let instance = self.instance(spec);
+        let id = InstanceId(self.instances.len() as u32);
+        self.instances.push(instance);
+        id
+    }
+
+    /// Puts `spec` in the place of the instance `id` (the same instance, changed), so a
+    /// view kept between placements is brought up to date one instance at a time.
+    pub fn replace(&mut self, id: InstanceId, spec: InstanceSpec) {
+        let instance = self.instance(spec);
+        self.instances[id.0 as usize] = instance;
+    }
+
+    fn instance(&mut self, spec: InstanceSpec) -> Instance {
         let mut attrs: Vec<(Sym, Sym)> = spec
             .attributes
             .iter()
@@ -289,8 +303,7 @@ impl Snapshot {
         }
         groups.shrink_to_fit();
         let agent_version = self.interner.intern(&spec.agent_version);
-        let id = InstanceId(self.instances.len() as u32);
-        self.instances.push(Instance {
+        Instance {
             arn: spec.arn.into_boxed_str(),
             ec2_instance_id: spec.ec2_instance_id.into_boxed_str(),
             status: spec.status,
@@ -304,8 +317,7 @@ impl Snapshot {
             udp: sorted_dedup(spec.used_udp_ports),
             attrs: attrs.into_boxed_slice(),
             groups,
-        });
-        id
+        }
     }
 
     /// Number of container instances.
@@ -370,6 +382,21 @@ impl Snapshot {
     /// Sets whether the agent is connected.
     pub fn set_agent_connected(&mut self, id: InstanceId, connected: bool) {
         self.instances[id.0 as usize].agent_connected = connected;
+    }
+
+    /// The TCP host ports in use, sorted.
+    pub fn used_tcp_ports(&self, id: InstanceId) -> &[u16] {
+        &self.inst(id).tcp
+    }
+
+    /// The UDP host ports in use, sorted.
+    pub fn used_udp_ports(&self, id: InstanceId) -> &[u16] {
+        &self.inst(id).udp
+    }
+
+    /// How many groups have tasks on the instance.
+    pub fn group_kinds(&self, id: InstanceId) -> usize {
+        self.inst(id).groups.len()
     }
 
     /// Whether the TCP host port is in use.

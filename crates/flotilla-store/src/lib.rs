@@ -100,10 +100,12 @@ pub enum Pool {
 pub type Placer =
     std::sync::Arc<dyn Fn(&[InstanceLoad], &[Task], &mut PlacementScratch) -> Vec<Result<usize, String>> + Send + Sync>;
 
-/// What the placers of one batch hand on to each other: a placer may leave a view of
-/// the loads it built (kept current with its own placements) for the next placer of
-/// the batch to reuse after checking it still matches the loads, rather than rebuild
-/// it for every call. Empty at the start of every batch.
+/// What the placers of a pool hand on to each other: a placer may leave a view of the
+/// loads it built (kept current with its own placements) for the next placer to
+/// reuse, after bringing it up to the loads it is given, rather than build it for
+/// every call. The store keeps it from one committed batch of the pool to the next
+/// (in this process only: it is never the truth, the loads are); a batch that fails
+/// drops it.
 pub type PlacementScratch = Option<Box<dyn std::any::Any + Send>>;
 
 /// Durable state behind the API. Implementations must be safe to share between

@@ -2,7 +2,10 @@
 
 use crate::batch::{Batcher, Entry, fail_all};
 use crate::error::{StoreError, StoreResult};
-use crate::{CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, Placer, Pool, Store, TaskFilter, TaskReservation};
+use crate::{
+    CreatedCluster, FamilyStatusFilter, InstanceLoad, Page, PlacementScratch, Placer, Pool, Store, TaskFilter,
+    TaskReservation,
+};
 use async_trait::async_trait;
 use flotilla_db::{Backend, Db, DbError, Doing, Migrations, RowExt, StoreLocation, Tx, placeholders};
 use flotilla_domain::capacity_provider::CapacityProvider;
@@ -34,6 +37,8 @@ pub struct SqlStore {
     task_updates: Arc<Batcher<Task, Task>>,
     heartbeats: Arc<Batcher<(String, Timestamp), ()>>,
     instances: InstanceCache,
+    /// The placers' view of each pool, left by its last committed batch.
+    scratches: Arc<Mutex<HashMap<String, PlacementScratch>>>,
 }
 
 /// A placement waiting for its batch.
@@ -54,7 +59,8 @@ const MAX_TASK_UPDATE_BATCH: usize = 256;
 /// The most agent heartbeats one transaction takes.
 const MAX_HEARTBEAT_BATCH: usize = 512;
 
-/// Which placements may share a batch: those drawing on the same instances.
+/// Which placements may share a batch: those drawing on the same instances. What this
+/// process keeps per pool (instance documents, the placers' view) is kept under it too.
 fn pool_key(pool: &Pool) -> String {
     match pool {
         Pool::Cluster(c) => format!("cluster {c}"),
@@ -75,6 +81,7 @@ impl SqlStore {
             task_updates: Arc::new(Batcher::new(MAX_TASK_UPDATE_BATCH)),
             heartbeats: Arc::new(Batcher::new(MAX_HEARTBEAT_BATCH)),
             instances: InstanceCache::default(),
+            scratches: Arc::default(),
         })
     }
 
@@ -479,7 +486,8 @@ impl SqlStore {
         let mut tokens = tasks_by_token(&mut tx, &tokens).await?;
         let mut out = Vec::with_capacity(batch.len());
         let mut new_tasks = Vec::new();
-        let mut scratch = None;
+        let pool_key = pool_key(pool);
+        let mut scratch = self.scratches.lock().unwrap_or_else(|p| p.into_inner()).remove(&pool_key).flatten();
         for request in batch.iter().map(|e| &e.payload) {
             let Some(first) = request.tasks.first() else {
                 out.push(Vec::new());
@@ -514,6 +522,7 @@ impl SqlStore {
         }
         insert_tasks(&mut tx, &new_tasks).await?;
         tx.commit().await.doing("committing placed tasks")?;
+        self.scratches.lock().unwrap_or_else(|p| p.into_inner()).insert(pool_key, scratch);
         Ok(out)
     }
 }
@@ -637,7 +646,7 @@ impl InstanceCache {
         for r in &rows {
             listed.push((r.col::<String>("id")?, r.col::<i64>("version")?, Timestamp(r.col("last_heartbeat")?)));
         }
-        let key = format!("{instances_where} {arg}");
+        let key = pool_key(pool);
         let mut known = self.pools.lock().unwrap_or_else(|p| p.into_inner()).remove(&key).unwrap_or_default();
         let stale: Vec<&str> = listed
             .iter()

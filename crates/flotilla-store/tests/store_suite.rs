@@ -194,9 +194,9 @@ async fn fargate_places_on_the_nodes_serving_it_and_fargate_only_nodes_are_hidde
         let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let log = seen.clone();
         let record = move |loads: &[InstanceLoad], tasks: &[Task], scratch: &mut PlacementScratch| {
-            // Every batch starts with an empty scratch (this placer leaves one behind).
+            // A pool's first batch starts with no scratch; this placer leaves one behind.
             assert!(scratch.is_none());
-            *scratch = Some(Box::new(()));
+            *scratch = Some(Box::new(loads.len()));
             log.lock().unwrap().push(loads.iter().map(|l| l.instance.id.clone()).collect::<Vec<_>>());
             tasks.iter().map(|_| Ok(0)).collect()
         };
@@ -288,6 +288,37 @@ async fn a_failed_placement_transaction_stores_no_task_and_no_tag() {
         assert!(store.get_task("fresh").await.unwrap().is_none(), "{}: the whole placement rolled back", b.label);
         let arn = AccountContext::default().task_arn("default", "fresh");
         assert!(store.list_tags(&arn).await.unwrap().is_empty(), "{}: no orphan tags", b.label);
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_pools_scratch_goes_from_each_committed_batch_to_the_next_and_a_failed_batch_drops_it() {
+    for b in backends() {
+        let store = open(&b.location).await;
+        store.put_container_instance(&instance("ci-1", "default", 1024, 1024)).await.unwrap();
+        store.put_container_instance(&instance("ci-2", "other", 1024, 1024)).await.unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        // Leaves a count of the placements that handed the scratch on.
+        let counting: flotilla_store::Placer =
+            Arc::new(move |_: &[InstanceLoad], tasks: &[Task], scratch: &mut PlacementScratch| {
+                let got = scratch.take().and_then(|s| s.downcast::<u32>().ok()).map(|n| *n);
+                log.lock().unwrap().push(got);
+                *scratch = Some(Box::new(got.unwrap_or(0) + 1));
+                tasks.iter().map(|_| Ok(0)).collect()
+            });
+        let place = |pool: &str, ids: &[&str]| {
+            let tasks = ids.iter().map(|id| task(id, pool, 10, None)).collect();
+            let (pool, placer, store) = (Pool::Cluster(pool.into()), counting.clone(), &store);
+            async move { store.place_tasks(&pool, tasks, &[], placer).await }
+        };
+        place("default", &["a"]).await.unwrap();
+        place("default", &["b"]).await.unwrap();
+        place("other", &["c"]).await.unwrap();
+        assert!(place("default", &["d", "a"]).await.is_err(), "{}: a's id is taken", b.label);
+        place("default", &["e"]).await.unwrap();
+        assert_eq!(*seen.lock().unwrap(), [None, Some(1), None, Some(2), None], "{}", b.label);
         store.close().await;
     }
 }
