@@ -8,8 +8,9 @@
 //! with them (their `wish_version`), differs from what the agent says it knows, or
 //! when the wait runs out; the agent's own reports never make an answer. Wake-ups
 //! between calls on one replica are only a hint: every answer is read from the store,
-//! and waiting polls re-read it every 2 s, so a change made through another replica
-//! is seen too.
+//! and with replicas sharing it waiting polls re-read it every 2 s, so a change made
+//! through another replica is seen too. With one writer (SQLite) every change wakes
+//! its polls, so a poll no change woke re-reads nothing.
 //! The shapes are `flotilla_ecs_model::poll`'s, shared with the agent.
 
 use crate::EcsService;
@@ -85,16 +86,22 @@ impl AgentChannel {
         let wait = Duration::from_secs(input.wait_seconds.unwrap_or(0).min(MAX_WAIT_SECONDS));
         let deadline = tokio::time::Instant::now() + wait;
         let notify = svc.wakeups.notify_for(&instance.id);
+        let mut current = BTreeMap::new();
+        let mut read = true;
         loop {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             // Wishes only while nothing changed: a waiting poll reads no task document.
-            let wishes = svc.store.task_wishes_for_instance(&instance.id).await?;
-            let current: BTreeMap<String, (String, i64)> = wishes
-                .into_iter()
-                .map(|(cluster, id, desired)| (svc.account.task_arn(&cluster, &id), (id, wish_version(desired))))
-                .collect();
+            if read {
+                current = svc
+                    .store
+                    .task_wishes_for_instance(&instance.id)
+                    .await?
+                    .into_iter()
+                    .map(|(cluster, id, desired)| (svc.account.task_arn(&cluster, &id), (id, wish_version(desired))))
+                    .collect();
+            }
             let now = tokio::time::Instant::now();
             let same = current.len() == input.known.len()
                 && current.iter().all(|(arn, (_, wish))| input.known.get(arn) == Some(wish));
@@ -102,16 +109,14 @@ impl AgentChannel {
                 return self.answer(&instance.id, instance.status, &input, &current).await;
             }
             // This replica's changes wake the poll at once; with other replicas the
-            // store is re-read now and then for their changes.
-            let recheck = if svc.store.written_only_here() {
-                deadline - now
-            } else {
-                (deadline - now).min(OTHER_REPLICAS_RECHECK)
+            // store is re-read now and then for their changes. With one writer, a
+            // poll that no change woke answers at its deadline with what it read.
+            let only_here = svc.store.written_only_here();
+            let recheck = if only_here { deadline - now } else { (deadline - now).min(OTHER_REPLICAS_RECHECK) };
+            read = tokio::select! {
+                _ = &mut notified => true,
+                _ = tokio::time::sleep(recheck) => !only_here,
             };
-            tokio::select! {
-                _ = &mut notified => {}
-                _ = tokio::time::sleep(recheck) => {}
-            }
         }
     }
 
