@@ -856,8 +856,9 @@ mod tests {
             execution_stopped_at: None,
             network_interface: None,
         };
-        // (snapshots in the order published, the reports left to send)
-        let cases: &[(&[(TaskStatus, &str)], &[(TaskStatus, &str)])] = &[
+        // (snapshots in the order published, the reports left to send), each (status, reason)
+        type Reports<'a> = &'a [(TaskStatus, &'a str)];
+        let cases: &[(Reports, Reports)] = &[
             (&[(Pending, ""), (Activating, ""), (Activating, "c"), (Running, "")], &[(Running, "")]),
             (&[(Pending, ""), (Activating, "")], &[(Activating, "")]),
             (&[(Running, ""), (Running, "c")], &[(Running, "c")]),
