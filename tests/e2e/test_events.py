@@ -340,9 +340,12 @@ def register(decs, family, command, **container):
 
 
 def tasks_started_by(decs, started_by):
+    """The tasks of `started_by`, running or stopped, each once (a task that stops
+    between the two listings is in both)."""
     arns = []
     for status in ("RUNNING", "STOPPED"):
         arns += decs.list_tasks(cluster="default", startedBy=started_by, desiredStatus=status)["taskArns"]
+    arns = list(dict.fromkeys(arns))
     if not arns:
         return []
     return decs.describe_tasks(cluster="default", tasks=arns)["tasks"]
