@@ -168,6 +168,7 @@ def test_control_plane_kill_9_and_restart_keeps_everything_consistent(control_pl
     assert docker_inspect(keep_info["Id"])["State"]["Running"] is False
 
 
+@pytest.mark.once
 def test_containers_of_stopped_tasks_are_removed_after_the_cleanup_delay(control_plane, agents, task_cleanup):
     srv, cluster = control_plane
     ecs = srv.client()

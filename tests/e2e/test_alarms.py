@@ -67,6 +67,7 @@ def error_code(call):
     return e.value.response["Error"]["Code"]
 
 
+@pytest.mark.once
 def test_an_alarm_follows_published_data_from_ok_to_alarm_and_back(server, aws_cli):
     cw = server.client("cloudwatch")
     namespace, name = unique("Alarms"), unique("cpu-high")

@@ -171,6 +171,7 @@ def elb_targets(elb, tg):
             if h["TargetHealth"]["State"] != "draining"]
 
 
+@pytest.mark.once
 def test_a_linear_deployment_rolled_back_during_its_bake_returns_traffic_to_blue(docker_server, decs, busybox_image):
     setup = Setup(docker_server)
     blue, green = setup.groups
@@ -210,6 +211,7 @@ def test_a_linear_deployment_rolled_back_during_its_bake_returns_traffic_to_blue
         setup.close()
 
 
+@pytest.mark.once
 def test_a_green_set_failing_its_health_checks_rolls_back_and_production_never_sees_it(
         docker_server, decs, busybox_image):
     setup = Setup(docker_server)

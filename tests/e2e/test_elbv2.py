@@ -358,6 +358,7 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+@pytest.mark.once
 def test_an_alb_routes_balances_and_health_checks_real_traffic(elb):
     backends = [Backend("blue-a"), Backend("blue-b"), Backend("green")]
     try:

@@ -125,6 +125,7 @@ def rss_kib(pid):
     return 0
 
 
+@pytest.mark.once
 def test_a_flooding_container_cannot_run_the_agent_out_of_memory(docker_server, decs, busybox_image, task_cleanup):
     logs = docker_server.client("logs")
     group = f"/ecs/{unique('flood')}"

@@ -69,6 +69,7 @@ def test_custom_metrics_round_trip_through_boto3_and_the_cli(docker_server, aws_
     assert sorted(m["MetricName"] for m in out["Metrics"]) == ["Bulk", "Latency"]
 
 
+@pytest.mark.once
 def test_a_cpu_burning_service_shows_its_cpu_utilization(docker_server, decs, busybox_image, aws_cli):
     cw = docker_server.client("cloudwatch")
     family = unique("burn")

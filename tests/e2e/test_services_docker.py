@@ -350,6 +350,7 @@ def test_a_container_killed_with_docker_kill_is_replaced(docker_server, decs, se
 
 # 3. A rolling image update keeps the minimum healthy -----------------------------------------
 
+@pytest.mark.once
 def test_an_image_update_never_drops_below_the_minimum_healthy(docker_server, decs, images, services, tmp_path):
     family = unique("svcu")
     name = services(decs, unique("web"), family)

@@ -10,6 +10,8 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from conftest import unique, wait_for
 
 CLUSTER = "default"
@@ -38,6 +40,7 @@ def fetch(url):
         return None, repr(e)
 
 
+@pytest.mark.once
 def test_a_rolling_deployment_behind_an_alb_fails_no_request(docker_server, decs, busybox_image):
     elb = docker_server.client("elbv2")
     family = unique("elbweb")
